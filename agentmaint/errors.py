@@ -1,0 +1,80 @@
+"""The exception tree of agentmaint.
+
+Every exception raised on purpose by the library derives from `AgentmaintError`
+and, where one fits, from the built-in it resembles, so callers may catch either::
+
+    AgentmaintError
+    ├── ScheduleError (ValueError)        the schedule file is unreadable or invalid;
+    │                                     carries every problem as `Problem(path, message)`
+    └── UsageError (ValueError)           an API argument or CLI option is invalid
+
+This module imports nothing from agentmaint, so any module may import it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a schedule file, located by its path inside the document.
+
+    `path` uses dots between keys and brackets for list indexes and for keys
+    that are not plain names, e.g. ``environments.production.update_schedule.time``,
+    ``blackouts[0].end`` or ``environments.prod.hosts["web1.example.com"].ansible_port``.
+    An empty path means the document as a whole.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        """Render as ``path: message`` (or just the message for the whole document)."""
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class AgentmaintError(Exception):
+    """Base class of every error agentmaint raises on purpose."""
+
+
+class ScheduleError(AgentmaintError, ValueError):
+    """A schedule file could not be read or is invalid.
+
+    `problems` lists every problem found, not just the first, so that one run of
+    `agentmaint validate` shows all that needs fixing.
+    """
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        """Record the file (or other source) and its problems."""
+        self.source = source
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+class UsageError(AgentmaintError, ValueError):
+    """An argument given to the API or the CLI is invalid."""
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def format_path(parts: Iterable[str | int]) -> str:
+    """Render a document path: ``a.b[0].c``, quoting keys that are not plain names.
+
+    >>> format_path(["environments", "prod", "hosts", "web1.example.com", "ansible_port"])
+    'environments.prod.hosts["web1.example.com"].ansible_port'
+    """
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += "[" + json.dumps(part) + "]"
+    return out

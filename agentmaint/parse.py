@@ -1,0 +1,415 @@
+"""Build a typed `Schedule` from a schedule file or mapping, reporting every problem.
+
+Validation runs in two passes that both always run, so that one invocation
+reports everything: the JSON Schema (shapes, types, patterns), then the
+semantics the schema cannot express (time zones, cron expressions, promotion
+cycles, hosts listed twice, blackouts that end before they start, a cutoff
+longer than its window). Semantic checks skip values the schema already
+rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agentmaint.cron import CronError, CronExpression
+from agentmaint.durations import parse_duration
+from agentmaint.errors import Problem, ScheduleError, format_path
+from agentmaint.loader import load_file
+from agentmaint.schedule import (
+    WEEKDAY_NAMES,
+    Backup,
+    Blackout,
+    Component,
+    Environment,
+    Frequency,
+    Host,
+    HostVarValue,
+    Notification,
+    PromotionGate,
+    Rollout,
+    Schedule,
+    UpdateSchedule,
+)
+from agentmaint.validation import schema_problems
+
+UTC = ZoneInfo("UTC")
+DEFAULT_DURATION = timedelta(hours=1)
+#: The seed's frequencies, with its day counts (a "month" is 30 days).
+NAMED_FREQUENCIES = {
+    "daily": timedelta(days=1),
+    "weekly": timedelta(days=7),
+    "monthly": timedelta(days=30),
+    "quarterly": timedelta(days=90),
+}
+_DAY_NUMBERS = {name.lower(): number for number, name in enumerate(WEEKDAY_NAMES)} | {
+    name[:3].lower(): number for number, name in enumerate(WEEKDAY_NAMES)
+}
+Path_ = list[str | int]
+
+
+def load_schedule(path: str | Path) -> Schedule:
+    """Read, validate and build the schedule in `path` (YAML, or JSON by its suffix).
+
+    Raises `ScheduleError` listing every problem found.
+    """
+    file = Path(path)
+    document = load_file(file)
+    return parse_schedule(document, source=str(file), base_dir=file.resolve().parent)
+
+
+def validate_file(path: str | Path) -> list[Problem]:
+    """Every problem of the schedule in `path`; empty when it is valid."""
+    try:
+        load_schedule(path)
+    except ScheduleError as exc:
+        return list(exc.problems)
+    return []
+
+
+def parse_schedule(
+    document: Any, *, source: str = "<memory>", base_dir: Path | None = None
+) -> Schedule:
+    """Validate a schedule document (plain data, as loaded from YAML/JSON) and build it.
+
+    `base_dir` anchors a relative `state_dir` (default: the current directory).
+    Raises `ScheduleError` listing every problem found.
+    """
+    problems = schema_problems(document)
+    if not isinstance(document, dict):
+        if not problems:
+            problems.append(Problem("", "the document must be a mapping"))
+        raise ScheduleError(source, problems)
+    builder = _Builder(problems)
+    schedule = builder.schedule(document, source, base_dir or Path.cwd())
+    if problems:
+        unique = sorted(set(problems), key=lambda p: (p.path, p.message))
+        raise ScheduleError(source, unique)
+    assert schedule is not None
+    return schedule
+
+
+class _Builder:
+    """Turns a (possibly invalid) document into typed objects, collecting problems."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+
+    def fail(self, path: Path_, message: str) -> None:
+        self.problems.append(Problem(format_path(path), message))
+
+    # -- scalars -------------------------------------------------------------------------
+
+    def zone(self, value: Any, path: Path_, default: ZoneInfo) -> ZoneInfo:
+        if not isinstance(value, str) or not value:
+            return default
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(path, f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin, UTC)")
+            return default
+
+    def duration(self, value: Any, path: Path_, default: timedelta) -> timedelta:
+        if not isinstance(value, str):
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError:
+            return default  # the schema's pattern already reported it
+
+    def instant(self, value: Any, path: Path_, zone: ZoneInfo, *, end: bool) -> datetime | None:
+        if not isinstance(value, str):
+            return None
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                day = date.fromisoformat(text)
+                if end:  # a date as the end includes that whole day
+                    day += timedelta(days=1)
+                return datetime.combine(day, time(0), zone).astimezone(UTC)
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            self.fail(path, f"{value!r} is not a valid date or date-time ({exc})")
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
+
+    # -- sections ------------------------------------------------------------------------
+
+    def schedule(self, doc: dict[str, Any], source: str, base_dir: Path) -> Schedule | None:
+        zone = self.zone(doc.get("timezone"), ["timezone"], UTC)
+        raw_envs = doc.get("environments")
+        raw_envs = raw_envs if isinstance(raw_envs, dict) else {}
+        environments: dict[str, Environment] = {}
+        for name, raw in raw_envs.items():
+            env = self.environment(str(name), raw, ["environments", str(name)], zone)
+            if env is not None:
+                environments[env.name] = env
+        self.check_hosts_unique(environments)
+        self.check_promotions(raw_envs)
+        raw_components = doc.get("components")
+        raw_components = raw_components if isinstance(raw_components, dict) else {}
+        components: dict[str, Component] = {}
+        for name, raw in raw_components.items():
+            component = self.component(str(name), raw)
+            if component is not None:
+                components[component.name] = component
+        state_dir = Path(doc["state_dir"]) if isinstance(doc.get("state_dir"), str) else None
+        if state_dir is None:
+            state_dir = Path(".agentmaint")
+        if not state_dir.is_absolute():
+            state_dir = base_dir / state_dir
+        if self.problems:
+            return None
+        return Schedule(
+            environments=environments,
+            components=components,
+            timezone=zone,
+            state_dir=state_dir,
+            notification=self.notification(doc.get("notification")),
+            backup=self.backup(doc.get("backup")),
+            blackouts=self.blackouts(doc.get("blackouts"), ["blackouts"], zone),
+            source=source,
+        )
+
+    def environment(
+        self, name: str, raw: Any, path: Path_, default_zone: ZoneInfo
+    ) -> Environment | None:
+        if not isinstance(raw, dict):
+            return None
+        hosts = self.hosts(raw, path)
+        if "servers" not in raw and "hosts" not in raw:
+            self.fail(path, "needs 'servers' (a list of host names) or 'hosts' (a mapping)")
+        schedule = self.update_schedule(
+            raw.get("update_schedule"), [*path, "update_schedule"], default_zone
+        )
+        zone = schedule.timezone if schedule else default_zone
+        rollout_raw = raw.get("rollout") if isinstance(raw.get("rollout"), dict) else {}
+        assert isinstance(rollout_raw, dict)
+        serial = rollout_raw.get("serial")
+        fail_pct = rollout_raw.get("max_fail_percentage")
+        rollout = Rollout(
+            serial=serial
+            if isinstance(serial, int | str) and not isinstance(serial, bool)
+            else None,
+            max_fail_percentage=float(fail_pct) if isinstance(fail_pct, int | float) else None,
+        )
+        gate = None
+        promote = raw.get("promote_from")
+        if isinstance(promote, dict) and isinstance(promote.get("environment"), str):
+            gate = PromotionGate(
+                environment=promote["environment"],
+                soak=self.duration(
+                    promote.get("soak"), [*path, "promote_from", "soak"], timedelta(0)
+                ),
+            )
+        blackouts = self.blackouts(raw.get("blackouts"), [*path, "blackouts"], zone)
+        if schedule is None:
+            return None
+        return Environment(
+            name=name,
+            hosts=hosts,
+            schedule=schedule,
+            rollout=rollout,
+            promote_from=gate,
+            blackouts=blackouts,
+        )
+
+    def hosts(self, raw: dict[str, Any], path: Path_) -> tuple[Host, ...]:
+        hosts: dict[str, Host] = {}
+        servers = raw.get("servers")
+        for index, server in enumerate(servers if isinstance(servers, list) else []):
+            if not isinstance(server, str):
+                continue
+            if server in hosts:
+                self.fail([*path, "servers", index], f"host {server!r} is listed twice")
+            hosts[server] = Host(server)
+        mapping = raw.get("hosts")
+        for host, variables in (mapping if isinstance(mapping, dict) else {}).items():
+            if host in hosts and isinstance(servers, list):
+                self.fail([*path, "hosts", host], f"host {host!r} is also listed in 'servers'")
+            clean: dict[str, HostVarValue] = {}
+            if isinstance(variables, dict):
+                clean = {
+                    str(k): v
+                    for k, v in variables.items()
+                    if isinstance(v, str | int | float | bool)
+                }
+            hosts[str(host)] = Host(str(host), clean)
+        return tuple(hosts.values())
+
+    def update_schedule(
+        self, raw: Any, path: Path_, default_zone: ZoneInfo
+    ) -> UpdateSchedule | None:
+        if not isinstance(raw, dict):
+            return None
+        zone = self.zone(raw.get("timezone"), [*path, "timezone"], default_zone)
+        duration = self.duration(raw.get("duration"), [*path, "duration"], DEFAULT_DURATION)
+        cutoff = self.duration(raw.get("cutoff"), [*path, "cutoff"], timedelta(0))
+        if "cutoff" in raw and cutoff >= duration:
+            self.fail(
+                [*path, "cutoff"],
+                f"{raw['cutoff']!r} leaves no time to start: it must be shorter than the "
+                f"window's duration",
+            )
+        if "cron" in raw:
+            for key in ("day_of_week", "time"):
+                if key in raw:
+                    self.fail([*path, key], "cannot be combined with 'cron'")
+            text = raw["cron"]
+            if not isinstance(text, str):
+                return None
+            try:
+                cron = CronExpression.parse(text)
+            except CronError as exc:
+                self.fail([*path, "cron"], f"{text!r} is not a valid cron expression: {exc}")
+                return None
+            return UpdateSchedule(timezone=zone, duration=duration, cutoff=cutoff, cron=cron)
+        if "day_of_week" not in raw:
+            self.fail([*path, "day_of_week"], "is required (or give 'cron' instead)")
+        if "time" not in raw:
+            self.fail([*path, "time"], "is required (or give 'cron' instead)")
+        days = self.days(raw.get("day_of_week"), [*path, "day_of_week"])
+        at = raw.get("time")
+        if days is None or not isinstance(at, str):
+            return None
+        try:
+            hour, minute = (int(part) for part in at.split(":"))
+            at_time = time(hour, minute)
+        except ValueError:
+            return None  # the schema's pattern already reported it
+        return UpdateSchedule(
+            timezone=zone, duration=duration, cutoff=cutoff, days=days, at_time=at_time
+        )
+
+    def days(self, raw: Any, path: Path_) -> frozenset[int] | None:
+        names = [raw] if isinstance(raw, str) else raw
+        if not isinstance(names, list):
+            return None
+        numbers: set[int] = set()
+        valid = True
+        for index, name in enumerate(names):
+            where = path if isinstance(raw, str) else [*path, index]
+            if not isinstance(name, str):
+                valid = False
+                continue
+            key = name.strip().lower()
+            if key == "daily":
+                numbers.update(range(7))
+            elif key in _DAY_NUMBERS:
+                numbers.add(_DAY_NUMBERS[key])
+            else:
+                self.fail(
+                    where, f"{name!r} is not a day of the week (Monday..Sunday, Mon..Sun or daily)"
+                )
+                valid = False
+        return frozenset(numbers) if valid and numbers else None
+
+    def blackouts(self, raw: Any, path: Path_, zone: ZoneInfo) -> tuple[Blackout, ...]:
+        result: list[Blackout] = []
+        for index, item in enumerate(raw if isinstance(raw, list) else []):
+            if not isinstance(item, dict):
+                continue
+            where = [*path, index]
+            start = self.instant(item.get("start"), [*where, "start"], zone, end=False)
+            end = self.instant(item.get("end"), [*where, "end"], zone, end=True)
+            if start is None or end is None:
+                continue
+            if end <= start:
+                self.fail([*where, "end"], f"{item['end']!r} is not after start {item['start']!r}")
+                continue
+            reason = item.get("reason")
+            result.append(Blackout(start, end, reason if isinstance(reason, str) else ""))
+        return tuple(result)
+
+    def check_hosts_unique(self, environments: Mapping[str, Environment]) -> None:
+        owner: dict[str, str] = {}
+        for env in environments.values():
+            for host in env.host_names:
+                if host in owner:
+                    self.fail(
+                        ["environments", env.name],
+                        f"host {host!r} is also in environment {owner[host]!r}; a host "
+                        "belongs to one environment",
+                    )
+                else:
+                    owner[host] = env.name
+
+    def check_promotions(self, raw_envs: dict[str, Any]) -> None:
+        edges: dict[str, str] = {}
+        for name, raw in raw_envs.items():
+            promote = raw.get("promote_from") if isinstance(raw, dict) else None
+            target = promote.get("environment") if isinstance(promote, dict) else None
+            if not isinstance(target, str):
+                continue
+            where: Path_ = ["environments", name, "promote_from", "environment"]
+            if target not in raw_envs:
+                self.fail(
+                    where,
+                    f"names no environment: {target!r} is not defined "
+                    f"(defined: {', '.join(sorted(raw_envs))})",
+                )
+            elif target == name:
+                self.fail(where, "an environment cannot promote from itself")
+            else:
+                edges[name] = target
+        reported: set[str] = set()
+        for start in edges:
+            chain = [start]
+            while chain[-1] in edges and edges[chain[-1]] not in chain:
+                chain.append(edges[chain[-1]])
+            if chain[-1] in edges and edges[chain[-1]] in chain:
+                cycle = chain[chain.index(edges[chain[-1]]) :]
+                key = "->".join(sorted(cycle))
+                if key not in reported:
+                    reported.add(key)
+                    loop = " -> ".join([*cycle, cycle[0]])
+                    self.fail(
+                        ["environments", cycle[0], "promote_from", "environment"],
+                        f"promotion cycle: {loop}",
+                    )
+
+    def component(self, name: str, raw: Any) -> Component | None:
+        if not isinstance(raw, dict):
+            return None
+        text = raw.get("frequency")
+        command = raw.get("update_command")
+        if not isinstance(text, str) or not isinstance(command, str):
+            return None
+        if text in NAMED_FREQUENCIES:
+            interval = NAMED_FREQUENCIES[text]
+        else:
+            try:
+                interval = parse_duration(text)
+            except ValueError:
+                return None
+        return Component(
+            name=name, update_command=command, frequency=Frequency(interval=interval, label=text)
+        )
+
+    def notification(self, raw: Any) -> Notification:
+        if not isinstance(raw, dict):
+            return Notification()
+        emails = raw.get("email")
+        if isinstance(emails, str):
+            emails = [emails] if emails else []
+        webhook = raw.get("slack_webhook")
+        return Notification(
+            emails=tuple(e for e in emails or [] if isinstance(e, str) and e),
+            slack_webhook=webhook if isinstance(webhook, str) and webhook else None,
+        )
+
+    def backup(self, raw: Any) -> Backup:
+        if not isinstance(raw, dict):
+            return Backup()
+        command = raw.get("backup_command")
+        return Backup(
+            pre_update=bool(raw.get("pre_update", False)),
+            backup_command=command if isinstance(command, str) and command else None,
+            retention_days=int(raw.get("retention_days", 30)),
+        )

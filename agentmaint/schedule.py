@@ -1,0 +1,162 @@
+"""The typed schedule: what a validated schedule file means.
+
+Instances are built by `agentmaint.parse` (from a file or a mapping) and are
+immutable. Times are aware datetimes; durations are `timedelta`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from agentmaint.cron import CronExpression
+
+#: Weekday numbers as `datetime.weekday()` gives them.
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+HostVarValue = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSchedule:
+    """When an environment's maintenance windows open, how long they last, in which zone.
+
+    Exactly one of (`days`, `at_time`) and `cron` is set.
+    """
+
+    timezone: ZoneInfo
+    duration: timedelta
+    cutoff: timedelta = timedelta(0)
+    days: frozenset[int] | None = None
+    at_time: time | None = None
+    cron: CronExpression | None = None
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``Monday 01:00 Europe/Berlin for 1h``."""
+        from agentmaint.durations import format_duration  # noqa: PLC0415 - avoid a cycle at import
+
+        if self.cron is not None:
+            when = f"cron '{self.cron.source}'"
+        else:
+            assert self.days is not None and self.at_time is not None
+            if len(self.days) == 7:
+                day_text = "daily"
+            else:
+                day_text = ",".join(WEEKDAY_NAMES[d][:3] for d in sorted(self.days))
+            when = f"{day_text} {self.at_time:%H:%M}"
+        text = f"{when} {self.timezone.key} for {format_duration(self.duration)}"
+        if self.cutoff:
+            text += f" (cutoff {format_duration(self.cutoff)})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """An inventory host and its Ansible connection variables."""
+
+    name: str
+    vars: Mapping[str, HostVarValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Blackout:
+    """A period [start, end) during which no maintenance starts."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+    def contains(self, instant: datetime) -> bool:
+        """Whether `instant` falls inside the blackout."""
+        return self.start <= instant < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """Rolling batches: Ansible's `serial` and `max_fail_percentage`."""
+
+    serial: int | str | None = None
+    max_fail_percentage: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionGate:
+    """Due here only after success on every host of `environment` at least `soak` ago."""
+
+    environment: str
+    soak: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """A group of hosts sharing an update schedule."""
+
+    name: str
+    hosts: tuple[Host, ...]
+    schedule: UpdateSchedule
+    rollout: Rollout = Rollout()
+    promote_from: PromotionGate | None = None
+    blackouts: tuple[Blackout, ...] = ()
+
+    @property
+    def host_names(self) -> tuple[str, ...]:
+        """The names of the environment's hosts, in file order."""
+        return tuple(host.name for host in self.hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Frequency:
+    """How often a component must be updated; `label` is what the file said."""
+
+    interval: timedelta
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """Something on every host that needs updating: OS packages, a model, a command."""
+
+    name: str
+    update_command: str
+    frequency: Frequency
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Who hears about results. The webhook URL is a secret and never shown in `repr`."""
+
+    emails: tuple[str, ...] = ()
+    slack_webhook: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    """Backups taken on each host before it is updated."""
+
+    pre_update: bool = False
+    backup_command: str | None = None
+    retention_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A whole validated schedule file."""
+
+    environments: Mapping[str, Environment]
+    components: Mapping[str, Component]
+    timezone: ZoneInfo
+    state_dir: Path
+    notification: Notification = Notification()
+    backup: Backup = Backup()
+    blackouts: tuple[Blackout, ...] = ()
+    source: str = "<memory>"
+
+    def environment_of(self, host: str) -> Environment | None:
+        """The environment a host belongs to (host names are unique across environments)."""
+        for environment in self.environments.values():
+            if host in environment.host_names:
+                return environment
+        return None

@@ -1,0 +1,130 @@
+"""Check a schedule document against the bundled JSON Schema (draft 2020-12).
+
+Every violation becomes a `Problem` with the path of the offending value and a
+message written for operators (``'25:00' is not a valid HH:MM time``,
+``unknown key 'frequncy' (did you mean 'frequency'?)``), not jsonschema's
+internal wording.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from agentmaint.errors import Problem, format_path
+
+_JSON_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "nothing (null)",
+}
+
+
+@cache
+def schedule_schema() -> dict[str, Any]:
+    """The JSON Schema of schedule files, as shipped in the package."""
+    text = resources.files("agentmaint").joinpath("schema/schedule.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = schedule_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def schema_problems(document: Any) -> list[Problem]:
+    """Every schema violation of `document`, ordered by path."""
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(document):
+        problems.extend(_explain(error))
+    return sorted(set(problems), key=lambda p: (p.path, p.message))
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {_short(value)}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _explain(error: ValidationError) -> Iterator[Problem]:  # noqa: PLR0912 - one branch per keyword
+    path = list(error.absolute_path)
+    where = format_path(path)
+    keyword = error.validator
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
+    rule: Any = error.validator_value
+    if "propertyNames" in error.schema_path:
+        # jsonschema reports a bad key at its parent's path; name the key itself.
+        message = schema.get("x-error") or error.message
+        yield Problem(format_path([*path, str(instance)]), f"key {_short(instance)} {message}")
+        return
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        known = sorted(schema.get("properties", {}))
+        for key in sorted(set(instance) - set(known)):
+            if known:
+                hint = difflib.get_close_matches(key, known, n=1)
+                suffix = (
+                    f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
+                )
+            else:
+                suffix = ""
+            yield Problem(format_path([*path, key]), f"unknown key{suffix}")
+        return
+    if keyword == "required":
+        missing = [key for key in rule if key not in instance]
+        for key in missing:
+            yield Problem(format_path([*path, key]), "is required")
+        return
+    if keyword == "type":
+        names = [rule] if isinstance(rule, str) else list(rule)
+        expected = " or ".join(_JSON_TYPES.get(name, name) for name in names)
+        yield Problem(where, f"expected {expected}, got {_type_name(instance)}")
+        return
+    if keyword in {"pattern", "format"} and "x-error" in schema:
+        yield Problem(where, f"{_short(instance)} {schema['x-error']}")
+        return
+    if keyword == "minProperties":
+        yield Problem(where, "must not be empty")
+        return
+    if keyword == "minItems":
+        yield Problem(where, "must not be an empty list")
+        return
+    if keyword == "minLength":
+        yield Problem(
+            where, "must not be empty" if instance == "" else f"{_short(instance)} is too short"
+        )
+        return
+    if keyword in {"minimum", "maximum"}:
+        bound = "at least" if keyword == "minimum" else "at most"
+        yield Problem(where, f"{_short(instance)} must be {bound} {rule}")
+        return
+    yield Problem(where, error.message)

@@ -1,0 +1,31 @@
+"""Shared fixtures: the seed's configuration and helpers to build schedules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def seed_config() -> dict[str, Any]:
+    """The dict the seed's `_load_config` returns by default, unchanged."""
+    config: dict[str, Any] = json.loads((DATA / "seed.json").read_text())
+    return config
+
+
+def utc(text: str) -> datetime:
+    """An ISO date-time read as UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def at() -> Callable[[str], datetime]:
+    """`at("2026-11-23T01:30")` -> an aware UTC datetime."""
+    return utc

@@ -1,0 +1,230 @@
+"""Windows in absolute time: midnight, DST (Europe/Berlin, America/New_York), cron, cutoff."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agentmaint.cron import CronExpression
+from agentmaint.schedule import UpdateSchedule
+from agentmaint.windows import next_window_after, open_window, upcoming_windows
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+UTC_ZONE = ZoneInfo("UTC")
+MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
+ALL_DAYS = frozenset(range(7))
+
+
+def days(
+    when: str,
+    on: frozenset[int] | set[int] = ALL_DAYS,
+    zone: ZoneInfo = UTC_ZONE,
+    duration: str = "1h",
+    cutoff: str = "0m",
+) -> UpdateSchedule:
+    hour, minute = map(int, when.split(":"))
+    return UpdateSchedule(
+        timezone=zone,
+        duration=_td(duration),
+        cutoff=_td(cutoff),
+        days=frozenset(on),
+        at_time=time(hour, minute),
+    )
+
+
+def cron(expr: str, zone: ZoneInfo = UTC_ZONE, duration: str = "1h") -> UpdateSchedule:
+    return UpdateSchedule(timezone=zone, duration=_td(duration), cron=CronExpression.parse(expr))
+
+
+def _td(text: str) -> timedelta:
+    unit = {"h": "hours", "m": "minutes"}[text[-1]]
+    return timedelta(**{unit: int(text[:-1])})
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+# (id, schedule, instant (UTC), expected window start in UTC or None)
+OPEN_CASES = [
+    ("seed-monday-0130", days("01:00", {MON}), "2026-11-23T01:30", "2026-11-23T01:00"),
+    ("seed-monday-start-inclusive", days("01:00", {MON}), "2026-11-23T01:00", "2026-11-23T01:00"),
+    ("seed-monday-end-exclusive", days("01:00", {MON}), "2026-11-23T02:00", None),
+    ("seed-tuesday-closed", days("01:00", {MON}), "2026-11-24T01:30", None),
+    ("seed-wednesday-0330", days("03:00", {WED}), "2026-11-25T03:30", "2026-11-25T03:00"),
+    ("midnight-2330-open-at-0015", days("23:30", {MON}), "2026-11-24T00:15", "2026-11-23T23:30"),
+    ("midnight-2330-before", days("23:30", {MON}), "2026-11-23T23:29", None),
+    ("midnight-2330-closed-0030", days("23:30", {MON}), "2026-11-24T00:30", None),
+    ("midnight-sunday-to-monday", days("23:30", {SUN}), "2026-11-23T00:10", "2026-11-22T23:30"),
+    ("day-list-thursday", days("02:00", {MON, THU}), "2026-11-26T02:59", "2026-11-26T02:00"),
+    ("day-list-wednesday", days("02:00", {MON, THU}), "2026-11-25T02:30", None),
+    (
+        "long-window-spans-day",
+        days("22:00", {FRI}, duration="30h"),
+        "2026-11-22T03:00",
+        "2026-11-20T22:00",
+    ),
+    # Europe/Berlin spring forward 2026-03-29 02:00 CET -> 03:00 CEST: 02:30 does not exist
+    # and is read with the pre-gap offset, i.e. 02:30 CET = 01:30 UTC = 03:30 CEST.
+    (
+        "berlin-spring-gap-open",
+        days("02:30", {SUN}, BERLIN),
+        "2026-03-29T01:45",
+        "2026-03-29T01:30",
+    ),
+    ("berlin-spring-gap-not-early", days("02:30", {SUN}, BERLIN), "2026-03-29T00:45", None),
+    (
+        "berlin-spring-normal-day-after",
+        days("02:30", ALL_DAYS, BERLIN),
+        "2026-03-30T00:45",
+        "2026-03-30T00:30",
+    ),
+    # Europe/Berlin fall back 2026-10-25 03:00 CEST -> 02:00 CET: 02:30 happens twice; the
+    # window opens once, at the first (CEST, 00:30 UTC), and lasts 1h of elapsed time.
+    (
+        "berlin-fall-first-occurrence",
+        days("02:30", {SUN}, BERLIN),
+        "2026-10-25T00:30",
+        "2026-10-25T00:30",
+    ),
+    (
+        "berlin-fall-elapsed-hour",
+        days("02:30", {SUN}, BERLIN),
+        "2026-10-25T01:15",
+        "2026-10-25T00:30",
+    ),
+    ("berlin-fall-no-second-window", days("02:30", {SUN}, BERLIN), "2026-10-25T01:45", None),
+    ("berlin-winter-offset", days("03:00", {WED}, BERLIN), "2026-11-25T02:30", "2026-11-25T02:00"),
+    ("berlin-summer-offset", days("03:00", {WED}, BERLIN), "2026-07-01T01:30", "2026-07-01T01:00"),
+    # America/New_York spring forward 2026-03-08 02:00 EST -> 03:00 EDT.
+    ("ny-spring-gap", days("02:30", ALL_DAYS, NEW_YORK), "2026-03-08T07:40", "2026-03-08T07:30"),
+    ("ny-spring-gap-not-early", days("02:30", ALL_DAYS, NEW_YORK), "2026-03-08T07:20", None),
+    # America/New_York fall back 2026-11-01 02:00 EDT -> 01:00 EST: 01:30 EDT first.
+    ("ny-fall-first", days("01:30", ALL_DAYS, NEW_YORK), "2026-11-01T05:45", "2026-11-01T05:30"),
+    ("ny-fall-no-second", days("01:30", ALL_DAYS, NEW_YORK), "2026-11-01T06:40", None),
+    (
+        "ny-window-across-change",
+        days("00:30", ALL_DAYS, NEW_YORK, duration="2h"),
+        "2026-11-01T06:20",
+        "2026-11-01T04:30",
+    ),
+    ("cron-wednesday-berlin", cron("0 3 * * WED", BERLIN), "2026-11-25T02:10", "2026-11-25T02:00"),
+    ("cron-closed", cron("0 3 * * WED", BERLIN), "2026-11-25T03:00", None),
+    (
+        "cron-midnight-crossing",
+        cron("45 23 * * *", duration="1h"),
+        "2026-11-24T00:30",
+        "2026-11-23T23:45",
+    ),
+    (
+        "cron-overlapping-latest",
+        cron("*/20 * * * *", duration="1h"),
+        "2026-11-23T10:50",
+        "2026-11-23T10:40",
+    ),
+    ("cron-spring-gap-berlin", cron("30 2 * * *", BERLIN), "2026-03-29T01:45", "2026-03-29T01:30"),
+    ("cron-fall-once-berlin", cron("30 2 * * *", BERLIN), "2026-10-25T01:45", None),
+    ("cron-last-day-feb", cron("0 4 28 2 *"), "2027-02-28T04:59", "2027-02-28T04:00"),
+]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "instant", "expected"), [c[1:] for c in OPEN_CASES], ids=[c[0] for c in OPEN_CASES]
+)
+def test_open_window(schedule: UpdateSchedule, instant: str, expected: str | None) -> None:
+    window = open_window(schedule, utc(instant))
+    if expected is None:
+        assert window is None
+    else:
+        assert window is not None
+        assert window.start == utc(expected)
+        assert window.end - window.start == schedule.duration
+        assert window.timezone == schedule.timezone
+
+
+def test_window_is_in_its_own_zone_and_dst_shifted_start_reads_as_0330() -> None:
+    window = open_window(days("02:30", {SUN}, BERLIN), utc("2026-03-29T01:45"))
+    assert window is not None
+    assert window.local_start.strftime("%H:%M %Z") == "03:30 CEST"
+
+
+def test_fall_back_window_closes_by_elapsed_time() -> None:
+    window = open_window(days("02:30", {SUN}, BERLIN), utc("2026-10-25T01:00"))
+    assert window is not None
+    assert window.local_start.strftime("%H:%M %Z") == "02:30 CEST"
+    assert window.local_end.strftime("%H:%M %Z") == "02:30 CET"
+
+
+CUTOFF_CASES = [
+    # (id, instant UTC, contains, accepts_start)
+    ("start", "2026-11-25T03:00", True, True),
+    ("before-cutoff", "2026-11-25T04:29", True, True),
+    ("at-cutoff", "2026-11-25T04:30", True, False),
+    ("inside-cutoff", "2026-11-25T04:45", True, False),
+    ("after", "2026-11-25T05:00", False, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("instant", "contains", "accepts"),
+    [c[1:] for c in CUTOFF_CASES],
+    ids=[c[0] for c in CUTOFF_CASES],
+)
+def test_cutoff(instant: str, contains: bool, accepts: bool) -> None:
+    schedule = days("03:00", {WED}, duration="2h", cutoff="30m")
+    window = open_window(schedule, utc(instant)) or next_window_after(schedule, utc(instant))
+    assert window.contains(utc(instant)) is contains
+    assert window.accepts_start(utc(instant)) is accepts
+
+
+UPCOMING_CASES = [
+    (
+        "seed-testing",
+        days("01:00", {MON}),
+        "2026-11-23T01:30",
+        ["2026-11-23T01:00", "2026-11-30T01:00", "2026-12-07T01:00"],
+    ),
+    (
+        "after-close",
+        days("01:00", {MON}),
+        "2026-11-23T02:00",
+        ["2026-11-30T01:00", "2026-12-07T01:00", "2026-12-14T01:00"],
+    ),
+    (
+        "berlin-across-spring",
+        days("02:30", {SUN}, BERLIN),
+        "2026-03-21T12:00",
+        ["2026-03-22T01:30", "2026-03-29T01:30", "2026-04-05T00:30"],
+    ),
+    (
+        "cron-weekdays",
+        cron("0 22 * * MON-FRI"),
+        "2026-11-27T12:00",
+        ["2026-11-27T22:00", "2026-11-30T22:00", "2026-12-01T22:00"],
+    ),
+    (
+        "cron-spring-dedupe",
+        cron("30 2,3 29 3 *", BERLIN),
+        "2026-03-28T00:00",
+        ["2026-03-29T01:30", "2027-03-29T00:30", "2027-03-29T01:30"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "instant", "starts"),
+    [c[1:] for c in UPCOMING_CASES],
+    ids=[c[0] for c in UPCOMING_CASES],
+)
+def test_upcoming_windows(schedule: UpdateSchedule, instant: str, starts: list[str]) -> None:
+    windows = upcoming_windows(schedule, utc(instant), len(starts))
+    assert [w.start for w in windows] == [utc(s) for s in starts]
+
+
+def test_next_window_after_is_strictly_after() -> None:
+    schedule = days("01:00", {MON})
+    assert next_window_after(schedule, utc("2026-11-23T01:00")).start == utc("2026-11-30T01:00")
+    assert next_window_after(schedule, utc("2026-11-23T00:59")).start == utc("2026-11-23T01:00")
