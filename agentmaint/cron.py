@@ -32,6 +32,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, datetime, timedelta
 
+from agentmaint.errors import AgentmaintError
+
 __all__ = ["CronError", "CronExpression"]
 
 _MINUTE = timedelta(minutes=1)
@@ -56,7 +58,7 @@ _DAY_NAMES = {name.upper(): (index + 1) % 7 for index, name in enumerate(calenda
 _MAX_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-class CronError(ValueError):
+class CronError(AgentmaintError, ValueError):
     """A cron expression is invalid, or a search found no match.
 
     The message names the field and the problem, e.g. ``hour: 24 is out of
