@@ -197,9 +197,10 @@ def _decide(
     label = component.frequency.label
     total = len(hosts)
     if not due:
-        return Decision(
-            env.name, component.name, False, f"{label}, {_summarise(hosts, total)}", hosts, window
-        )
+        reason = f"{label}, {_summarise(hosts)}"
+        if total > 1 and len({h.reason for h in hosts}) == 1:
+            reason += f" on all {total} hosts"
+        return Decision(env.name, component.name, False, reason, hosts, window)
     scope = (
         f"due on all {total} hosts" if len(due) == total else f"due on {len(due)} of {total} hosts"
     )
@@ -207,20 +208,19 @@ def _decide(
         env.name,
         component.name,
         True,
-        f"{label}, {scope}: {_summarise(due, len(due))}",
+        f"{label}, {scope}: {_summarise(due, named=len(due) < total)}",
         hosts,
         window,
     )
 
 
-def _summarise(hosts: Sequence[HostDecision], total: int) -> str:
-    """Group identical host reasons: ``never updated on all 2 hosts``; ``x (a); y (b)``."""
+def _summarise(hosts: Sequence[HostDecision], *, named: bool = False) -> str:
+    """Group identical host reasons: ``x`` when all agree (unless `named`), else ``x (a); y``."""
     groups: dict[str, list[str]] = {}
     for host in hosts:
         groups.setdefault(host.reason, []).append(host.host)
-    if len(groups) == 1:
-        reason = next(iter(groups))
-        return f"{reason} on all {total} hosts" if total > 1 else f"{reason} on {hosts[0].host}"
+    if len(groups) == 1 and not named:
+        return next(iter(groups))
     return "; ".join(f"{reason} ({', '.join(names)})" for reason, names in groups.items())
 
 

@@ -67,7 +67,7 @@ FREQUENCY_CASES = [
         [("test-server-1", "2026-11-16T01:12", True), ("test-server-2", "2026-11-16T01:12", True)],
         "2026-11-23T01:05",
         ("test-server-1", "test-server-2"),
-        "weekly, due on all 2 hosts: last success 2026-11-16 01:12 UTC on all 2 hosts",
+        "weekly, due on all 2 hosts: last success 2026-11-16 01:12 UTC",
     ),
     (
         "weekly-done-this-window",
@@ -83,7 +83,7 @@ FREQUENCY_CASES = [
         [("test-server-1", "2026-11-16T01:12", True), ("test-server-1", "2026-11-23T01:10", True)],
         "2026-11-23T01:30",
         ("test-server-2",),
-        "due on 1 of 2 hosts: never updated on test-server-2",
+        "due on 1 of 2 hosts: never updated (test-server-2)",
     ),
     (
         "monthly-not-yet",
