@@ -26,7 +26,9 @@ from agentmaint.schedule import (
     Blackout,
     Component,
     Environment,
+    Execution,
     Frequency,
+    HealthCheck,
     Host,
     HostVarValue,
     Notification,
@@ -174,6 +176,12 @@ class _Builder:
             notification=self.notification(doc.get("notification")),
             backup=self.backup(doc.get("backup")),
             blackouts=self.blackouts(doc.get("blackouts"), ["blackouts"], zone),
+            execution=self.execution(doc.get("execution")),
+            ansible_cfg={
+                str(section): {str(k): _ini_value(v) for k, v in values.items()}
+                for section, values in (doc.get("ansible_cfg") or {}).items()
+            },
+            history_retention_days=(doc.get("history") or {}).get("retention_days"),
             source=source,
         )
 
@@ -388,8 +396,45 @@ class _Builder:
                 interval = parse_duration(text)
             except ValueError:
                 return None
+        rollback = raw.get("rollback_command")
         return Component(
-            name=name, update_command=command, frequency=Frequency(interval=interval, label=text)
+            name=name,
+            update_command=command,
+            frequency=Frequency(interval=interval, label=text),
+            healthcheck=self.healthcheck(
+                raw.get("healthcheck"), ["components", name, "healthcheck"]
+            ),
+            rollback_command=rollback if isinstance(rollback, str) else None,
+        )
+
+    def healthcheck(self, raw: Any, path: Path_) -> HealthCheck | None:
+        if isinstance(raw, str):
+            return HealthCheck(command=raw)
+        if not isinstance(raw, dict):
+            return None
+        command, url = raw.get("command"), raw.get("url")
+        if (command is None) == (url is None):
+            self.fail(path, "needs exactly one of 'command' and 'url'")
+            return None
+        contains = raw.get("contains")
+        return HealthCheck(
+            command=command if isinstance(command, str) else None,
+            url=url if isinstance(url, str) else None,
+            status=int(raw.get("status", 200)),
+            contains=contains if isinstance(contains, str) else None,
+            retries=int(raw.get("retries", 3)),
+            delay=self.duration(raw.get("delay"), [*path, "delay"], timedelta(seconds=5)),
+        )
+
+    def execution(self, raw: Any) -> Execution:
+        if not isinstance(raw, dict):
+            return Execution()
+        timeout = raw.get("timeout")
+        forks = raw.get("forks")
+        return Execution(
+            timeout=self.duration(timeout, ["execution", "timeout"], timedelta(0)) or None,
+            forks=forks if isinstance(forks, int) else None,
+            pipelining=bool(raw.get("pipelining", True)),
         )
 
     def notification(self, raw: Any) -> Notification:
@@ -413,3 +458,9 @@ class _Builder:
             backup_command=command if isinstance(command, str) and command else None,
             retention_days=int(raw.get("retention_days", 30)),
         )
+
+
+def _ini_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)

@@ -116,12 +116,40 @@ class Frequency:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """How to tell that a host is healthy after an update: a command or an HTTP URL.
+
+    Exactly one of `command` and `url` is set. A check passes when the command exits
+    0 (and its output contains `contains`, if set) or the URL answers `status` (and
+    its body contains `contains`), within `retries` retries `delay` apart.
+    """
+
+    command: str | None = None
+    url: str | None = None
+    status: int = 200
+    contains: str | None = None
+    retries: int = 3
+    delay: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
 class Component:
     """Something on every host that needs updating: OS packages, a model, a command."""
 
     name: str
     update_command: str
     frequency: Frequency
+    healthcheck: HealthCheck | None = None
+    rollback_command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """How runs execute: job timeout, parallelism, SSH pipelining."""
+
+    timeout: timedelta | None = None
+    forks: int | None = None
+    pipelining: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +180,9 @@ class Schedule:
     notification: Notification = Notification()
     backup: Backup = Backup()
     blackouts: tuple[Blackout, ...] = ()
+    execution: Execution = Execution()
+    ansible_cfg: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    history_retention_days: int | None = None
     source: str = "<memory>"
 
     def environment_of(self, host: str) -> Environment | None:
