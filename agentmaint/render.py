@@ -1,0 +1,240 @@
+"""Generate the Ansible inventory, playbook and ansible.cfg of a run.
+
+Nothing from the schedule file becomes Jinja2 or YAML structure: documents are
+built as plain data and written with a YAML dumper; every string that came from
+the schedule is wrapped in `Unsafe` and emitted with Ansible's ``!unsafe`` tag,
+so Ansible never templates it (a command containing ``{{ lookup('pipe', 'id') }}``
+runs literally). Host, environment and component names are validated by the
+schema (letters, digits, ``_ . -``) before they get here.
+
+Naming contract with `agentmaint.rollup`: each play is named
+``agentmaint <environment>/<component>`` and each task ``<action> | <component>``
+(actions: backup, update, healthcheck, rollback), so every event maps back to its
+environment, component and action.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentmaint.planner import Decision
+from agentmaint.records import Action
+from agentmaint.schedule import Component, Environment, Schedule
+
+PLAY_PREFIX = "agentmaint "
+TASK_SEPARATOR = " | "
+INTERNAL = "agentmaint-internal"
+PLAYBOOK_NAME = "maintenance.yml"
+
+
+class Unsafe(str):
+    """A string Ansible must use literally (emitted as ``!unsafe``)."""
+
+    __slots__ = ()
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that tags `Unsafe` strings and never writes anchors/aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.ScalarNode:
+    return dumper.represent_scalar("!unsafe", str(data), style="'")
+
+
+_Dumper.add_representer(Unsafe, _represent_unsafe)
+
+
+def dump_yaml(document: Any) -> str:
+    """Serialise generated data (with `Unsafe` strings tagged) as YAML."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def play_name(environment: str, component: str) -> str:
+    """The name of the play that maintains `component` in `environment`."""
+    return f"{PLAY_PREFIX}{environment}/{component}"
+
+
+def task_name(action: Action | str, component: str) -> str:
+    """The name of a task doing `action` for `component`."""
+    value = action.value if isinstance(action, Action) else action
+    return f"{value}{TASK_SEPARATOR}{component}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One play to generate: a component to maintain on some hosts of an environment."""
+
+    environment: str
+    component: str
+    hosts: tuple[str, ...]
+
+
+def targets_from_decisions(decisions: Iterable[Decision]) -> tuple[Target, ...]:
+    """The plays for the due decisions of a plan (only due hosts are targeted)."""
+    return tuple(
+        Target(d.environment, d.component, d.servers) for d in decisions if d.due and d.servers
+    )
+
+
+def inventory(schedule: Schedule, environments: Iterable[str] | None = None) -> dict[str, Any]:
+    """The YAML inventory: one group per environment, hosts with their connection variables.
+
+    Hosts with ``ansible_connection: local`` get ``ansible_python_interpreter`` set to this
+    Python unless the schedule sets one: interpreter discovery on a controller with pyenv
+    or conda picks shims that do not run.
+    """
+    names = list(environments) if environments is not None else list(schedule.environments)
+    children: dict[str, Any] = {}
+    for name in names:
+        env = schedule.environments[name]
+        hosts: dict[str, Any] = {}
+        for host in env.hosts:
+            variables: dict[str, Any] = {
+                key: Unsafe(value) if isinstance(value, str) else value
+                for key, value in host.vars.items()
+            }
+            if (
+                variables.get("ansible_connection") == "local"
+                and "ansible_python_interpreter" not in variables
+            ):
+                variables["ansible_python_interpreter"] = sys.executable
+            hosts[host.name] = variables or None
+        children[name] = {"hosts": hosts}
+    return {"all": {"children": children}}
+
+
+def playbook(schedule: Schedule, targets: Iterable[Target], *, run_id: str) -> list[dict[str, Any]]:
+    """One play per target, in order: backup, update, health check; rollback on failure."""
+    return [
+        _play(
+            schedule,
+            schedule.environments[t.environment],
+            schedule.components[t.component],
+            t.hosts,
+            run_id,
+        )
+        for t in targets
+    ]
+
+
+def _play(
+    schedule: Schedule, env: Environment, component: Component, hosts: tuple[str, ...], run_id: str
+) -> dict[str, Any]:
+    play: dict[str, Any] = {
+        "name": play_name(env.name, component.name),
+        "hosts": ",".join(hosts),
+        "gather_facts": False,
+    }
+    if env.rollout.serial is not None:
+        play["serial"] = env.rollout.serial
+    if env.rollout.max_fail_percentage is not None:
+        play["max_fail_percentage"] = env.rollout.max_fail_percentage
+    play["environment"] = {
+        "AGENTMAINT_RUN_ID": Unsafe(run_id),
+        "AGENTMAINT_ENVIRONMENT": Unsafe(env.name),
+        "AGENTMAINT_COMPONENT": Unsafe(component.name),
+        # Our own template, not the schedule's: each host sees its inventory name.
+        "AGENTMAINT_HOST": "{{ inventory_hostname }}",
+    }
+    tasks: list[dict[str, Any]] = []
+    backup = schedule.backup
+    if backup.pre_update and backup.backup_command:
+        # A failed backup fails the host here, so its update never starts.
+        tasks.append(_shell(Action.BACKUP, component.name, backup.backup_command))
+    block = [_shell(Action.UPDATE, component.name, component.update_command)]
+    if component.healthcheck is not None:
+        block.append(_healthcheck(component))
+    rescue: list[dict[str, Any]] = []
+    if component.rollback_command:
+        rescue.append(_shell(Action.ROLLBACK, component.name, component.rollback_command))
+    rescue.append(
+        {
+            "name": f"{INTERNAL}{TASK_SEPARATOR}{component.name}",
+            "ansible.builtin.fail": {
+                "msg": Unsafe(
+                    f"{component.name}: update or health check failed"
+                    + ("; rolled back" if component.rollback_command else "; no rollback command")
+                )
+            },
+        }
+    )
+    tasks.append(
+        {"name": task_name(Action.UPDATE, component.name), "block": block, "rescue": rescue}
+    )
+    play["tasks"] = tasks
+    return play
+
+
+def _shell(action: Action, component: str, command: str) -> dict[str, Any]:
+    return {
+        "name": task_name(action, component),
+        "ansible.builtin.shell": {"cmd": Unsafe(command)},
+    }
+
+
+def _healthcheck(component: Component) -> dict[str, Any]:
+    check = component.healthcheck
+    assert check is not None
+    register = "__agentmaint_health"
+    task: dict[str, Any] = {"name": task_name(Action.HEALTHCHECK, component.name)}
+    variables: dict[str, Any] = {}
+    if check.command is not None:
+        task["ansible.builtin.shell"] = {"cmd": Unsafe(check.command)}
+        condition = f"{register}.rc == 0"
+        output = f"{register}.stdout"
+        task["changed_when"] = False
+    else:
+        assert check.url is not None
+        task["ansible.builtin.uri"] = {
+            "url": Unsafe(check.url),
+            "status_code": [check.status],
+            "return_content": check.contains is not None,
+        }
+        condition = f"{register}.status == {int(check.status)}"
+        output = f"({register}.content | default(''))"
+    if check.contains is not None:
+        variables["__agentmaint_expected"] = Unsafe(check.contains)
+        condition += f" and __agentmaint_expected in {output}"
+    task["register"] = register
+    task["until"] = condition
+    task["retries"] = check.retries
+    task["delay"] = int(check.delay.total_seconds())
+    if variables:
+        task["vars"] = variables
+    return task
+
+
+def ansible_cfg(
+    schedule: Schedule, *, forks: int, local_tmp: Path, overrides: Mapping[str, Mapping[str, str]]
+) -> str:
+    """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top."""
+    sections: dict[str, dict[str, str]] = {
+        "defaults": {
+            "forks": str(forks),
+            "gathering": "explicit",
+            "retry_files_enabled": "False",
+            "interpreter_python": "auto_silent",
+            "local_tmp": str(local_tmp),
+        },
+        "ssh_connection": {
+            "pipelining": str(schedule.execution.pipelining),
+            "ssh_args": "-C -o ControlMaster=auto -o ControlPersist=60s",
+        },
+    }
+    for section, values in overrides.items():
+        sections.setdefault(section, {}).update(values)
+    lines: list[str] = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {value}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""Roll per-task results up into the seed's history records, one per (host, component, action).
+
+The generated plays name every play ``agentmaint <environment>/<component>`` and
+every task ``<action> | <component>`` (see `agentmaint.render`), so each
+`TaskResult` maps back to what it was doing. Actions that never ran are filled in
+from what was targeted: an update after a failed or unreachable backup is
+``skipped`` (the seed would have updated anyway), and so is every action on
+hosts a stopped rollout never reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from agentmaint.records import Action, MaintenanceRecord, Outcome, TaskResult, TaskStatus
+from agentmaint.render import PLAY_PREFIX, TASK_SEPARATOR, Target
+
+_FAILED = {TaskStatus.FAILED, TaskStatus.RESCUED}
+_SUCCEEDED = {TaskStatus.OK, TaskStatus.CHANGED, TaskStatus.IGNORED}
+
+
+def parse_play(name: str) -> tuple[str, str] | None:
+    """(environment, component) from a generated play name, or None for other plays."""
+    if not name.startswith(PLAY_PREFIX):
+        return None
+    environment, _, component = name[len(PLAY_PREFIX) :].partition("/")
+    return (environment, component) if environment and component else None
+
+
+def parse_task(name: str) -> Action | None:
+    """The action of a generated task name, or None for internal and foreign tasks."""
+    action, separator, _ = name.partition(TASK_SEPARATOR)
+    if not separator:
+        return None
+    try:
+        return Action(action)
+    except ValueError:
+        return None
+
+
+def rollup(
+    results: Iterable[TaskResult],
+    targets: Sequence[Target],
+    *,
+    backup_expected: bool,
+    now: datetime,
+    run_id: str | None = None,
+    stopped_reason: str | None = None,
+) -> list[MaintenanceRecord]:
+    """Seed-shaped records for every targeted (host, component) and its actions.
+
+    `now` stamps actions that did not run; `stopped_reason` explains hosts that no
+    task reached (e.g. a run canceled or a rollout stopped by max_fail_percentage).
+    """
+    grouped: dict[tuple[str, str, str, Action], list[TaskResult]] = {}
+    for result in results:
+        play = parse_play(result.play)
+        action = parse_task(result.task)
+        if play is None or action is None:
+            continue
+        grouped.setdefault((play[0], play[1], result.host, action), []).append(result)
+    records: list[MaintenanceRecord] = []
+    for target in targets:
+        for host in target.hosts:
+            key = (target.environment, target.component, host)
+            records.extend(
+                _host_records(
+                    key,
+                    grouped,
+                    backup_expected=backup_expected,
+                    now=now,
+                    run_id=run_id,
+                    stopped_reason=stopped_reason,
+                )
+            )
+    return records
+
+
+def _host_records(
+    key: tuple[str, str, str],
+    grouped: dict[tuple[str, str, str, Action], list[TaskResult]],
+    *,
+    backup_expected: bool,
+    now: datetime,
+    run_id: str | None,
+    stopped_reason: str | None,
+) -> list[MaintenanceRecord]:
+    environment, component, host = key
+    records: list[MaintenanceRecord] = []
+
+    def add(action: Action, status: Outcome, error: str | None, at: datetime) -> None:
+        records.append(
+            MaintenanceRecord(at, environment, host, component, action, status, error, run_id)
+        )
+
+    blocked: str | None = None
+    actions = [Action.BACKUP] if backup_expected else []
+    actions += [Action.UPDATE, Action.HEALTHCHECK, Action.ROLLBACK]
+    for action in actions:
+        results = grouped.get((environment, component, host, action), [])
+        if results:
+            status, error = _outcome(results)
+            add(action, status, error, _latest(results, now))
+            if action is Action.BACKUP and status in {Outcome.FAILED, Outcome.UNREACHABLE}:
+                blocked = f"not updated: backup {status.value}"
+        elif action is Action.UPDATE:
+            reason = blocked or stopped_reason or "not reached: the host ran no task"
+            add(action, Outcome.SKIPPED, reason, now)
+        elif action is Action.BACKUP:
+            add(action, Outcome.SKIPPED, stopped_reason or "not reached", now)
+            blocked = stopped_reason or "not reached"
+    return records
+
+
+def _outcome(results: Sequence[TaskResult]) -> tuple[Outcome, str | None]:
+    for result in results:
+        if result.status is TaskStatus.UNREACHABLE:
+            return Outcome.UNREACHABLE, result.message or "host unreachable"
+    for result in results:
+        if result.status in _FAILED:
+            return Outcome.FAILED, result.message or "failed"
+    if any(r.status in _SUCCEEDED for r in results):
+        return Outcome.SUCCESS, None
+    return Outcome.SKIPPED, results[0].message
+
+
+def _latest(results: Sequence[TaskResult], default: datetime) -> datetime:
+    ends = [r.end for r in results if r.end is not None]
+    return max(ends) if ends else default

@@ -1,0 +1,153 @@
+"""The adapter around ansible-runner: the only module that imports it.
+
+Pitfalls handled here (see the project's ansible-runner notes):
+
+* the event handler only enqueues and returns True (a slow handler makes
+  ansible-runner raise pexpect TIMEOUT; returning False drops the job_events files);
+  the caller's thread drains the queue and does the real work;
+* every run gets a fresh private_data_dir (ansible-runner never overwrites `env/`
+  files, so a reused directory silently keeps stale values);
+* cancellation and timeouts SIGKILL ansible-playbook's process group, but
+  ansible-core's task workers call `setsid()` and survive as orphans: every process
+  of a run carries ``AGENTMAINT_RUN_ID=<id>`` in its environment, and after the job
+  ends, any process still carrying it is killed;
+* ansible-playbook is looked up on the PATH of the job, so this interpreter's
+  `bin/` directory is put first.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+RUN_ID_VARIABLE = "AGENTMAINT_RUN_ID"
+_POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One ansible-runner job: a prepared private_data_dir and how to run it."""
+
+    private_data_dir: Path
+    playbook: str
+    inventory: Path
+    ident: str
+    envvars: Mapping[str, str] = field(default_factory=dict)
+    timeout: int | None = None
+    check: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """How a job ended: ansible-runner's status and rc, and where its artifacts are."""
+
+    status: str
+    rc: int | None
+    artifact_dir: Path
+    orphans_killed: int = 0
+    error: str | None = None
+
+
+EventSink = Callable[[Mapping[str, Any]], None]
+
+
+def job_path() -> str:
+    """PATH for a job: this interpreter's bin directory first (ansible-playbook lives there)."""
+    here = str(Path(sys.executable).parent)
+    return os.pathsep.join([here, os.environ.get("PATH", "/usr/bin:/bin")])
+
+
+def run_job(
+    job: Job,
+    on_event: EventSink,
+    *,
+    cancel: threading.Event | None = None,
+) -> JobOutcome:
+    """Run `job`, calling `on_event` in THIS thread for every event, in stream order.
+
+    Setting `cancel` stops the job (status ``canceled``). Returns when the job and
+    every process it started have ended.
+    """
+    events: queue.SimpleQueue[Mapping[str, Any]] = queue.SimpleQueue()
+    cancel = cancel or threading.Event()
+
+    def enqueue(event: Mapping[str, Any]) -> bool:
+        events.put(event)
+        return True
+
+    envvars = {"PATH": job_path(), **job.envvars, RUN_ID_VARIABLE: job.ident}
+    kwargs: dict[str, Any] = {
+        "private_data_dir": str(job.private_data_dir),
+        "playbook": job.playbook,
+        "inventory": str(job.inventory),
+        "ident": job.ident,
+        "envvars": envvars,
+        "event_handler": enqueue,
+        "cancel_callback": cancel.is_set,
+        "quiet": True,
+        "settings": {"suppress_ansible_output": True},
+    }
+    if job.timeout:
+        kwargs["timeout"] = job.timeout
+    if job.check:
+        kwargs["cmdline"] = "--check"
+    artifact_dir = job.private_data_dir / "artifacts" / job.ident
+    error: str | None = None
+    thread, runner = ansible_runner.run_async(**kwargs)
+    try:
+        while thread.is_alive() or not events.empty():
+            try:
+                on_event(events.get(timeout=_POLL_SECONDS))
+            except queue.Empty:
+                continue
+    except BaseException:
+        cancel.set()  # the caller's handler failed or we were interrupted: stop the job
+        thread.join()
+        raise
+    finally:
+        thread.join()
+        killed = kill_run_processes(job.ident)
+    status = str(runner.status or "error")
+    rc = runner.rc if isinstance(runner.rc, int) else None
+    if status == "running":  # the runner thread died with an exception
+        status, error = "error", "ansible-runner stopped unexpectedly"
+    return JobOutcome(status, rc, artifact_dir, killed, error)
+
+
+def kill_run_processes(run_id: str) -> int:
+    """SIGKILL every process whose environment carries this run's id; return how many."""
+    killed = 0
+    for pid in run_processes(run_id):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except ProcessLookupError:
+            pass  # ended between the scan and the kill
+    return killed
+
+
+def run_processes(run_id: str) -> list[int]:
+    """Pids of processes (other than this one) whose environment carries this run's id."""
+    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
+    own = os.getpid()
+    proc = Path("/proc")
+    pids = []
+    for entry in proc.iterdir() if proc.is_dir() else []:
+        if not entry.name.isdigit() or int(entry.name) == own:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone already, or not ours to read
+        if marker in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
