@@ -19,8 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/agentmaint plan examples/seed-infrastructure.json --at 2026-11-23T01:30Z
-	$(BIN)/agentmaint windows examples/schedule.yaml --at 2026-11-23T01:30Z --count 3
+	$(BIN)/agentmaint demo --dir .agentmaint-demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,10 +7,13 @@ on standard error, never a traceback). This is the only module that prints.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -19,15 +22,33 @@ from rich.console import Console
 from rich.table import Table
 
 from agentmaint import __version__
+from agentmaint.console import LiveProgress, history_table, plan_table, result_table
+from agentmaint.demo import FAILING_HOST, create_demo
+from agentmaint.durations import parse_duration
 from agentmaint.errors import AgentmaintError, ScheduleError, UsageError
-from agentmaint.history import MemoryHistory
+from agentmaint.events import read_artifact_dir
+from agentmaint.history import HistoryReader, MemoryHistory
+from agentmaint.importer import import_run
+from agentmaint.locks import LockHeldError
+from agentmaint.maintenance import (
+    RunResult,
+    forced_plan,
+    new_run_id,
+    prepare_run_dir,
+    run_maintenance,
+)
 from agentmaint.parse import load_schedule
-from agentmaint.planner import Plan, format_instant, plan
+from agentmaint.planner import Plan, plan
+from agentmaint.records import HostCounts
+from agentmaint.render import targets_from_decisions
 from agentmaint.schedule import Schedule
+from agentmaint.store import DB_NAME, HistoryStore, records_to_json, write_records_csv
 from agentmaint.windows import upcoming_windows
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_INVALID = 2
+EXIT_LOCKED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -96,7 +117,78 @@ def _build_parser() -> argparse.ArgumentParser:
         help="only this environment (repeatable)",
     )
     windows.add_argument("--json", action="store_true", help="machine-readable output")
+
+    run_cmd = sub.add_parser("run", help="run what is due and record it")
+    _selection(run_cmd)
+    run_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="run the chosen environments/components regardless of windows and history",
+    )
+    run_cmd.add_argument("--check", action="store_true", help="Ansible check mode (dry run)")
+    run_cmd.add_argument(
+        "--wait",
+        type=str,
+        default=None,
+        metavar="DURATION",
+        help="wait this long for a locked environment instead of exiting 3",
+    )
+    run_cmd.add_argument("--json", action="store_true", help="print the run record as JSON")
+
+    render = sub.add_parser("render", help="write the inventory and playbook without running")
+    _selection(render)
+    render.add_argument("--out", type=Path, required=True, help="directory to write into")
+    render.add_argument(
+        "--force", action="store_true", help="all hosts of the chosen environments/components"
+    )
+
+    history = sub.add_parser(
+        "history", help="show the maintenance history (or: history import FILE ARTIFACT_DIR)"
+    )
+    history.add_argument("args", nargs="+", metavar="FILE | import FILE ARTIFACT_DIR")
+    history.add_argument("--environment", "-e")
+    history.add_argument("--component", "-c")
+    history.add_argument("--server", "-s")
+    history.add_argument("--since", help="ISO 8601 instant")
+    history.add_argument("--limit", "-n", type=int, default=None)
+    fmt = history.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+
+    events = sub.add_parser("events", help="parse an ansible-runner artifact directory")
+    events.add_argument("artifact_dir", type=Path)
+    events.add_argument("--json", action="store_true")
+
+    demo = sub.add_parser("demo", help="set up the demo fleet and run a full maintenance cycle")
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(".agentmaint-demo"),
+        help="where to create the demo fleet (reset each time)",
+    )
+    demo.add_argument("--json", action="store_true")
     return parser
+
+
+def _selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
+    parser.add_argument(
+        "--environment",
+        "-e",
+        action="append",
+        dest="environments",
+        metavar="ENV",
+        help="only this environment (repeatable)",
+    )
+    parser.add_argument(
+        "--component",
+        "-c",
+        action="append",
+        dest="components",
+        metavar="COMPONENT",
+        help="only this component (repeatable)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,12 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     try:
-        if args.command == "validate":
-            return _validate(args, out)
-        if args.command == "plan":
-            return _plan(args, out)
-        if args.command == "windows":
-            return _windows(args, out)
+        return _COMMANDS[args.command](args, out)
     except ScheduleError as exc:
         if getattr(args, "json", False) and args.command == "validate":
             _print_json(
@@ -124,10 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for problem in exc.problems:
                 err.print(f"  {problem}", markup=False, highlight=False)
         return EXIT_INVALID
+    except LockHeldError as exc:
+        err.print(f"agentmaint: {exc}", markup=False, highlight=False)
+        return EXIT_LOCKED
     except AgentmaintError as exc:
         err.print(f"agentmaint: error: {exc}", markup=False, highlight=False)
         return EXIT_INVALID
-    raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 
 def _print_json(data: Any) -> None:
@@ -159,9 +248,10 @@ def _validate(args: argparse.Namespace, out: Console) -> int:
 def _plan(args: argparse.Namespace, out: Console) -> int:
     schedule = load_schedule(args.file)
     at = parse_instant(args.at)
-    result = plan(
-        schedule, MemoryHistory(), at, environments=args.environments, components=args.components
-    )
+    with _history_reader(schedule) as history:
+        result = plan(
+            schedule, history, at, environments=args.environments, components=args.components
+        )
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -170,23 +260,8 @@ def _plan(args: argparse.Namespace, out: Console) -> int:
 
 
 def _print_plan(result: Plan, schedule: Schedule, out: Console) -> None:
-    table = Table(title=f"Plan at {format_instant(result.at)}", title_justify="left")
-    table.add_column("Environment")
-    table.add_column("Component")
-    table.add_column("Due")
-    table.add_column("Hosts")
-    table.add_column("Reason", overflow="fold")
-    for decision in result.decisions:
-        env = schedule.environments[decision.environment]
-        hosts = ", ".join(decision.servers) if decision.due else f"0/{len(env.hosts)}"
-        table.add_row(
-            decision.environment,
-            decision.component,
-            "[bold green]yes[/]" if decision.due else "[dim]no[/]",
-            hosts,
-            decision.reason,
-        )
-    out.print(table)
+    sizes = {name: len(env.hosts) for name, env in schedule.environments.items()}
+    out.print(plan_table(result, sizes))
     out.print(f"{len(result.due)} due, {len(result.not_due)} not due", highlight=False)
 
 
@@ -253,6 +328,240 @@ def _windows(args: argparse.Namespace, out: Console) -> int:
             )
         out.print(table)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _history_reader(schedule: Schedule) -> Iterator[HistoryReader]:
+    """The schedule's history store, or an empty history if none was created yet."""
+    if not (schedule.state_dir / DB_NAME).exists():
+        yield MemoryHistory()
+        return
+    with HistoryStore.open(schedule.state_dir) as store:
+        yield store
+
+
+@contextlib.contextmanager
+def _cancel_on_signals() -> Iterator[tuple[threading.Event, list[int]]]:
+    """SIGINT/SIGTERM set the event (the run cancels and records itself) instead of raising."""
+    cancel = threading.Event()
+    received: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+        cancel.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel, received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _run(args: argparse.Namespace, out: Console) -> int:
+    schedule = load_schedule(args.file)
+    at = parse_instant(args.at)
+    wait = _duration_option("--wait", args.wait)
+    with _cancel_on_signals() as (cancel, received):
+        if args.json:
+            result = run_maintenance(
+                schedule,
+                at=at,
+                environments=args.environments,
+                components=args.components,
+                force=args.force,
+                check=args.check,
+                cancel=cancel,
+                lock_wait=wait,
+            )
+        else:
+            with LiveProgress(out) as progress:
+                result = run_maintenance(
+                    schedule,
+                    at=at,
+                    environments=args.environments,
+                    components=args.components,
+                    force=args.force,
+                    check=args.check,
+                    cancel=cancel,
+                    on_progress=progress,
+                    lock_wait=wait,
+                )
+    return _report(result, schedule, out, args.json, received)
+
+
+def _report(
+    result: RunResult, schedule: Schedule, out: Console, as_json: bool, signals: list[int]
+) -> int:
+    if as_json:
+        _print_json(result.to_dict())
+    elif result.nothing_due:
+        _print_plan(result.plan, schedule, out)
+        out.print("nothing due", highlight=False)
+    else:
+        out.print(result_table(result))
+        run = result.run
+        assert run is not None
+        out.print(f"history: agentmaint history {schedule.source}", highlight=False)
+        if run.message:
+            out.print(f"[red]{run.message}[/]", highlight=False)
+    if signals:
+        return 128 + signals[0]
+    return EXIT_OK if result.succeeded else EXIT_FAILED
+
+
+def _duration_option(name: str, text: str | None) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{name}: {exc}") from None
+
+
+def _render(args: argparse.Namespace, out: Console) -> int:
+    schedule = load_schedule(args.file)
+    at = parse_instant(args.at)
+    if args.force:
+        result = forced_plan(schedule, at, args.environments, args.components)
+    else:
+        with _history_reader(schedule) as history:
+            result = plan(
+                schedule,
+                history,
+                at,
+                environments=args.environments,
+                components=args.components,
+            )
+    targets = targets_from_decisions(result.due)
+    if not targets:
+        out.print("nothing due: nothing rendered (use --force to render anyway)")
+        return EXIT_OK
+    directory: Path = args.out
+    if directory.exists():
+        if any(directory.iterdir()):
+            raise UsageError(f"--out: {directory} exists and is not empty")
+        directory.rmdir()
+    job = prepare_run_dir(schedule, targets, run_id=new_run_id(at), directory=directory)
+    out.print(f"inventory: {job.inventory}", highlight=False)
+    out.print(f"playbook:  {job.private_data_dir / 'project' / job.playbook}", highlight=False)
+    out.print(
+        f"run with:  ANSIBLE_CONFIG={job.envvars['ANSIBLE_CONFIG']} ansible-playbook "
+        f"-i {job.inventory} {job.private_data_dir / 'project' / job.playbook}",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace, out: Console) -> int:
+    words: list[str] = args.args
+    if words[0] == "import":
+        if len(words) != 3:
+            raise UsageError("usage: agentmaint history import FILE ARTIFACT_DIR")
+        return _history_import(Path(words[1]), Path(words[2]), out)
+    if len(words) != 1:
+        raise UsageError("usage: agentmaint history FILE [filters]")
+    schedule = load_schedule(Path(words[0]))
+    since = parse_instant(args.since) if args.since else None
+    with _history_reader(schedule) as history:
+        records = (
+            history.records(
+                environment=args.environment,
+                component=args.component,
+                server=args.server,
+                since=since,
+                limit=args.limit,
+            )
+            if isinstance(history, HistoryStore)
+            else []
+        )
+    if args.json:
+        sys.stdout.write(records_to_json(records) + "\n")
+    elif args.csv:
+        write_records_csv(records, sys.stdout)
+    else:
+        out.print(history_table(records))
+    return EXIT_OK
+
+
+def _history_import(file: Path, artifact_dir: Path, out: Console) -> int:
+    schedule = load_schedule(file)
+    parsed = read_artifact_dir(artifact_dir)
+    with HistoryStore.open(schedule.state_dir) as store:
+        run = import_run(schedule, store, parsed, artifact_dir)
+    out.print(f"imported run {run.id} ({run.status.value}) from {artifact_dir}", highlight=False)
+    return EXIT_OK
+
+
+def _events(args: argparse.Namespace, out: Console) -> int:
+    parsed = read_artifact_dir(args.artifact_dir)
+    if args.json:
+        _print_json(parsed.to_dict())
+        return EXIT_OK
+    table = Table(title=f"Tasks ({parsed.status.value})", title_justify="left")
+    for column in ("Host", "Play", "Task", "Status", "Message"):
+        table.add_column(column, overflow="fold")
+    for result in parsed.results:
+        table.add_row(
+            result.host, result.play, result.task, result.status.value, result.message or ""
+        )
+    out.print(table)
+    counts = Table(title="Per host", title_justify="left")
+    counts.add_column("Host")
+    for key in HostCounts().to_dict():
+        counts.add_column(key)
+    for host, host_counts in parsed.counts.items():
+        counts.add_row(host, *(str(v) for v in host_counts.to_dict().values()))
+    out.print(counts)
+    if parsed.partial:
+        out.print("[yellow]partial: the artifact directory is incomplete[/]")
+    if parsed.error:
+        out.print(f"[red]{parsed.error}[/]", markup=True, highlight=False)
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace, out: Console) -> int:
+    schedule_file = create_demo(args.dir)
+    schedule = load_schedule(schedule_file)
+    at = datetime.now(UTC)
+    if not args.json:
+        out.print(
+            f"demo fleet in {args.dir.resolve()} (schedule: {schedule_file})", highlight=False
+        )
+        with _history_reader(schedule) as history:
+            _print_plan(plan(schedule, history, at), schedule, out)
+    with _cancel_on_signals() as (cancel, received):
+        if args.json:
+            result = run_maintenance(schedule, at=at, cancel=cancel, trigger="demo")
+        else:
+            with LiveProgress(out) as progress:
+                result = run_maintenance(
+                    schedule, at=at, cancel=cancel, trigger="demo", on_progress=progress
+                )
+    code = _report(result, schedule, out, args.json, received)
+    if not args.json:
+        with HistoryStore.open(schedule.state_dir) as store:
+            out.print(history_table(store.records(limit=20)))
+        out.print(
+            f"next: agentmaint plan {schedule_file} (the updated hosts are no longer due)",
+            highlight=False,
+        )
+    if received:
+        return code
+    # demo-3 is meant to fail and roll back: the demo succeeds when exactly that happened.
+    return EXIT_OK if result.failed_hosts == (FAILING_HOST,) else EXIT_FAILED
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
+    "validate": _validate,
+    "plan": _plan,
+    "windows": _windows,
+    "run": _run,
+    "render": _render,
+    "history": _history,
+    "events": _events,
+    "demo": _demo,
+}
 
 
 def run() -> NoReturn:

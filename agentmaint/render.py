@@ -29,7 +29,7 @@ from agentmaint.schedule import Component, Environment, Schedule
 
 PLAY_PREFIX = "agentmaint "
 TASK_SEPARATOR = " | "
-INTERNAL = "agentmaint-internal"
+INTERNAL = "failed"  # the rescue's final task: not an Action, so roll-ups skip it
 PLAYBOOK_NAME = "maintenance.yml"
 
 
@@ -46,8 +46,18 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+_PLAIN_STR = "tag:yaml.org,2002:str"
+
+
 def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.ScalarNode:
-    return dumper.represent_scalar("!unsafe", str(data), style="'")
+    text = str(data)
+    # ansible-core re-resolves an `!unsafe` scalar as if it were unquoted, so `!unsafe 'true'`
+    # would load as the boolean True. A value that resolves to anything but a string has no
+    # "{" and so cannot hold a template: it is written as a plain quoted string instead.
+    resolved = dumper.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if resolved != _PLAIN_STR:
+        return dumper.represent_scalar(_PLAIN_STR, text, style="'")
+    return dumper.represent_scalar("!unsafe", text, style="'")
 
 
 _Dumper.add_representer(Unsafe, _represent_unsafe)

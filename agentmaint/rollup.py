@@ -54,16 +54,25 @@ def rollup(
     task reached (e.g. a run canceled or a rollout stopped by max_fail_percentage).
     """
     grouped: dict[tuple[str, str, str, Action], list[TaskResult]] = {}
+    # Ansible leaves a host that failed out of every later play of the run.
+    failed_in: dict[str, str] = {}
     for result in results:
         play = parse_play(result.play)
-        action = parse_task(result.task)
-        if play is None or action is None:
+        if play is None:
             continue
-        grouped.setdefault((play[0], play[1], result.host, action), []).append(result)
+        if result.status in {TaskStatus.FAILED, TaskStatus.UNREACHABLE}:
+            failed_in.setdefault(result.host, play[1])
+        action = parse_task(result.task)
+        if action is not None:
+            grouped.setdefault((play[0], play[1], result.host, action), []).append(result)
     records: list[MaintenanceRecord] = []
     for target in targets:
         for host in target.hosts:
             key = (target.environment, target.component, host)
+            earlier = failed_in.get(host)
+            reason = stopped_reason
+            if earlier is not None and earlier != target.component:
+                reason = f"not reached: the host failed {earlier} earlier in this run"
             records.extend(
                 _host_records(
                     key,
@@ -71,7 +80,7 @@ def rollup(
                     backup_expected=backup_expected,
                     now=now,
                     run_id=run_id,
-                    stopped_reason=stopped_reason,
+                    stopped_reason=reason,
                 )
             )
     return records

@@ -1,0 +1,397 @@
+"""The maintenance cycle: plan, render, run through ansible-runner, record, return a typed result.
+
+This is the composition root of a run: it wires the planner, the renderer, the
+runner adapter, the event parser and the history store, and owns the run's
+directory ``state_dir/runs/<run id>/`` (created private, 0700).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agentmaint.events import EventParser
+from agentmaint.history import HistoryReader
+from agentmaint.locks import environment_locks
+from agentmaint.planner import Decision, HostDecision, Plan, plan
+from agentmaint.records import (
+    Action,
+    HostCounts,
+    MaintenanceRecord,
+    Outcome,
+    RunRecord,
+    RunStatus,
+    TaskResult,
+)
+from agentmaint.render import (
+    PLAYBOOK_NAME,
+    Target,
+    ansible_cfg,
+    dump_yaml,
+    inventory,
+    playbook,
+    targets_from_decisions,
+)
+from agentmaint.rollup import parse_play, parse_task, rollup
+from agentmaint.runner import Job, run_job
+from agentmaint.schedule import Schedule
+from agentmaint.store import HistoryStore
+
+MAX_DEFAULT_FORKS = 50
+MIN_TIMEOUT = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One task finished on one host: what the live display shows."""
+
+    environment: str
+    component: str
+    host: str
+    action: Action | None
+    result: TaskResult
+
+
+@dataclass(frozen=True, slots=True)
+class HostOutcome:
+    """How maintaining one component on one host ended, over all its actions."""
+
+    environment: str
+    component: str
+    host: str
+    status: Outcome
+    actions: Mapping[Action, Outcome]
+    error: str | None = None
+
+    @property
+    def rolled_back(self) -> bool:
+        """Whether a rollback ran on the host."""
+        return Action.ROLLBACK in self.actions
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The typed result of `run_maintenance`."""
+
+    plan: Plan
+    run: RunRecord | None = None
+    records: tuple[MaintenanceRecord, ...] = ()
+    outcomes: tuple[HostOutcome, ...] = ()
+    counts: Mapping[str, HostCounts] = field(default_factory=dict)
+
+    @property
+    def nothing_due(self) -> bool:
+        """True when no host was due, so nothing ran."""
+        return self.run is None
+
+    @property
+    def failed_hosts(self) -> tuple[str, ...]:
+        """Hosts on which any component failed or was unreachable, in order, once each."""
+        failed = (o.host for o in self.outcomes if o.status in _BAD)
+        return tuple(dict.fromkeys(failed))
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the run finished and no host failed (or nothing was due)."""
+        if self.run is None:
+            return True
+        return self.run.status is RunStatus.SUCCESSFUL and not self.failed_hosts
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``run --json`` document."""
+        run = self.run
+        return {
+            "at": self.plan.at.astimezone(UTC).isoformat(),
+            "run": None
+            if run is None
+            else {
+                "id": run.id,
+                "trigger": run.trigger,
+                "status": run.status.value,
+                "started": run.started.isoformat(),
+                "finished": run.finished.isoformat() if run.finished else None,
+                "runner_rc": run.runner_rc,
+                "artifact_dir": str(run.artifact_dir) if run.artifact_dir else None,
+                "check": run.check_mode,
+                "message": run.message,
+            },
+            "failed_hosts": list(self.failed_hosts),
+            "outcomes": [
+                {
+                    "environment": o.environment,
+                    "component": o.component,
+                    "host": o.host,
+                    "status": o.status.value,
+                    "actions": {a.value: s.value for a, s in o.actions.items()},
+                    "error": o.error,
+                }
+                for o in self.outcomes
+            ],
+            "records": [r.to_dict() for r in self.records],
+            "hosts": {h: c.to_dict() for h, c in self.counts.items()},
+        }
+
+
+_BAD = {Outcome.FAILED, Outcome.UNREACHABLE}
+ProgressSink = Callable[[Progress], None]
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id: ``20261123T013000Z-1a2b3c``."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def forced_plan(
+    schedule: Schedule,
+    at: datetime,
+    environments: Collection[str] | None,
+    components: Collection[str] | None,
+) -> Plan:
+    """Every host of the chosen environments and components, regardless of windows and history."""
+    probe = plan(schedule, _NoHistory(), at, environments=environments, components=components)
+    decisions = []
+    for decision in probe.decisions:
+        env = schedule.environments[decision.environment]
+        hosts = tuple(HostDecision(h, True, "forced (--force)") for h in env.host_names)
+        decisions.append(
+            Decision(decision.environment, decision.component, bool(hosts), "forced", hosts)
+        )
+    return Plan(at=at, decisions=tuple(decisions))
+
+
+class _NoHistory:
+    def states(
+        self, servers: Collection[str], components: Collection[str]
+    ) -> Mapping[tuple[str, str], Any]:
+        return {}
+
+
+def run_maintenance(
+    schedule: Schedule,
+    *,
+    store: HistoryStore | None = None,
+    at: datetime | None = None,
+    environments: Collection[str] | None = None,
+    components: Collection[str] | None = None,
+    force: bool = False,
+    check: bool = False,
+    trigger: str | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: ProgressSink | None = None,
+    lock_wait: timedelta | None = None,
+) -> RunResult:
+    """Run what is due now (or at `at`) and record it; return the typed result.
+
+    `force` runs the chosen environments and components on every host, ignoring
+    windows and history. `check` runs Ansible in check mode; its results are kept
+    with the run but do not count as updates. Setting `cancel` stops the run
+    (recorded as ``canceled``). Raises `LockHeldError` when another run holds an
+    environment this one needs.
+    """
+    now = at or datetime.now(UTC)
+    owns_store = store is None
+    store = store or HistoryStore.open(schedule.state_dir)
+    try:
+        history: HistoryReader = store
+        the_plan = (
+            forced_plan(schedule, now, environments, components)
+            if force
+            else plan(schedule, history, now, environments=environments, components=components)
+        )
+        targets = targets_from_decisions(the_plan.due)
+        if not targets:
+            return RunResult(plan=the_plan)
+        run_id = new_run_id(now)
+        envs = sorted({t.environment for t in targets})
+        with environment_locks(schedule.state_dir, envs, run_id=run_id, wait=lock_wait):
+            return _execute(
+                schedule,
+                store,
+                the_plan,
+                targets,
+                run_id=run_id,
+                trigger=trigger or ("force" if force else "schedule"),
+                check=check,
+                cancel=cancel,
+                on_progress=on_progress,
+            )
+    finally:
+        if owns_store:
+            store.close()
+
+
+def prepare_run_dir(
+    schedule: Schedule,
+    targets: tuple[Target, ...],
+    *,
+    run_id: str,
+    directory: Path,
+    timeout: int | None = None,
+    check: bool = False,
+) -> Job:
+    """Write inventory, playbook and ansible.cfg into a fresh private_data_dir."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=False)
+    for sub in ("inventory", "project", "tmp"):
+        (directory / sub).mkdir(mode=0o700)
+    envs = sorted({t.environment for t in targets})
+    hosts = {h for t in targets for h in t.hosts}
+    forks = schedule.execution.forks or max(1, min(MAX_DEFAULT_FORKS, len(hosts)))
+    inventory_path = directory / "inventory" / "hosts.yml"
+    inventory_path.write_text(dump_yaml(inventory(schedule, envs)))
+    (directory / "project" / PLAYBOOK_NAME).write_text(
+        dump_yaml(playbook(schedule, targets, run_id=run_id))
+    )
+    config = directory / "project" / "ansible.cfg"
+    config.write_text(
+        ansible_cfg(
+            schedule, forks=forks, local_tmp=directory / "tmp", overrides=schedule.ansible_cfg
+        )
+    )
+    return Job(
+        private_data_dir=directory,
+        playbook=PLAYBOOK_NAME,
+        inventory=inventory_path,
+        ident=run_id,
+        envvars={"ANSIBLE_CONFIG": str(config)},
+        timeout=timeout,
+        check=check,
+    )
+
+
+def _timeout(schedule: Schedule, the_plan: Plan, now: datetime) -> int | None:
+    if schedule.execution.timeout:
+        return int(schedule.execution.timeout.total_seconds())
+    ends = [d.window.end for d in the_plan.due if d.window is not None]
+    if not ends:
+        return None  # forced runs have no window
+    return int(max(max(ends) - now, MIN_TIMEOUT).total_seconds())
+
+
+def _execute(
+    schedule: Schedule,
+    store: HistoryStore,
+    the_plan: Plan,
+    targets: tuple[Target, ...],
+    *,
+    run_id: str,
+    trigger: str,
+    check: bool,
+    cancel: threading.Event | None,
+    on_progress: ProgressSink | None,
+) -> RunResult:
+    started = datetime.now(UTC)
+    run_dir = schedule.state_dir / "runs" / run_id
+    job = prepare_run_dir(
+        schedule,
+        targets,
+        run_id=run_id,
+        directory=run_dir,
+        timeout=_timeout(schedule, the_plan, started),
+        check=check,
+    )
+    run = RunRecord(
+        id=run_id,
+        trigger=trigger,
+        started=started,
+        artifact_dir=job.private_data_dir / "artifacts" / run_id,
+        pid=os.getpid(),
+        check_mode=check,
+        environments=tuple(sorted({t.environment for t in targets})),
+        components=tuple(dict.fromkeys(t.component for t in targets)),
+    )
+    store.begin_run(run)
+    parser = EventParser()
+    seen = 0
+
+    def on_event(event: Mapping[str, Any]) -> None:
+        nonlocal seen
+        parser.feed(event)
+        results = parser.results
+        if on_progress is not None:
+            for result in results[seen:]:
+                on_progress(_progress(result))
+        seen = len(results)
+
+    outcome_status, rc, message = "error", None, None
+    try:
+        outcome = run_job(job, on_event, cancel=cancel)
+        outcome_status, rc, message = outcome.status, outcome.rc, outcome.error
+    finally:
+        parsed = parser.finish(status=outcome_status, rc=rc)
+        finished = datetime.now(UTC)
+        status = parsed.status
+        stopped = None if status is RunStatus.SUCCESSFUL else f"run {status.value}"
+        records = rollup(
+            parsed.results,
+            targets,
+            backup_expected=bool(schedule.backup.pre_update and schedule.backup.backup_command),
+            now=finished,
+            run_id=run_id,
+            stopped_reason=stopped,
+        )
+        store.add_task_results(run_id, parsed.results)
+        store.set_host_counts(run_id, parsed.counts)
+        if not check:
+            store.add_records(run_id, records)
+        store.finish_run(
+            run_id, status, finished=finished, runner_rc=rc, message=parsed.error or message
+        )
+        _prune(schedule, store, finished)
+    final = store.get_run(run_id) or run
+    return RunResult(
+        plan=the_plan,
+        run=final,
+        records=tuple(records),
+        outcomes=_outcomes(records),
+        counts=dict(parsed.counts),
+    )
+
+
+def _progress(result: TaskResult) -> Progress:
+    play = parse_play(result.play) or ("", "")
+    return Progress(play[0], play[1], result.host, parse_task(result.task), result)
+
+
+def _outcomes(records: list[MaintenanceRecord]) -> tuple[HostOutcome, ...]:
+    grouped: dict[tuple[str, str, str], dict[Action, MaintenanceRecord]] = {}
+    for record in records:
+        key = (record.environment, record.component, record.server)
+        grouped.setdefault(key, {})[record.action] = record
+    outcomes = []
+    for (environment, component, host), actions in grouped.items():
+        statuses = {action: record.status for action, record in actions.items()}
+        errors = [r.error for r in actions.values() if r.status in _BAD and r.error]
+        if Outcome.UNREACHABLE in statuses.values():
+            status = Outcome.UNREACHABLE
+        elif Outcome.FAILED in statuses.values() or Action.ROLLBACK in statuses:
+            status = Outcome.FAILED
+        elif statuses.get(Action.UPDATE) is Outcome.SUCCESS:
+            status = Outcome.SUCCESS
+        else:
+            status = Outcome.SKIPPED
+            skipped = actions.get(Action.UPDATE)
+            errors = [skipped.error] if skipped and skipped.error else errors
+        outcomes.append(
+            HostOutcome(
+                environment, component, host, status, statuses, errors[0] if errors else None
+            )
+        )
+    return tuple(outcomes)
+
+
+def _prune(schedule: Schedule, store: HistoryStore, now: datetime) -> None:
+    days = schedule.history_retention_days
+    if not days:
+        return
+    for old in store.prune(now - timedelta(days=days)):
+        if old.artifact_dir is not None:
+            run_dir = old.artifact_dir.parent.parent
+            if run_dir.parent == schedule.state_dir / "runs":
+                shutil.rmtree(run_dir, ignore_errors=True)

@@ -1,0 +1,38 @@
+"""Helpers for pipeline tests: schedules of local-connection hosts in a temporary directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agentmaint.parse import load_schedule
+from agentmaint.schedule import Schedule
+
+
+def always_open(
+    hosts: dict[str, dict[str, Any]], components: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """A schedule whose only environment `fleet` has a window that is always open."""
+    env: dict[str, Any] = {
+        "hosts": hosts,
+        "update_schedule": {"day_of_week": "daily", "time": "00:00", "duration": "24h"},
+    }
+    env.update(extra.pop("environment", {}))
+    return {"environments": {"fleet": env}, "components": components, **extra}
+
+
+def local_hosts(*names: str) -> dict[str, dict[str, Any]]:
+    return {name: {"ansible_connection": "local"} for name in names}
+
+
+@pytest.fixture
+def make_schedule(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(document: dict[str, Any]) -> Schedule:
+        path = tmp_path / "schedule.yaml"
+        path.write_text(yaml.safe_dump(document))
+        return load_schedule(path)
+
+    return make

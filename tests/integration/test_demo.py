@@ -1,0 +1,55 @@
+"""The demo (the README's main job) really maintains its fleet: files on disk prove it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agentmaint.cli import main
+from agentmaint.demo import HOSTS, MODEL_BYTES
+from agentmaint.parse import load_schedule
+from agentmaint.planner import plan
+from agentmaint.store import HistoryStore
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_cycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "demo"
+    assert main(["demo", "--dir", str(root), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["run"]["status"] == "failed"
+    assert data["failed_hosts"] == ["demo-3"]
+    digest = hashlib.sha256(MODEL_BYTES).hexdigest()[:12]
+    for host in HOSTS:
+        base = root / "hosts" / host
+        archives = sorted((base / "backups").glob("*.tar.gz"))
+        assert archives, f"{host} was not backed up"
+        with tarfile.open(archives[0]) as archive:
+            assert "etc/agent.conf" in archive.getnames()
+        config = (base / "etc" / "agent.conf").read_text()
+        current = os.readlink(base / "models" / "current")
+        if host == "demo-3":
+            assert config == "version=1\nhealthy=yes\n"  # restored from the backup
+            assert current == "versions/v1"  # never reached: failed agent-config first
+        else:
+            assert config == "version=2\nhealthy=yes\n"
+            assert current == f"versions/{digest}"
+            assert (base / "models" / "current" / "model.bin").read_bytes() == MODEL_BYTES
+    schedule = load_schedule(root / "schedule.yaml")
+    with HistoryStore.open(schedule.state_dir) as store:
+        records = {(r.server, r.component, r.action.value): r.status.value for r in store.records()}
+        assert records[("demo-3", "agent-config", "healthcheck")] == "failed"
+        assert records[("demo-3", "agent-config", "rollback")] == "success"
+        assert records[("demo-3", "model", "update")] == "skipped"
+        assert records[("demo-1", "model", "update")] == "success"
+        # The next cycle: only demo-3 is due (the others succeeded), and only tomorrow.
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        due = {d.component: d.servers for d in plan(schedule, store, tomorrow).due}
+        assert due == {"agent-config": ("demo-3",), "model": ("demo-3",)}

@@ -1,0 +1,325 @@
+"""Real ansible-runner runs through the whole pipeline, with the stored history checked after."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agentmaint.maintenance import run_maintenance
+from agentmaint.planner import plan
+from agentmaint.records import Action, Outcome, RunStatus, TaskStatus
+from agentmaint.runner import run_processes
+from agentmaint.schedule import Schedule
+from agentmaint.store import HistoryStore
+from tests.integration.conftest import always_open, local_hosts
+
+pytestmark = pytest.mark.integration
+MakeSchedule = Callable[[dict[str, Any]], Schedule]
+H = ("h1", "h2", "h3")
+
+
+def records_by(store: HistoryStore, run_id: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+    return {
+        (r.server, r.action.value): (r.status.value, r.error) for r in store.records(run_id=run_id)
+    }
+
+
+def test_success_then_not_due(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*H),
+            {
+                "app": {
+                    "update_command": f"echo updated > {out}/$AGENTMAINT_HOST",
+                    "frequency": "weekly",
+                },
+            },
+        )
+    )
+    result = run_maintenance(schedule)
+    assert result.run is not None
+    assert result.run.status is RunStatus.SUCCESSFUL
+    assert result.succeeded and result.failed_hosts == ()
+    assert sorted(p.name for p in out.iterdir()) == list(H)
+    with HistoryStore.open(schedule.state_dir) as store:
+        records = records_by(store, result.run.id)
+        assert records == {(h, "update"): ("success", None) for h in H}
+        # The history decides the next plan: tomorrow a weekly component is not due.
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        (decision,) = plan(schedule, store, tomorrow).decisions
+        assert not decision.due
+        assert decision.reason.startswith("weekly, last success")
+        counts = store.host_counts(result.run.id)
+        assert {h: counts[h].changed for h in H} == {"h1": 1, "h2": 1, "h3": 1}
+    assert run_processes(result.run.id) == []
+
+
+def test_one_failing_host_of_three(make_schedule: MakeSchedule) -> None:
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*H),
+            {
+                "app": {
+                    "update_command": 'test "$AGENTMAINT_HOST" != h2 || { echo boom >&2; exit 3; }',
+                    "frequency": "weekly",
+                },
+            },
+        )
+    )
+    result = run_maintenance(schedule)
+    assert result.run is not None and result.run.status is RunStatus.FAILED
+    assert result.failed_hosts == ("h2",)
+    with HistoryStore.open(schedule.state_dir) as store:
+        records = records_by(store, result.run.id)
+        assert records[("h1", "update")] == ("success", None)
+        assert records[("h3", "update")] == ("success", None)
+        status, error = records[("h2", "update")]
+        assert status == "failed"
+        assert error is not None and "non-zero return code" in error
+        tasks = store.task_results(result.run.id)
+        h2 = [t for t in tasks if t.host == "h2" and t.task == "update | app"]
+        assert h2[0].rc == 3
+        # The failed host is due again in the next window; the others are not.
+        (decision,) = plan(schedule, store, datetime.now(UTC) + timedelta(days=1)).decisions
+        assert decision.servers == ("h2",)
+
+
+def test_unreachable_host(make_schedule: MakeSchedule) -> None:
+    hosts = local_hosts("h1")
+    hosts["dead"] = {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": 1,
+        "ansible_ssh_common_args": "-o ConnectTimeout=3",
+    }
+    schedule = make_schedule(
+        always_open(hosts, {"app": {"update_command": "true", "frequency": "daily"}})
+    )
+    result = run_maintenance(schedule)
+    assert result.failed_hosts == ("dead",)
+    with HistoryStore.open(schedule.state_dir) as store:
+        assert result.run is not None
+        records = records_by(store, result.run.id)
+        assert records[("h1", "update")] == ("success", None)
+        assert records[("dead", "update")][0] == "unreachable"
+        assert store.host_counts(result.run.id)["dead"].unreachable == 1
+
+
+def test_failed_backup_means_no_update(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    marker = tmp_path / "updated"
+    marker.mkdir()
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*H),
+            {"app": {"update_command": f"touch {marker}/$AGENTMAINT_HOST", "frequency": "weekly"}},
+            backup={
+                "pre_update": True,
+                "retention_days": 7,
+                "backup_command": 'test "$AGENTMAINT_HOST" != h3',
+            },
+        )
+    )
+    result = run_maintenance(schedule)
+    assert sorted(p.name for p in marker.iterdir()) == ["h1", "h2"]  # h3 never updated
+    with HistoryStore.open(schedule.state_dir) as store:
+        assert result.run is not None
+        records = records_by(store, result.run.id)
+        assert records[("h3", "backup")][0] == "failed"
+        assert records[("h3", "update")] == ("skipped", "not updated: backup failed")
+        assert records[("h1", "backup")] == ("success", None)
+        assert records[("h1", "update")] == ("success", None)
+    assert result.failed_hosts == ("h3",)
+
+
+def test_failed_healthcheck_rolls_back(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    for host in H:
+        (state / host).write_text("v1")
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*H),
+            {
+                "app": {
+                    "update_command": f"echo v2 > {state}/$AGENTMAINT_HOST",
+                    "healthcheck": {
+                        "command": f'test "$AGENTMAINT_HOST" != h1 && cat {state}/h2',
+                        "contains": "v2",
+                        "retries": 1,
+                        "delay": "1s",
+                    },
+                    "rollback_command": f"echo v1 > {state}/$AGENTMAINT_HOST",
+                    "frequency": "weekly",
+                },
+            },
+        )
+    )
+    result = run_maintenance(schedule)
+    assert (state / "h1").read_text().strip() == "v1"  # rolled back
+    assert (state / "h2").read_text().strip() == "v2"
+    with HistoryStore.open(schedule.state_dir) as store:
+        assert result.run is not None
+        records = records_by(store, result.run.id)
+        assert records[("h1", "update")] == ("success", None)
+        assert records[("h1", "healthcheck")][0] == "failed"
+        assert records[("h1", "rollback")] == ("success", None)
+        assert ("h2", "rollback") not in records
+        assert records[("h2", "healthcheck")] == ("success", None)
+        rescued = [
+            t
+            for t in store.task_results(result.run.id)
+            if t.host == "h1" and t.status is TaskStatus.RESCUED
+        ]
+        assert [t.task for t in rescued] == ["healthcheck | app"]
+    (outcome,) = [o for o in result.outcomes if o.host == "h1"]
+    assert outcome.status is Outcome.FAILED and outcome.rolled_back
+    assert result.failed_hosts == ("h1",)
+
+
+def test_serial_with_max_fail_percentage_stops_rollout(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    done = tmp_path / "done"
+    done.mkdir()
+    hosts = local_hosts("h1", "h2", "h3", "h4")
+    schedule = make_schedule(
+        always_open(
+            hosts,
+            {
+                "app": {
+                    "update_command": (
+                        f'touch {done}/$AGENTMAINT_HOST; test "$AGENTMAINT_HOST" != h2'
+                    ),
+                    "frequency": "weekly",
+                }
+            },
+            environment={"rollout": {"serial": 1, "max_fail_percentage": 0}},
+        )
+    )
+    result = run_maintenance(schedule)
+    assert sorted(p.name for p in done.iterdir()) == ["h1", "h2"]  # stopped after h2's batch
+    with HistoryStore.open(schedule.state_dir) as store:
+        assert result.run is not None
+        records = records_by(store, result.run.id)
+        assert records[("h1", "update")] == ("success", None)
+        assert records[("h2", "update")][0] == "failed"
+        for host in ("h3", "h4"):
+            assert records[(host, "update")][0] == "skipped"
+        (decision,) = plan(schedule, store, datetime.now(UTC) + timedelta(days=1)).decisions
+        assert decision.servers == ("h2", "h3", "h4")
+
+
+def test_injection_is_literal(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    command = f"printf '%s' \"{{{{ lookup('pipe', 'id') }}}}\" > {out}"
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1"),
+            {
+                "app": {"update_command": command, "frequency": "weekly"},
+            },
+        )
+    )
+    result = run_maintenance(schedule)
+    assert result.succeeded
+    assert out.read_text() == "{{ lookup('pipe', 'id') }}"
+
+
+def test_check_mode_records_nothing_as_updated(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1"),
+            {
+                "app": {"update_command": f"touch {out}", "frequency": "weekly"},
+            },
+        )
+    )
+    result = run_maintenance(schedule, check=True)
+    assert not out.exists()
+    assert result.run is not None and result.run.check_mode
+    with HistoryStore.open(schedule.state_dir) as store:
+        assert store.records(run_id=result.run.id) == []
+        (decision,) = plan(schedule, store, datetime.now(UTC)).decisions
+        assert decision.due
+
+
+def test_rendered_files_pass_ansible_checks(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    schedule = make_schedule(
+        always_open(
+            {
+                **local_hosts("h1"),
+                "web.example.com": {"ansible_host": "192.0.2.7", "ansible_port": 2222},
+            },
+            {
+                "app": {
+                    "update_command": "echo '{{ x }}' ---\n--- !!python/object {a: b}",
+                    "healthcheck": {"url": "http://127.0.0.1:9/health", "contains": "{{ ok }}"},
+                    "rollback_command": "true",
+                    "frequency": "weekly",
+                }
+            },
+            backup={"pre_update": True, "backup_command": "tar czf /tmp/x.tgz /etc/hostname"},
+            environment={"rollout": {"serial": "50%", "max_fail_percentage": 25}},
+        )
+    )
+    out = tmp_path / "rendered"
+    from agentmaint.cli import main
+
+    assert main(["render", str(Path(schedule.source)), "--out", str(out)]) == 0
+    bin_dir = Path(sys.executable).parent
+    inventory = out / "inventory" / "hosts.yml"
+    book = out / "project" / "maintenance.yml"
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "ANSIBLE_CONFIG": str(out / "project" / "ansible.cfg"),
+    }
+    syntax = subprocess.run(
+        [bin_dir / "ansible-playbook", "--syntax-check", "-i", inventory, book],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert syntax.returncode == 0, syntax.stderr
+    listing = subprocess.run(
+        [bin_dir / "ansible-inventory", "-i", inventory, "--list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert listing.returncode == 0, listing.stderr
+    document = yaml.safe_load(listing.stdout)
+    assert sorted(document["fleet"]["hosts"]) == ["h1", "web.example.com"]
+    text = book.read_text()
+    assert "!unsafe 'echo ''{{ x }}'' ---" in text
+    play = yaml.load(text, Loader=_UnsafeLoader)[0]
+    assert play["serial"] == "50%" and play["max_fail_percentage"] == 25
+    update_block = play["tasks"][1]
+    assert update_block["block"][0]["ansible.builtin.shell"]["cmd"] == (
+        "echo '{{ x }}' ---\n--- !!python/object {a: b}"
+    )
+
+
+class _UnsafeLoader(yaml.SafeLoader):
+    pass
+
+
+_UnsafeLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+def test_action_enum_matches_rendered_names() -> None:
+    from agentmaint.render import task_name
+    from agentmaint.rollup import parse_task
+
+    for action in Action:
+        assert parse_task(task_name(action, "x")) is action

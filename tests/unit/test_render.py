@@ -1,0 +1,59 @@
+"""Generated YAML: schedule strings survive Ansible's own loader exactly, as strings."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from ansible.parsing.yaml.loader import AnsibleLoader
+
+from agentmaint.render import Unsafe, dump_yaml, play_name, task_name
+
+TRICKY = [
+    "true",
+    "no",
+    "null",
+    "~",
+    "12",
+    "0x1F",
+    "1e3",
+    ".inf",
+    "2026-12-24",
+    "13:30",
+    "",
+    "{{ lookup('pipe', 'id') }}",
+    "{% for x in y %}{% endfor %}",
+    "{# c #}",
+    "!!python/object/apply:os.system ['id']",
+    "--- \n...\n---",
+    "a: b",
+    "- x",
+    "&a *a",
+    "line1\nline2",
+    "'quoted' \"double\"",
+    "# not a comment",
+    "ünïcödé ✓",
+    "\t tab",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_unsafe_strings_round_trip_through_ansible_loader(text: str) -> None:
+    document = dump_yaml({"cmd": Unsafe(text), "list": [Unsafe(text)]})
+    loaded = yaml.load(document, Loader=AnsibleLoader)
+    assert loaded == {"cmd": text, "list": [text]}
+    assert isinstance(loaded["cmd"], str)
+
+
+@pytest.mark.parametrize("text", [t for t in TRICKY if "{" in t])
+def test_template_like_strings_are_tagged_unsafe(text: str) -> None:
+    assert "!unsafe" in dump_yaml({"cmd": Unsafe(text)})
+
+
+def test_no_anchors_or_aliases() -> None:
+    shared = {"a": Unsafe("x")}
+    assert "&" not in dump_yaml([shared, shared])
+
+
+def test_naming_contract() -> None:
+    assert play_name("production", "os") == "agentmaint production/os"
+    assert task_name("update", "os") == "update | os"
