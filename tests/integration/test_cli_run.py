@@ -1,0 +1,178 @@
+"""The run-side CLI end to end: run, history (table/JSON/CSV), events, history import, cancel."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentmaint.cli import main
+from agentmaint.compat import InfrastructureMaintenance
+from agentmaint.runner import run_processes
+from agentmaint.store import HistoryStore
+from tests.integration.conftest import always_open, local_hosts
+
+pytestmark = pytest.mark.integration
+
+
+def write(tmp_path: Path, document: dict[str, object]) -> Path:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_run_history_events_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(
+        tmp_path,
+        always_open(
+            local_hosts("h1", "h2"),
+            {
+                "app": {"update_command": 'test "$AGENTMAINT_HOST" = h1', "frequency": "weekly"},
+            },
+        ),
+    )
+    assert main(["run", str(path), "--json"]) == 1  # h2 failed
+    run = json.loads(capsys.readouterr().out)
+    assert run["failed_hosts"] == ["h2"]
+    assert run["run"]["status"] == "failed"
+
+    assert main(["run", str(path), "--json"]) == 0  # h2 failed in this window: nothing due
+    assert json.loads(capsys.readouterr().out)["run"] is None
+
+    assert main(["history", str(path), "--json", "--server", "h2"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [(r["server"], r["action"], r["status"]) for r in records] == [
+        ("h2", "update", "failed")
+    ]
+    assert records[0]["timestamp"].endswith("Z")
+
+    assert main(["history", str(path), "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted((r["server"], r["status"]) for r in rows) == [("h1", "success"), ("h2", "failed")]
+
+    assert main(["history", str(path)]) == 0
+    assert "h2" in capsys.readouterr().out
+
+    artifacts = Path(run["run"]["artifact_dir"])
+    assert main(["events", str(artifacts), "--json"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert events["hosts"]["h2"]["failures"] == 1
+    assert events["hosts"]["h1"]["changed"] == 1
+    assert {t["task"] for t in events["tasks"]} >= {"update | app"}
+
+    # Importing the same artifacts into another schedule's history records the same outcome.
+    other = tmp_path / "other"
+    other.mkdir()
+    copy = other / "schedule.yaml"
+    copy.write_text(path.read_text())
+    assert main(["history", "import", str(copy), str(artifacts)]) == 0
+    capsys.readouterr()
+    with HistoryStore.open(other / ".agentmaint") as store:
+        imported = {(r.server, r.status.value) for r in store.records()}
+        assert imported == {("h1", "success"), ("h2", "failed")}
+        assert store.runs()[0].trigger == "import"
+
+
+def test_run_lock_held_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agentmaint.locks import environment_locks
+
+    path = write(
+        tmp_path,
+        always_open(local_hosts("h1"), {"app": {"update_command": "true", "frequency": "weekly"}}),
+    )
+    with environment_locks(tmp_path / ".agentmaint", ["fleet"], run_id="other-run"):
+        assert main(["run", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "environment 'fleet' is locked by another run" in err
+    assert "other-run" in err
+    assert main(["run", str(path), "--json"]) == 0  # free again
+
+
+def test_sigterm_cancels_and_leaves_nothing_running(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    path = write(
+        tmp_path,
+        always_open(
+            local_hosts("h1", "h2"),
+            {"app": {"update_command": f"touch {started}; sleep 120", "frequency": "weekly"}},
+        ),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentmaint", "run", str(path), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the update never started"
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    run = json.loads(out)["run"]
+    assert run["status"] == "canceled"
+    assert run_processes(run["id"]) == []
+    with HistoryStore.open(tmp_path / ".agentmaint") as store:
+        stored = store.get_run(run["id"])
+        assert stored is not None and stored.status.value == "canceled"
+        assert {r.status.value for r in store.records()} <= {"skipped", "failed"}
+    leftovers = subprocess.run(
+        ["pgrep", "-f", f"{started}; sleep 120"], capture_output=True, text=True, check=False
+    )
+    assert leftovers.stdout.strip() == "", "orphaned task processes survived"
+
+
+def test_compat_class_runs_for_real(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    config = always_open(
+        local_hosts("h1", "h2"),
+        {
+            "os": {"update_command": f"touch {out}/$AGENTMAINT_HOST", "frequency": "weekly"},
+        },
+    )
+    config_file = tmp_path / "infrastructure.json"
+    config_file.write_text(json.dumps(config))
+    maintenance = InfrastructureMaintenance(str(config_file))
+    assert maintenance.check_update_schedule() == {"fleet": ["os"]}
+    results = maintenance.perform_updates("fleet", ["os", "unknown"])
+    assert results["overall_status"] == "success"
+    assert results["servers"] == {
+        "h1": {"components": {"os": {"status": "success", "error": None}}},
+        "h2": {"components": {"os": {"status": "success", "error": None}}},
+    }
+    assert sorted(p.name for p in out.iterdir()) == ["h1", "h2"]
+    # History survives a restart: a new instance sees it and nothing is due any more.
+    again = InfrastructureMaintenance(str(config_file))
+    history = again.maintenance_history
+    assert sorted((h["server"], h["action"], h["status"]) for h in history) == [
+        ("h1", "update", "success"),
+        ("h2", "update", "success"),
+    ]
+    assert set(history[0]) == {
+        "timestamp",
+        "environment",
+        "server",
+        "component",
+        "action",
+        "status",
+        "error",
+    }
+    assert again.check_update_schedule() == {}
+    with pytest.raises(ValueError, match="Environment nowhere not found"):
+        again.perform_updates("nowhere", ["os"])
+    monkeypatch.chdir(tmp_path)
+    defaults = InfrastructureMaintenance("does/not/exist.json")
+    assert list(defaults.schedule.environments) == ["testing", "production"]
+    assert os.environ.get("AGENTMAINT_RUN_ID") is None
