@@ -84,24 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="machine-readable output")
 
     plan_cmd = sub.add_parser("plan", help="show what is due now (or --at an instant)")
-    plan_cmd.add_argument("file", type=Path)
-    plan_cmd.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
-    plan_cmd.add_argument(
-        "--environment",
-        "-e",
-        action="append",
-        dest="environments",
-        metavar="ENV",
-        help="only this environment (repeatable)",
-    )
-    plan_cmd.add_argument(
-        "--component",
-        "-c",
-        action="append",
-        dest="components",
-        metavar="COMPONENT",
-        help="only this component (repeatable)",
-    )
+    _selection(plan_cmd)
     plan_cmd.add_argument("--json", action="store_true", help="machine-readable output")
 
     windows = sub.add_parser("windows", help="list the next maintenance windows")
