@@ -309,13 +309,19 @@ def _execute(
     store.begin_run(run)
     parser = EventParser()
     seen = 0
+    # (host, play, task) started and not yet finished: what a stop cuts short.
+    in_flight: set[tuple[str, str, str]] = set()
 
     def on_event(event: Mapping[str, Any]) -> None:
         nonlocal seen
         parser.feed(event)
+        if event.get("event") == "runner_on_start":
+            data = event.get("event_data") or {}
+            in_flight.add((str(data.get("host")), str(data.get("play")), str(data.get("task"))))
         results = parser.results
-        if on_progress is not None:
-            for result in results[seen:]:
+        for result in results[seen:]:
+            in_flight.discard((result.host, result.play, result.task))
+            if on_progress is not None:
                 on_progress(_progress(result))
         seen = len(results)
 
@@ -335,6 +341,7 @@ def _execute(
             now=finished,
             run_id=run_id,
             stopped_reason=stopped,
+            interrupted=in_flight,
         )
         store.add_task_results(run_id, parsed.results)
         store.set_host_counts(run_id, parsed.counts)

@@ -10,7 +10,7 @@ hosts a stopped rollout never reached.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from agentmaint.records import Action, MaintenanceRecord, Outcome, TaskResult, TaskStatus
@@ -47,11 +47,14 @@ def rollup(
     now: datetime,
     run_id: str | None = None,
     stopped_reason: str | None = None,
+    interrupted: Collection[tuple[str, str, str]] = (),
 ) -> list[MaintenanceRecord]:
     """Seed-shaped records for every targeted (host, component) and its actions.
 
     `now` stamps actions that did not run; `stopped_reason` explains hosts that no
     task reached (e.g. a run canceled or a rollout stopped by max_fail_percentage).
+    `interrupted` lists (host, play, task) that had started but never finished: such
+    an action is recorded as failed, since the host may be half-changed.
     """
     grouped: dict[tuple[str, str, str, Action], list[TaskResult]] = {}
     # Ansible leaves a host that failed out of every later play of the run.
@@ -65,6 +68,14 @@ def rollup(
         action = parse_task(result.task)
         if action is not None:
             grouped.setdefault((play[0], play[1], result.host, action), []).append(result)
+    cut_short: dict[tuple[str, str, str, Action], str] = {}
+    for host, play_text, task_text in interrupted:
+        started = parse_play(play_text)
+        started_action = parse_task(task_text)
+        if started is not None and started_action is not None:
+            cut_short[(started[0], started[1], host, started_action)] = (
+                f"interrupted while running: {stopped_reason or 'the run stopped'}"
+            )
     records: list[MaintenanceRecord] = []
     for target in targets:
         for host in target.hosts:
@@ -77,6 +88,7 @@ def rollup(
                 _host_records(
                     key,
                     grouped,
+                    cut_short,
                     backup_expected=backup_expected,
                     now=now,
                     run_id=run_id,
@@ -89,6 +101,7 @@ def rollup(
 def _host_records(
     key: tuple[str, str, str],
     grouped: dict[tuple[str, str, str, Action], list[TaskResult]],
+    cut_short: dict[tuple[str, str, str, Action], str],
     *,
     backup_expected: bool,
     now: datetime,
@@ -108,7 +121,11 @@ def _host_records(
     actions += [Action.UPDATE, Action.HEALTHCHECK, Action.ROLLBACK]
     for action in actions:
         results = grouped.get((environment, component, host, action), [])
-        if results:
+        interrupted_because = cut_short.get((environment, component, host, action))
+        if interrupted_because is not None and not results:
+            add(action, Outcome.FAILED, interrupted_because, now)
+            blocked = blocked or interrupted_because
+        elif results:
             status, error = _outcome(results)
             add(action, status, error, _latest(results, now))
             if action is Action.BACKUP and status in {Outcome.FAILED, Outcome.UNREACHABLE}:

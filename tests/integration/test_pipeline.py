@@ -323,3 +323,36 @@ def test_action_enum_matches_rendered_names() -> None:
 
     for action in Action:
         assert parse_task(task_name(action, "x")) is action
+
+
+def test_timeout_is_recorded_and_nothing_left_running(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1", "h2"),
+            {
+                "app": {
+                    "update_command": f"touch {tmp_path}/started-$AGENTMAINT_HOST; sleep 300",
+                    "frequency": "weekly",
+                }
+            },
+            execution={"timeout": "5s"},
+        )
+    )
+    result = run_maintenance(schedule)
+    assert result.run is not None
+    assert result.run.status is RunStatus.TIMEOUT
+    assert run_processes(result.run.id) == []
+    assert not result.succeeded
+    with HistoryStore.open(schedule.state_dir) as store:
+        stored = store.get_run(result.run.id)
+        assert stored is not None and stored.status is RunStatus.TIMEOUT
+        records = {r.server: (r.status, r.error) for r in store.records(run_id=result.run.id)}
+        # The update had started: the hosts may be half-changed, so it is a failure, not a skip.
+        assert records == {
+            h: (Outcome.FAILED, "interrupted while running: run timeout") for h in ("h1", "h2")
+        }
+        # Failed in this window: due again in the next one, not hammered in this one.
+        (decision,) = plan(schedule, store, datetime.now(UTC) + timedelta(days=1)).decisions
+        assert decision.servers == ("h1", "h2")
