@@ -1,8 +1,8 @@
 """Record a run made outside agentmaint (a bundled playbook run with ansible-runner directly).
 
 The plays and tasks must follow the generated naming contract (see
-`agentmaint.render`): ``agentmaint <environment>/<component>`` plays and
-``<action> | <component>`` tasks; the bundled playbooks do. Targets are taken
+`agentmaint.render`): ``Maintain <component> | <environment>`` plays and
+``<Action> | <component>`` tasks; the bundled playbooks do. Targets are taken
 from the hosts that appear in each play.
 """
 
@@ -15,7 +15,7 @@ from agentmaint.events import ParsedRun
 from agentmaint.maintenance import new_run_id
 from agentmaint.records import Action, RunRecord
 from agentmaint.render import Target
-from agentmaint.rollup import parse_play, parse_task, rollup
+from agentmaint.rollup import classify, rollup
 from agentmaint.schedule import Schedule
 from agentmaint.store import HistoryStore
 
@@ -31,11 +31,11 @@ def import_run(
     hosts: dict[tuple[str, str], dict[str, None]] = {}
     backup_seen = False
     for result in parsed.results:
-        play = parse_play(result.play)
-        if play is None or play[0] not in schedule.environments:
+        key = classify(result.play, result.task)
+        if key is None or key[0] not in schedule.environments:
             continue
-        hosts.setdefault(play, {})[result.host] = None
-        backup_seen |= parse_task(result.task) is Action.BACKUP
+        hosts.setdefault((key[0], key[1]), {})[result.host] = None
+        backup_seen |= key[2] is Action.BACKUP
     targets = tuple(Target(env, comp, tuple(names)) for (env, comp), names in hosts.items())
     run = RunRecord(
         id=new_run_id(started),

@@ -39,7 +39,7 @@ from agentmaint.render import (
     playbook,
     targets_from_decisions,
 )
-from agentmaint.rollup import parse_play, parse_task, rollup
+from agentmaint.rollup import classify, parse_play, rollup
 from agentmaint.runner import Job, run_job
 from agentmaint.schedule import Schedule
 from agentmaint.store import HistoryStore
@@ -362,8 +362,11 @@ def _execute(
 
 
 def _progress(result: TaskResult) -> Progress:
-    play = parse_play(result.play) or ("", "")
-    return Progress(play[0], play[1], result.host, parse_task(result.task), result)
+    key = classify(result.play, result.task)
+    if key is None:
+        play = parse_play(result.play) or ("", "")
+        return Progress(play[0], play[1], result.host, None, result)
+    return Progress(key[0], key[1], result.host, key[2], result)
 
 
 def _outcomes(records: list[MaintenanceRecord]) -> tuple[HostOutcome, ...]:

@@ -8,7 +8,7 @@ runs literally). Host, environment and component names are validated by the
 schema (letters, digits, ``_ . -``) before they get here.
 
 Naming contract with `agentmaint.rollup`: each play is named
-``agentmaint <environment>/<component>`` and each task ``<action> | <component>``
+``Maintain <component> | <environment>`` and each task ``<Action> | <component>``
 (actions: backup, update, healthcheck, rollback), so every event maps back to its
 environment, component and action.
 """
@@ -27,9 +27,9 @@ from agentmaint.planner import Decision
 from agentmaint.records import Action
 from agentmaint.schedule import Component, Environment, Schedule
 
-PLAY_PREFIX = "agentmaint "
+PLAY_PREFIX = "Maintain "
 TASK_SEPARATOR = " | "
-INTERNAL = "failed"  # the rescue's final task: not an Action, so roll-ups skip it
+INTERNAL = "Failed"  # the rescue's final task: not an Action, so roll-ups skip it
 PLAYBOOK_NAME = "maintenance.yml"
 
 
@@ -70,13 +70,13 @@ def dump_yaml(document: Any) -> str:
 
 def play_name(environment: str, component: str) -> str:
     """The name of the play that maintains `component` in `environment`."""
-    return f"{PLAY_PREFIX}{environment}/{component}"
+    return f"{PLAY_PREFIX}{component}{TASK_SEPARATOR}{environment}"
 
 
 def task_name(action: Action | str, component: str) -> str:
     """The name of a task doing `action` for `component`."""
     value = action.value if isinstance(action, Action) else action
-    return f"{value}{TASK_SEPARATOR}{component}"
+    return f"{value.capitalize()}{TASK_SEPARATOR}{component}"
 
 
 @dataclass(frozen=True, slots=True)

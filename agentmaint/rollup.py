@@ -1,7 +1,7 @@
 """Roll per-task results up into the seed's history records, one per (host, component, action).
 
-The generated plays name every play ``agentmaint <environment>/<component>`` and
-every task ``<action> | <component>`` (see `agentmaint.render`), so each
+The generated plays name every play ``Maintain <component> | <environment>`` and
+every task ``<Action> | <component>`` (see `agentmaint.render`), so each
 `TaskResult` maps back to what it was doing. Actions that never ran are filled in
 from what was targeted: an update after a failed or unreachable backup is
 ``skipped`` (the seed would have updated anyway), and so is every action on
@@ -24,7 +24,8 @@ def parse_play(name: str) -> tuple[str, str] | None:
     """(environment, component) from a generated play name, or None for other plays."""
     if not name.startswith(PLAY_PREFIX):
         return None
-    environment, _, component = name[len(PLAY_PREFIX) :].partition("/")
+    component, _, environment = name[len(PLAY_PREFIX) :].rpartition(TASK_SEPARATOR)
+    component, environment = component.strip(), environment.strip()
     return (environment, component) if environment and component else None
 
 
@@ -34,9 +35,23 @@ def parse_task(name: str) -> Action | None:
     if not separator:
         return None
     try:
-        return Action(action)
+        return Action(action.strip().lower())
     except ValueError:
         return None
+
+
+def classify(play: str, task: str) -> tuple[str, str, Action] | None:
+    """(environment, component, action) of a result, or None for foreign and internal tasks.
+
+    The environment comes from the play name; the component and the action from the task
+    name, since a bundled play may cover several components.
+    """
+    parsed = parse_play(play)
+    action = parse_task(task)
+    if parsed is None or action is None:
+        return None
+    component = task.partition(TASK_SEPARATOR)[2].strip() or parsed[1]
+    return parsed[0], component, action
 
 
 def rollup(
@@ -64,16 +79,17 @@ def rollup(
         if play is None:
             continue
         if result.status in {TaskStatus.FAILED, TaskStatus.UNREACHABLE}:
-            failed_in.setdefault(result.host, play[1])
-        action = parse_task(result.task)
-        if action is not None:
-            grouped.setdefault((play[0], play[1], result.host, action), []).append(result)
+            failed_in.setdefault(
+                result.host, result.task.partition(TASK_SEPARATOR)[2].strip() or play[1]
+            )
+        found = classify(result.play, result.task)
+        if found is not None:
+            grouped.setdefault((found[0], found[1], result.host, found[2]), []).append(result)
     cut_short: dict[tuple[str, str, str, Action], str] = {}
     for host, play_text, task_text in interrupted:
-        started = parse_play(play_text)
-        started_action = parse_task(task_text)
-        if started is not None and started_action is not None:
-            cut_short[(started[0], started[1], host, started_action)] = (
+        started = classify(play_text, task_text)
+        if started is not None:
+            cut_short[(started[0], started[1], host, started[2])] = (
                 f"interrupted while running: {stopped_reason or 'the run stopped'}"
             )
     records: list[MaintenanceRecord] = []

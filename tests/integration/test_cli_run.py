@@ -67,7 +67,7 @@ def test_run_history_events_import(tmp_path: Path, capsys: pytest.CaptureFixture
     events = json.loads(capsys.readouterr().out)
     assert events["hosts"]["h2"]["failures"] == 1
     assert events["hosts"]["h1"]["changed"] == 1
-    assert {t["task"] for t in events["tasks"]} >= {"update | app"}
+    assert {t["task"] for t in events["tasks"]} >= {"Update | app"}
 
     # Importing the same artifacts into another schedule's history records the same outcome.
     other = tmp_path / "other"

@@ -86,7 +86,7 @@ def test_one_failing_host_of_three(make_schedule: MakeSchedule) -> None:
         assert status == "failed"
         assert error is not None and "non-zero return code" in error
         tasks = store.task_results(result.run.id)
-        h2 = [t for t in tasks if t.host == "h2" and t.task == "update | app"]
+        h2 = [t for t in tasks if t.host == "h2" and t.task == "Update | app"]
         assert h2[0].rc == 3
         # The failed host is due again in the next window; the others are not.
         (decision,) = plan(schedule, store, datetime.now(UTC) + timedelta(days=1)).decisions
@@ -178,7 +178,7 @@ def test_failed_healthcheck_rolls_back(make_schedule: MakeSchedule, tmp_path: Pa
             for t in store.task_results(result.run.id)
             if t.host == "h1" and t.status is TaskStatus.RESCUED
         ]
-        assert [t.task for t in rescued] == ["healthcheck | app"]
+        assert [t.task for t in rescued] == ["Healthcheck | app"]
     (outcome,) = [o for o in result.outcomes if o.host == "h1"]
     assert outcome.status is Outcome.FAILED and outcome.rolled_back
     assert result.failed_hosts == ("h1",)

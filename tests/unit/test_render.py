@@ -55,5 +55,5 @@ def test_no_anchors_or_aliases() -> None:
 
 
 def test_naming_contract() -> None:
-    assert play_name("production", "os") == "agentmaint production/os"
-    assert task_name("update", "os") == "update | os"
+    assert play_name("production", "os") == "Maintain os | production"
+    assert task_name("update", "os") == "Update | os"
