@@ -31,6 +31,8 @@ PLAY_PREFIX = "Maintain "
 TASK_SEPARATOR = " | "
 INTERNAL = "Failed"  # the rescue's final task: not an Action, so roll-ups skip it
 PLAYBOOK_NAME = "maintenance.yml"
+#: The bundled roles the generated plays import (shipped inside the package).
+ROLES_PATH = Path(__file__).resolve().parent / "roles"
 
 
 class Unsafe(str):
@@ -159,13 +161,35 @@ def _play(
     backup = schedule.backup
     if backup.pre_update and backup.backup_command:
         # A failed backup fails the host here, so its update never starts.
-        tasks.append(_shell(Action.BACKUP, component.name, backup.backup_command))
-    block = [_shell(Action.UPDATE, component.name, component.update_command)]
+        tasks.append(
+            _role(
+                Action.BACKUP,
+                component.name,
+                "agentmaint_backup",
+                {"agentmaint_backup_command": Unsafe(backup.backup_command)},
+            )
+        )
+    block = [
+        _role(
+            Action.UPDATE,
+            component.name,
+            "agentmaint_command",
+            {"agentmaint_command_update": Unsafe(component.update_command)},
+        )
+    ]
     if component.healthcheck is not None:
         block.append(_healthcheck(component))
     rescue: list[dict[str, Any]] = []
     if component.rollback_command:
-        rescue.append(_shell(Action.ROLLBACK, component.name, component.rollback_command))
+        rescue.append(
+            _role(
+                Action.ROLLBACK,
+                component.name,
+                "agentmaint_command",
+                {"agentmaint_command_rollback": Unsafe(component.rollback_command)},
+                tasks_from="rollback",
+            )
+        )
     rescue.append(
         {
             "name": f"{INTERNAL}{TASK_SEPARATOR}{component.name}",
@@ -184,43 +208,47 @@ def _play(
     return play
 
 
-def _shell(action: Action, component: str, command: str) -> dict[str, Any]:
+_COMPONENT_VARIABLE = {
+    "agentmaint_backup": "agentmaint_backup_component",
+    "agentmaint_command": "agentmaint_command_component",
+    "agentmaint_healthcheck": "agentmaint_healthcheck_component",
+}
+
+
+def _role(
+    action: Action,
+    component: str,
+    role: str,
+    variables: dict[str, Any],
+    *,
+    tasks_from: str | None = None,
+) -> dict[str, Any]:
+    """A static import of a bundled role (the roles name their own tasks by the contract)."""
+    arguments: dict[str, Any] = {"name": role}
+    if tasks_from is not None:
+        arguments["tasks_from"] = tasks_from
     return {
         "name": task_name(action, component),
-        "ansible.builtin.shell": {"cmd": Unsafe(command)},
+        "ansible.builtin.import_role": arguments,
+        "vars": {_COMPONENT_VARIABLE[role]: Unsafe(component), **variables},
     }
 
 
 def _healthcheck(component: Component) -> dict[str, Any]:
     check = component.healthcheck
     assert check is not None
-    register = "__agentmaint_health"
-    task: dict[str, Any] = {"name": task_name(Action.HEALTHCHECK, component.name)}
-    variables: dict[str, Any] = {}
+    variables: dict[str, Any] = {
+        "agentmaint_healthcheck_retries": check.retries,
+        "agentmaint_healthcheck_delay": int(check.delay.total_seconds()),
+        "agentmaint_healthcheck_status": check.status,
+    }
     if check.command is not None:
-        task["ansible.builtin.shell"] = {"cmd": Unsafe(check.command)}
-        condition = f"{register}.rc == 0"
-        output = f"{register}.stdout"
-        task["changed_when"] = False
-    else:
-        assert check.url is not None
-        task["ansible.builtin.uri"] = {
-            "url": Unsafe(check.url),
-            "status_code": [check.status],
-            "return_content": check.contains is not None,
-        }
-        condition = f"{register}.status == {int(check.status)}"
-        output = f"({register}.content | default(''))"
+        variables["agentmaint_healthcheck_command"] = Unsafe(check.command)
+    if check.url is not None:
+        variables["agentmaint_healthcheck_url"] = Unsafe(check.url)
     if check.contains is not None:
-        variables["__agentmaint_expected"] = Unsafe(check.contains)
-        condition += f" and __agentmaint_expected in {output}"
-    task["register"] = register
-    task["until"] = condition
-    task["retries"] = check.retries
-    task["delay"] = int(check.delay.total_seconds())
-    if variables:
-        task["vars"] = variables
-    return task
+        variables["agentmaint_healthcheck_contains"] = Unsafe(check.contains)
+    return _role(Action.HEALTHCHECK, component.name, "agentmaint_healthcheck", variables)
 
 
 def ansible_cfg(
@@ -229,6 +257,7 @@ def ansible_cfg(
     """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top."""
     sections: dict[str, dict[str, str]] = {
         "defaults": {
+            "roles_path": str(ROLES_PATH),
             "forks": str(forks),
             "gathering": "explicit",
             "retry_files_enabled": "False",

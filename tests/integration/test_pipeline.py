@@ -305,7 +305,8 @@ def test_rendered_files_pass_ansible_checks(make_schedule: MakeSchedule, tmp_pat
     play = yaml.load(text, Loader=_UnsafeLoader)[0]
     assert play["serial"] == "50%" and play["max_fail_percentage"] == 25
     update_block = play["tasks"][1]
-    assert update_block["block"][0]["ansible.builtin.shell"]["cmd"] == (
+    assert update_block["block"][0]["ansible.builtin.import_role"] == {"name": "agentmaint_command"}
+    assert update_block["block"][0]["vars"]["agentmaint_command_update"] == (
         "echo '{{ x }}' ---\n--- !!python/object {a: b}"
     )
 
