@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -157,7 +158,7 @@ class _Record:
     result: TaskResult
     kind: int
     handler: bool = False
-    decision: TaskStatus | None = None  # for _FAIL and _UNREACH, once decided for good
+    decision: TaskStatus | None = None  # for _FAIL and _UNREACH, once counted in the base
 
 
 @dataclass(slots=True)
@@ -174,11 +175,16 @@ class _Fold:
 
 @dataclass(slots=True)
 class _Play:
-    """What the rescue analysis needs about the play (or serial batch) being run."""
+    """What the rescue analysis needs about the play being run (all its serial batches)."""
 
-    uuid: str | None
+    uuid: str | None  # the play uuid without ansible-runner's batch suffix
     handlers: set[str] = field(default_factory=set)  # task uuids of handlers
     timeline: dict[str, list[int]] = field(default_factory=dict)  # host -> record indexes
+    failures: list[int] = field(default_factory=list)  # undecided failures (record indexes)
+    # host -> failures its later results have not yet shown it went on from
+    waiting: dict[str, list[int]] = field(default_factory=dict)
+    # host -> counters of the undecided failures, as provisionally shown
+    values: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -368,88 +374,147 @@ def _run_status(
 # --------------------------------------------------------------------------- rescue analysis
 
 
-def _task_set(records: list[_Record], indexes: Iterable[int]) -> set[str]:
-    """The (non-handler) tasks of these results."""
-    return {records[i].result.task_uuid or "" for i in indexes if not records[i].handler}
+_PEER_LIMIT = 8  # clean peers consulted per failure: any one shows the block structure
+
+
+class _Timeline:
+    """One host's results in a play, indexed for the rescue analysis."""
+
+    __slots__ = ("counters", "first", "indexes", "last", "play_uuid", "tasks")
+
+    def __init__(self, records: list[_Record], indexes: list[int]) -> None:
+        self.indexes = indexes
+        # the task of each position; None for handlers, which are left out
+        self.tasks: list[str | None] = []
+        self.counters: list[int] = []
+        self.first: dict[str, int] = {}
+        self.last: dict[str, int] = {}
+        for position, index in enumerate(indexes):
+            result = records[index].result
+            task = None if records[index].handler else result.task_uuid or ""
+            self.tasks.append(task)
+            self.counters.append(result.counter)
+            if task is not None:
+                self.first.setdefault(task, position)
+                self.last[task] = position
+        self.play_uuid = records[indexes[0]].result.play_uuid if indexes else None
+
+    def ran_after(self, task: str, position: int) -> bool:
+        """Whether the host ran `task` after the given position."""
+        return self.last.get(task, -1) > position
+
+    def after_counter(self, counter: int) -> int:
+        """The first position whose event came after `counter` in the stream."""
+        return bisect_right(self.counters, counter)
 
 
 def _peer_evidence(
-    records: list[_Record],
-    timeline: Mapping[str, list[int]],
-    clean: list[str],
-    *,
-    failed: TaskResult,
+    peers: list[_Timeline],
+    host: _Timeline,
+    position: int,
     window: set[str],
-    after: set[str],
-    last: bool,
-) -> int:
-    """What the hosts without failures in the play say about one failure.
+    last: int,
+) -> tuple[set[str], bool]:
+    """What clean peers say about the failure at `position` of `host`.
 
-    A clean peer runs every ``always:`` task and every task after the block, so a
-    task the failed host ran next (up to its next failure) that no clean peer ran
-    after the failed task is a ``rescue:`` task. A clean peer that ran tasks the
-    failed host never reached shows that the host stopped early (meaningful for
-    its last failure only).
+    A clean peer runs every ``always:`` task and every task after the block, so
+    the tasks the failed host ran next (`window`, up to its next failure) that no
+    clean peer ran after the failed task are ``rescue:`` tasks: they are returned.
+    The flag says a clean peer went on, after the host's `last` position, with
+    tasks the host never ran after the failure: the host stopped early.
     """
+    failed_task = host.tasks[position]
+    failed_counter = host.counters[position]
+    anchored = [
+        (peer, peer.first[failed_task] + 1)
+        for peer in peers
+        if failed_task is not None and failed_task in peer.first
+    ][:_PEER_LIMIT]
+    if not anchored:
+        # e.g. a failure in a rescue section: anchor on stream order, which only means
+        # something within one serial batch
+        anchored = [
+            (peer, peer.after_counter(failed_counter))
+            for peer in peers
+            if peer.play_uuid == host.play_uuid
+        ][:_PEER_LIMIT]
+    rescue_tasks: set[str] = set()
     stopped = False
-    for peer in clean:
-        if peer == failed.host:
+    last_task, last_counter = host.tasks[last], host.counters[last]
+    for peer, start in anchored:
+        rescue_tasks.update(t for t in window if peer.last.get(t, -1) < start)
+        if last_task is not None and peer.last.get(last_task, -1) >= start:
+            later = peer.last[last_task] + 1
+        elif peer.play_uuid == host.play_uuid:
+            later = max(start, peer.after_counter(last_counter))
+        else:
             continue
-        indexes = timeline[peer]
-        start = next(
-            (
-                p + 1
-                for p, i in enumerate(indexes)
-                if records[i].result.task_uuid == failed.task_uuid
-            ),
-            None,
+        stopped = stopped or any(
+            t is not None and not host.ran_after(t, position) for t in peer.tasks[later:]
         )
-        if start is None:  # e.g. the failure was in a rescue section: anchor on stream order
-            start = next(
-                (p for p, i in enumerate(indexes) if records[i].result.counter > failed.counter),
-                None,
-            )
-            if start is None:
-                continue
-        peer_tasks = _task_set(records, indexes[start:])
-        if window - peer_tasks:
-            return _RAN_RESCUE
-        if last and peer_tasks - after:
-            stopped = True
-    return _STOPPED_EARLY if stopped else _NO_EVIDENCE
+    return rescue_tasks, stopped
+
+
+def _failure_evidence(
+    records: list[_Record],
+    host: _Timeline,
+    peers: list[_Timeline],
+    task_runs: Mapping[str, int],
+) -> tuple[dict[int, int], dict[int, int]]:
+    """The evidence about each failure of one host, and each failure's next failure."""
+    indexes = host.indexes
+    evidence: dict[int, int] = {}
+    following: dict[int, int] = {}
+    failures = [
+        p for p, i in enumerate(indexes) if records[i].kind == _FAIL and records[i].decision is None
+    ]
+    troubled = sum(records[i].kind in (_FAIL, _INCLUDE_FAIL) for i in indexes)
+    last = max(host.last.values(), default=-1)  # the host's last non-handler position
+    for n, position in enumerate(failures):
+        index = indexes[position]
+        if last <= position:
+            evidence[index] = _NOTHING_AFTER
+            continue
+        final = n + 1 == len(failures)
+        stop = len(indexes) if final else failures[n + 1] + 1
+        if not final:
+            following[index] = indexes[failures[n + 1]]
+        window = {t for t in host.tasks[position + 1 : stop] if t is not None}
+        rescue_tasks, stopped = _peer_evidence(peers, host, position, window, last)
+        stopped = stopped and final
+        if rescue_tasks and not (
+            # The host's only failure, after which it stopped while clean peers went
+            # on: the "rescue" tasks are run_once tasks of an always: section, seen
+            # on this host only, unless more than one host ran them.
+            stopped and troubled == 1 and all(task_runs[t] == 1 for t in rescue_tasks)
+        ):
+            evidence[index] = _RAN_RESCUE
+        else:
+            evidence[index] = _STOPPED_EARLY if stopped else _NO_EVIDENCE
+    return evidence, following
 
 
 def _analyse_play(records: list[_Record], play: _Play) -> _Analysis:
     """Rescued or failed, for each undecided failure of a play (see `EventParser`)."""
-    timeline = play.timeline
-    clean = [
-        host
-        for host, indexes in timeline.items()
-        if all(records[i].kind in (_PLAIN, _UNCOUNTED) for i in indexes)
-    ]
+    timelines = {host: _Timeline(records, indexes) for host, indexes in play.timeline.items()}
+    clean = {
+        host: timeline
+        for host, timeline in timelines.items()
+        if all(records[i].kind in (_PLAIN, _UNCOUNTED) for i in timeline.indexes)
+    }
+    task_runs: dict[str, int] = {}
+    for timeline in timelines.values():
+        for task in timeline.tasks:
+            if task is not None:
+                task_runs[task] = task_runs.get(task, 0) + 1
     evidence: dict[int, int] = {}
     following: dict[int, int] = {}  # failure -> the same host's next failure
-    for indexes in timeline.values():
-        failures = [
-            p
-            for p, i in enumerate(indexes)
-            if records[i].kind == _FAIL and records[i].decision is None
-        ]
-        for n, position in enumerate(failures):
-            index = indexes[position]
-            after = _task_set(records, indexes[position + 1 :])
-            if not after:
-                evidence[index] = _NOTHING_AFTER
-                continue
-            last = n + 1 == len(failures)
-            stop = len(indexes) if last else failures[n + 1] + 1
-            if not last:
-                following[index] = indexes[failures[n + 1]]
-            window = _task_set(records, indexes[position + 1 : stop])
-            failed = records[index].result
-            evidence[index] = _peer_evidence(
-                records, timeline, clean, failed=failed, window=window, after=after, last=last
-            )
+    for host, timeline in timelines.items():
+        if any(records[i].kind == _FAIL for i in timeline.indexes):
+            peers = [peer for name, peer in clean.items() if name != host]
+            found, nexts = _failure_evidence(records, timeline, peers, task_runs)
+            evidence.update(found)
+            following.update(nexts)
 
     # Ansible decides rescued-or-failed from the block structure around the task alone,
     # so every host failing the same (non-handler) task gets the same verdict.
@@ -467,14 +532,13 @@ def _analyse_play(records: list[_Record], play: _Play) -> _Analysis:
 
     # A later failure at a task a clean peer also ran is outside any rescue section,
     # inside the blocks of the earlier one: if it was not rescued, neither was that.
-    clean_tasks = {peer: _task_set(records, timeline[peer]) for peer in clean}
     chain = {
         index: later
         for index, later in following.items()
         if any(
-            records[later].result.task_uuid in tasks
-            for peer, tasks in clean_tasks.items()
-            if peer != records[index].result.host
+            records[later].result.task_uuid in peer.first
+            for name, peer in clean.items()
+            if name != records[index].result.host
         )
     }
     _propagate_failed(verdict, groups, chain)
@@ -514,18 +578,22 @@ class EventParser:
 
     Feed events in stream (``counter``) order. One small record is kept per task
     result, plus bookkeeping for the play being run; events that produce no result
-    leave nothing behind.
+    leave nothing behind, and reading `results` or `counts` after every event
+    stays cheap.
 
     Whether a non-ignored failure of host H at task T was rescued is decided when
-    its play (or serial batch) ends, from this evidence, strongest first:
+    its play ends (all its serial batches), from this evidence, strongest first:
 
     1. H has no further non-handler result in the play: failed.
-    2. A "clean peer" (a host of the play with no failure and no unreachable
-       result in it) runs every ``always:`` task and every task after a block.
-       If, after T and up to its next failure, H ran a task that no clean peer
-       ran after T, that task is a ``rescue:`` task: rescued.
-    3. For H's last failure in the play: a clean peer ran tasks after T that H
-       never reached, so H stopped early: failed.
+    2. A "clean peer" (a host of the play, in any serial batch, with no failure
+       and no unreachable result in it) runs every ``always:`` task and every
+       task after a block. If, after T and up to its next failure, H ran a task
+       that no clean peer ran after T, that task is a ``rescue:`` task: rescued.
+    3. For H's last failure in the play: a clean peer went on, after H's last
+       task, with tasks H never ran; H stopped early: failed. This also wins over
+       2 when the failure is H's only one and every task taken for a rescue task
+       has a single result in the play (a ``run_once`` task of an ``always:``
+       section looks like a rescue task).
 
     Failures of the same task share one verdict (Ansible decides from the block
     structure alone), and a failure followed by an unrescued failure at a task a
@@ -533,7 +601,8 @@ class EventParser:
     undecided are rescued if their host runs in a later play; otherwise `finish`
     takes them as rescued when the run succeeded (rc 0 leaves no host failed), and
     as failed when they are the only possible cause of a failed run; any left are
-    assumed rescued with a warning.
+    assumed rescued with a warning. While a play runs, its failures count as
+    rescued when their host has gone on with other tasks, else as failed.
 
     An unreachable result is ignored (ok + ignored) when the display says
     "...ignoring" or its host has later results; otherwise it is dark.
@@ -542,13 +611,14 @@ class EventParser:
     def __init__(self) -> None:
         """Start with an empty stream."""
         self._records: list[_Record] = []
+        # each record's result and the counters, with every decision taken so far;
+        # the running play's undecided failures are left out of both
+        self._shown: list[TaskResult] = []
         self._base: dict[str, list[int]] = {}
-        self._fail_indexes: list[int] = []
-        self._unreach_indexes: list[int] = []
-        self._pending_unreach: dict[str, list[int]] = {}  # host -> undecided unreachables
-        self._ambiguous: dict[str, list[int]] = {}  # host -> ambiguous failures of closed plays
-        self._groups: dict[int, tuple[int, ...]] = {}
-        self._chain: dict[int, int] = {}
+        self._pending_unreach: dict[str, list[int]] = {}  # host -> dark unreachables
+        self._ambiguous: dict[str, list[int]] = {}  # host -> closed plays' failures, as rescued
+        self._groups: dict[int, tuple[int, ...]] = {}  # of ambiguous failures
+        self._chain: dict[int, int] = {}  # of ambiguous failures
         self._folds: dict[tuple[str, str], _Fold] = {}
         self._includes: dict[tuple[str, str], list[int]] = {}  # -> [files left, record index]
         self._play = _Play(None)
@@ -563,7 +633,7 @@ class EventParser:
         self._counted = 0
         self._max_counter = 0
         self._version = 0
-        self._cached: tuple[int, _Analysis] = (-1, _Analysis())
+        self._cached_results: tuple[int, tuple[TaskResult, ...]] = (-1, ())
 
     # ------------------------------------------------------------------ public API
 
@@ -597,24 +667,33 @@ class EventParser:
             if task_uuid is not None and data.get("is_conditional"):
                 self._play.handlers.add(task_uuid)
         elif name == "playbook_on_play_start":
-            self._close_play()
             self._includes.clear()
             self._plays += 1
-            self._play = _Play(_as_str(data.get("play_uuid")) or _as_str(data.get("uuid")))
+            self._enter_play(_as_str(data.get("play_uuid")) or _as_str(data.get("uuid")))
         elif name == "playbook_on_stats":
             self._close_play()
             self._stats = _stats_counts(data)
-            self._version += 1
 
     @property
     def results(self) -> tuple[TaskResult, ...]:
-        """The task results so far, in stream order (rescue decisions provisional)."""
-        decisions = self._analysis().decisions
-        return tuple(self._final_result(i, decisions) for i in range(len(self._records)))
+        """The task results so far, in stream order (see the class doc for failures)."""
+        version, cached = self._cached_results
+        if version != self._version:
+            cached = tuple(self._shown)
+            self._cached_results = (self._version, cached)
+        return cached
+
+    def results_since(self, index: int) -> list[TaskResult]:
+        """The results from position `index` on, without copying the earlier ones.
+
+        For consumers that follow the stream (live progress); statuses shown here are
+        the provisional ones of the running play (see the class doc).
+        """
+        return self._shown[index:]
 
     def counts(self) -> dict[str, HostCounts]:
         """Per-host counters derived from the individual events seen so far."""
-        return _counts_from(self._count_values(self._analysis().decisions))
+        return _counts_from(self._count_values({}))
 
     @property
     def stats(self) -> dict[str, HostCounts] | None:
@@ -643,11 +722,11 @@ class EventParser:
         if status_warning:
             warnings.append(status_warning)
 
-        analysis = self._analysis()
-        decisions = dict(analysis.decisions)
-        self._settle(analysis, decisions, run_status, rc, warnings)
-        results = tuple(self._final_result(i, decisions) for i in range(len(self._records)))
-        counts = _counts_from(self._count_values(decisions))
+        analysis = self._final_analysis()
+        self._settle(analysis, run_status, rc, warnings)
+        overrides = {index: status for index, (status, _) in analysis.decisions.items()}
+        results = self._assemble(overrides)
+        counts = _counts_from(self._count_values(overrides))
 
         partial = self._malformed > 0
         if self._malformed:
@@ -719,10 +798,18 @@ class EventParser:
                     self._error_size += len(line) + 1
 
     def _enter_play(self, play_uuid: str | None) -> None:
-        """Start a new play when an event belongs to another play than the current one."""
-        if play_uuid is not None and play_uuid != self._play.uuid:
+        """Start a new play when an event belongs to another play than the current one.
+
+        The serial batches of a play (ansible-runner suffixes their play uuid with
+        ``_2``, ``_3``...) run the same tasks, so they are analysed as one play.
+        """
+        if play_uuid is None:
+            return
+        base, _, suffix = play_uuid.rpartition("_")
+        key = base if base and suffix.isdigit() else play_uuid
+        if key != self._play.uuid:
             self._close_play()
-            self._play = _Play(play_uuid)
+            self._play = _Play(key)
 
     def _item(self, name: str, event: Mapping[str, Any], data: Mapping[str, Any]) -> None:
         host, task_uuid = _as_str(data.get("host")), _as_str(data.get("task_uuid"))
@@ -757,6 +844,7 @@ class EventParser:
             return
         self._enter_play(_as_str(data.get("play_uuid")))
         self._host_seen(host)
+        self._version += 1
         res_value = data.get("res")
         res: Mapping[str, Any] = res_value if isinstance(res_value, Mapping) else {}
         key = (task_uuid, host)
@@ -764,7 +852,6 @@ class EventParser:
         task_action = _as_str(data.get("task_action"))
         action = _as_str(data.get("resolved_action")) or task_action
         values = self._base.setdefault(host, [0] * 7)
-        self._version += 1
 
         pending = self._includes.get(key) if name == "runner_on_failed" else None
         if pending is not None and pending[0] > 0:
@@ -777,6 +864,7 @@ class EventParser:
             record.kind = _INCLUDE_FAIL
             reason = _message(res) or "failed"
             record.result = replace(record.result, status=TaskStatus.FAILED, message=reason)
+            self._shown[pending[1]] = record.result
             return
 
         if task_action in _INCLUDE_ACTIONS or action in _INCLUDE_ACTIONS:
@@ -788,8 +876,9 @@ class EventParser:
         else:
             include = False
         meta = task_action in _META_ACTIONS or action in _META_ACTIONS
-        changed = _is_changed(res, fold, str(event.get("stdout") or ""))
-        status, kind = self._count(name, data, values, changed, include=include, meta=meta)
+        stdout = str(event.get("stdout") or "")
+        changed = _is_changed(res, fold, stdout)
+        status, kind = self._count(name, data, values, changed, stdout, include=include, meta=meta)
 
         message = _message(res)
         rc = _as_int(res.get("rc"))
@@ -814,7 +903,7 @@ class EventParser:
             task_uuid=task_uuid,
             counter=counter,
         )
-        self._add(_Record(result, kind, handler=task_uuid in self._play.handlers), event)
+        self._add(_Record(result, kind, handler=task_uuid in self._play.handlers))
 
     def _count(
         self,
@@ -822,11 +911,12 @@ class EventParser:
         data: Mapping[str, Any],
         values: list[int],
         changed: bool,
+        stdout: str,
         *,
         include: bool,
         meta: bool,
     ) -> tuple[TaskStatus, int]:
-        """Bump the counters that need no decision; the result's status and kind."""
+        """Bump the counters (unreachables as dark until shown ignored); status and kind."""
         if name == "runner_on_ok":
             if not include:
                 values[_OK] += 1
@@ -844,101 +934,121 @@ class EventParser:
                 return TaskStatus.SKIPPED, _UNCOUNTED
             values[_SKIPPED] += 1
             return TaskStatus.SKIPPED, _PLAIN
+        if "...ignoring" in stdout:  # the default callback's mark of ignore_unreachable
+            values[_OK] += 1
+            values[_IGNORED] += 1
+            return TaskStatus.IGNORED, _UNREACH
+        values[_UNREACHABLE] += 1
         return TaskStatus.UNREACHABLE, _UNREACH
 
-    def _add(self, record: _Record, event: Mapping[str, Any]) -> None:
+    def _add(self, record: _Record) -> None:
         index = len(self._records)
         self._records.append(record)
+        self._shown.append(record.result)
         host = record.result.host
-        if record.kind == _FAIL:
-            self._fail_indexes.append(index)
-        elif record.kind == _UNREACH:
-            self._unreach_indexes.append(index)
-            if "...ignoring" in str(event.get("stdout") or ""):
-                record.decision = TaskStatus.IGNORED
-            else:
-                self._pending_unreach.setdefault(host, []).append(index)
+        play = self._play
         if record.kind != _UNCOUNTED:
-            self._play.timeline.setdefault(host, []).append(index)
+            play.timeline.setdefault(host, []).append(index)
+            if not record.handler:
+                # The host went on: its earlier failures are provisionally rescued.
+                for earlier in play.waiting.pop(host, ()):
+                    values = play.values[host]
+                    values[_FAILURES] -= 1
+                    values[_RESCUED] += 1
+                    self._shown[earlier] = replace(self._shown[earlier], status=TaskStatus.RESCUED)
+        if record.kind == _FAIL:
+            play.failures.append(index)
+            play.waiting.setdefault(host, []).append(index)
+            play.values.setdefault(host, [0] * 7)[_FAILURES] += 1
+        elif record.kind == _UNREACH and record.result.status == TaskStatus.UNREACHABLE:
+            self._pending_unreach.setdefault(host, []).append(index)
 
     def _host_seen(self, host: str) -> None:
         """A host has a new result: what that settles about its earlier ones."""
         # An unreachable host that is not ignored is never contacted again.
         for index in self._pending_unreach.pop(host, ()):
-            self._records[index].decision = TaskStatus.IGNORED
-        # Ambiguous failures are those of closed plays: a host running in a later play
-        # ended its earlier play in good standing, so they were rescued.
+            self._decide(index, TaskStatus.IGNORED)
+        # Ambiguous failures are those of closed plays (counted as rescued): a host
+        # running in a later play ended its earlier play in good standing.
         for index in self._ambiguous.pop(host, ()):
             for member in self._groups.pop(index, (index,)):
-                self._records[member].decision = TaskStatus.RESCUED
+                self._groups.pop(member, None)
                 self._chain.pop(member, None)
+                others = self._ambiguous.get(self._records[member].result.host, [])
+                if member in others:
+                    others.remove(member)
 
     # ------------------------------------------------------------------ decisions
 
+    def _decide(self, index: int, status: TaskStatus) -> None:
+        """Take a decision about a failure or an unreachable into the counters for good."""
+        record = self._records[index]
+        values = self._base.setdefault(record.result.host, [0] * 7)
+        if record.kind == _FAIL:
+            values[_RESCUED if status == TaskStatus.RESCUED else _FAILURES] += 1
+        elif status == TaskStatus.IGNORED:  # an unreachable counted dark so far
+            values[_UNREACHABLE] -= 1
+            values[_OK] += 1
+            values[_IGNORED] += 1
+        record.decision = status
+        if record.result.status != status:
+            record.result = replace(record.result, status=status)
+        self._shown[index] = record.result
+        self._version += 1
+
     def _close_play(self) -> None:
         """Make the decisions about the play that just ended permanent."""
-        if self._play.timeline:
+        if self._play.failures:
             analysis = _analyse_play(self._records, self._play)
             for index, (status, ambiguous) in analysis.decisions.items():
+                self._decide(index, status)
                 if ambiguous:
                     host = self._records[index].result.host
                     self._ambiguous.setdefault(host, []).append(index)
-                else:
-                    self._records[index].decision = status
             self._groups.update(analysis.groups)
             self._chain.update(analysis.chain)
         self._play = _Play(None)
         self._version += 1
 
-    def _analysis(self) -> _Analysis:
-        """Status of every failure and unreachable so far: (status, still ambiguous)."""
-        version, cached = self._cached
-        if version == self._version:
-            return cached
+    def _final_analysis(self) -> _Analysis:
+        """Every decision still open: the running play's failures and the ambiguous ones."""
         analysis = _Analysis()
-        decisions = analysis.decisions
-        for index in self._fail_indexes:
-            decision = self._records[index].decision
-            if decision is not None:
-                decisions[index] = (decision, False)
         for indexes in self._ambiguous.values():
             for index in indexes:
-                if self._records[index].decision is None:
-                    decisions[index] = (TaskStatus.RESCUED, True)
-        analysis.groups.update(self._groups)
-        analysis.chain.update(self._chain)
-        if self._play.timeline:
+                analysis.decisions[index] = (TaskStatus.RESCUED, True)
+                if index in self._groups:
+                    analysis.groups[index] = self._groups[index]
+                if index in self._chain:
+                    analysis.chain[index] = self._chain[index]
+        if self._play.failures:
             current = _analyse_play(self._records, self._play)
-            decisions.update(current.decisions)
+            analysis.decisions.update(current.decisions)
             analysis.groups.update(current.groups)
             analysis.chain.update(current.chain)
-        for index in self._unreach_indexes:
-            decision = self._records[index].decision
-            decisions[index] = (decision or TaskStatus.UNREACHABLE, False)
-        self._cached = (self._version, analysis)
         return analysis
 
     def _settle(
-        self,
-        analysis: _Analysis,
-        decisions: _Decisions,
-        run_status: RunStatus,
-        rc: int | None,
-        warnings: list[str],
+        self, analysis: _Analysis, run_status: RunStatus, rc: int | None, warnings: list[str]
     ) -> None:
         """Decide the failures the events leave ambiguous, from the run's outcome."""
+        decisions = analysis.decisions
         ambiguous = [index for index, (_, amb) in decisions.items() if amb]
         if not ambiguous:
             return
-        verdict: dict[int, TaskStatus | None] = {index: None for index in ambiguous}
+        verdict: dict[int, TaskStatus | None] = dict.fromkeys(ambiguous)
         if run_status == RunStatus.SUCCESSFUL:
             # rc 0: no host ended a play failed, so every failure was rescued.
             verdict = dict.fromkeys(ambiguous, TaskStatus.RESCUED)
         elif run_status == RunStatus.FAILED and rc in (2, None):
             certain = any(
                 status == TaskStatus.FAILED and not amb for status, amb in decisions.values()
-            ) or any(record.kind == _INCLUDE_FAIL for record in self._records)
-            if not certain:
+            ) or any(
+                record.kind == _INCLUDE_FAIL
+                or (record.kind == _FAIL and record.decision == TaskStatus.FAILED)
+                for record in self._records
+            )
+            dark = any(self._pending_unreach.values())
+            if not certain and not dark:
                 # Some failure was not rescued, and only the ambiguous ones can be it.
                 groups = {analysis.groups.get(index, (index,)) for index in ambiguous}
                 hosts = {self._records[index].result.host for index in ambiguous}
@@ -964,28 +1074,35 @@ class EventParser:
 
     # ------------------------------------------------------------------ assembly
 
-    def _final_result(self, index: int, decisions: _Decisions) -> TaskResult:
-        record = self._records[index]
-        decided = decisions.get(index)
-        if decided is None or record.kind not in (_FAIL, _UNREACH):
-            return record.result
-        status = decided[0]
-        if status == record.result.status:
-            return record.result
-        return replace(record.result, status=status)
+    def _assemble(self, overrides: Mapping[int, TaskStatus]) -> tuple[TaskResult, ...]:
+        """The results, with these statuses instead of the shown ones."""
+        if not overrides:
+            return tuple(self._shown)
+        results = list(self._shown)
+        for index, status in overrides.items():
+            if results[index].status != status:
+                results[index] = replace(results[index], status=status)
+        return tuple(results)
 
-    def _count_values(self, decisions: _Decisions) -> dict[str, list[int]]:
+    def _count_values(self, overrides: Mapping[int, TaskStatus]) -> dict[str, list[int]]:
+        """The counters, with these statuses for failures instead of the shown ones.
+
+        Every result is counted as shown: decided ones in the base counters, the
+        running play's failures in its own.
+        """
         values = {host: list(v) for host, v in self._base.items()}
-        for index, (status, _) in decisions.items():
+        for host, play_values in self._play.values.items():
+            host_values = values.setdefault(host, [0] * 7)
+            for position, value in enumerate(play_values):
+                host_values[position] += value
+        for index, status in overrides.items():
             record = self._records[index]
+            shown = self._shown[index].status
+            if record.kind != _FAIL or shown == status:
+                continue
             host_values = values.setdefault(record.result.host, [0] * 7)
-            if record.kind == _FAIL:
-                host_values[_RESCUED if status == TaskStatus.RESCUED else _FAILURES] += 1
-            elif status == TaskStatus.IGNORED:
-                host_values[_OK] += 1
-                host_values[_IGNORED] += 1
-            else:
-                host_values[_UNREACHABLE] += 1
+            host_values[_RESCUED if shown == TaskStatus.RESCUED else _FAILURES] -= 1
+            host_values[_RESCUED if status == TaskStatus.RESCUED else _FAILURES] += 1
         return {host: v for host, v in values.items() if any(v)}
 
 

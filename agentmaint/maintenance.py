@@ -318,12 +318,12 @@ def _execute(
         if event.get("event") == "runner_on_start":
             data = event.get("event_data") or {}
             in_flight.add((str(data.get("host")), str(data.get("play")), str(data.get("task"))))
-        results = parser.results
-        for result in results[seen:]:
+        fresh = parser.results_since(seen)
+        for result in fresh:
             in_flight.discard((result.host, result.play, result.task))
             if on_progress is not None:
                 on_progress(_progress(result))
-        seen = len(results)
+        seen += len(fresh)
 
     outcome_status, rc, message = "error", None, None
     try:

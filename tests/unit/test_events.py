@@ -389,8 +389,10 @@ def test_unusable_directories_raise(tmp_path: Path, layout: str) -> None:
 
 def test_gap_in_counters_is_partial(tmp_path: Path) -> None:
     directory = copy_case("fail_one_of_three", tmp_path / "x")
-    middle = sorted((directory / "job_events").glob("*.json"), key=lambda p: p.stat().st_size)[-1]
-    middle.unlink()
+    files = sorted(
+        (directory / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0])
+    )
+    files[len(files) // 2].unlink()
     run = read_artifact_dir(directory)
     assert run.partial
     assert any("1 event(s) missing" in w for w in run.warnings)
@@ -426,11 +428,16 @@ def stats(**tables: dict[str, int]) -> dict[str, Any]:
     return ev("playbook_on_stats", processed=dict.fromkeys(hosts, 1), **tables)
 
 
+def numbered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events with counters 1, 2, 3... as in a real stream."""
+    return [{**event, "counter": n} for n, event in enumerate(events, 1)]
+
+
 def run_events(
     events: list[dict[str, Any]], status: str | None = None, rc: int | None = None
 ) -> ParsedRun:
     parser = EventParser()
-    for event in events:
+    for event in numbered(events):
         parser.feed(event)
     return parser.finish(status, rc)
 
@@ -618,6 +625,59 @@ def test_host_stopping_early_was_not_rescued() -> None:
     assert run.warnings[-1] == "the event stream ends before playbook_on_stats"
 
 
+def test_rescued_host_skips_the_rest_of_its_block_but_goes_on() -> None:
+    """h2 runs the rest of the block, h1 runs the rescue; both run the task after it."""
+    events = [
+        result("runner_on_failed", "h1", "T", res={"msg": "x"}),
+        result("runner_on_ok", "h2", "T", res={}),
+    ]
+    events += [
+        result("runner_on_ok", "h2", "rest", res={}),
+        result("runner_on_ok", "h1", "rescue", res={}),
+    ]
+    events += [result("runner_on_ok", h, "after", res={}) for h in ("h1", "h2")]
+    assert run_events(events, "failed", 2).results[0].status == TaskStatus.RESCUED
+
+
+def test_serial_batches_of_a_play_are_peers() -> None:
+    """h1 (batch 1) runs a task h2 (batch 2, clean) never runs: a rescue task."""
+    events = [ev("playbook_on_play_start", uuid="play-1")]
+    events += [result("runner_on_failed", "h1", "T", res={"msg": "x"})]
+    events += [result("runner_on_ok", "h1", "rescue", res={})]
+    events += [ev("playbook_on_play_start", uuid="play-1_2", play_uuid="play-1_2")]
+    events += [
+        result("runner_on_ok", "h2", t, play_uuid="play-1_2", res={}) for t in ("T", "after")
+    ]
+    run = run_events(events, "failed", 2)
+    assert run.results[0].status == TaskStatus.RESCUED
+    assert not any("rescued" in w for w in run.warnings)
+
+
+def test_run_once_task_in_always_is_not_a_rescue() -> None:
+    """Only h1 ran "notify" (run_once), then h1 stopped while h2 went on."""
+    events = [
+        result("runner_on_failed", "h1", "T", res={"msg": "x"}),
+        result("runner_on_ok", "h2", "T", res={}),
+    ]
+    events += [
+        result("runner_on_ok", "h1", "notify", res={}),
+        result("runner_on_ok", "h2", "after", res={}),
+    ]
+    run = run_events(events, "failed", 2)
+    assert run.results[0].status == TaskStatus.FAILED
+    assert not any("rescued" in w for w in run.warnings)
+
+
+def test_failures_of_the_same_task_share_their_verdict() -> None:
+    """h2's failure alone is ambiguous; h1's, at the same task, shows a rescue task."""
+    events = [result("runner_on_failed", h, "T", res={"msg": "x"}) for h in ("h1", "h2")]
+    events += [result("runner_on_ok", "h3", "T", res={})]
+    events += [result("runner_on_ok", h, "rescue", res={}) for h in ("h1", "h2")]
+    events += [result("runner_on_ok", h, "after", res={}) for h in ("h1", "h2", "h3")]
+    run = run_events(events, "failed", 4)
+    assert [r.status for r in run.results[:2]] == [TaskStatus.RESCUED] * 2
+
+
 def test_ambiguous_failures_follow_the_run_outcome() -> None:
     events = [
         result("runner_on_failed", "h1", "T", res={"msg": "x"}),
@@ -643,6 +703,44 @@ def test_host_in_a_later_play_had_its_failures_rescued() -> None:
     run = run_events(events, "failed", 2)
     assert run.results[0].status == TaskStatus.RESCUED
     assert not any("rescued" in w for w in run.warnings)
+
+
+def test_a_later_play_settles_the_whole_group_of_a_task() -> None:
+    """h1 and h2 failed the same task, ambiguously; h1 runs in the next play."""
+    events = [ev("playbook_on_play_start", uuid="play-1")]
+    events += [result("runner_on_failed", h, "T", res={"msg": "x"}) for h in ("h1", "h2")]
+    events += [result("runner_on_ok", h, "r", res={}) for h in ("h1", "h2")]
+    events += [ev("playbook_on_play_start", uuid="play-2", play_uuid="play-2")]
+    events += [result("runner_on_ok", "h1", "p2", play_uuid="play-2", res={})]
+    run = run_events(events, "failed", 2)  # alone, the group would be taken as failed
+    assert [r.status for r in run.results[:2]] == [TaskStatus.RESCUED] * 2
+    assert not any("rescued" in w for w in run.warnings)
+
+
+def test_streaming_statuses_are_provisional_until_the_play_ends() -> None:
+    parser = EventParser()
+    events = numbered(
+        [
+            ev("playbook_on_play_start", uuid="play-1"),
+            result("runner_on_failed", "h1", "T", res={"msg": "x"}),
+            result("runner_on_ok", "h2", "T", res={}),
+            result("runner_on_ok", "h1", "always", res={}),
+            result("runner_on_ok", "h2", "always", res={}),
+            result("runner_on_ok", "h2", "after", res={}),
+            stats(),
+        ]
+    )
+    for event in events[:3]:
+        parser.feed(event)
+    assert parser.results[0].status == TaskStatus.FAILED  # nothing after it yet
+    assert parser.counts()["h1"] == hc(failures=1)
+    parser.feed(events[3])
+    assert parser.results[0].status == TaskStatus.RESCUED  # h1 went on: maybe a rescue
+    assert parser.counts()["h1"] == hc(ok=1, rescued=1)
+    for event in events[4:]:
+        parser.feed(event)
+    assert parser.results[0].status == TaskStatus.FAILED  # h2 went on past h1's end
+    assert parser.counts()["h1"] == hc(ok=1, failures=1)
 
 
 def test_pre_play_error_strips_colours_and_makes_an_error_run() -> None:
@@ -739,3 +837,18 @@ def test_events_without_results_are_not_kept() -> None:
         tracemalloc.stop()
     assert grown < 50_000  # 40,000 events of ~300 bytes each would be ~12 MB
     assert parser.results == ()
+
+
+def test_results_since_follows_the_stream() -> None:
+    parser = EventParser()
+    artifacts = Path(__file__).parent.parent / "data" / "artifacts" / "fail_one_of_three"
+    events = sorted(
+        (json.loads(p.read_text()) for p in (artifacts / "job_events").glob("*.json")),
+        key=lambda e: e["counter"],
+    )
+    seen: list[str] = []
+    for event in events:
+        parser.feed(event)
+        seen.extend(f"{r.host}:{r.task}" for r in parser.results_since(len(seen)))
+    assert seen == [f"{r.host}:{r.task}" for r in parser.results]
+    assert len(seen) > 3
