@@ -368,6 +368,7 @@ def _run(args: argparse.Namespace, out: Console) -> int:
                     check=args.check,
                     cancel=cancel,
                     on_progress=progress,
+                    on_status=progress.status,
                     lock_wait=wait,
                 )
     return _report(result, schedule, out, args.json, received)
@@ -519,7 +520,12 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
         else:
             with LiveProgress(out) as progress:
                 result = run_maintenance(
-                    schedule, at=at, cancel=cancel, trigger="demo", on_progress=progress
+                    schedule,
+                    at=at,
+                    cancel=cancel,
+                    trigger="demo",
+                    on_progress=progress,
+                    on_status=progress.status,
                 )
     code = _report(result, schedule, out, args.json, received)
     if not args.json:

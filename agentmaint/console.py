@@ -53,6 +53,7 @@ class LiveProgress:
     def __init__(self, console: Console) -> None:
         """Prepare the display on `console` (shown between __enter__ and __exit__)."""
         self._rows: dict[tuple[str, str, str], Progress] = {}
+        self._status = "starting"
         self._live = Live(self._table(), console=console, refresh_per_second=8, transient=True)
 
     def __enter__(self) -> LiveProgress:
@@ -74,8 +75,13 @@ class LiveProgress:
         self._rows[(progress.environment, progress.component, progress.result.host)] = progress
         self._live.update(self._table())
 
+    def status(self, status: str) -> None:
+        """Show ansible-runner's status in the title."""
+        self._status = status
+        self._live.update(self._table())
+
     def _table(self) -> Table:
-        table = Table(title="Running", title_justify="left")
+        table = Table(title=f"Run: {self._status}", title_justify="left")
         for column in ("Environment", "Component", "Host", "Action", "Status"):
             table.add_column(column)
         for (env, component, host), progress in sorted(self._rows.items()):

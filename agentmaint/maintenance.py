@@ -185,6 +185,7 @@ def run_maintenance(
     trigger: str | None = None,
     cancel: threading.Event | None = None,
     on_progress: ProgressSink | None = None,
+    on_status: Callable[[str], None] | None = None,
     lock_wait: timedelta | None = None,
 ) -> RunResult:
     """Run what is due now (or at `at`) and record it; return the typed result.
@@ -192,8 +193,9 @@ def run_maintenance(
     `force` runs the chosen environments and components on every host, ignoring
     windows and history. `check` runs Ansible in check mode; its results are kept
     with the run but do not count as updates. Setting `cancel` stops the run
-    (recorded as ``canceled``). Raises `LockHeldError` when another run holds an
-    environment this one needs.
+    (recorded as ``canceled``). `on_progress` gets every finished task and `on_status`
+    ansible-runner's status changes, both in the calling thread. Raises `LockHeldError`
+    when another run holds an environment this one needs.
     """
     now = at or datetime.now(UTC)
     owns_store = store is None
@@ -221,6 +223,7 @@ def run_maintenance(
                 check=check,
                 cancel=cancel,
                 on_progress=on_progress,
+                on_status=on_status,
             )
     finally:
         if owns_store:
@@ -285,6 +288,7 @@ def _execute(
     check: bool,
     cancel: threading.Event | None,
     on_progress: ProgressSink | None,
+    on_status: Callable[[str], None] | None,
 ) -> RunResult:
     started = datetime.now(UTC)
     run_dir = schedule.state_dir / "runs" / run_id
@@ -327,7 +331,7 @@ def _execute(
 
     outcome_status, rc, message = "error", None, None
     try:
-        outcome = run_job(job, on_event, cancel=cancel)
+        outcome = run_job(job, on_event, cancel=cancel, on_status=on_status)
         outcome_status, rc, message = outcome.status, outcome.rc, outcome.error
     finally:
         parsed = parser.finish(status=outcome_status, rc=rc)

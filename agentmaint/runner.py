@@ -58,6 +58,8 @@ class JobOutcome:
 
 
 EventSink = Callable[[Mapping[str, Any]], None]
+StatusSink = Callable[[str], None]
+_STATUS_KEY = "__agentmaint_status__"
 
 
 def job_path() -> str:
@@ -71,11 +73,13 @@ def run_job(
     on_event: EventSink,
     *,
     cancel: threading.Event | None = None,
+    on_status: StatusSink | None = None,
 ) -> JobOutcome:
     """Run `job`, calling `on_event` in THIS thread for every event, in stream order.
 
-    Setting `cancel` stops the job (status ``canceled``). Returns when the job and
-    every process it started have ended.
+    `on_status` receives ansible-runner's status changes (starting, running, ...), also
+    in this thread. Setting `cancel` stops the job (status ``canceled``). Returns when
+    the job and every process it started have ended.
     """
     events: queue.SimpleQueue[Mapping[str, Any]] = queue.SimpleQueue()
     cancel = cancel or threading.Event()
@@ -83,6 +87,10 @@ def run_job(
     def enqueue(event: Mapping[str, Any]) -> bool:
         events.put(event)
         return True
+
+    def enqueue_status(data: Mapping[str, Any], runner_config: object = None) -> None:
+        # Only the status word: the status data also carries the job's whole environment.
+        events.put({_STATUS_KEY: str(data.get("status", ""))})
 
     envvars = {"PATH": job_path(), **job.envvars, RUN_ID_VARIABLE: job.ident}
     kwargs: dict[str, Any] = {
@@ -92,6 +100,7 @@ def run_job(
         "ident": job.ident,
         "envvars": envvars,
         "event_handler": enqueue,
+        "status_handler": enqueue_status,
         "cancel_callback": cancel.is_set,
         "quiet": True,
         "settings": {"suppress_ansible_output": True},
@@ -106,9 +115,14 @@ def run_job(
     try:
         while thread.is_alive() or not events.empty():
             try:
-                on_event(events.get(timeout=_POLL_SECONDS))
+                item = events.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
+            if _STATUS_KEY in item:
+                if on_status is not None:
+                    on_status(item[_STATUS_KEY])
+            else:
+                on_event(item)
     except BaseException:
         cancel.set()  # the caller's handler failed or we were interrupted: stop the job
         thread.join()

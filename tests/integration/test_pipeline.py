@@ -338,7 +338,7 @@ def test_timeout_is_recorded_and_nothing_left_running(
                     "frequency": "weekly",
                 }
             },
-            execution={"timeout": "5s"},
+            execution={"timeout": "8s"},
         )
     )
     result = run_maintenance(schedule)
@@ -350,10 +350,47 @@ def test_timeout_is_recorded_and_nothing_left_running(
         stored = store.get_run(result.run.id)
         assert stored is not None and stored.status is RunStatus.TIMEOUT
         records = {r.server: (r.status, r.error) for r in store.records(run_id=result.run.id)}
-        # The update had started: the hosts may be half-changed, so it is a failure, not a skip.
-        assert records == {
-            h: (Outcome.FAILED, "interrupted while running: run timeout") for h in ("h1", "h2")
-        }
-        # Failed in this window: due again in the next one, not hammered in this one.
+        # An update that had started may have half-changed its host: a failure, not a skip.
+        # (Under load a host may not have reached its update before the timeout.)
+        for host in ("h1", "h2"):
+            if (tmp_path / f"started-{host}").exists():
+                assert records[host] == (Outcome.FAILED, "interrupted while running: run timeout")
+            else:
+                assert records[host][0] is Outcome.SKIPPED
+        assert any((tmp_path / f"started-{h}").exists() for h in ("h1", "h2"))
+        # Failed or skipped: both hosts are due again in the next window.
         (decision,) = plan(schedule, store, datetime.now(UTC) + timedelta(days=1)).decisions
         assert decision.servers == ("h1", "h2")
+
+
+def test_status_changes_and_retention(make_schedule: MakeSchedule) -> None:
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1"),
+            {"app": {"update_command": "true", "frequency": "daily"}},
+            history={"retention_days": 30},
+        )
+    )
+    old_dir = schedule.state_dir / "runs" / "20200101T000000Z-old"
+    (old_dir / "artifacts" / "20200101T000000Z-old").mkdir(parents=True)
+    with HistoryStore.open(schedule.state_dir) as store:
+        from agentmaint.records import RunRecord
+
+        long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+        store.begin_run(
+            RunRecord(
+                id="20200101T000000Z-old",
+                trigger="schedule",
+                started=long_ago,
+                artifact_dir=old_dir / "artifacts" / "20200101T000000Z-old",
+            )
+        )
+        store.finish_run(
+            "20200101T000000Z-old", RunStatus.SUCCESSFUL, finished=long_ago, runner_rc=0
+        )
+    statuses: list[str] = []
+    result = run_maintenance(schedule, on_status=statuses.append)
+    assert statuses[0] == "starting" and statuses[-1] == "successful"
+    assert not old_dir.exists()  # pruned with its run
+    with HistoryStore.open(schedule.state_dir) as store:
+        assert [r.id for r in store.runs()] == [result.run.id if result.run else ""]
