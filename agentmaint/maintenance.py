@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -238,6 +239,7 @@ def prepare_run_dir(
     directory: Path,
     timeout: int | None = None,
     check: bool = False,
+    control_path_dir: Path | None = None,
 ) -> Job:
     """Write inventory, playbook and ansible.cfg into a fresh private_data_dir."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=False)
@@ -254,7 +256,11 @@ def prepare_run_dir(
     config = directory / "project" / "ansible.cfg"
     config.write_text(
         ansible_cfg(
-            schedule, forks=forks, local_tmp=directory / "tmp", overrides=schedule.ansible_cfg
+            schedule,
+            forks=forks,
+            local_tmp=directory / "tmp",
+            overrides=schedule.ansible_cfg,
+            control_path_dir=control_path_dir,
         )
     )
     return Job(
@@ -265,6 +271,7 @@ def prepare_run_dir(
         envvars={"ANSIBLE_CONFIG": str(config)},
         timeout=timeout,
         check=check,
+        control_path_dir=control_path_dir,
     )
 
 
@@ -292,6 +299,8 @@ def _execute(
 ) -> RunResult:
     started = datetime.now(UTC)
     run_dir = schedule.state_dir / "runs" / run_id
+    # Short and private: a Unix socket path must fit in 108 bytes.
+    control_dir = Path(tempfile.mkdtemp(prefix="agentmaint-cp-"))
     job = prepare_run_dir(
         schedule,
         targets,
@@ -299,6 +308,7 @@ def _execute(
         directory=run_dir,
         timeout=_timeout(schedule, the_plan, started),
         check=check,
+        control_path_dir=control_dir,
     )
     run = RunRecord(
         id=run_id,
@@ -355,6 +365,7 @@ def _execute(
             run_id, status, finished=finished, runner_rc=rc, message=parsed.error or message
         )
         _prune(schedule, store, finished)
+        shutil.rmtree(control_dir, ignore_errors=True)
     final = store.get_run(run_id) or run
     return RunResult(
         plan=the_plan,

@@ -252,7 +252,12 @@ def _healthcheck(component: Component) -> dict[str, Any]:
 
 
 def ansible_cfg(
-    schedule: Schedule, *, forks: int, local_tmp: Path, overrides: Mapping[str, Mapping[str, str]]
+    schedule: Schedule,
+    *,
+    forks: int,
+    local_tmp: Path,
+    overrides: Mapping[str, Mapping[str, str]],
+    control_path_dir: Path | None = None,
 ) -> str:
     """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top."""
     sections: dict[str, dict[str, str]] = {
@@ -269,6 +274,9 @@ def ansible_cfg(
             "ssh_args": "-C -o ControlMaster=auto -o ControlPersist=60s",
         },
     }
+    if control_path_dir is not None:
+        # Per run, so its masters can be found and ended, and never reused by a later run.
+        sections["ssh_connection"]["control_path_dir"] = str(control_path_dir)
     for section, values in overrides.items():
         sections.setdefault(section, {}).update(values)
     lines: list[str] = []

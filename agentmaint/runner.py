@@ -22,7 +22,8 @@ import queue
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import ansible_runner
 
 RUN_ID_VARIABLE = "AGENTMAINT_RUN_ID"
 _POLL_SECONDS = 0.1
+_KILL_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Job:
     envvars: Mapping[str, str] = field(default_factory=dict)
     timeout: int | None = None
     check: bool = False
+    control_path_dir: Path | None = None  # the run's own SSH ControlPersist sockets
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +132,7 @@ def run_job(
         raise
     finally:
         thread.join()
-        killed = kill_run_processes(job.ident)
+        killed = kill_run_processes(job.ident, control_path_dir=job.control_path_dir)
     status = str(runner.status or "error")
     rc = runner.rc if isinstance(runner.rc, int) else None
     if status == "running":  # the runner thread died with an exception
@@ -137,31 +140,59 @@ def run_job(
     return JobOutcome(status, rc, artifact_dir, killed, error)
 
 
-def kill_run_processes(run_id: str) -> int:
-    """SIGKILL every process whose environment carries this run's id; return how many."""
+def kill_run_processes(run_id: str, *, control_path_dir: Path | None = None) -> int:
+    """SIGKILL every process of a run and wait until they are gone; return how many.
+
+    A run's processes carry its id in their environment, except the SSH ControlPersist
+    masters, which rewrite their process title (and with it their environment): those
+    are found by the run's own control path directory in their command line.
+    """
     killed = 0
-    for pid in run_processes(run_id):
-        try:
-            os.kill(pid, signal.SIGKILL)
-            killed += 1
-        except ProcessLookupError:
-            pass  # ended between the scan and the kill
-    return killed
+    deadline = time.monotonic() + _KILL_WAIT_SECONDS
+    while True:
+        pids = run_processes(run_id)
+        if control_path_dir is not None:
+            pids += _processes_mentioning(str(control_path_dir))
+        if not pids:
+            return killed
+        for pid in set(pids):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass  # ended between the scan and the kill
+        if time.monotonic() >= deadline:
+            return killed
+        time.sleep(0.05)  # SIGKILL is asynchronous: look again until they are gone
 
 
 def run_processes(run_id: str) -> list[int]:
-    """Pids of processes (other than this one) whose environment carries this run's id."""
+    """Live pids (other than this one) whose environment carries this run's id."""
     marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
+    return [pid for pid, entry in _live_processes() if marker in _read(entry / "environ")]
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    needle = text.encode()
+    return [pid for pid, entry in _live_processes() if needle in _read(entry / "cmdline")]
+
+
+def _live_processes() -> Iterator[tuple[int, Path]]:
+    """(pid, /proc entry) of every process but this one that is not a zombie."""
     own = os.getpid()
     proc = Path("/proc")
-    pids = []
     for entry in proc.iterdir() if proc.is_dir() else []:
         if not entry.name.isdigit() or int(entry.name) == own:
             continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue  # gone already, or not ours to read
-        if marker in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+        stat = _read(entry / "stat")
+        # The state follows the parenthesised command name; a zombie is already dead.
+        if not stat or stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z":
+            continue
+        yield int(entry.name), entry
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""  # gone already, or not ours to read

@@ -1,0 +1,249 @@
+"""Real ansible-runner runs over SSH, through the whole pipeline, against namespaced sshd hosts.
+
+The fleet is shared by the session: each test works under its own unique paths on the hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agentmaint.maintenance import Progress, RunResult, run_maintenance
+from agentmaint.parse import load_schedule
+from agentmaint.records import Action, RunStatus
+from agentmaint.render import task_name
+from agentmaint.runner import run_processes
+from agentmaint.schedule import Schedule
+from agentmaint.store import HistoryStore
+from tests.hosts.conftest_plugin import MakeSshdHosts
+from tests.hosts.netns import ROOTFS, TestHost, spare_address, ssh_processes, stop_ssh_clients
+from tests.integration.conftest import always_open
+
+pytestmark = pytest.mark.integration
+MakeSchedule = Callable[[dict[str, Any]], Schedule]
+
+
+@pytest.fixture
+def make_schedule(tmp_path: Path) -> MakeSchedule:
+    def make(document: dict[str, Any]) -> Schedule:
+        path = tmp_path / "schedule.yaml"
+        path.write_text(yaml.safe_dump(document))
+        return load_schedule(path)
+
+    return make
+
+
+def inventory(hosts: list[TestHost]) -> dict[str, dict[str, Any]]:
+    return {host.name: dict(host.ansible_vars()) for host in hosts}
+
+
+def unique_dir() -> str:
+    """A fresh directory path, the same on every host and absent on the controller."""
+    return f"/var/tmp/agentmaint-ssh-{secrets.token_hex(6)}"
+
+
+def records_by(store: HistoryStore, run_id: str) -> dict[tuple[str, str], tuple[str, str | None]]:
+    return {
+        (r.server, r.action.value): (r.status.value, r.error) for r in store.records(run_id=run_id)
+    }
+
+
+def on_host(host: TestHost, command: str) -> str:
+    done = host.ssh(command)
+    assert done.returncode == 0, f"{host.name}: {command}: {done.stderr}"
+    return done.stdout.strip()
+
+
+MASTER_LEAK = (
+    "ssh ControlPersist masters of the run survive it: agentmaint.runner finds a run's "
+    "processes by AGENTMAINT_RUN_ID in /proc/<pid>/environ, but an ssh mux master "
+    "overwrites its argv and environ area with its process title "
+    "('ssh: <ControlPath> [mux]'), so it is not found and lives on for ControlPersist (60s)"
+)
+
+
+def assert_nothing_left(result: RunResult, hosts: list[TestHost]) -> None:
+    """No process of the run is left; ssh masters are cleared (see the dedicated test)."""
+    assert result.run is not None
+    assert run_processes(result.run.id) == []
+    stop_ssh_clients(h.address for h in hosts)
+
+
+def test_update_over_ssh_after_backup(
+    sshd_fleet: list[TestHost], make_schedule: MakeSchedule
+) -> None:
+    directory = unique_dir()
+    schedule = make_schedule(
+        always_open(
+            inventory(sshd_fleet),
+            {
+                "app": {
+                    # Fails unless the backup ran first, on the same host.
+                    "update_command": (
+                        f"test -f {directory}/backup && hostname > {directory}/updated"
+                    ),
+                    "frequency": "weekly",
+                }
+            },
+            backup={
+                "pre_update": True,
+                "backup_command": (
+                    f'mkdir -p {directory} && echo "$AGENTMAINT_HOST" > {directory}/backup'
+                ),
+            },
+        )
+    )
+    result = run_maintenance(schedule)
+    assert result.run is not None and result.run.status is RunStatus.SUCCESSFUL
+    assert result.succeeded and result.failed_hosts == ()
+    names = [h.name for h in sshd_fleet]
+    with HistoryStore.open(schedule.state_dir) as store:
+        records = records_by(store, result.run.id)
+        assert records == {
+            **{(name, "backup"): ("success", None) for name in names},
+            **{(name, "update"): ("success", None) for name in names},
+        }
+        counts = store.host_counts(result.run.id)
+        assert {name: counts[name].changed for name in names} == dict.fromkeys(names, 2)
+    for host in sshd_fleet:
+        # Written on the host itself (its own hostname, in its own overlay) ...
+        assert on_host(host, f"cat {directory}/backup") == host.name
+        assert on_host(host, f"cat {directory}/updated") == host.name
+    # ... and neither on the controller nor in the shared root file system.
+    assert not Path(directory).exists()
+    assert not (ROOTFS / directory.lstrip("/")).exists()
+    assert_nothing_left(result, sshd_fleet)
+
+
+def test_one_failing_host_is_recorded(
+    sshd_fleet: list[TestHost], make_schedule: MakeSchedule
+) -> None:
+    failing = sshd_fleet[1]
+    directory = unique_dir()
+    schedule = make_schedule(
+        always_open(
+            inventory(sshd_fleet),
+            {
+                "app": {
+                    "update_command": (
+                        f'test "$(hostname)" != {failing.name} || {{ echo boom >&2; exit 3; }}; '
+                        f"mkdir -p {directory} && touch {directory}/updated"
+                    ),
+                    "frequency": "weekly",
+                }
+            },
+        )
+    )
+    result = run_maintenance(schedule)
+    assert result.run is not None and result.run.status is RunStatus.FAILED
+    assert result.failed_hosts == (failing.name,)
+    with HistoryStore.open(schedule.state_dir) as store:
+        records = records_by(store, result.run.id)
+        assert set(records) == {(h.name, "update") for h in sshd_fleet}
+        for host in sshd_fleet:
+            if host is not failing:
+                assert records[(host.name, "update")] == ("success", None)
+        status, error = records[(failing.name, "update")]
+        assert status == "failed"
+        assert error is not None and "non-zero return code" in error
+        (task,) = [
+            t
+            for t in store.task_results(result.run.id)
+            if t.host == failing.name and t.task == task_name(Action.UPDATE, "app")
+        ]
+        assert task.rc == 3
+    for host in sshd_fleet:
+        exists = host.ssh(f"test -e {directory}/updated").returncode == 0
+        assert exists is (host is not failing), host.name
+    assert_nothing_left(result, sshd_fleet)
+
+
+def test_unreachable_hosts_are_recorded(
+    sshd_fleet: list[TestHost], make_sshd_hosts: MakeSshdHosts, make_schedule: MakeSchedule
+) -> None:
+    # "gone": an address of the test subnet that nobody has (no ARP answer);
+    # "stopped": a host of its own, stopped before the run (its address refuses).
+    (stopped,) = make_sshd_hosts(1)
+    hosts = inventory(sshd_fleet)
+    hosts["gone"] = {**sshd_fleet[0].ansible_vars(), "ansible_host": spare_address(sshd_fleet)}
+    hosts["stopped"] = dict(stopped.ansible_vars())
+    stop_host(stopped)
+    schedule = make_schedule(
+        always_open(hosts, {"app": {"update_command": "true", "frequency": "daily"}})
+    )
+    started = time.monotonic()
+    result = run_maintenance(schedule)
+    assert time.monotonic() - started < 30
+    assert sorted(result.failed_hosts) == ["gone", "stopped"]
+    with HistoryStore.open(schedule.state_dir) as store:
+        assert result.run is not None
+        records = records_by(store, result.run.id)
+        for host in sshd_fleet:
+            assert records[(host.name, "update")] == ("success", None)
+        counts = store.host_counts(result.run.id)
+        for name in ("gone", "stopped"):
+            assert records[(name, "update")][0] == "unreachable"
+            assert counts[name].unreachable == 1
+    assert_nothing_left(result, [*sshd_fleet, stopped])
+
+
+def stop_host(host: TestHost) -> None:
+    """SIGKILL a host's unshare process (its pid namespace goes with it); wait until refused."""
+    os.kill(host.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while host.ssh("true", timeout=10).returncode == 0:
+        assert time.monotonic() < deadline, f"{host.name} still accepts logins"
+        time.sleep(0.1)
+
+
+def test_no_ssh_master_or_ansible_process_survives_a_run(
+    sshd_fleet: list[TestHost], make_schedule: MakeSchedule
+) -> None:
+    """Without pipelining (modules copied over sftp, -tt sessions): masters seen, then gone."""
+    directory = unique_dir()
+    schedule = make_schedule(
+        always_open(
+            inventory(sshd_fleet),
+            {
+                "app": {
+                    "update_command": f"mkdir -p {directory} && touch {directory}/updated",
+                    "frequency": "weekly",
+                }
+            },
+            execution={"pipelining": False},
+        )
+    )
+    addresses = [h.address for h in sshd_fleet]
+    masters_during_run: list[int] = []
+
+    def on_progress(progress: Progress) -> None:
+        masters_during_run.extend(ssh_processes(addresses))
+
+    result = run_maintenance(schedule, on_progress=on_progress)
+    assert result.succeeded, result.to_dict()
+    assert masters_during_run  # so the check below can see them
+    assert result.run is not None
+    assert run_processes(result.run.id) == []  # no ansible process of the run is left
+    for host in sshd_fleet:
+        on_host(host, f"test -e {directory}/updated")
+    leftover = stop_ssh_clients(h.address for h in sshd_fleet)
+    assert leftover == [], f"{MASTER_LEAK}: {leftover}"
+
+
+def test_factory_hosts_are_isolated_from_the_fleet(
+    sshd_fleet: list[TestHost], make_sshd_hosts: MakeSshdHosts
+) -> None:
+    directory = unique_dir()
+    on_host(sshd_fleet[0], f"mkdir -p {directory} && touch {directory}/mine")
+    fresh = make_sshd_hosts(2)
+    assert {h.address for h in fresh}.isdisjoint(h.address for h in sshd_fleet)
+    for host in [*fresh, *sshd_fleet[1:]]:
+        assert on_host(host, f"test ! -e {directory}/mine && hostname") == host.name
