@@ -40,6 +40,7 @@ from agentmaint.maintenance import (
 from agentmaint.parse import load_schedule
 from agentmaint.planner import Plan, plan
 from agentmaint.records import HostCounts
+from agentmaint.recovery import recover_interrupted_runs
 from agentmaint.render import targets_from_decisions
 from agentmaint.schedule import Schedule
 from agentmaint.store import DB_NAME, HistoryStore, records_to_json, write_records_csv
@@ -320,6 +321,7 @@ def _history_reader(schedule: Schedule) -> Iterator[HistoryReader]:
         yield MemoryHistory()
         return
     with HistoryStore.open(schedule.state_dir) as store:
+        recover_interrupted_runs(store)
         yield store
 
 

@@ -31,6 +31,7 @@ from agentmaint.records import (
     RunStatus,
     TaskResult,
 )
+from agentmaint.recovery import recover_interrupted_runs
 from agentmaint.render import (
     PLAYBOOK_NAME,
     Target,
@@ -202,6 +203,7 @@ def run_maintenance(
     owns_store = store is None
     store = store or HistoryStore.open(schedule.state_dir)
     try:
+        recover_interrupted_runs(store)
         history: HistoryReader = store
         the_plan = (
             forced_plan(schedule, now, environments, components)

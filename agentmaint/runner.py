@@ -177,18 +177,24 @@ def _processes_mentioning(text: str) -> list[int]:
     return [pid for pid, entry in _live_processes() if needle in _read(entry / "cmdline")]
 
 
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a running (not zombie) process."""
+    return _running(Path(f"/proc/{pid}"))
+
+
+def _running(entry: Path) -> bool:
+    stat = _read(entry / "stat")
+    # The state follows the parenthesised command name; a zombie is already dead.
+    return bool(stat) and stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
+
+
 def _live_processes() -> Iterator[tuple[int, Path]]:
     """(pid, /proc entry) of every process but this one that is not a zombie."""
     own = os.getpid()
     proc = Path("/proc")
     for entry in proc.iterdir() if proc.is_dir() else []:
-        if not entry.name.isdigit() or int(entry.name) == own:
-            continue
-        stat = _read(entry / "stat")
-        # The state follows the parenthesised command name; a zombie is already dead.
-        if not stat or stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z":
-            continue
-        yield int(entry.name), entry
+        if entry.name.isdigit() and int(entry.name) != own and _running(entry):
+            yield int(entry.name), entry
 
 
 def _read(path: Path) -> bytes:

@@ -176,3 +176,56 @@ def test_compat_class_runs_for_real(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     defaults = InfrastructureMaintenance("does/not/exist.json")
     assert list(defaults.schedule.environments) == ["testing", "production"]
     assert os.environ.get("AGENTMAINT_RUN_ID") is None
+
+
+def test_sigkill_of_controller_is_recorded_by_the_next_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = tmp_path / "started"
+    path = write(
+        tmp_path,
+        always_open(
+            local_hosts("h1", "h2"),
+            {
+                "app": {
+                    "update_command": f'touch {started}-"$AGENTMAINT_HOST"; sleep 120',
+                    "frequency": "weekly",
+                }
+            },
+        ),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentmaint", "run", str(path), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not Path(f"{started}-h1").exists() or not Path(f"{started}-h2").exists():
+        assert time.monotonic() < deadline, "the updates never started"
+        time.sleep(0.2)
+    process.kill()  # SIGKILL: no handler runs, nothing is finished
+    process.wait(timeout=30)
+    with HistoryStore.open(tmp_path / ".agentmaint") as store:
+        (run,) = store.runs()
+        assert run.status.value == "running"  # as the dead controller left it
+    assert run_processes(run.id) != []  # ansible-playbook outlives its controller
+
+    assert main(["history", str(path), "--json"]) == 0  # the next command recovers
+    capsys.readouterr()
+    assert run_processes(run.id) == []
+    with HistoryStore.open(tmp_path / ".agentmaint") as store:
+        recovered = store.get_run(run.id)
+        assert recovered is not None and recovered.status.value == "interrupted"
+        assert recovered.message is not None and f"pid {process.pid}" in recovered.message
+        records = {(r.server, r.action.value): r.status.value for r in store.records()}
+        # Both updates had started: the hosts may be half-changed, so they count as failed.
+        assert records == {("h1", "update"): "failed", ("h2", "update"): "failed"}
+        errors = {r.error for r in store.records()}
+        assert errors == {"interrupted while running: the controller died"}
+    # The dead controller's lock went with it: the environment is free for the next run.
+    # (They failed in this window, so only --force runs them again before the next one.)
+    path.write_text(path.read_text().replace("sleep 120", "true"))
+    assert main(["run", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] is None
+    assert main(["run", str(path), "--json", "--force"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"]["status"] == "successful"
