@@ -926,8 +926,18 @@ def sshd_hosts(count: int, *, prefix: str = "amt") -> Iterator[list[TestHost]]:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m tests.hosts.netns [COUNT]``: start hosts until Enter or SIGTERM."""
-    count = int(argv[0]) if argv else 3
+    """``python -m tests.hosts.netns [COUNT] [--inventory FILE]``: hosts until Enter or SIGTERM.
+
+    With ``--inventory FILE`` (used by the molecule scenarios) the hosts are also written
+    as a YAML inventory (group ``molecule``) once they accept logins.
+    """
+    args = list(argv)
+    inventory_file: Path | None = None
+    if "--inventory" in args:
+        at = args.index("--inventory")
+        inventory_file = Path(args[at + 1])
+        del args[at : at + 2]
+    count = int(args[0]) if args else 3
 
     def stop(signum: int, frame: object) -> None:
         for ignored in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -942,6 +952,12 @@ def main(argv: Sequence[str]) -> int:
             print(f"{count} hosts up in {time.monotonic() - started:.1f}s:", flush=True)
             for host in hosts:
                 print(f"  {host.name}: {' '.join(host.ssh_argv())}", flush=True)
+            if inventory_file is not None:
+                hosts_vars = {host.name: host.ansible_vars() for host in hosts}
+                document = {"all": {"children": {"molecule": {"hosts": hosts_vars}}}}
+                partial = inventory_file.with_suffix(".tmp")
+                partial.write_text(json.dumps(document, indent=2))
+                partial.replace(inventory_file)  # appears whole: molecule's create waits for it
             print("Enter, Ctrl-C or SIGTERM tears them down.", flush=True)
             try:
                 input()
