@@ -23,6 +23,7 @@ from rich.table import Table
 
 from agentmaint import __version__
 from agentmaint.console import LiveProgress, history_table, plan_table, result_table
+from agentmaint.delivery import Delivery
 from agentmaint.demo import FAILING_HOST, create_demo
 from agentmaint.durations import parse_duration
 from agentmaint.errors import AgentmaintError, ScheduleError, UsageError
@@ -37,6 +38,7 @@ from agentmaint.maintenance import (
     prepare_run_dir,
     run_maintenance,
 )
+from agentmaint.notify import send_test
 from agentmaint.parse import load_schedule
 from agentmaint.planner import Plan, plan
 from agentmaint.records import HostCounts
@@ -142,6 +144,12 @@ def _build_parser() -> argparse.ArgumentParser:
     events = sub.add_parser("events", help="parse an ansible-runner artifact directory")
     events.add_argument("artifact_dir", type=Path)
     events.add_argument("--json", action="store_true")
+
+    notify_test = sub.add_parser(
+        "notify-test", help="send a test message through every notification channel"
+    )
+    notify_test.add_argument("file", type=Path)
+    notify_test.add_argument("--json", action="store_true", help="machine-readable output")
 
     demo = sub.add_parser("demo", help="set up the demo fleet and run a full maintenance cycle")
     demo.add_argument(
@@ -391,9 +399,41 @@ def _report(
         out.print(f"history: agentmaint history {schedule.source}", highlight=False)
         if run.message:
             out.print(f"[red]{run.message}[/]", highlight=False)
+        _print_deliveries(result.notifications, out, failures_only=False)
     if signals:
         return 128 + signals[0]
     return EXIT_OK if result.succeeded else EXIT_FAILED
+
+
+def _print_deliveries(deliveries: Sequence[Delivery], out: Console, *, failures_only: bool) -> None:
+    """One line per notification (channels and errors are already redacted)."""
+    for d in deliveries:
+        if d.delivered and not failures_only:
+            out.print(
+                f"notification {d.event.value}: delivered via {d.channel}",
+                markup=False,
+                highlight=False,
+            )
+        elif not d.delivered:
+            out.print(
+                f"notification {d.event.value}: FAILED via {d.channel} after {d.attempts} "
+                f"attempt(s): {d.error}",
+                style="red",
+                markup=False,
+                highlight=False,
+            )
+
+
+def _notify_test(args: argparse.Namespace, out: Console) -> int:
+    schedule = load_schedule(args.file)
+    deliveries = send_test(schedule)
+    if args.json:
+        _print_json({"deliveries": [d.to_dict() for d in deliveries]})
+    elif not deliveries:
+        out.print(f"{args.file}: no notification channels configured", highlight=False)
+    else:
+        _print_deliveries(deliveries, out, failures_only=False)
+    return EXIT_OK if deliveries and all(d.delivered for d in deliveries) else EXIT_FAILED
 
 
 def _duration_option(name: str, text: str | None) -> timedelta | None:
@@ -552,6 +592,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "history": _history,
     "events": _events,
     "demo": _demo,
+    "notify-test": _notify_test,
 }
 
 

@@ -13,14 +13,16 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agentmaint.delivery import Delivery
 from agentmaint.events import EventParser
 from agentmaint.history import HistoryReader
 from agentmaint.locks import environment_locks
+from agentmaint.notify import notify_run
 from agentmaint.planner import Decision, HostDecision, Plan, plan
 from agentmaint.records import (
     Action,
@@ -43,7 +45,7 @@ from agentmaint.render import (
 )
 from agentmaint.rollup import classify, parse_play, rollup
 from agentmaint.runner import Job, run_job
-from agentmaint.schedule import Schedule
+from agentmaint.schedule import NotifyEvent, Schedule
 from agentmaint.store import HistoryStore
 
 MAX_DEFAULT_FORKS = 50
@@ -87,6 +89,7 @@ class RunResult:
     records: tuple[MaintenanceRecord, ...] = ()
     outcomes: tuple[HostOutcome, ...] = ()
     counts: Mapping[str, HostCounts] = field(default_factory=dict)
+    notifications: tuple[Delivery, ...] = ()  # how the run's notifications went (redacted)
 
     @property
     def nothing_due(self) -> bool:
@@ -138,6 +141,7 @@ class RunResult:
             ],
             "records": [r.to_dict() for r in self.records],
             "hosts": {h: c.to_dict() for h, c in self.counts.items()},
+            "notifications": [d.to_dict() for d in self.notifications],
         }
 
 
@@ -323,6 +327,7 @@ def _execute(
         components=tuple(dict.fromkeys(t.component for t in targets)),
     )
     store.begin_run(run)
+    sent = _notify(schedule, store, RunResult(plan=the_plan, run=run), NotifyEvent.START)
     parser = EventParser()
     seen = 0
     # (host, play, task) started and not yet finished: what a stop cuts short.
@@ -343,7 +348,13 @@ def _execute(
 
     outcome_status, rc, message = "error", None, None
     try:
-        outcome = run_job(job, on_event, cancel=cancel, on_status=on_status)
+        outcome = run_job(
+            job,
+            on_event,
+            cancel=cancel,
+            on_status=on_status,
+            hidden_environment=_secret_environment(schedule),
+        )
         outcome_status, rc, message = outcome.status, outcome.rc, outcome.error
     finally:
         parsed = parser.finish(status=outcome_status, rc=rc)
@@ -369,13 +380,35 @@ def _execute(
         _prune(schedule, store, finished)
         shutil.rmtree(control_dir, ignore_errors=True)
     final = store.get_run(run_id) or run
-    return RunResult(
+    result = RunResult(
         plan=the_plan,
         run=final,
         records=tuple(records),
         outcomes=_outcomes(records),
         counts=dict(parsed.counts),
     )
+    sent += _notify(schedule, store, result, None)
+    return replace(result, notifications=sent)
+
+
+def _secret_environment(schedule: Schedule) -> tuple[set[str], list[str]]:
+    """Variable names that secrets were read from, and the secret values themselves."""
+    values = [s.reveal() for s in schedule.notification.secrets() if s.reveal()]
+    return set(schedule.notification.env_names), values
+
+
+def _notify(
+    schedule: Schedule, store: HistoryStore, result: RunResult, event: NotifyEvent | None
+) -> tuple[Delivery, ...]:
+    """Send and record the run's notifications; never raises, never changes the result."""
+    deliveries: tuple[Delivery, ...] = ()
+    try:
+        deliveries = notify_run(schedule, result, event)
+        if deliveries and result.run is not None:
+            store.add_notifications(result.run.id, deliveries)
+    except Exception:  # the boundary: a notification never aborts or changes a run
+        pass
+    return deliveries
 
 
 def _progress(result: TaskResult) -> Progress:

@@ -17,6 +17,7 @@ Pitfalls handled here (see the project's ansible-runner notes):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -77,12 +78,18 @@ def run_job(
     *,
     cancel: threading.Event | None = None,
     on_status: StatusSink | None = None,
+    hidden_environment: tuple[set[str], list[str]] = (set(), []),
 ) -> JobOutcome:
     """Run `job`, calling `on_event` in THIS thread for every event, in stream order.
 
     `on_status` receives ansible-runner's status changes (starting, running, ...), also
     in this thread. Setting `cancel` stops the job (status ``canceled``). Returns when
     the job and every process it started have ended.
+
+    `hidden_environment` is (variable names, secret values): those variables, and any
+    whose value contains a secret, are kept out of the job. ansible-runner copies
+    ``os.environ`` into the job (and into the artifacts' ``command`` file) while it sets
+    the job up, so they are removed from ``os.environ`` for that call only.
     """
     events: queue.SimpleQueue[Mapping[str, Any]] = queue.SimpleQueue()
     cancel = cancel or threading.Event()
@@ -114,7 +121,8 @@ def run_job(
         kwargs["cmdline"] = "--check"
     artifact_dir = job.private_data_dir / "artifacts" / job.ident
     error: str | None = None
-    thread, runner = ansible_runner.run_async(**kwargs)
+    with _without(*hidden_environment):
+        thread, runner = ansible_runner.run_async(**kwargs)
     try:
         while thread.is_alive() or not events.empty():
             try:
@@ -138,6 +146,16 @@ def run_job(
     if status == "running":  # the runner thread died with an exception
         status, error = "error", "ansible-runner stopped unexpectedly"
     return JobOutcome(status, rc, artifact_dir, killed, error)
+
+
+@contextlib.contextmanager
+def _without(names: set[str], values: list[str]) -> Iterator[None]:
+    hidden = names | {k for k, v in os.environ.items() if any(s in v for s in values if s)}
+    saved = {name: os.environ.pop(name) for name in hidden if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def kill_run_processes(run_id: str, *, control_path_dir: Path | None = None) -> int:

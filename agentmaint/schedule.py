@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
 from agentmaint.cron import CronExpression
+from agentmaint.secret import MASK, Secret
 
 #: Weekday numbers as `datetime.weekday()` gives them.
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -152,12 +155,127 @@ class Execution:
     pipelining: bool = True
 
 
+class NotifyEvent(StrEnum):
+    """What a notification is about: a run starting, its outcome, or a test message."""
+
+    START = "start"
+    SUCCESS = "success"
+    FAILURE = "failure"  # every targeted host failed, or the run died with no success
+    PARTIAL = "partial"  # some hosts failed, others succeeded
+    TEST = "test"  # `agentmaint notify-test`: sent through every channel regardless of `when`
+
+
+#: The values of a channel's `when` list: the events, plus ``always`` for all of them.
+WHEN_ALWAYS = "always"
+#: When a channel is used unless it says otherwise: a quiet night sends nothing.
+DEFAULT_WHEN: frozenset[NotifyEvent] = frozenset({NotifyEvent.FAILURE, NotifyEvent.PARTIAL})
+#: Every event a channel can be subscribed to (``always`` expands to these).
+RUN_EVENTS: frozenset[NotifyEvent] = frozenset(
+    {NotifyEvent.START, NotifyEvent.SUCCESS, NotifyEvent.FAILURE, NotifyEvent.PARTIAL}
+)
+
+
+class ChannelType(StrEnum):
+    """How a notification is delivered."""
+
+    EMAIL = "email"
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+
+
+class TLSMode(StrEnum):
+    """How the SMTP connection is protected."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"  # implicit TLS (SMTPS)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """The SMTP server email channels send through. `password` is a `Secret`."""
+
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "agentmaint@localhost"
+    tls: TLSMode = TLSMode.NONE
+    username: str | None = None
+    password: Secret | None = None
+    timeout: timedelta = timedelta(seconds=30)
+    ca_file: Path | None = None
+
+    def describe(self) -> str:
+        """``smtp.example.com:587 (starttls)``: never the password."""
+        return f"{self.host}:{self.port} ({self.tls.value})"
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One notification channel. `url`, `secret` and header values are `Secret`s.
+
+    `to` is for email; `url` for Slack and webhooks; `secret` (HMAC key) and
+    `headers` for webhooks. `when` is the set of events the channel hears about.
+    """
+
+    type: ChannelType
+    when: frozenset[NotifyEvent] = DEFAULT_WHEN
+    to: tuple[str, ...] = ()
+    url: Secret | None = None
+    secret: Secret | None = None
+    headers: Mapping[str, Secret] = field(default_factory=dict)
+    name: str | None = None
+
+    def describe(self) -> str:
+        """A redacted description: the type, the name or recipients, and the URL's host only."""
+        label = f" {self.name!r}" if self.name else ""
+        if self.type is ChannelType.EMAIL:
+            return f"email{label} to {', '.join(self.to)}"
+        host = ""
+        if self.url is not None:
+            parts = urlsplit(self.url.reveal())
+            port_no = _safe_port(parts)
+            port = f":{port_no}" if port_no else ""
+            host = f" {parts.scheme}://{parts.hostname}{port}/{MASK}"
+        return f"{self.type.value}{label}{host}"
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret value of the channel (for redaction)."""
+        found = [s for s in (self.url, self.secret) if s is not None]
+        return (*found, *self.headers.values())
+
+
+def _safe_port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """Who hears about results. The webhook URL is a secret and never shown in `repr`."""
+    """Who hears about results, and how. Secrets are `Secret`s and render as ``***``.
+
+    `emails` and `slack_webhook` are the seed's fields; `channels` lists every
+    channel, those two included (an email channel to `emails`, a Slack channel).
+    """
 
     emails: tuple[str, ...] = ()
-    slack_webhook: str | None = field(default=None, repr=False)
+    slack_webhook: Secret | None = None
+    smtp: SmtpSettings | None = None
+    channels: tuple[Channel, ...] = ()
+    #: Names of the environment variables secrets were read from: kept out of Ansible jobs.
+    env_names: tuple[str, ...] = ()
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret value of the configuration (for redaction)."""
+        found: list[Secret] = []
+        if self.slack_webhook is not None:
+            found.append(self.slack_webhook)
+        if self.smtp is not None and self.smtp.password is not None:
+            found.append(self.smtp.password)
+        for channel in self.channels:
+            found.extend(channel.secrets())
+        return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,10 @@ stored as their values):
     Derived from ``attempts``: per (server, component), the latest success and
     the latest failure. The planner's question, `HistoryStore.states`, reads
     only this table.
+``notifications`` (schema version 2)
+    One row per notification delivery of a run: the channel's redacted
+    description, the event, delivered or failed, the attempts made, the redacted
+    error, and when.
 
 Every child row references its run with ``ON DELETE CASCADE``, so deleting a
 run (`HistoryStore.prune`) deletes everything recorded for it.
@@ -54,6 +58,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from agentmaint.delivery import Delivery, DeliveryStatus
 from agentmaint.errors import AgentmaintError, UsageError
 from agentmaint.history import HostComponentState, StateKey
 from agentmaint.records import (
@@ -66,6 +71,7 @@ from agentmaint.records import (
     TaskResult,
     TaskStatus,
 )
+from agentmaint.schedule import NotifyEvent
 
 if TYPE_CHECKING:
     from agentmaint.history import HistoryReader
@@ -211,8 +217,25 @@ _MIGRATION_1: tuple[str, ...] = (
     """,
 )
 
+# Version 2: notification deliveries (secrets never reach this table: see agentmaint.notify).
+_MIGRATION_2 = (
+    """
+    CREATE TABLE notifications (
+        id       INTEGER PRIMARY KEY,
+        run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        channel  TEXT NOT NULL,
+        event    TEXT NOT NULL,
+        status   TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        error    TEXT,
+        at       TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX notifications_run ON notifications (run_id, id)",
+)
+
 #: Ordered migrations: entry i takes the schema from version i to version i + 1.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1,)
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
 
 #: The schema version this code writes and understands.
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -658,6 +681,53 @@ class HistoryStore:
                             instant(success), instant(failure)
                         )
         return result
+
+    # ------------------------------------------------------------------ notifications
+
+    def add_notifications(self, run_id: str, deliveries: Iterable[Delivery]) -> None:
+        """Record notification deliveries of a run (already redacted)."""
+        rows = [
+            (
+                run_id,
+                d.channel,
+                NotifyEvent(d.event).value,
+                DeliveryStatus(d.status).value,
+                d.attempts,
+                d.error,
+                _to_text(d.at),
+            )
+            for d in deliveries
+        ]
+        if not rows:
+            return
+        with self._writing() as conn:
+            self._require_run(conn, run_id)
+            conn.executemany(
+                "INSERT INTO notifications (run_id, channel, event, status, attempts, error, at) "
+                f"VALUES ({_marks(7)})",
+                rows,
+            )
+
+    def notifications(self, run_id: str | None = None) -> list[Delivery]:
+        """Notification deliveries, oldest first, optionally of one run only."""
+        sql = "SELECT channel, event, status, attempts, error, at FROM notifications"
+        params: list[Any] = []
+        if run_id is not None:
+            sql += " WHERE run_id = ?"
+            params.append(run_id)
+        with self._reading() as conn:
+            rows = conn.execute(sql + " ORDER BY id", params).fetchall()
+        return [
+            Delivery(
+                channel=row[0],
+                event=NotifyEvent(row[1]),
+                status=DeliveryStatus(row[2]),
+                attempts=row[3],
+                error=row[4],
+                at=_from_text(row[5]),
+            )
+            for row in rows
+        ]
 
     # ------------------------------------------------------------------ retention
 
