@@ -239,16 +239,24 @@ def _validate(args: argparse.Namespace, out: Console) -> int:
 
 def _plan(args: argparse.Namespace, out: Console) -> int:
     schedule = load_schedule(args.file)
-    at = parse_instant(args.at)
-    with _history_reader(schedule) as history:
-        result = plan(
-            schedule, history, at, environments=args.environments, components=args.components
-        )
+    result = _selected_plan(schedule, parse_instant(args.at), args)
     if args.json:
         _print_json(result.to_dict())
     else:
         _print_plan(result, schedule, out)
     return EXIT_OK
+
+
+def _selected_plan(
+    schedule: Schedule, at: datetime, args: argparse.Namespace, *, force: bool = False
+) -> Plan:
+    """The plan for the CLI's --environment/--component selection (all hosts with force)."""
+    if force:
+        return forced_plan(schedule, at, args.environments, args.components)
+    with _history_reader(schedule) as history:
+        return plan(
+            schedule, history, at, environments=args.environments, components=args.components
+        )
 
 
 def _print_plan(result: Plan, schedule: Schedule, out: Console) -> None:
@@ -448,17 +456,7 @@ def _duration_option(name: str, text: str | None) -> timedelta | None:
 def _render(args: argparse.Namespace, out: Console) -> int:
     schedule = load_schedule(args.file)
     at = parse_instant(args.at)
-    if args.force:
-        result = forced_plan(schedule, at, args.environments, args.components)
-    else:
-        with _history_reader(schedule) as history:
-            result = plan(
-                schedule,
-                history,
-                at,
-                environments=args.environments,
-                components=args.components,
-            )
+    result = _selected_plan(schedule, at, args, force=args.force)
     targets = targets_from_decisions(result.due)
     if not targets:
         out.print("nothing due: nothing rendered (use --force to render anyway)")
