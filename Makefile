@@ -35,9 +35,10 @@ unit: $(STAMP)
 molecule: $(STAMP)
 	$(BIN)/python tests/molecule/run_all.py
 
+# Molecule first, so that pytest's summary is the closing line of the run.
 test: lint typecheck
-	$(BIN)/pytest
 	$(BIN)/python tests/molecule/run_all.py
+	$(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
