@@ -572,6 +572,11 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
         with HistoryStore.open(schedule.state_dir) as store:
             out.print(history_table(store.records(limit=20)))
         out.print(
+            f"{FAILING_HOST} was meant to fail: its health check rejects the new configuration, "
+            "which was rolled back from the backup; its model update was not attempted.",
+            highlight=False,
+        )
+        out.print(
             f"next: agentmaint plan {schedule_file} (the updated hosts are no longer due)",
             highlight=False,
         )
