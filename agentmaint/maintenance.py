@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agentmaint.delivery import Delivery
+from agentmaint.errors import AgentmaintError
 from agentmaint.events import EventParser
 from agentmaint.history import HistoryReader
 from agentmaint.locks import environment_locks
@@ -149,6 +150,34 @@ _BAD = {Outcome.FAILED, Outcome.UNREACHABLE}
 ProgressSink = Callable[[Progress], None]
 
 
+class StateDirError(AgentmaintError, OSError):
+    """The state directory cannot hold a run's history and artifacts."""
+
+
+#: Free space a run needs in state_dir before it touches any host (artifacts, history).
+MIN_FREE_BYTES = 64 * 1024 * 1024
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """Fail before any host is touched when `state_dir` is not writable or nearly full."""
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=state_dir, prefix=".probe-") as probe:
+            probe.write(b"\0" * 65536)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise StateDirError(
+            f"state_dir {state_dir} is not a writable directory: {exc.strerror or exc}"
+        ) from None
+    free = shutil.disk_usage(state_dir).free
+    if free < MIN_FREE_BYTES:
+        raise StateDirError(
+            f"state_dir {state_dir} has only {free // 1024} KiB free; a run needs at least "
+            f"{MIN_FREE_BYTES // (1024 * 1024)} MiB for its artifacts and history"
+        )
+
+
 def new_run_id(now: datetime) -> str:
     """A sortable, unique run id: ``20261123T013000Z-1a2b3c``."""
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -204,6 +233,7 @@ def run_maintenance(
     when another run holds an environment this one needs.
     """
     now = at or datetime.now(UTC)
+    check_state_dir(schedule.state_dir)
     owns_store = store is None
     store = store or HistoryStore.open(schedule.state_dir)
     try:

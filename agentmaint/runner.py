@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import re
 import signal
 import sys
 import threading
@@ -34,6 +35,7 @@ import ansible_runner
 RUN_ID_VARIABLE = "AGENTMAINT_RUN_ID"
 _POLL_SECONDS = 0.1
 _KILL_WAIT_SECONDS = 10.0
+_NOT_FOUND = 127  # the shell's "command not found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,7 @@ def run_job(
         kwargs["cmdline"] = "--check"
     artifact_dir = job.private_data_dir / "artifacts" / job.ident
     error: str | None = None
+    seen_events = False
     with _without(*hidden_environment):
         thread, runner = ansible_runner.run_async(**kwargs)
     try:
@@ -133,6 +136,7 @@ def run_job(
                 if on_status is not None:
                     on_status(item[_STATUS_KEY])
             else:
+                seen_events = seen_events or "runner_on_" in str(item.get("event", ""))
                 on_event(item)
     except BaseException:
         cancel.set()  # the caller's handler failed or we were interrupted: stop the job
@@ -145,7 +149,18 @@ def run_job(
     rc = runner.rc if isinstance(runner.rc, int) else None
     if status == "running":  # the runner thread died with an exception
         status, error = "error", "ansible-runner stopped unexpectedly"
+    elif rc == _NOT_FOUND:
+        error = f"ansible-playbook was not found on the job's PATH ({envvars['PATH']})"
+    elif status in {"failed", "error"} and not seen_events:
+        error = _output_tail(artifact_dir) or f"ansible-playbook exited with {rc}"
     return JobOutcome(status, rc, artifact_dir, killed, error)
+
+
+def _output_tail(artifact_dir: Path, lines: int = 8) -> str | None:
+    """The last lines ansible-playbook printed (for runs that died before any task)."""
+    text = _read(artifact_dir / "stdout").decode(errors="replace")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
+    return "\n".join(text.splitlines()[-lines:]) or None
 
 
 @contextlib.contextmanager

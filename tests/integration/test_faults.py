@@ -1,0 +1,105 @@
+"""Faults before and around a run: a clear error, nothing touched, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import agentmaint.runner
+from agentmaint.cli import main
+from agentmaint.maintenance import run_maintenance
+from agentmaint.records import RunStatus
+from agentmaint.schedule import Schedule
+from agentmaint.store import HistoryStore
+from tests.integration.conftest import always_open, local_hosts
+
+pytestmark = pytest.mark.integration
+MakeSchedule = Callable[[dict[str, Any]], Schedule]
+
+
+def test_ansible_playbook_missing_is_an_error_with_a_reason(
+    make_schedule: MakeSchedule, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "touched"
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1"), {"app": {"update_command": f"touch {marker}", "frequency": "weekly"}}
+        )
+    )
+    monkeypatch.setattr(agentmaint.runner, "job_path", lambda: str(tmp_path / "no-bin"))
+    result = run_maintenance(schedule)
+    assert result.run is not None
+    assert result.run.status is RunStatus.ERROR
+    assert result.run.message == (
+        f"ansible-playbook was not found on the job's PATH ({tmp_path / 'no-bin'})"
+    )
+    assert not marker.exists()
+    with HistoryStore.open(schedule.state_dir) as store:
+        stored = store.get_run(result.run.id)
+        assert stored is not None and stored.status is RunStatus.ERROR
+        (record,) = store.records()
+        assert (record.status.value, record.error) == ("skipped", "run error")
+
+
+def write(tmp_path: Path, document: dict[str, Any]) -> Path:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_state_dir_not_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "touched"
+    (tmp_path / "state").write_text("not a directory")
+    path = write(
+        tmp_path,
+        always_open(
+            local_hosts("h1"),
+            {"app": {"update_command": f"touch {marker}", "frequency": "weekly"}},
+            state_dir="state",
+        ),
+    )
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"state_dir {tmp_path / 'state'} is not a writable directory" in err
+    assert "Traceback" not in err
+    assert not marker.exists()
+    assert (tmp_path / "state").read_text() == "not a directory"
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: a state_dir on a disk that is (nearly) full."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_disk_full_fails_before_any_host_is_touched(
+    tmp_path: Path, tiny_filesystem: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "touched"
+    path = write(
+        tmp_path,
+        always_open(
+            local_hosts("h1"),
+            {"app": {"update_command": f"touch {marker}", "frequency": "weekly"}},
+            state_dir=str(tiny_filesystem / "state"),
+        ),
+    )
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "KiB free; a run needs at least 64 MiB" in err
+    assert not marker.exists()
+    assert not (tiny_filesystem / "state" / "runs").exists()
