@@ -105,11 +105,12 @@ def result_table(result: RunResult) -> Table:
             for action, status in outcome.actions.items()
         )
         style = _OUTCOME_STYLE[outcome.status]
+        attention = " [bold red reverse]needs attention[/]" if outcome.needs_attention else ""
         table.add_row(
             outcome.environment,
             outcome.component,
             outcome.host,
-            f"[{style}]{outcome.status.value}[/]",
+            f"[{style}]{outcome.status.value}[/]{attention}",
             actions,
             outcome.error or "",
         )

@@ -80,6 +80,11 @@ class HostOutcome:
         """Whether a rollback ran on the host."""
         return Action.ROLLBACK in self.actions
 
+    @property
+    def needs_attention(self) -> bool:
+        """Whether the rollback itself failed: the host may be half-updated."""
+        return self.actions.get(Action.ROLLBACK) is Outcome.FAILED
+
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
@@ -136,6 +141,7 @@ class RunResult:
                     "host": o.host,
                     "status": o.status.value,
                     "actions": {a.value: s.value for a, s in o.actions.items()},
+                    "needs_attention": o.needs_attention,
                     "error": o.error,
                 }
                 for o in self.outcomes

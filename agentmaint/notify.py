@@ -54,6 +54,7 @@ RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0)
 #: Seconds an HTTP delivery may take.
 HTTP_TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Agentmaint-Signature"
+NEEDS_ATTENTION = " (NEEDS ATTENTION: the host may be half-updated)"
 EVENT_HEADER = "X-Agentmaint-Event"
 _MAX_ERROR = 500
 _SLACK_TEXT_LIMIT = 2900
@@ -209,6 +210,7 @@ def _problem_lines(summary: dict[str, Any]) -> list[str]:
 def _rollback_lines(summary: dict[str, Any]) -> list[str]:
     return [
         f"{r['host']} ({r['environment']}/{r['component']}): rollback {r['status']}"
+        + (NEEDS_ATTENTION if r["status"] == Outcome.FAILED.value else "")
         for r in summary["rollbacks"]
     ]
 

@@ -394,3 +394,33 @@ def test_status_changes_and_retention(make_schedule: MakeSchedule) -> None:
     assert not old_dir.exists()  # pruned with its run
     with HistoryStore.open(schedule.state_dir) as store:
         assert [r.id for r in store.runs()] == [result.run.id if result.run else ""]
+
+
+def test_failed_rollback_marks_the_host_for_attention(make_schedule: MakeSchedule) -> None:
+    from agentmaint.notify import render_text, summarize
+    from agentmaint.schedule import NotifyEvent
+
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1", "h2"),
+            {
+                "app": {
+                    "update_command": 'test "$AGENTMAINT_HOST" != h1',
+                    "rollback_command": "echo cannot restore >&2; exit 4",
+                    "frequency": "weekly",
+                },
+            },
+        )
+    )
+    result = run_maintenance(schedule)
+    (h1,) = [o for o in result.outcomes if o.host == "h1"]
+    assert h1.status is Outcome.FAILED and h1.needs_attention
+    attention = {o["host"]: o["needs_attention"] for o in result.to_dict()["outcomes"]}
+    assert attention == {"h1": True, "h2": False}
+    with HistoryStore.open(schedule.state_dir) as store:
+        assert result.run is not None
+        records = records_by(store, result.run.id)
+        assert records[("h1", "update")][0] == "failed"
+        assert records[("h1", "rollback")][0] == "failed"
+    text = render_text(summarize(schedule, result, NotifyEvent.PARTIAL))
+    assert "h1 (fleet/app): rollback failed (NEEDS ATTENTION" in text
