@@ -363,33 +363,39 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     schedule = load_schedule(args.file)
     at = parse_instant(args.at)
     wait = _duration_option("--wait", args.wait)
+    result, received = _run_with_display(
+        schedule,
+        out,
+        as_json=args.json,
+        at=at,
+        environments=args.environments,
+        components=args.components,
+        force=args.force,
+        check=args.check,
+        lock_wait=wait,
+    )
+    return _report(result, schedule, out, args.json, received)
+
+
+def _run_with_display(
+    schedule: Schedule, out: Console, *, as_json: bool, **options: Any
+) -> tuple[RunResult, list[int]]:
+    """Run maintenance with SIGINT/SIGTERM cancelling it, and live progress unless JSON.
+
+    Returns the result and the signals received (empty when none interrupted the run).
+    """
     with _cancel_on_signals() as (cancel, received):
-        if args.json:
+        if as_json:
+            return run_maintenance(schedule, cancel=cancel, **options), received
+        with LiveProgress(out) as progress:
             result = run_maintenance(
                 schedule,
-                at=at,
-                environments=args.environments,
-                components=args.components,
-                force=args.force,
-                check=args.check,
                 cancel=cancel,
-                lock_wait=wait,
+                on_progress=progress,
+                on_status=progress.status,
+                **options,
             )
-        else:
-            with LiveProgress(out) as progress:
-                result = run_maintenance(
-                    schedule,
-                    at=at,
-                    environments=args.environments,
-                    components=args.components,
-                    force=args.force,
-                    check=args.check,
-                    cancel=cancel,
-                    on_progress=progress,
-                    on_status=progress.status,
-                    lock_wait=wait,
-                )
-    return _report(result, schedule, out, args.json, received)
+        return result, received
 
 
 def _report(
@@ -554,19 +560,7 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
         )
         with _history_reader(schedule) as history:
             _print_plan(plan(schedule, history, at), schedule, out)
-    with _cancel_on_signals() as (cancel, received):
-        if args.json:
-            result = run_maintenance(schedule, at=at, cancel=cancel, trigger="demo")
-        else:
-            with LiveProgress(out) as progress:
-                result = run_maintenance(
-                    schedule,
-                    at=at,
-                    cancel=cancel,
-                    trigger="demo",
-                    on_progress=progress,
-                    on_status=progress.status,
-                )
+    result, received = _run_with_display(schedule, out, as_json=args.json, at=at, trigger="demo")
     code = _report(result, schedule, out, args.json, received)
     if not args.json:
         with HistoryStore.open(schedule.state_dir) as store:

@@ -159,17 +159,17 @@ def _startable_window(
     if not env.hosts:
         return None, "no hosts in this environment"
     window = open_window(env.schedule, at)
-    upcoming = next_window_after(env.schedule, at)
+    if window is not None and window.accepts_start(at):
+        return window, ""
+    upcoming = next_window_after(env.schedule, at)  # only needed to say why not
     if window is None:
         return None, f"outside window; next opens {format_instant(upcoming.start, zone)}"
-    if not window.accepts_start(at):
-        return None, (
-            f"past the window's cutoff: no new maintenance starts after "
-            f"{format_instant(window.last_start, zone)} (window closes "
-            f"{format_instant(window.end, zone)}); "
-            f"next opens {format_instant(upcoming.start, zone)}"
-        )
-    return window, ""
+    return None, (
+        f"past the window's cutoff: no new maintenance starts after "
+        f"{format_instant(window.last_start, zone)} (window closes "
+        f"{format_instant(window.end, zone)}); "
+        f"next opens {format_instant(upcoming.start, zone)}"
+    )
 
 
 def _blackout_at(blackouts: Sequence[Blackout], at: datetime) -> Blackout | None:

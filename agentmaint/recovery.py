@@ -51,7 +51,7 @@ def _recover(store: HistoryStore, run: RunRecord) -> RunRecord:
             parsed = read_artifact_dir(run.artifact_dir)
         except EventsError as exc:
             note += f"; its artifacts are unreadable: {exc}"
-    targets = _targets(run)
+    plays = _playbook(run)
     if parsed is not None:
         store.add_task_results(run.id, parsed.results)
         store.set_host_counts(run.id, parsed.counts)
@@ -61,8 +61,8 @@ def _recover(store: HistoryStore, run: RunRecord) -> RunRecord:
             run.id,
             rollup(
                 parsed.results if parsed is not None else (),
-                targets,
-                backup_expected=_backup_expected(run),
+                _targets(plays),
+                backup_expected=_backup_expected(plays),
                 now=now,
                 run_id=run.id,
                 stopped_reason="the controller died",
@@ -110,10 +110,10 @@ _PlaybookLoader.add_constructor(
 )
 
 
-def _targets(run: RunRecord) -> tuple[Target, ...]:
+def _targets(plays: list[dict[str, Any]]) -> tuple[Target, ...]:
     """What the run meant to do, from the playbook it rendered."""
     targets = []
-    for play in _playbook(run):
+    for play in plays:
         parsed = parse_play(str(play.get("name", "")))
         if parsed is not None:
             hosts = tuple(h for h in str(play.get("hosts", "")).split(",") if h)
@@ -121,10 +121,10 @@ def _targets(run: RunRecord) -> tuple[Target, ...]:
     return tuple(targets)
 
 
-def _backup_expected(run: RunRecord) -> bool:
+def _backup_expected(plays: list[dict[str, Any]]) -> bool:
     return any(
         "agentmaint_backup" in str(task.get("ansible.builtin.import_role", {}))
-        for play in _playbook(run)
+        for play in plays
         for task in play.get("tasks", [])
         if isinstance(task, dict)
     )
