@@ -256,6 +256,15 @@ def run_maintenance(
         run_id = new_run_id(now)
         envs = sorted({t.environment for t in targets})
         with environment_locks(schedule.state_dir, envs, run_id=run_id, wait=lock_wait):
+            if not force:
+                # Decide again under the locks: a run that held them (while this one
+                # waited, or between the first plan and the lock) may have done the work,
+                # and the window may have moved on.
+                now = at or datetime.now(UTC)
+                the_plan = plan(schedule, store, now, environments=envs, components=components)
+                targets = targets_from_decisions(the_plan.due)
+                if not targets:
+                    return RunResult(plan=the_plan)
             return _execute(
                 schedule,
                 store,
@@ -400,7 +409,7 @@ def _execute(
         records = rollup(
             parsed.results,
             targets,
-            backup_expected=bool(schedule.backup.pre_update and schedule.backup.backup_command),
+            backup_expected=schedule.backup.enabled,
             now=finished,
             run_id=run_id,
             stopped_reason=stopped,

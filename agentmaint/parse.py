@@ -20,6 +20,7 @@ from agentmaint.cron import CronError, CronExpression
 from agentmaint.durations import parse_duration
 from agentmaint.errors import Problem, ScheduleError, format_path
 from agentmaint.loader import load_file
+from agentmaint.roles import COMPONENT_ROLES, DEFAULT_ROLE, check_vars
 from agentmaint.schedule import (
     DEFAULT_WHEN,
     RUN_EVENTS,
@@ -401,7 +402,11 @@ class _Builder:
             return None
         text = raw.get("frequency")
         command = raw.get("update_command")
-        if not isinstance(text, str) or not isinstance(command, str):
+        role = raw.get("role", DEFAULT_ROLE)
+        if not isinstance(text, str) or role not in COMPONENT_ROLES:
+            return None
+        variables = raw.get("vars") or {}
+        if not isinstance(variables, dict) or not self.role_arguments(name, raw, role, variables):
             return None
         if text in NAMED_FREQUENCIES:
             interval = NAMED_FREQUENCIES[text]
@@ -413,13 +418,39 @@ class _Builder:
         rollback = raw.get("rollback_command")
         return Component(
             name=name,
-            update_command=command,
+            update_command=command if isinstance(command, str) else None,
             frequency=Frequency(interval=interval, label=text),
             healthcheck=self.healthcheck(
                 raw.get("healthcheck"), ["components", name, "healthcheck"]
             ),
             rollback_command=rollback if isinstance(rollback, str) else None,
+            role=role,
+            vars=dict(variables),
         )
+
+    def role_arguments(
+        self, name: str, raw: dict[str, Any], role: str, given: dict[str, Any]
+    ) -> bool:
+        """Check the role-specific keys of a component; False when it cannot be built."""
+        path: Path_ = ["components", name]
+        ok = True
+        if role == DEFAULT_ROLE:
+            if not isinstance(raw.get("update_command"), str):
+                if "update_command" not in raw:
+                    self.fail([*path, "update_command"], "is required (or choose another 'role')")
+                return False
+            if given:
+                self.fail([*path, "vars"], "is only for the roles other than 'command'")
+                return False
+            return True
+        for own in ("update_command", "rollback_command"):
+            if own in raw:
+                self.fail([*path, own], f"is only for role 'command' (this is role {role!r})")
+                ok = False
+        for key, message in check_vars(role, given):
+            self.fail([*path, "vars", *([key] if key is not None else [])], message)
+            ok = False
+        return ok
 
     def healthcheck(self, raw: Any, path: Path_) -> HealthCheck | None:
         if isinstance(raw, str):
@@ -574,10 +605,15 @@ class _Builder:
         if not isinstance(raw, dict):
             return Backup()
         command = raw.get("backup_command")
+        paths = raw.get("paths")
+        directory = raw.get("directory")
         return Backup(
             pre_update=bool(raw.get("pre_update", False)),
             backup_command=command if isinstance(command, str) and command else None,
             retention_days=int(raw.get("retention_days", 30)),
+            paths=tuple(p for p in paths if isinstance(p, str)) if isinstance(paths, list) else (),
+            directory=directory if isinstance(directory, str) else None,
+            restore_on_failure=raw.get("restore_on_failure") is True,
         )
 
 

@@ -25,14 +25,19 @@ import yaml
 
 from agentmaint.planner import Decision
 from agentmaint.records import Action
-from agentmaint.schedule import Component, Environment, Schedule
+from agentmaint.roles import (
+    DEFAULT_ROLE,
+    ROLES_PATH,
+    component_variable,
+    role_name,
+    variable,
+)
+from agentmaint.schedule import Backup, Component, Environment, Schedule
 
 PLAY_PREFIX = "Maintain "
 TASK_SEPARATOR = " | "
 INTERNAL = "Failed"  # the rescue's final task: not an Action, so roll-ups skip it
 PLAYBOOK_NAME = "maintenance.yml"
-#: The bundled roles the generated plays import (shipped inside the package).
-ROLES_PATH = Path(__file__).resolve().parent / "roles"
 
 
 class Unsafe(str):
@@ -159,44 +164,32 @@ def _play(
     }
     tasks: list[dict[str, Any]] = []
     backup = schedule.backup
-    if backup.pre_update and backup.backup_command:
+    if backup.enabled:
         # A failed backup fails the host here, so its update never starts.
-        tasks.append(
-            _role(
-                Action.BACKUP,
-                component.name,
-                "agentmaint_backup",
-                {"agentmaint_backup_command": Unsafe(backup.backup_command)},
-            )
-        )
-    block = [
-        _role(
-            Action.UPDATE,
-            component.name,
-            "agentmaint_command",
-            {"agentmaint_command_update": Unsafe(component.update_command)},
-        )
-    ]
+        tasks.append(_role(Action.BACKUP, component.name, "backup", _backup_vars(backup)))
+    update, rollback = _component_roles(component)
+    block = [update]
     if component.healthcheck is not None:
         block.append(_healthcheck(component))
-    rescue: list[dict[str, Any]] = []
-    if component.rollback_command:
+    rescue: list[dict[str, Any]] = [rollback] if rollback is not None else []
+    if backup.enabled and backup.paths and backup.restore_on_failure:
         rescue.append(
             _role(
                 Action.ROLLBACK,
                 component.name,
-                "agentmaint_command",
-                {"agentmaint_command_rollback": Unsafe(component.rollback_command)},
-                tasks_from="rollback",
+                "backup",
+                _backup_vars(backup),
+                tasks_from="restore",
             )
         )
+        rollback = rollback or rescue[-1]
     rescue.append(
         {
             "name": f"{INTERNAL}{TASK_SEPARATOR}{component.name}",
             "ansible.builtin.fail": {
                 "msg": Unsafe(
                     f"{component.name}: update or health check failed"
-                    + ("; rolled back" if component.rollback_command else "; no rollback command")
+                    + ("; rolled back" if rollback is not None else "; no rollback command")
                 )
             },
         }
@@ -208,11 +201,54 @@ def _play(
     return play
 
 
-_COMPONENT_VARIABLE = {
-    "agentmaint_backup": "agentmaint_backup_component",
-    "agentmaint_command": "agentmaint_command_component",
-    "agentmaint_healthcheck": "agentmaint_healthcheck_component",
-}
+def _backup_vars(backup: Backup) -> dict[str, Any]:
+    variables: dict[str, Any] = {
+        "agentmaint_backup_paths": unsafe_tree(backup.paths),
+        "agentmaint_backup_retention_days": backup.retention_days,
+    }
+    if backup.backup_command:
+        variables["agentmaint_backup_command"] = Unsafe(backup.backup_command)
+    if backup.directory:
+        variables["agentmaint_backup_dir"] = Unsafe(backup.directory)
+    return variables
+
+
+def _component_roles(component: Component) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The update task of a component and its rollback task (None: nothing to roll back)."""
+    if component.role == DEFAULT_ROLE:
+        assert component.update_command is not None  # checked when the schedule was parsed
+        update = _role(
+            Action.UPDATE,
+            component.name,
+            "command",
+            {"agentmaint_command_update": Unsafe(component.update_command)},
+        )
+        if not component.rollback_command:
+            return update, None
+        rollback = _role(
+            Action.ROLLBACK,
+            component.name,
+            "command",
+            {"agentmaint_command_rollback": Unsafe(component.rollback_command)},
+            tasks_from="rollback",
+        )
+        return update, rollback
+    arguments = {variable(component.role, k): unsafe_tree(v) for k, v in component.vars.items()}
+    return (
+        _role(Action.UPDATE, component.name, component.role, arguments),
+        _role(Action.ROLLBACK, component.name, component.role, arguments, tasks_from="rollback"),
+    )
+
+
+def unsafe_tree(value: Any) -> Any:
+    """`value` with every string in it, keys included, marked `Unsafe`."""
+    if isinstance(value, str):
+        return Unsafe(value)
+    if isinstance(value, Mapping):
+        return {unsafe_tree(k): unsafe_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [unsafe_tree(item) for item in value]
+    return value
 
 
 def _role(
@@ -224,13 +260,13 @@ def _role(
     tasks_from: str | None = None,
 ) -> dict[str, Any]:
     """A static import of a bundled role (the roles name their own tasks by the contract)."""
-    arguments: dict[str, Any] = {"name": role}
+    arguments: dict[str, Any] = {"name": role_name(role)}
     if tasks_from is not None:
         arguments["tasks_from"] = tasks_from
     return {
         "name": task_name(action, component),
         "ansible.builtin.import_role": arguments,
-        "vars": {_COMPONENT_VARIABLE[role]: Unsafe(component), **variables},
+        "vars": {component_variable(role): Unsafe(component), **variables},
     }
 
 
@@ -248,7 +284,7 @@ def _healthcheck(component: Component) -> dict[str, Any]:
         variables["agentmaint_healthcheck_url"] = Unsafe(check.url)
     if check.contains is not None:
         variables["agentmaint_healthcheck_contains"] = Unsafe(check.contains)
-    return _role(Action.HEALTHCHECK, component.name, "agentmaint_healthcheck", variables)
+    return _role(Action.HEALTHCHECK, component.name, "healthcheck", variables)
 
 
 def ansible_cfg(

@@ -1,8 +1,9 @@
 """Roll per-task results up into the seed's history records, one per (host, component, action).
 
 The generated plays name every play ``Maintain <component> | <environment>`` and
-every task ``<Action> | <component>`` (see `agentmaint.render`), so each
-`TaskResult` maps back to what it was doing. Actions that never ran are filled in
+every task ``<Action> | <component>`` (see `agentmaint.render`), and the bundled roles
+name theirs ``<Action>: <what it does> | <component>``, so each `TaskResult` maps back
+to what it was doing. Actions that never ran are filled in
 from what was targeted: an update after a failed or unreachable backup is
 ``skipped`` (the seed would have updated anyway), and so is every action on
 hosts a stopped rollout never reached.
@@ -30,12 +31,16 @@ def parse_play(name: str) -> tuple[str, str] | None:
 
 
 def parse_task(name: str) -> Action | None:
-    """The action of a generated task name, or None for internal and foreign tasks."""
-    action, separator, _ = name.partition(TASK_SEPARATOR)
+    """The action of a task name, or None for internal and foreign tasks.
+
+    Both ``Update | web`` (generated) and ``Update: refresh the apt cache | web`` (a
+    step of a bundled role) are update tasks of component ``web``.
+    """
+    head, separator, _ = name.partition(TASK_SEPARATOR)
     if not separator:
         return None
     try:
-        return Action(action.strip().lower())
+        return Action(head.partition(":")[0].strip().lower())
     except ValueError:
         return None
 
@@ -50,7 +55,7 @@ def classify(play: str, task: str) -> tuple[str, str, Action] | None:
     action = parse_task(task)
     if parsed is None or action is None:
         return None
-    component = task.partition(TASK_SEPARATOR)[2].strip() or parsed[1]
+    component = task.rpartition(TASK_SEPARATOR)[2].strip() or parsed[1]
     return parsed[0], component, action
 
 
@@ -80,7 +85,7 @@ def rollup(
             continue
         if result.status in {TaskStatus.FAILED, TaskStatus.UNREACHABLE}:
             failed_in.setdefault(
-                result.host, result.task.partition(TASK_SEPARATOR)[2].strip() or play[1]
+                result.host, result.task.rpartition(TASK_SEPARATOR)[2].strip() or play[1]
             )
         found = classify(result.play, result.task)
         if found is not None:
@@ -138,8 +143,10 @@ def _host_records(
     for action in actions:
         results = grouped.get((environment, component, host, action), [])
         interrupted_because = cut_short.get((environment, component, host, action))
-        if interrupted_because is not None and not results:
-            add(action, Outcome.FAILED, interrupted_because, now)
+        if interrupted_because is not None and not _failed(results):
+            # Still running when the run stopped (earlier steps of the action may have
+            # finished): the host may be half-changed.
+            add(action, Outcome.FAILED, interrupted_because, _latest(results, now))
             blocked = blocked or interrupted_because
         elif results:
             status, error = _outcome(results)
@@ -161,10 +168,20 @@ def _outcome(results: Sequence[TaskResult]) -> tuple[Outcome, str | None]:
             return Outcome.UNREACHABLE, result.message or "host unreachable"
     for result in results:
         if result.status in _FAILED:
-            return Outcome.FAILED, result.message or "failed"
+            return Outcome.FAILED, _step(result.task, result.message or "failed")
     if any(r.status in _SUCCEEDED for r in results):
         return Outcome.SUCCESS, None
     return Outcome.SKIPPED, results[0].message
+
+
+def _failed(results: Sequence[TaskResult]) -> bool:
+    return any(r.status in _FAILED or r.status is TaskStatus.UNREACHABLE for r in results)
+
+
+def _step(task: str, message: str) -> str:
+    """``message`` prefixed with the step of a role task (``Update: <step> | web``)."""
+    step = task.partition(TASK_SEPARATOR)[0].partition(":")[2].strip()
+    return f"{step}: {message}" if step else message
 
 
 def _latest(results: Sequence[TaskResult], default: datetime) -> datetime:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -140,10 +141,12 @@ class Component:
     """Something on every host that needs updating: OS packages, a model, a command."""
 
     name: str
-    update_command: str
+    update_command: str | None  # role "command" (the default) only
     frequency: Frequency
     healthcheck: HealthCheck | None = None
     rollback_command: str | None = None
+    role: str = "command"  # a bundled role: see `agentmaint.roles.COMPONENT_ROLES`
+    vars: Mapping[str, Any] = field(default_factory=dict)  # the role's arguments, unprefixed
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +288,14 @@ class Backup:
     pre_update: bool = False
     backup_command: str | None = None
     retention_days: int = 30
+    paths: tuple[str, ...] = ()  # archived by the agentmaint_backup role
+    directory: str | None = None  # where the archives go (the role's default when None)
+    restore_on_failure: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether hosts are backed up before their update."""
+        return self.pre_update and (bool(self.backup_command) or bool(self.paths))
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,16 @@ ROOTFS = CACHE_DIR / "rootfs"
 RUN_DIR = Path("/run/agentmaint-tests")
 SESSIONS_DIR = RUN_DIR / "sessions"
 SUITE = "bookworm"
-ROOTFS_PACKAGES = ("python3", "openssh-server", "openssh-sftp-server", "iproute2")
+ROOTFS_PACKAGES = (
+    "python3",
+    "openssh-server",
+    "openssh-sftp-server",
+    "iproute2",
+    # for the bundled roles: apt module, virtualenvs and pip (python_deps)
+    "python3-apt",
+    "python3-venv",
+    "python3-pip",
+)
 ROOTFS_MARKER = ".agentmaint-rootfs"
 ROOTFS_VERSION = f"1 {SUITE} {','.join(ROOTFS_PACKAGES)}"
 MIRROR_VARIABLE = "AGENTMAINT_DEBIAN_MIRROR"

@@ -92,7 +92,7 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
         "environments.testing.update_schedule.time: '24:00' is not a valid HH:MM time",
         "components.os.update_command: must not be empty",
         "components.os.extra: unknown key (known: description, frequency, healthcheck, "
-        "rollback_command, update_command)",
+        "role, rollback_command, update_command, vars)",
     }
 
 

@@ -1,0 +1,110 @@
+"""Two `agentmaint run` processes at once: the environment lock decides, history stays true."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentmaint.runner import run_processes
+from agentmaint.store import HistoryStore
+from tests.integration.conftest import local_hosts
+
+pytestmark = pytest.mark.integration
+
+WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
+
+
+def _schedule(tmp_path: Path, gate: Path) -> Path:
+    """Two environments; `blue` updates wait for `gate` to exist (at most 60 s)."""
+    wait = f"for i in $(seq 600); do test -e {gate} && break; sleep 0.1; done; test -e {gate}"
+    document = {
+        "environments": {
+            "blue": {"hosts": local_hosts("b1", "b2"), "update_schedule": WINDOW},
+            "green": {"hosts": local_hosts("g1"), "update_schedule": WINDOW},
+        },
+        "components": {
+            "app": {
+                "update_command": f'touch {tmp_path}/started-"$AGENTMAINT_HOST"; {wait}',
+                "frequency": "weekly",
+            }
+        },
+    }
+    path = tmp_path / "schedule.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _agentmaint(*argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentmaint", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(*paths: Path, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while not all(p.exists() for p in paths):
+        assert time.monotonic() < deadline, f"never appeared: {paths}"
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+
+
+def test_second_run_of_a_locked_environment_exits_3_then_waits(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    path = _schedule(tmp_path, gate)
+    first = _agentmaint("run", str(path), "--environment", "blue", "--json")
+    _wait_for(tmp_path / "started-b1", tmp_path / "started-b2", process=first)
+
+    # Same environment, no --wait: refused at once, naming the holder; nothing recorded.
+    second = _agentmaint("run", str(path), "--environment", "blue", "--json")
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 3, err
+    assert "environment 'blue' is locked by another run" in err
+    assert f"pid {first.pid}" in err
+    assert "started" in err
+    assert "Traceback" not in err
+
+    # A run of the other environment is not blocked by blue's lock.
+    green = _agentmaint("run", str(path), "--environment", "green", "--json")
+    _wait_for(tmp_path / "started-g1", process=green)
+
+    # With --wait, a third run queues behind the first instead of failing.
+    third = _agentmaint("run", str(path), "--environment", "blue", "--wait", "2m", "--json")
+    time.sleep(1.0)
+    assert third.poll() is None, third.communicate()  # still waiting for the lock
+
+    gate.touch()  # let the first run (and green) finish
+    out_first, err_first = first.communicate(timeout=120)
+    assert first.returncode == 0, err_first
+    out_green, err_green = green.communicate(timeout=120)
+    assert green.returncode == 0, err_green
+    out_third, err_third = third.communicate(timeout=120)
+    assert third.returncode == 0, err_third
+
+    first_run = json.loads(out_first)["run"]
+    green_run = json.loads(out_green)["run"]
+    assert first_run["status"] == green_run["status"] == "successful"
+    # The queued run saw the first one's history: blue was done in this window.
+    assert json.loads(out_third)["run"] is None
+
+    with HistoryStore.open(tmp_path / ".agentmaint") as store:
+        runs = {r.id: r.status.value for r in store.runs()}
+        assert runs == {first_run["id"]: "successful", green_run["id"]: "successful"}
+        updates = sorted((r.server, r.run_id) for r in store.records())
+        assert updates == sorted(
+            [
+                ("b1", first_run["id"]),
+                ("b2", first_run["id"]),
+                ("g1", green_run["id"]),
+            ]
+        )
+    assert run_processes(first_run["id"]) == []
+    assert run_processes(green_run["id"]) == []
