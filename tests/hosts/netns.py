@@ -2,7 +2,8 @@
 
 Each host is an overlay mount over a shared debootstrapped Debian root (writes land in the
 host's own upper directory), its own network namespace joined by a veth pair to a bridge
-on the controller, and ``unshare --mount --uts --ipc --pid`` running ``chroot ... sshd -D``.
+on the controller, and ``unshare --mount --uts --ipc --pid`` running ``chroot ... sshd -D``
+under a small shell "init" that restarts sshd after a test's simulated reboot.
 No NAT and no forwarding: the hosts only talk to the controller, on a private /24 picked
 at run time among the subnets the machine does not use.
 
@@ -72,6 +73,13 @@ _EXTRA_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 # Runs inside the new mount/uts/ipc/pid namespaces (pid 1 there), before the chroot. The
 # overlay is mounted inside the private mount namespace, so every mount of a host goes
 # away with its last process, whatever happens to the controller.
+#
+# Pid 1 stays this shell: a tiny "init" that boots the host again whenever sshd is killed
+# by a signal, so that tests can exercise reboots (there is no kernel to reboot here).
+# Each boot gets a fresh /run and /tmp and a new boot id in /run/agentmaint-boot-id; a
+# "reboot" is `kill -KILL -1` from inside the host, which kills every process of the
+# namespace except this init. An sshd that exits on its own (e.g. a bad option) ends the
+# host as before, and SIGKILL to this shell from outside still takes the namespace down.
 _HOST_SCRIPT = r"""
 set -eu
 root=$1 lower=$2 upper=$3 work=$4 name=$5
@@ -90,11 +98,24 @@ ln -s /proc/self/fd "$root/dev/fd"
 ln -s /proc/self/fd/0 "$root/dev/stdin"
 ln -s /proc/self/fd/1 "$root/dev/stdout"
 ln -s /proc/self/fd/2 "$root/dev/stderr"
-mount -t tmpfs -o mode=755,nosuid,nodev run "$root/run"
-mkdir -m 755 "$root/run/sshd"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$root/tmp"
 hostname "$name"
-exec chroot "$root" /usr/sbin/sshd -D -e -o UsePAM=no -o PrintMotd=no -o UseDNS=no
+booted=
+while :; do
+    if [ -n "$booted" ]; then
+        umount --lazy "$root/tmp" "$root/run"
+    fi
+    booted=yes
+    mount -t tmpfs -o mode=755,nosuid,nodev run "$root/run"
+    mkdir -m 755 "$root/run/sshd"
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$root/tmp"
+    cat /proc/sys/kernel/random/uuid > "$root/run/agentmaint-boot-id"
+    status=0
+    chroot "$root" /usr/sbin/sshd -D -e -o UsePAM=no -o PrintMotd=no -o UseDNS=no || status=$?
+    if [ "$status" -le 128 ]; then
+        exit "$status"
+    fi
+    echo "agentmaint-test-host: sshd killed by signal $((status - 128)): rebooting" >&2
+done
 """
 
 

@@ -67,6 +67,7 @@ def test_second_run_of_a_locked_environment_exits_3_then_waits(tmp_path: Path) -
     second = _agentmaint("run", str(path), "--environment", "blue", "--json")
     out, err = second.communicate(timeout=60)
     assert second.returncode == 3, err
+    assert out == ""  # no run document: nothing was started or recorded
     assert "environment 'blue' is locked by another run" in err
     assert f"pid {first.pid}" in err
     assert "started" in err
