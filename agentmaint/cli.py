@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agentmaint import __version__
@@ -27,7 +28,7 @@ from agentmaint.delivery import Delivery
 from agentmaint.demo import FAILING_HOST, create_demo
 from agentmaint.durations import parse_duration
 from agentmaint.errors import AgentmaintError, ScheduleError, UsageError
-from agentmaint.events import read_artifact_dir
+from agentmaint.events import ParsedRun, read_artifact_dir
 from agentmaint.history import HistoryReader, MemoryHistory
 from agentmaint.importer import import_run
 from agentmaint.locks import LockHeldError
@@ -520,7 +521,15 @@ def _history_import(file: Path, artifact_dir: Path, out: Console) -> int:
     with HistoryStore.open(schedule.state_dir) as store:
         run = import_run(schedule, store, parsed, artifact_dir)
     out.print(f"imported run {run.id} ({run.status.value}) from {artifact_dir}", highlight=False)
+    _print_partial(parsed, out)
     return EXIT_OK
+
+
+def _print_partial(parsed: ParsedRun, out: Console) -> None:
+    if parsed.partial:
+        out.print("[yellow]partial: the artifact directory is incomplete[/]")
+    for warning in parsed.warnings:
+        out.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def _events(args: argparse.Namespace, out: Console) -> int:
@@ -543,10 +552,9 @@ def _events(args: argparse.Namespace, out: Console) -> int:
     for host, host_counts in parsed.counts.items():
         counts.add_row(host, *(str(v) for v in host_counts.to_dict().values()))
     out.print(counts)
-    if parsed.partial:
-        out.print("[yellow]partial: the artifact directory is incomplete[/]")
+    _print_partial(parsed, out)
     if parsed.error:
-        out.print(f"[red]{parsed.error}[/]", markup=True, highlight=False)
+        out.print(f"[red]{escape(parsed.error)}[/]", markup=True, highlight=False)
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agentmaint.errors import UsageError
 from agentmaint.events import ParsedRun
 from agentmaint.maintenance import new_run_id
 from agentmaint.records import Action, RunRecord
@@ -23,7 +24,17 @@ from agentmaint.store import HistoryStore
 def import_run(
     schedule: Schedule, store: HistoryStore, parsed: ParsedRun, artifact_dir: Path
 ) -> RunRecord:
-    """Store `parsed` (read from `artifact_dir`) as a run with trigger ``import``."""
+    """Store `parsed` (read from `artifact_dir`) as a run with trigger ``import``.
+
+    Raises `UsageError`, storing nothing, when the directory is already in the history
+    (imported, or recorded by agentmaint's own run) or when no play of it follows the
+    naming contract for an environment of `schedule`. A partial stream (truncated or
+    unreadable event files) is imported with the run's message saying so.
+    """
+    resolved = artifact_dir.resolve()
+    for known in store.runs():
+        if known.artifact_dir is not None and known.artifact_dir.resolve() == resolved:
+            raise UsageError(f"{artifact_dir}: already in the history as run {known.id}")
     ends = [r.end for r in parsed.results if r.end is not None]
     starts = [r.start for r in parsed.results if r.start is not None]
     finished = max(ends) if ends else datetime.now(UTC)
@@ -37,11 +48,22 @@ def import_run(
         hosts.setdefault((key[0], key[1]), {})[result.host] = None
         backup_seen |= key[2] is Action.BACKUP
     targets = tuple(Target(env, comp, tuple(names)) for (env, comp), names in hosts.items())
+    if not targets:
+        environments = ", ".join(schedule.environments)
+        raise UsageError(
+            f"{artifact_dir}: no task follows agentmaint's naming for this schedule "
+            f"(plays 'Maintain <component> | <environment>' for {environments}; tasks "
+            "'<Action> | <component>'); nothing imported"
+        )
+    message = parsed.error
+    if parsed.partial:
+        shown = "; ".join(parsed.warnings[:3]) + (" ..." if len(parsed.warnings) > 3 else "")
+        message = "; ".join(filter(None, [message, f"partial import: {shown}"]))
     run = RunRecord(
         id=new_run_id(started),
         trigger="import",
         started=started,
-        artifact_dir=artifact_dir.resolve(),
+        artifact_dir=resolved,
         environments=tuple(sorted({t.environment for t in targets})),
         components=tuple(dict.fromkeys(t.component for t in targets)),
     )
@@ -53,6 +75,6 @@ def import_run(
         rollup(parsed.results, targets, backup_expected=backup_seen, now=finished, run_id=run.id),
     )
     store.finish_run(
-        run.id, parsed.status, finished=finished, runner_rc=parsed.rc, message=parsed.error
+        run.id, parsed.status, finished=finished, runner_rc=parsed.rc, message=message
     )
     return store.get_run(run.id) or run
