@@ -103,3 +103,81 @@ def test_disk_full_fails_before_any_host_is_touched(
     assert "KiB free; a run needs at least 64 MiB" in err
     assert not marker.exists()
     assert not (tiny_filesystem / "state" / "runs").exists()
+
+
+def test_broken_ansible_playbook_is_recorded_with_its_output(
+    make_schedule: MakeSchedule, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ansible-playbook that crashes at start: the run ends with a reason, hosts untouched."""
+    marker = tmp_path / "touched"
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1"), {"app": {"update_command": f"touch {marker}", "frequency": "weekly"}}
+        )
+    )
+    bin_dir = tmp_path / "broken-bin"
+    bin_dir.mkdir()
+    broken = bin_dir / "ansible-playbook"
+    broken.write_text(
+        "#!/bin/sh\n"
+        "echo 'ERROR! Unexpected Exception, this is probably a bug: broken install' >&2\n"
+        "exit 250\n"
+    )
+    broken.chmod(0o755)
+    monkeypatch.setattr(agentmaint.runner, "job_path", lambda: f"{bin_dir}:/usr/bin:/bin")
+    result = run_maintenance(schedule)
+    assert result.run is not None
+    assert result.run.status in {RunStatus.ERROR, RunStatus.FAILED}
+    assert not result.succeeded
+    assert not marker.exists()
+    with HistoryStore.open(schedule.state_dir) as store:
+        stored = store.get_run(result.run.id)
+        assert stored is not None and stored.status is result.run.status
+        assert stored.message is not None and "broken install" in stored.message
+        (record,) = store.records()
+        assert record.status.value == "skipped"
+    assert agentmaint.runner.run_processes(result.run.id) == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["garbage", "newer"],
+)
+def test_unusable_history_is_refused_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    import sqlite3
+
+    from agentmaint.store import DB_NAME, SCHEMA_VERSION
+
+    marker = tmp_path / "touched"
+    path = write(
+        tmp_path,
+        always_open(
+            local_hosts("h1"), {"app": {"update_command": f"touch {marker}", "frequency": "weekly"}}
+        ),
+    )
+    state = tmp_path / ".agentmaint"
+    state.mkdir()
+    database = state / DB_NAME
+    if damage == "garbage":
+        database.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4080)
+    else:
+        raw = sqlite3.connect(database)
+        raw.execute("CREATE TABLE future (x)")
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        raw.commit()
+        raw.close()
+    before = database.read_bytes()
+    for argv in (["run", str(path)], ["history", str(path)], ["plan", str(path)]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert (
+            "SQLite database (or corrupt)" in err
+            if damage == "garbage"
+            else "is newer than this" in err
+        ), err
+    assert database.read_bytes() == before
+    assert not marker.exists()
+    assert not (state / "runs").exists() or not any((state / "runs").iterdir())
