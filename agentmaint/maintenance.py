@@ -48,6 +48,8 @@ from agentmaint.rollup import classify, parse_play, rollup
 from agentmaint.runner import Job, run_job
 from agentmaint.schedule import NotifyEvent, Schedule
 from agentmaint.store import HistoryStore
+from agentmaint.strategy import Strategy
+from agentmaint.strategy import resolve as resolve_strategy
 
 MAX_DEFAULT_FORKS = 50
 MIN_TIMEOUT = timedelta(minutes=1)
@@ -239,6 +241,7 @@ def run_maintenance(
     when another run holds an environment this one needs.
     """
     now = at or datetime.now(UTC)
+    resolve_strategy(schedule.execution.strategy)  # a strategy that cannot work: fail now
     check_state_dir(schedule.state_dir)
     owns_store = store is None
     store = store or HistoryStore.open(schedule.state_dir)
@@ -291,8 +294,12 @@ def prepare_run_dir(
     timeout: int | None = None,
     check: bool = False,
     control_path_dir: Path | None = None,
+    strategy: Strategy | None = None,
 ) -> Job:
-    """Write inventory, playbook and ansible.cfg into a fresh private_data_dir."""
+    """Write inventory, playbook and ansible.cfg into a fresh private_data_dir.
+
+    `strategy` defaults to what ``execution.strategy`` resolves to (see `agentmaint.strategy`).
+    """
     directory.mkdir(mode=0o700, parents=True, exist_ok=False)
     for sub in ("inventory", "project", "tmp"):
         (directory / sub).mkdir(mode=0o700)
@@ -312,6 +319,7 @@ def prepare_run_dir(
             local_tmp=directory / "tmp",
             overrides=schedule.ansible_cfg,
             control_path_dir=control_path_dir,
+            strategy=strategy or resolve_strategy(schedule.execution.strategy),
         )
     )
     return Job(

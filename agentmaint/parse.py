@@ -480,6 +480,7 @@ class _Builder:
             timeout=self.duration(timeout, ["execution", "timeout"], timedelta(0)) or None,
             forks=forks if isinstance(forks, int) else None,
             pipelining=bool(raw.get("pipelining", True)),
+            strategy=strategy if isinstance(strategy := raw.get("strategy"), str) else "auto",
         )
 
     def notification(self, raw: Any) -> Notification:

@@ -33,6 +33,7 @@ from agentmaint.roles import (
     variable,
 )
 from agentmaint.schedule import Backup, Component, Environment, Schedule
+from agentmaint.strategy import Strategy
 
 PLAY_PREFIX = "Maintain "
 TASK_SEPARATOR = " | "
@@ -294,6 +295,7 @@ def ansible_cfg(
     local_tmp: Path,
     overrides: Mapping[str, Mapping[str, str]],
     control_path_dir: Path | None = None,
+    strategy: Strategy | None = None,
 ) -> str:
     """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top."""
     sections: dict[str, dict[str, str]] = {
@@ -310,6 +312,10 @@ def ansible_cfg(
             "ssh_args": "-C -o ControlMaster=auto -o ControlPersist=60s",
         },
     }
+    if strategy is not None:
+        sections["defaults"]["strategy"] = strategy.name
+        if strategy.plugin_dir is not None:
+            sections["defaults"]["strategy_plugins"] = str(strategy.plugin_dir)
     if control_path_dir is not None:
         # Per run, so its masters can be found and ended, and never reused by a later run.
         sections["ssh_connection"]["control_path_dir"] = str(control_path_dir)

@@ -156,6 +156,7 @@ class Execution:
     timeout: timedelta | None = None
     forks: int | None = None
     pipelining: bool = True
+    strategy: str = "auto"  # see `agentmaint.strategy`
 
 
 class NotifyEvent(StrEnum):
