@@ -307,7 +307,8 @@ def prepare_run_dir(
     hosts = {h for t in targets for h in t.hosts}
     forks = schedule.execution.forks or max(1, min(MAX_DEFAULT_FORKS, len(hosts)))
     inventory_path = directory / "inventory" / "hosts.yml"
-    inventory_path.write_text(dump_yaml(inventory(schedule, envs)))
+    strategy = strategy or resolve_strategy(schedule.execution.strategy)
+    inventory_path.write_text(dump_yaml(inventory(schedule, envs, mitogen=strategy.mitogen)))
     (directory / "project" / PLAYBOOK_NAME).write_text(
         dump_yaml(playbook(schedule, targets, run_id=run_id))
     )
@@ -319,7 +320,7 @@ def prepare_run_dir(
             local_tmp=directory / "tmp",
             overrides=schedule.ansible_cfg,
             control_path_dir=control_path_dir,
-            strategy=strategy or resolve_strategy(schedule.execution.strategy),
+            strategy=strategy,
         )
     )
     return Job(

@@ -103,12 +103,17 @@ def targets_from_decisions(decisions: Iterable[Decision]) -> tuple[Target, ...]:
     )
 
 
-def inventory(schedule: Schedule, environments: Iterable[str] | None = None) -> dict[str, Any]:
+def inventory(
+    schedule: Schedule, environments: Iterable[str] | None = None, *, mitogen: bool = False
+) -> dict[str, Any]:
     """The YAML inventory: one group per environment, hosts with their connection variables.
 
     Hosts with ``ansible_connection: local`` get ``ansible_python_interpreter`` set to this
     Python unless the schedule sets one: interpreter discovery on a controller with pyenv
-    or conda picks shims that do not run.
+    or conda picks shims that do not run. Under `mitogen`, whose local connections share
+    one interpreter (and so run one host after the other) when their interpreters are
+    the same, each local host gets its own (``env AGENTMAINT_LOCAL_HOST=<host> python``),
+    so local hosts run in parallel as they do without mitogen.
     """
     names = list(environments) if environments is not None else list(schedule.environments)
     children: dict[str, Any] = {}
@@ -124,7 +129,11 @@ def inventory(schedule: Schedule, environments: Iterable[str] | None = None) -> 
                 variables.get("ansible_connection") == "local"
                 and "ansible_python_interpreter" not in variables
             ):
-                variables["ansible_python_interpreter"] = sys.executable
+                variables["ansible_python_interpreter"] = (
+                    f"/usr/bin/env AGENTMAINT_LOCAL_HOST={host.name} {sys.executable}"
+                    if mitogen
+                    else sys.executable
+                )
             hosts[host.name] = variables or None
         children[name] = {"hosts": hosts}
     return {"all": {"children": children}}
@@ -167,7 +176,15 @@ def _play(
     backup = schedule.backup
     if backup.enabled:
         # A failed backup fails the host here, so its update never starts.
-        tasks.append(_role(Action.BACKUP, component.name, "backup", _backup_vars(backup)))
+        tasks.append(
+            _role(
+                Action.BACKUP,
+                component.name,
+                "backup",
+                _backup_vars(backup),
+                tasks_from=None if backup.paths else "command",
+            )
+        )
     update, rollback = _component_roles(component)
     block = [update]
     if component.healthcheck is not None:
@@ -260,10 +277,18 @@ def _role(
     *,
     tasks_from: str | None = None,
 ) -> dict[str, Any]:
-    """A static import of a bundled role (the roles name their own tasks by the contract)."""
+    """A static import of a bundled role (the roles name their own tasks by the contract).
+
+    Plays use the narrowest entry point (e.g. the health check's ``command``), so that a
+    host runs one task per phase rather than a list of skipped alternatives.
+    """
     arguments: dict[str, Any] = {"name": role_name(role)}
     if tasks_from is not None:
         arguments["tasks_from"] = tasks_from
+    # The variables were checked against the role's argument specs when the schedule was
+    # loaded (`agentmaint.roles.check_vars`); Ansible's own check would add a task per
+    # host and role to every run.
+    arguments["rolespec_validate"] = False
     return {
         "name": task_name(action, component),
         "ansible.builtin.import_role": arguments,
@@ -285,7 +310,8 @@ def _healthcheck(component: Component) -> dict[str, Any]:
         variables["agentmaint_healthcheck_url"] = Unsafe(check.url)
     if check.contains is not None:
         variables["agentmaint_healthcheck_contains"] = Unsafe(check.contains)
-    return _role(Action.HEALTHCHECK, component.name, "healthcheck", variables)
+    kind = "command" if check.command is not None else "http"
+    return _role(Action.HEALTHCHECK, component.name, "healthcheck", variables, tasks_from=kind)
 
 
 def ansible_cfg(
