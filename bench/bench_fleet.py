@@ -1,0 +1,230 @@
+"""Fleet speed, controller overhead and the scaling curve (issue 7, targets 1, 2 and 5).
+
+One maintenance of N hosts: a component with a backup, an update and a health check, i.e.
+three tasks per host (command, file, copy through the bundled roles). Every
+measurement renders the plays once with `agentmaint render --force` and then times, in
+the same run and interleaved (these machines are noisy):
+
+* stock:      plain `ansible-playbook` of the rendered inventory and playbook with
+              Ansible's defaults: forks 5, linear strategy, no pipelining (only
+              `roles_path` is set, so the bundled roles are found);
+* tuned:      plain `ansible-playbook` of the same files with agentmaint's rendered
+              ansible.cfg (forks sized to the fleet, pipelining, ControlPersist, and the
+              mitogen strategy when the `fast` extra is installed);
+* agentmaint: `agentmaint run --force` of the same schedule (plans, renders, runs
+              through ansible-runner, parses every event, stores the history).
+
+Ratios: fleet speed = stock / agentmaint (target >= 4 local, >= 3 over SSH); controller
+overhead = agentmaint / tuned (target <= 1.10).
+
+Usage (from the repository root):
+  .venv/bin/python bench/bench_fleet.py --hosts 50 --connection local --repeat 3
+  .venv/bin/python bench/bench_fleet.py --hosts 50 --connection ssh --repeat 3   # root: sshd hosts
+  .venv/bin/python bench/bench_fleet.py --curve 10,50,100,200 --png bench/scaling.png
+Prints one JSON line per measurement and a summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
+
+
+def schedule(directory: Path, hosts: dict[str, dict[str, Any]]) -> Path:
+    """The benchmark schedule: one environment of `hosts`, one component, backups on."""
+    work = "/tmp/agentmaint-bench/$AGENTMAINT_HOST"
+    document = {
+        "environments": {"fleet": {"hosts": hosts, "update_schedule": WINDOW}},
+        "components": {
+            "app": {
+                "update_command": f"mkdir -p {work} && date +%s%N > {work}/version",
+                "healthcheck": {"command": f"test -s {work}/version", "retries": 1},
+                "frequency": "weekly",
+            }
+        },
+        "backup": {"pre_update": True, "backup_command": f"mkdir -p {work} && touch {work}/bak"},
+        "history": {"retention_days": 30},
+    }
+    path = directory / "schedule.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def local_hosts(count: int) -> dict[str, dict[str, Any]]:
+    return {
+        f"h{i:03d}": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        for i in range(count)
+    }
+
+
+@contextlib.contextmanager
+def ssh_hosts(count: int) -> Iterator[dict[str, dict[str, Any]]]:
+    from tests.hosts.netns import sshd_hosts
+
+    with sshd_hosts(count, prefix="bench") as hosts:
+        yield {h.name: dict(h.ansible_vars()) for h in hosts}
+
+
+def render(path: Path, out: Path) -> tuple[Path, Path, Path]:
+    """Render the plays once: (inventory, playbook, agentmaint's ansible.cfg)."""
+    done = subprocess.run(
+        [str(BIN / "agentmaint"), "render", str(path), "--force", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"render failed: {done.stdout}{done.stderr}")
+    return (
+        out / "inventory" / "hosts.yml",
+        out / "project" / "maintenance.yml",
+        out / "project" / "ansible.cfg",
+    )
+
+
+def stock_cfg(directory: Path) -> Path:
+    from agentmaint.roles import ROLES_PATH
+
+    cfg = directory / "stock.cfg"
+    cfg.write_text(f"[defaults]\nroles_path = {ROLES_PATH}\nforks = 5\n")
+    return cfg
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0,):
+        tail = (done.stdout + done.stderr)[-3000:]
+        raise SystemExit(f"{' '.join(argv[:3])} failed (rc {done.returncode}):\n{tail}")
+    return seconds
+
+
+def measure(hosts: dict[str, dict[str, Any]], repeat: int, label: str) -> dict[str, Any]:
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    base_env["PATH"] = f"{BIN}:{base_env.get('PATH', '/usr/bin:/bin')}"
+    samples: dict[str, list[float]] = {"stock": [], "tuned": [], "agentmaint": []}
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+        work = Path(tmp)
+        path = schedule(work, hosts)
+        inventory, playbook, tuned_cfg = render(path, work / "rendered")
+        stock = stock_cfg(work)
+        strategy = next(
+            (
+                line.split("=", 1)[1].strip()
+                for line in tuned_cfg.read_text().splitlines()
+                if line.startswith("strategy =")
+            ),
+            "linear",
+        )
+        for _ in range(repeat):
+            shutil.rmtree("/tmp/agentmaint-bench", ignore_errors=True)
+            samples["stock"].append(
+                timed(
+                    [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+                    {**base_env, "ANSIBLE_CONFIG": str(stock)},
+                )
+            )
+            samples["tuned"].append(
+                timed(
+                    [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+                    {**base_env, "ANSIBLE_CONFIG": str(tuned_cfg)},
+                )
+            )
+            shutil.rmtree(work / ".agentmaint", ignore_errors=True)  # a fresh history each time
+            samples["agentmaint"].append(
+                timed(
+                    [str(BIN / "agentmaint"), "run", str(path), "--force", "--json"],
+                    base_env,
+                )
+            )
+    medians = {k: statistics.median(v) for k, v in samples.items()}
+    result = {
+        "label": label,
+        "hosts": len(hosts),
+        "strategy": strategy,
+        "median_s": {k: round(v, 2) for k, v in medians.items()},
+        "samples_s": {k: [round(x, 2) for x in v] for k, v in samples.items()},
+        "fleet_speed_ratio": round(medians["stock"] / medians["agentmaint"], 2),
+        "controller_overhead_ratio": round(medians["agentmaint"] / medians["tuned"], 3),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def plot(results: list[dict[str, Any]], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["hosts"] for r in results]
+    figure, axis = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for key, name in (
+        ("stock", "stock ansible-playbook (forks 5, linear, no pipelining)"),
+        ("agentmaint", f"agentmaint run ({results[0]['strategy']})"),
+    ):
+        axis.plot(sizes, [r["median_s"][key] for r in results], marker="o", label=name)
+    axis.set_xlabel("hosts (ansible_connection: local, 3 tasks each)")
+    axis.set_ylabel("wall time, median (s)")
+    axis.set_title("agentmaint vs stock ansible-playbook: fleet run time")
+    axis.grid(True, alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(png)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--connection", choices=("local", "ssh"), default="local")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--curve", help="comma-separated host counts (local connection)")
+    parser.add_argument("--png", type=Path, default=ROOT / "bench" / "scaling.png")
+    args = parser.parse_args()
+    if args.curve:
+        sizes = [int(x) for x in args.curve.split(",")]
+        results = [measure(local_hosts(n), args.repeat, f"local-{n}") for n in sizes]
+        plot(results, args.png)
+        print(f"wrote {args.png}")
+    elif args.connection == "ssh":
+        with ssh_hosts(args.hosts) as hosts:
+            results = [measure(hosts, args.repeat, f"ssh-{args.hosts}")]
+    else:
+        results = [measure(local_hosts(args.hosts), args.repeat, f"local-{args.hosts}")]
+    print()
+    print(
+        "| run | hosts | stock | tuned ansible-playbook | agentmaint | speed (stock/agentmaint) "
+        "| overhead (agentmaint/tuned) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        m = r["median_s"]
+        speed, overhead = r["fleet_speed_ratio"], r["controller_overhead_ratio"]
+        print(
+            f"| {r['label']} ({r['strategy']}) | {r['hosts']} | {m['stock']} s | {m['tuned']} s "
+            f"| {m['agentmaint']} s | {speed}x | {overhead} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
