@@ -16,11 +16,20 @@ from agentmaint.demo import HOSTS, MODEL_BYTES
 from agentmaint.parse import load_schedule
 from agentmaint.planner import plan
 from agentmaint.store import HistoryStore
+from agentmaint.strategy import ENVIRONMENT_VARIABLE
 
 pytestmark = pytest.mark.integration
 
 
-def test_demo_cycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("strategy", ["auto", "linear"], ids=["mitogen-if-installed", "fallback"])
+def test_demo_cycle(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    strategy: str,
+) -> None:
+    """The same outcome with the fast path (mitogen, when installed) and Ansible's own."""
+    monkeypatch.setenv(ENVIRONMENT_VARIABLE, strategy)
     root = tmp_path / "demo"
     assert main(["demo", "--dir", str(root), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
