@@ -78,8 +78,10 @@ _EXTRA_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 # by a signal, so that tests can exercise reboots (there is no kernel to reboot here).
 # Each boot gets a fresh /run and /tmp and a new boot id in /run/agentmaint-boot-id; a
 # "reboot" is `kill -KILL -1` from inside the host, which kills every process of the
-# namespace except this init. An sshd that exits on its own (e.g. a bad option) ends the
-# host as before, and SIGKILL to this shell from outside still takes the namespace down.
+# namespace except this init (run it detached from the ssh session, e.g.
+# `nohup setsid -f sh -c 'sleep 1; kill -KILL -1' </dev/null >/dev/null 2>&1`). An sshd
+# that exits on its own (e.g. a bad option) ends the host as before, and SIGKILL to this
+# shell from outside still takes the namespace down.
 _HOST_SCRIPT = r"""
 set -eu
 root=$1 lower=$2 upper=$3 work=$4 name=$5
@@ -102,7 +104,7 @@ hostname "$name"
 booted=
 while :; do
     if [ -n "$booted" ]; then
-        umount --lazy "$root/tmp" "$root/run"
+        umount --lazy "$root/tmp" "$root/run" || :
     fi
     booted=yes
     mount -t tmpfs -o mode=755,nosuid,nodev run "$root/run"
