@@ -138,7 +138,7 @@ class TestHost:
     key_path: Path
     pid: int
 
-    def ansible_vars(self) -> dict[str, str | int]:
+    def ansible_vars(self) -> dict[str, str | int | bool]:
         """Inventory variables that make Ansible reach this host over SSH."""
         return {
             "ansible_host": self.address,
@@ -146,6 +146,8 @@ class TestHost:
             "ansible_user": self.user,
             "ansible_ssh_private_key_file": str(self.key_path),
             "ansible_ssh_common_args": SSH_COMMON_ARGS,
+            # mitogen checks host keys itself and ignores the ssh options above
+            "ansible_host_key_checking": False,
             "ansible_python_interpreter": "/usr/bin/python3",
         }
 

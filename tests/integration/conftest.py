@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from agentmaint.parse import load_schedule
+from agentmaint.runner import run_processes
 from agentmaint.schedule import Schedule
 
 
@@ -36,3 +38,11 @@ def make_schedule(tmp_path: Path):  # type: ignore[no-untyped-def]
         return load_schedule(path)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_run_process_left() -> Iterator[None]:
+    """After every test: no process of any agentmaint run is left (whatever the test did)."""
+    yield
+    leftovers = run_processes("")  # every process carrying AGENTMAINT_RUN_ID=...
+    assert leftovers == [], f"processes of a run outlived the test: {leftovers}"
