@@ -74,7 +74,5 @@ def import_run(
         run.id,
         rollup(parsed.results, targets, backup_expected=backup_seen, now=finished, run_id=run.id),
     )
-    store.finish_run(
-        run.id, parsed.status, finished=finished, runner_rc=parsed.rc, message=message
-    )
+    store.finish_run(run.id, parsed.status, finished=finished, runner_rc=parsed.rc, message=message)
     return store.get_run(run.id) or run
