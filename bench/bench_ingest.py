@@ -1,20 +1,30 @@
 """Event ingest: parse and store 100,000 events from an artifact directory.
 
 The events are a real recorded run (tests/data/artifacts/fail_one_of_three) replicated
-with fresh counters into one artifact directory of N events. Measured in the same run:
+with fresh counters into one artifact directory of N events. Measured in the same run,
+alternating, medians of ROUNDS repetitions:
 
-* baseline: read every job_events/*.json file and json-decode it (the I/O floor);
-* agentmaint: `read_artifact_dir` (parse into typed results) + store the task results
-  and host counts in a fresh SQLite history;
-* memory: peak RSS of a child process that streams the N events through `EventParser`
-  (as a live run does), against a child that only loads the same modules.
+* baseline: read every job_events/*.json file with ``Path.read_bytes`` and
+  ``json.loads`` it (the obvious way to read the directory);
+* floor: the same with the cheapest plain reads (``os.listdir``, then ``os.open``
+  relative to the directory, one ``os.read``, ``os.close``) and ``json.loads``: about
+  what reading and decoding alone cost, whatever is done with the events;
+* agentmaint: `read_artifact_dir` (read, parse into typed results) + store the task
+  results and host counts in a fresh SQLite history (the store part also on its own);
+* parse only: the events already decoded in memory, as during a live run (kept out of
+  the garbage collector's way, as a live run holds one event at a time);
+* memory: peak RSS (VmHWM) of a child process doing what a live run's controller does
+  with the N events (feed them one by one to `EventParser`, follow `results_since`,
+  `finish`, store the results and counts), against a child that only loads the modules.
 
 Usage: .venv/bin/python bench/bench_ingest.py [N]   (default 100000)
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -24,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tests" / "data" / "artifacts" / "fail_one_of_three" / "job_events"
+ROUNDS = 5
 
 
 def replicate(target: Path, count: int) -> None:
@@ -34,58 +45,102 @@ def replicate(target: Path, count: int) -> None:
     start = [e for e in events if e["event"] == "playbook_on_start"]
     stats = [e for e in events if e["event"] == "playbook_on_stats"]
     (target / "job_events").mkdir(parents=True)
-    rounds = max(1, (count - len(start) - len(stats)) // len(body))
-    sequence = start + body * rounds + stats
-    for counter, event in enumerate(sequence[:count], 1):
+    # exactly `count` events (the last round cut short), ending with the recap
+    rounds, extra = divmod(max(0, count - len(start) - len(stats)), len(body))
+    sequence = start + body * rounds + body[:extra] + stats
+    for counter, event in enumerate(sequence, 1):
         copy = dict(event, counter=counter, uuid=f"{counter:08d}-bench")
         (target / "job_events" / f"{counter}-{copy['uuid']}.json").write_text(json.dumps(copy))
     (target / "status").write_text("failed")
     (target / "rc").write_text("2")
 
 
-def baseline(directory: Path) -> float:
-    started = time.perf_counter()
+Times = tuple[float, float]  # (wall, CPU of this process) in seconds
+
+
+def clocks() -> Times:
+    return time.perf_counter(), time.process_time()
+
+
+def since(start: Times) -> Times:
+    wall, cpu = clocks()
+    return wall - start[0], cpu - start[1]
+
+
+def baseline(directory: Path) -> Times:
+    started = clocks()
     for path in (directory / "job_events").iterdir():
         json.loads(path.read_bytes())
-    return time.perf_counter() - started
+    return since(started)
 
 
-def agentmaint_ingest(directory: Path, state: Path) -> float:
+def floor(directory: Path) -> Times:
+    started = clocks()
+    events = directory / "job_events"
+    dir_fd = os.open(events, os.O_RDONLY)
+    try:
+        for name in os.listdir(events):
+            fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+            try:
+                data = os.read(fd, 1 << 16)
+            finally:
+                os.close(fd)
+            json.loads(data)
+    finally:
+        os.close(dir_fd)
+    return since(started)
+
+
+def agentmaint_ingest(directory: Path, state: Path) -> tuple[Times, Times]:
+    """(read + parse + store, store alone)."""
     from datetime import UTC, datetime
 
     from agentmaint.events import read_artifact_dir
     from agentmaint.records import RunRecord
     from agentmaint.store import HistoryStore
 
-    started = time.perf_counter()
+    started = clocks()
     parsed = read_artifact_dir(directory)
+    storing = clocks()
     with HistoryStore.open(state) as store:
         run_id = f"bench-{time.monotonic_ns()}"
         store.begin_run(RunRecord(id=run_id, trigger="bench", started=datetime.now(UTC)))
         store.add_task_results(run_id, parsed.results)
         store.set_host_counts(run_id, parsed.counts)
-    return time.perf_counter() - started
+    return since(started), since(storing)
 
 
+# A live run's controller: events arrive one by one (here from the files, in counter
+# order, named as `replicate` names them), progress follows `results_since`, and the
+# results and counts are stored at the end.
 CHILD = """
-import json, sys
+import json, os, sys, tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 import agentmaint.events, agentmaint.store
-if sys.argv[2] == "stream":
-    parser = agentmaint.events.EventParser()
-    for path in sorted(Path(sys.argv[1], "job_events").iterdir(),
-                       key=lambda p: int(p.name.split("-")[0])):
-        parser.feed(json.loads(path.read_bytes()))
-    parser.finish()
+from agentmaint.records import RunRecord
+if sys.argv[2] == "run":
+    events = os.path.join(sys.argv[1], "job_events")
+    parser, seen = agentmaint.events.EventParser(), 0
+    for counter in range(1, int(sys.argv[3]) + 1):
+        with open(os.path.join(events, f"{counter}-{counter:08d}-bench.json"), "rb") as f:
+            parser.feed(json.loads(f.read()))
+        seen += len(parser.results_since(seen))
+    parsed = parser.finish(status="failed", rc=2)
+    with tempfile.TemporaryDirectory() as state:
+        with agentmaint.store.HistoryStore.open(Path(state)) as store:
+            store.begin_run(RunRecord(id="r", trigger="bench", started=datetime.now(UTC)))
+            store.add_task_results("r", parsed.results)
+            store.set_host_counts("r", parsed.counts)
 # VmHWM: this process's own peak (ru_maxrss would include the parent's, kept over exec)
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(int(hwm.split()[1]) // 1024)
 """
 
 
-def peak_rss_mb(directory: Path, mode: str) -> int:
+def peak_rss_mb(directory: Path, mode: str, count: int) -> int:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(directory), mode],
+        [sys.executable, "-c", CHILD, str(directory), mode, str(count)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -94,38 +149,65 @@ def peak_rss_mb(directory: Path, mode: str) -> int:
     return int(done.stdout.strip())
 
 
-def parse_only(directory: Path) -> float:
+def parse_only(directory: Path) -> Times:
     from agentmaint.events import EventParser
 
-    events = [json.loads(p.read_bytes()) for p in (directory / "job_events").iterdir()]
-    events.sort(key=lambda e: e["counter"])
-    started = time.perf_counter()
-    parser = EventParser()
-    for event in events:
-        parser.feed(event)
-    parser.finish()
-    return time.perf_counter() - started
+    # A live run holds one event at a time, freshly decoded: decode them in stream
+    # order (so that memory order is feeding order, not directory order), and keep them
+    # out of the garbage collector's passes, which would otherwise walk them all again.
+    paths = sorted((directory / "job_events").iterdir(), key=lambda p: int(p.name.split("-", 1)[0]))
+    events = [json.loads(p.read_bytes()) for p in paths]
+    gc.freeze()
+    try:
+        started = clocks()
+        parser = EventParser()
+        for event in events:
+            parser.feed(event)
+        parser.finish()
+        return since(started)
+    finally:
+        gc.unfreeze()
+
+
+def median(times: list[Times]) -> Times:
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "artifacts" / "bench"
         replicate(directory, count)
-        base, ours, parse = [], [], []
-        for round_ in range(3):
+        base: list[Times] = []
+        low: list[Times] = []
+        ours: list[Times] = []
+        store: list[Times] = []
+        parse: list[Times] = []
+        for round_ in range(ROUNDS):
             base.append(baseline(directory))
-            ours.append(agentmaint_ingest(directory, Path(tmp) / f"state{round_}"))
+            low.append(floor(directory))
+            total, storing = agentmaint_ingest(directory, Path(tmp) / f"state{round_}")
+            ours.append(total)
+            store.append(storing)
+        for _ in range(ROUNDS):
             parse.append(parse_only(directory))
-        b, o, p = (statistics.median(x) for x in (base, ours, parse))
-        print(f"events: {count:,}")
-        print(f"baseline read+json.loads of the files: median {b:.2f} s")
-        print(f"agentmaint read+parse+store:           median {o:.2f} s ({o / b:.2f}x baseline)")
-        print(f"agentmaint parse only (events in memory, as in a live run): median {p:.2f} s")
-        idle, streaming = peak_rss_mb(directory, "idle"), peak_rss_mb(directory, "stream")
+        (b, bc), (f, fc), (o, oc), (s, sc), (p, pc) = map(median, (base, low, ours, store, parse))
         print(
-            f"peak RSS: modules only {idle} MB, streaming {count:,} events {streaming} MB "
-            f"(+{streaming - idle} MB)"
+            f"events: {count:,}; medians of {ROUNDS} alternating rounds, wall (CPU); "
+            f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
+        )
+        print(f"baseline read_bytes+json.loads of the files: {b:.2f} s ({bc:.2f} s)")
+        print(f"floor os.read+json.loads of the files:       {f:.2f} s ({fc:.2f} s), {f / b:.2f}x")
+        print(
+            f"agentmaint read+parse+store:                 {o:.2f} s ({oc:.2f} s), "
+            f"{o / b:.2f}x baseline, {o / f:.2f}x floor; storing {s:.2f} s ({sc:.2f} s)"
+        )
+        print(f"agentmaint parse only (events in memory, as in a live run): {p:.2f} s ({pc:.2f} s)")
+        idle, running = peak_rss_mb(directory, "idle", count), peak_rss_mb(directory, "run", count)
+        print(
+            f"peak RSS: modules only {idle} MB, live-run controller over {count:,} events "
+            f"{running} MB (+{running - idle} MB)"
         )
 
 

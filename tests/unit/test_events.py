@@ -407,6 +407,75 @@ def test_non_object_event_file_is_skipped(tmp_path: Path) -> None:
     assert dict(run.counts) == CASES["success_changes"]["counts"]
 
 
+def test_event_files_are_read_in_counter_order_whatever_their_names(tmp_path: Path) -> None:
+    directory = copy_case("fail_one_of_three", tmp_path / "x")
+    events_dir = directory / "job_events"
+    # counters past 9 sort as numbers, not text; hidden and non-JSON files are not events
+    (events_dir / ".5-partial.json").write_text("{")
+    (events_dir / "notes.txt").write_text("not an event")
+    run = read_artifact_dir(directory)
+    assert run.warnings == ()
+    assert [r.counter for r in run.results] == sorted(r.counter for r in run.results)
+    assert run.results == read_artifact_dir(ARTIFACTS / "fail_one_of_three").results
+
+
+@pytest.mark.parametrize(
+    ("content", "readable"),
+    [
+        (b"\xef\xbb\xbf", True),  # a UTF-8 byte order mark before the object
+        (b"  \n", True),  # whitespace before the object
+        (None, True),  # the object as UTF-16 (json.loads detects it)
+        (b"{} trailing", False),
+        (b"\xff\xfe\xfa", False),  # not text
+    ],
+    ids=["bom", "leading-space", "utf-16", "extra-data", "bad-bytes"],
+)
+def test_event_files_decode_like_json_loads(
+    tmp_path: Path, content: bytes | None, readable: bool
+) -> None:
+    directory = copy_case("success_changes", tmp_path / "x")
+    first = min((directory / "job_events").glob("1-*.json"))
+    text = first.read_bytes()
+    if content is None:
+        first.write_bytes(text.decode().encode("utf-16"))
+    elif content.startswith(b"{"):
+        first.write_bytes(text + content[2:])
+    elif readable:
+        first.write_bytes(content + text + b"\n")
+    else:
+        first.write_bytes(content)
+    run = read_artifact_dir(directory)
+    assert run.partial is not readable
+    assert dict(run.counts) == CASES["success_changes"]["counts"]
+
+
+def test_unlistable_job_events_raise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = copy_case("success_changes", tmp_path / "x")
+
+    def refuse(path: object) -> list[str]:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "listdir", refuse)  # root reads anything: refuse by hand
+    with pytest.raises(EventsError, match="cannot list the event files"):
+        read_artifact_dir(directory)
+
+
+def test_big_event_files_are_read_whole(tmp_path: Path) -> None:
+    directory = copy_case("success_changes", tmp_path / "x")
+    path = next(
+        p
+        for p in (directory / "job_events").glob("*.json")
+        if json.loads(p.read_text())["event"] == "runner_on_ok"
+    )
+    event = json.loads(path.read_text())
+    event["event_data"]["res"]["msg"] = "x" * 300_000  # several reads of the file
+    path.write_text(json.dumps(event))
+    run = read_artifact_dir(directory)
+    assert not run.partial
+    (big,) = [r for r in run.results if r.counter == event["counter"]]
+    assert big.message == "..." + "x" * 1000
+
+
 # --------------------------------------------------------------------------- synthetic streams
 
 
@@ -837,6 +906,41 @@ def test_events_without_results_are_not_kept() -> None:
         tracemalloc.stop()
     assert grown < 50_000  # 40,000 events of ~300 bytes each would be ~12 MB
     assert parser.results == ()
+
+
+def test_results_are_compact() -> None:
+    # A big run: every decoded event brings its own copy of each name and uuid, and a
+    # long output; a result keeps shared names and a bounded message.
+    template = json.dumps(
+        result(
+            "runner_on_ok",
+            "web-042.example.org",
+            "upgrade the packages",
+            stdout="changed: [web-042.example.org]" + " " * 2000,
+            res={"changed": True, "stdout": "y" * 5000, "invocation": {"module_args": {}}},
+            start="2026-11-23T20:35:10.152578+00:00",
+            end="2026-11-23T20:35:11.152578+00:00",
+            duration=1.0,
+            resolved_action="ansible.builtin.command",
+        )
+    )
+    parser = EventParser()
+    parser.feed(json.loads(template))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for counter in range(2, 5002):
+            event = json.loads(template)
+            event["counter"] = counter
+            parser.feed(event)
+            del event
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    first, last = parser.results[0], parser.results[-1]
+    assert (first.host, first.task, first.task_uuid) == (last.host, last.task, last.task_uuid)
+    assert first.host is last.host and first.task_uuid is last.task_uuid
+    assert grown / 5000 < 600  # bytes per result: the result, its times and bookkeeping
 
 
 def test_results_since_follows_the_stream() -> None:

@@ -154,6 +154,46 @@ def test_task_results_round_trip_in_counter_order(store: HistoryStore) -> None:
     assert store.task_results("other") == []
 
 
+def test_task_result_times_are_stored_as_utc_text_from_any_zone(store: HistoryStore) -> None:
+    begin(store, "r1")
+    paris = ZoneInfo("Europe/Paris")
+    results = [
+        TaskResult("web1", "p", "t", TaskStatus.OK, start=minutes(1), end=minutes(2), counter=1),
+        TaskResult(
+            "web1",
+            "p",
+            "u",
+            TaskStatus.OK,
+            start=minutes(3).astimezone(paris),
+            end=datetime.fromisoformat("2026-11-23T01:04:00.5+00:00"),
+            counter=2,
+        ),
+    ]
+    store.add_task_results("r1", (r for r in results))  # any iterable, a generator too
+    raw = sqlite3.connect(store.path)
+    try:
+        rows = raw.execute('SELECT start, "end" FROM task_results ORDER BY counter').fetchall()
+    finally:
+        raw.close()
+    assert rows == [
+        ("2026-11-23T01:01:00.000000Z", "2026-11-23T01:02:00.000000Z"),
+        ("2026-11-23T01:03:00.000000Z", "2026-11-23T01:04:00.500000Z"),
+    ]
+    assert store.task_results("r1") == results
+
+
+def test_task_results_with_a_bad_status_or_time_are_not_stored(store: HistoryStore) -> None:
+    begin(store, "r1")
+    good = TaskResult("web1", "p", "t", TaskStatus.OK)
+    bad = TaskResult("web1", "p", "t", "exploded")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="exploded"):
+        store.add_task_results("r1", [good, bad])
+    naive = TaskResult("web1", "p", "t", TaskStatus.OK, start=datetime(2026, 11, 23, 1, 0))
+    with pytest.raises(UsageError, match="timezone-aware"):
+        store.add_task_results("r1", [good, naive])
+    assert store.task_results("r1") == []  # one transaction: nothing of either batch
+
+
 def test_host_counts_round_trip_and_replace(store: HistoryStore) -> None:
     begin(store, "r1")
     counts = {
