@@ -241,7 +241,7 @@ def run_maintenance(
     when another run holds an environment this one needs.
     """
     now = at or datetime.now(UTC)
-    resolve_strategy(schedule.execution.strategy)  # a strategy that cannot work: fail now
+    strategy = resolve_strategy(schedule.execution.strategy)  # one that cannot work: fail now
     check_state_dir(schedule.state_dir)
     owns_store = store is None
     store = store or HistoryStore.open(schedule.state_dir)
@@ -279,6 +279,7 @@ def run_maintenance(
                 cancel=cancel,
                 on_progress=on_progress,
                 on_status=on_status,
+                strategy=strategy,
             )
     finally:
         if owns_store:
@@ -356,6 +357,7 @@ def _execute(
     cancel: threading.Event | None,
     on_progress: ProgressSink | None,
     on_status: Callable[[str], None] | None,
+    strategy: Strategy,
 ) -> RunResult:
     started = datetime.now(UTC)
     run_dir = schedule.state_dir / "runs" / run_id
@@ -369,6 +371,7 @@ def _execute(
         timeout=_timeout(schedule, the_plan, started),
         check=check,
         control_path_dir=control_dir,
+        strategy=strategy,
     )
     run = RunRecord(
         id=run_id,

@@ -121,10 +121,7 @@ def inventory(
         env = schedule.environments[name]
         hosts: dict[str, Any] = {}
         for host in env.hosts:
-            variables: dict[str, Any] = {
-                key: Unsafe(value) if isinstance(value, str) else value
-                for key, value in host.vars.items()
-            }
+            variables: dict[str, Any] = unsafe_tree(dict(host.vars))
             if (
                 variables.get("ansible_connection") == "local"
                 and "ansible_python_interpreter" not in variables
