@@ -8,6 +8,7 @@ directory ``state_dir/runs/<run id>/`` (created private, 0700).
 from __future__ import annotations
 
 import os
+import queue
 import secrets
 import shutil
 import tempfile
@@ -35,6 +36,7 @@ from agentmaint.records import (
     TaskResult,
 )
 from agentmaint.recovery import recover_interrupted_runs
+from agentmaint.remote import run_remote_job
 from agentmaint.render import (
     PLAYBOOK_NAME,
     Target,
@@ -44,11 +46,14 @@ from agentmaint.render import (
     playbook,
     targets_from_decisions,
 )
+from agentmaint.roles import ROLES_PATH
 from agentmaint.rollup import classify, parse_play, rollup
-from agentmaint.runner import Job, run_job
-from agentmaint.schedule import NotifyEvent, Schedule
+from agentmaint.runner import Job, JobOutcome, run_job
+from agentmaint.schedule import ExecutionNode, NotifyEvent, Schedule
+from agentmaint.slicing import SLICES_DIR, Slice, slice_targets
 from agentmaint.store import HistoryStore
 from agentmaint.strategy import Strategy
+from agentmaint.strategy import on_node as strategy_on_node
 from agentmaint.strategy import resolve as resolve_strategy
 
 MAX_DEFAULT_FORKS = 50
@@ -296,10 +301,16 @@ def prepare_run_dir(
     check: bool = False,
     control_path_dir: Path | None = None,
     strategy: Strategy | None = None,
+    ident: str | None = None,
+    node: ExecutionNode | None = None,
 ) -> Job:
     """Write inventory, playbook and ansible.cfg into a fresh private_data_dir.
 
     `strategy` defaults to what ``execution.strategy`` resolves to (see `agentmaint.strategy`).
+    `ident` names the job and its artifact directory (default: `run_id`). For a job that
+    runs on an execution `node` the directory is self-contained: the bundled roles are
+    copied into it, every path in ansible.cfg is relative to it, and local hosts keep the
+    node's own Python.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=False)
     for sub in ("inventory", "project", "tmp"):
@@ -309,30 +320,39 @@ def prepare_run_dir(
     forks = schedule.execution.forks or max(1, min(MAX_DEFAULT_FORKS, len(hosts)))
     inventory_path = directory / "inventory" / "hosts.yml"
     strategy = strategy or resolve_strategy(schedule.execution.strategy)
-    inventory_path.write_text(dump_yaml(inventory(schedule, envs, mitogen=strategy.mitogen)))
-    (directory / "project" / PLAYBOOK_NAME).write_text(
-        dump_yaml(playbook(schedule, targets, run_id=run_id))
+    if node is not None:
+        strategy = strategy_on_node(strategy)
+    local = node is None
+    inventory_path.write_text(
+        dump_yaml(inventory(schedule, envs, mitogen=strategy.mitogen, on_controller=local))
     )
-    config = directory / "project" / "ansible.cfg"
+    project = directory / "project"
+    (project / PLAYBOOK_NAME).write_text(dump_yaml(playbook(schedule, targets, run_id=run_id)))
+    if not local:
+        shutil.copytree(ROLES_PATH, project / "roles", ignore=shutil.ignore_patterns("molecule"))
+    config = project / "ansible.cfg"
     config.write_text(
         ansible_cfg(
             schedule,
             forks=forks,
-            local_tmp=directory / "tmp",
+            # On a node, relative to the project directory (ansible-runner's working directory).
+            local_tmp=directory / "tmp" if local else Path("../tmp"),
             overrides=schedule.ansible_cfg,
-            control_path_dir=control_path_dir,
+            control_path_dir=control_path_dir if local else Path("../cp"),
             strategy=strategy,
+            roles_path=ROLES_PATH if local else Path("roles"),
         )
     )
     return Job(
         private_data_dir=directory,
         playbook=PLAYBOOK_NAME,
         inventory=inventory_path,
-        ident=run_id,
-        envvars={"ANSIBLE_CONFIG": str(config)},
+        ident=ident or run_id,
+        # On a node, ansible.cfg is found in the working directory (the project).
+        envvars={"ANSIBLE_CONFIG": str(config) if local else "ansible.cfg"},
         timeout=timeout,
         check=check,
-        control_path_dir=control_path_dir,
+        control_path_dir=control_path_dir if local else None,
     )
 
 
@@ -343,6 +363,73 @@ def _timeout(schedule: Schedule, the_plan: Plan, now: datetime) -> int | None:
     if not ends:
         return None  # forced runs have no window
     return int(max(max(ends) - now, MIN_TIMEOUT).total_seconds())
+
+
+@dataclass(slots=True)
+class _SliceRun:
+    """One slice of a run while it executes: its job, parser and what is in flight."""
+
+    slice: Slice
+    job: Job
+    parser: EventParser = field(default_factory=EventParser)
+    seen: int = 0
+    # (host, play, task) started and not yet finished: what a stop cuts short.
+    in_flight: set[tuple[str, str, str]] = field(default_factory=set)
+    outcome: JobOutcome | None = None
+
+    def feed(self, event: Mapping[str, Any], on_progress: ProgressSink | None) -> None:
+        self.parser.feed(event)
+        if event.get("event") == "runner_on_start":
+            data = event.get("event_data") or {}
+            self.in_flight.add(
+                (str(data.get("host")), str(data.get("play")), str(data.get("task")))
+            )
+        fresh = self.parser.results_since(self.seen)
+        for result in fresh:
+            self.in_flight.discard((result.host, result.play, result.task))
+            if on_progress is not None:
+                on_progress(_progress(result))
+        self.seen += len(fresh)
+
+
+def _prepare_slices(
+    schedule: Schedule,
+    targets: tuple[Target, ...],
+    *,
+    run_id: str,
+    run_dir: Path,
+    timeout: int | None,
+    check: bool,
+    control_dir: Path,
+    strategy: Strategy,
+) -> list[_SliceRun]:
+    """One job per slice.
+
+    A run that is one local slice keeps the plain layout (``runs/<id>/artifacts/<id>``);
+    slices go to ``runs/<id>/slices/<n>-<node>/``.
+    """
+    slices = slice_targets(schedule, targets)
+    plain = len(slices) == 1 and slices[0].node is None
+    runs = []
+    for part in slices:
+        runs.append(
+            _SliceRun(
+                part,
+                prepare_run_dir(
+                    schedule,
+                    part.targets,
+                    run_id=run_id,
+                    directory=run_dir if plain else run_dir / SLICES_DIR / part.directory,
+                    timeout=timeout,
+                    check=check,
+                    control_path_dir=control_dir,
+                    strategy=strategy,
+                    ident=run_id if plain else f"{run_id}-{part.index}",
+                    node=part.node,
+                ),
+            )
+        )
+    return runs
 
 
 def _execute(
@@ -363,21 +450,24 @@ def _execute(
     run_dir = schedule.state_dir / "runs" / run_id
     # Short and private: a Unix socket path must fit in 108 bytes.
     control_dir = Path(tempfile.mkdtemp(prefix="agentmaint-cp-"))
-    job = prepare_run_dir(
+    slices = _prepare_slices(
         schedule,
         targets,
         run_id=run_id,
-        directory=run_dir,
+        run_dir=run_dir,
         timeout=_timeout(schedule, the_plan, started),
         check=check,
-        control_path_dir=control_dir,
+        control_dir=control_dir,
         strategy=strategy,
     )
+    plain = len(slices) == 1 and slices[0].slice.node is None
     run = RunRecord(
         id=run_id,
         trigger=trigger,
         started=started,
-        artifact_dir=job.private_data_dir / "artifacts" / run_id,
+        artifact_dir=slices[0].job.private_data_dir / "artifacts" / run_id
+        if plain
+        else run_dir / SLICES_DIR,
         pid=os.getpid(),
         check_mode=check,
         environments=tuple(sorted({t.environment for t in targets})),
@@ -385,67 +475,201 @@ def _execute(
     )
     store.begin_run(run)
     sent = _notify(schedule, store, RunResult(plan=the_plan, run=run), NotifyEvent.START)
-    parser = EventParser()
-    seen = 0
-    # (host, play, task) started and not yet finished: what a stop cuts short.
-    in_flight: set[tuple[str, str, str]] = set()
-
-    def on_event(event: Mapping[str, Any]) -> None:
-        nonlocal seen
-        parser.feed(event)
-        if event.get("event") == "runner_on_start":
-            data = event.get("event_data") or {}
-            in_flight.add((str(data.get("host")), str(data.get("play")), str(data.get("task"))))
-        fresh = parser.results_since(seen)
-        for result in fresh:
-            in_flight.discard((result.host, result.play, result.task))
-            if on_progress is not None:
-                on_progress(_progress(result))
-        seen += len(fresh)
-
-    outcome_status, rc, message = "error", None, None
     try:
-        outcome = run_job(
-            job,
-            on_event,
-            cancel=cancel,
+        _run_slices(
+            slices,
+            cancel=cancel or threading.Event(),
+            on_progress=on_progress,
             on_status=on_status,
-            hidden_environment=_secret_environment(schedule),
+            hidden=_secret_environment(schedule),
         )
-        outcome_status, rc, message = outcome.status, outcome.rc, outcome.error
     finally:
-        parsed = parser.finish(status=outcome_status, rc=rc)
         finished = datetime.now(UTC)
-        status = parsed.status
-        stopped = None if status is RunStatus.SUCCESSFUL else f"run {status.value}"
-        records = rollup(
-            parsed.results,
-            targets,
-            backup_expected=schedule.backup.enabled,
-            now=finished,
-            run_id=run_id,
-            stopped_reason=stopped,
-            interrupted=in_flight,
-        )
-        store.add_task_results(run_id, parsed.results)
-        store.set_host_counts(run_id, parsed.counts)
-        if not check:
-            store.add_records(run_id, records)
-        store.finish_run(
-            run_id, status, finished=finished, runner_rc=rc, message=parsed.error or message
-        )
+        ended = _record(schedule, store, run_id, slices, finished=finished, check=check)
         _prune(schedule, store, finished)
         shutil.rmtree(control_dir, ignore_errors=True)
     final = store.get_run(run_id) or run
     result = RunResult(
         plan=the_plan,
         run=final,
-        records=tuple(records),
-        outcomes=_outcomes(records),
-        counts=dict(parsed.counts),
+        records=tuple(ended.records),
+        outcomes=_outcomes(ended.records),
+        counts=ended.counts,
     )
     sent += _notify(schedule, store, result, None)
     return replace(result, notifications=sent)
+
+
+def _run_slices(
+    slices: list[_SliceRun],
+    *,
+    cancel: threading.Event,
+    on_progress: ProgressSink | None,
+    on_status: Callable[[str], None] | None,
+    hidden: tuple[set[str], list[str]],
+) -> None:
+    """Run every slice's job at once; events are handled in THIS thread.
+
+    Events keep their stream order within a slice. A slice that fails (a node that is
+    down) does not stop the others.
+    """
+    if len(slices) == 1 and slices[0].slice.node is None:
+        only = slices[0]  # the common case: no thread, no second queue
+        only.outcome = run_job(
+            only.job,
+            lambda event: only.feed(event, on_progress),
+            cancel=cancel,
+            on_status=on_status,
+            hidden_environment=hidden,
+        )
+        return
+    inbox: queue.SimpleQueue[tuple[int, str, Any]] = queue.SimpleQueue()
+
+    def work(index: int, part: _SliceRun) -> None:
+        def event(item: Mapping[str, Any]) -> None:
+            inbox.put((index, "event", item))
+
+        def status(word: str) -> None:
+            inbox.put((index, "status", word))
+
+        outcome: Any = None
+        try:
+            node = part.slice.node
+            if node is None:
+                outcome = run_job(
+                    part.job, event, cancel=cancel, on_status=status, hidden_environment=hidden
+                )
+            else:
+                outcome = run_remote_job(
+                    part.job,
+                    node,
+                    event,
+                    cancel=cancel,
+                    on_status=status,
+                    hidden_environment=hidden,
+                )
+        except Exception as exc:  # recorded as this slice's error; the others go on
+            outcome = exc
+        finally:
+            inbox.put((index, "done", outcome))
+
+    threads = [
+        threading.Thread(target=work, args=(i, part), name=f"slice-{part.slice.index}")
+        for i, part in enumerate(slices)
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            index, kind, payload = inbox.get()
+            part = slices[index]
+            if kind == "event":
+                part.feed(payload, on_progress)
+            elif kind == "status":
+                if on_status is not None:
+                    on_status(payload)
+            else:
+                running -= 1
+                part.outcome = (
+                    payload
+                    if isinstance(payload, JobOutcome)
+                    else JobOutcome(
+                        "error",
+                        None,
+                        part.job.private_data_dir / "artifacts" / part.job.ident,
+                        error=f"slice {part.slice.index} on {part.slice.name}: {payload}",
+                    )
+                )
+    finally:
+        cancel.set() if running else None  # interrupted: stop the other slices too
+        for thread in threads:
+            thread.join()
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    records: list[MaintenanceRecord]
+    counts: dict[str, HostCounts]
+
+
+def _record(
+    schedule: Schedule,
+    store: HistoryStore,
+    run_id: str,
+    slices: list[_SliceRun],
+    *,
+    finished: datetime,
+    check: bool,
+) -> _Recorded:
+    """Store what every slice did, under one run, and finish the run."""
+    records: list[MaintenanceRecord] = []
+    counts: dict[str, HostCounts] = {}
+    statuses: list[RunStatus] = []
+    messages: list[str] = []
+    rcs: list[int] = []
+    for part in slices:
+        outcome = part.outcome
+        parsed = part.parser.finish(
+            status=outcome.status if outcome else "error", rc=outcome.rc if outcome else None
+        )
+        message = parsed.error or (outcome.error if outcome else None)
+        status = parsed.status
+        stopped = None if status is RunStatus.SUCCESSFUL else f"run {status.value}"
+        if outcome is not None and outcome.error and part.slice.node is not None:
+            # The node failed (unreachable, died): what its hosts did not do is due again.
+            status = RunStatus.ERROR if status is RunStatus.SUCCESSFUL else status
+            stopped = outcome.error
+        records += rollup(
+            parsed.results,
+            part.slice.targets,
+            backup_expected=schedule.backup.enabled,
+            now=finished,
+            run_id=run_id,
+            stopped_reason=stopped,
+            interrupted=part.in_flight,
+        )
+        store.add_task_results(run_id, parsed.results)
+        counts.update(parsed.counts)
+        statuses.append(status)
+        if outcome is not None and outcome.rc is not None:
+            rcs.append(outcome.rc)
+        if message:
+            messages.append(
+                message
+                if len(slices) == 1
+                else f"slice {part.slice.index} ({part.slice.name}): {message}"
+            )
+    store.set_host_counts(run_id, counts)
+    if not check:
+        store.add_records(run_id, records)
+    store.finish_run(
+        run_id,
+        _run_status(statuses),
+        finished=finished,
+        runner_rc=max(rcs, default=None) if len(slices) > 1 else (rcs[0] if rcs else None),
+        message="; ".join(messages) or None,
+    )
+    return _Recorded(records, counts)
+
+
+_STOPPED = (RunStatus.CANCELED, RunStatus.TIMEOUT)
+
+
+def _run_status(statuses: list[RunStatus]) -> RunStatus:
+    """A run's status from its slices'.
+
+    One slice's is the run's; of several, a stop (canceled, timeout) wins, else any
+    slice that did not succeed fails the run.
+    """
+    if len(statuses) == 1:
+        return statuses[0]
+    for stop in _STOPPED:
+        if stop in statuses:
+            return stop
+    if all(s is RunStatus.SUCCESSFUL for s in statuses):
+        return RunStatus.SUCCESSFUL
+    return RunStatus.FAILED
 
 
 def _secret_environment(schedule: Schedule) -> tuple[set[str], list[str]]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agentmaint.cron import CronError, CronExpression
@@ -23,6 +24,7 @@ from agentmaint.loader import load_file
 from agentmaint.roles import COMPONENT_ROLES, DEFAULT_ROLE, check_vars
 from agentmaint.schedule import (
     DEFAULT_WHEN,
+    LOCAL_NODE,
     RUN_EVENTS,
     WEEKDAY_NAMES,
     WHEN_ALWAYS,
@@ -33,6 +35,7 @@ from agentmaint.schedule import (
     Component,
     Environment,
     Execution,
+    ExecutionNode,
     Frequency,
     HealthCheck,
     Host,
@@ -181,6 +184,11 @@ class _Builder:
         if not state_dir.is_absolute():
             state_dir = base_dir / state_dir
         notification = self.notification(doc.get("notification"))
+        execution = self.execution(doc.get("execution"), base_dir)
+        self.check_placement(environments, execution)
+        history = doc.get("history") if isinstance(doc.get("history"), dict) else {}
+        assert isinstance(history, dict)
+        history_url = self.history_url(history.get("url"))
         if self.problems:
             return None
         return Schedule(
@@ -191,12 +199,14 @@ class _Builder:
             notification=notification,
             backup=self.backup(doc.get("backup")),
             blackouts=self.blackouts(doc.get("blackouts"), ["blackouts"], zone),
-            execution=self.execution(doc.get("execution")),
+            execution=execution,
             ansible_cfg={
                 str(section): {str(k): _ini_value(v) for k, v in values.items()}
                 for section, values in (doc.get("ansible_cfg") or {}).items()
             },
-            history_retention_days=(doc.get("history") or {}).get("retention_days"),
+            history_retention_days=history.get("retention_days"),
+            history_url=history_url,
+            history_env_names=tuple(referenced_variables(history.get("url") or "")),
             source=source,
         )
 
@@ -241,6 +251,7 @@ class _Builder:
             rollout=rollout,
             promote_from=gate,
             blackouts=blackouts,
+            execution_node=node if isinstance(node := raw.get("execution_node"), str) else None,
         )
 
     def hosts(self, raw: dict[str, Any], path: Path_) -> tuple[Host, ...]:
@@ -471,17 +482,84 @@ class _Builder:
             delay=self.duration(raw.get("delay"), [*path, "delay"], timedelta(seconds=5)),
         )
 
-    def execution(self, raw: Any) -> Execution:
+    def execution(self, raw: Any, base_dir: Path) -> Execution:
         if not isinstance(raw, dict):
             return Execution()
         timeout = raw.get("timeout")
         forks = raw.get("forks")
+        nodes = raw.get("nodes") if isinstance(raw.get("nodes"), list) else []
+        assert isinstance(nodes, list)
+        parsed = [
+            self.execution_node(item, ["execution", "nodes", index], base_dir)
+            for index, item in enumerate(nodes)
+        ]
+        seen: set[str] = set()
+        for index, node in enumerate(parsed):
+            if node is not None and node.name in seen:
+                self.fail(["execution", "nodes", index, "name"], f"{node.name!r} is used twice")
+            seen.add(node.name if node is not None else "")
         return Execution(
             timeout=self.duration(timeout, ["execution", "timeout"], timedelta(0)) or None,
             forks=forks if isinstance(forks, int) else None,
             pipelining=bool(raw.get("pipelining", True)),
             strategy=strategy if isinstance(strategy := raw.get("strategy"), str) else "auto",
+            nodes=tuple(n for n in parsed if n is not None),
         )
+
+    def execution_node(self, raw: Any, path: Path_, base_dir: Path) -> ExecutionNode | None:
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            return None
+        url = raw.get("url")
+        if not isinstance(url, str):
+            return None
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+            self.fail([*path, "url"], f"{url!r} has an invalid port")
+        if port is not None and not 0 < port < 65536:
+            self.fail([*path, "url"], f"{url!r} has an invalid port")
+        if parts.scheme != "ssh" or not parts.hostname:
+            return None  # the schema's pattern already said why
+        key = raw.get("key")
+        options = raw.get("ssh_options") if isinstance(raw.get("ssh_options"), dict) else {}
+        assert isinstance(options, dict)
+        return ExecutionNode(
+            name=raw["name"],
+            host=parts.hostname,
+            user=parts.username or None,
+            port=port,
+            key=(base_dir / Path(key).expanduser()) if isinstance(key, str) else None,
+            ansible_runner=str(raw.get("ansible_runner") or "ansible-runner"),
+            ssh_options={str(k): _ini_value(v) for k, v in options.items()},
+            work_dir=str(raw.get("work_dir") or "/tmp"),
+        )
+
+    def check_placement(
+        self, environments: Mapping[str, Environment], execution: Execution
+    ) -> None:
+        """Every `execution_node` names a declared node (or ``local``)."""
+        names = list(dict.fromkeys(n.name for n in execution.nodes))
+        for env in environments.values():
+            node = env.execution_node
+            if node is None or node == LOCAL_NODE or node in names:
+                continue
+            known = ", ".join([*names, LOCAL_NODE])
+            self.fail(
+                ["environments", env.name, "execution_node"],
+                f"{node!r} is not an execution node (known: {known})",
+            )
+
+    def history_url(self, value: Any) -> Secret | None:
+        """``history.url``, resolved like any secret (it may carry a password)."""
+        if not isinstance(value, str) or not value:
+            return None
+        try:
+            return resolve_secret(value)
+        except SecretReferenceError as exc:
+            self.fail(["history", "url"], str(exc))
+            return None
 
     def notification(self, raw: Any) -> Notification:
         if not isinstance(raw, dict):

@@ -94,6 +94,7 @@ class Target:
     environment: str
     component: str
     hosts: tuple[str, ...]
+    serial: int | str | None = None  # overrides the environment's rollout.serial (slices)
 
 
 def targets_from_decisions(decisions: Iterable[Decision]) -> tuple[Target, ...]:
@@ -104,7 +105,11 @@ def targets_from_decisions(decisions: Iterable[Decision]) -> tuple[Target, ...]:
 
 
 def inventory(
-    schedule: Schedule, environments: Iterable[str] | None = None, *, mitogen: bool = False
+    schedule: Schedule,
+    environments: Iterable[str] | None = None,
+    *,
+    mitogen: bool = False,
+    on_controller: bool = True,
 ) -> dict[str, Any]:
     """The YAML inventory: one group per environment, hosts with their connection variables.
 
@@ -113,7 +118,8 @@ def inventory(
     or conda picks shims that do not run. Under `mitogen`, whose local connections share
     one interpreter (and so run one host after the other) when their interpreters are
     the same, each local host gets its own (``env AGENTMAINT_LOCAL_HOST=<host> python``),
-    so local hosts run in parallel as they do without mitogen.
+    so local hosts run in parallel as they do without mitogen. An inventory for an
+    execution node (not `on_controller`) leaves interpreters to the node's discovery.
     """
     names = list(environments) if environments is not None else list(schedule.environments)
     children: dict[str, Any] = {}
@@ -123,7 +129,8 @@ def inventory(
         for host in env.hosts:
             variables: dict[str, Any] = unsafe_tree(dict(host.vars))
             if (
-                variables.get("ansible_connection") == "local"
+                on_controller
+                and variables.get("ansible_connection") == "local"
                 and "ansible_python_interpreter" not in variables
             ):
                 variables["ansible_python_interpreter"] = (
@@ -145,21 +152,29 @@ def playbook(schedule: Schedule, targets: Iterable[Target], *, run_id: str) -> l
             schedule.components[t.component],
             t.hosts,
             run_id,
+            serial=t.serial,
         )
         for t in targets
     ]
 
 
 def _play(
-    schedule: Schedule, env: Environment, component: Component, hosts: tuple[str, ...], run_id: str
+    schedule: Schedule,
+    env: Environment,
+    component: Component,
+    hosts: tuple[str, ...],
+    run_id: str,
+    *,
+    serial: int | str | None = None,
 ) -> dict[str, Any]:
     play: dict[str, Any] = {
         "name": play_name(env.name, component.name),
         "hosts": ",".join(hosts),
         "gather_facts": False,
     }
-    if env.rollout.serial is not None:
-        play["serial"] = env.rollout.serial
+    serial = serial if serial is not None else env.rollout.serial
+    if serial is not None:
+        play["serial"] = serial
     if env.rollout.max_fail_percentage is not None:
         play["max_fail_percentage"] = env.rollout.max_fail_percentage
     play["environment"] = {
@@ -319,11 +334,15 @@ def ansible_cfg(
     overrides: Mapping[str, Mapping[str, str]],
     control_path_dir: Path | None = None,
     strategy: Strategy | None = None,
+    roles_path: Path = ROLES_PATH,
 ) -> str:
-    """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top."""
+    """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top.
+
+    Relative paths (as jobs for execution nodes use) are relative to the file itself.
+    """
     sections: dict[str, dict[str, str]] = {
         "defaults": {
-            "roles_path": str(ROLES_PATH),
+            "roles_path": str(roles_path),
             "forks": str(forks),
             "gathering": "explicit",
             "retry_files_enabled": "False",

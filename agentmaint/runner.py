@@ -201,8 +201,8 @@ def kill_run_processes(run_id: str, *, control_path_dir: Path | None = None) -> 
 
 def run_processes(run_id: str) -> list[int]:
     """Live pids (other than this one) whose environment carries this run's id."""
-    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
-    return [pid for pid, entry in _live_processes() if marker in _read(entry / "environ")]
+    marker = f"\0{RUN_ID_VARIABLE}={run_id}\0".encode()
+    return [pid for pid, entry in _live_processes() if marker in b"\0" + _read(entry / "environ")]
 
 
 def _processes_mentioning(text: str) -> list[int]:

@@ -104,6 +104,7 @@ class Environment:
     rollout: Rollout = Rollout()
     promote_from: PromotionGate | None = None
     blackouts: tuple[Blackout, ...] = ()
+    execution_node: str | None = None  # a node of `Execution.nodes`, or LOCAL_NODE
 
     @property
     def host_names(self) -> tuple[str, ...]:
@@ -149,14 +150,48 @@ class Component:
     vars: Mapping[str, Any] = field(default_factory=dict)  # the role's arguments, unprefixed
 
 
+#: The `Environment.execution_node` that keeps an environment on the controller.
+LOCAL_NODE = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionNode:
+    """A remote execution node: `ansible-runner worker` reached over SSH.
+
+    A run streams each of its slices to a node with ansible-runner's
+    transmit -> worker -> process protocol (see `agentmaint.remote`).
+    """
+
+    name: str
+    host: str
+    user: str | None = None
+    port: int | None = None
+    key: Path | None = None  # the SSH identity file (else the controller's ssh defaults)
+    ansible_runner: str = "ansible-runner"  # the worker's command on the node
+    ssh_options: Mapping[str, str] = field(default_factory=dict)  # ``-o key=value``
+    work_dir: str = "/tmp"  # where the worker unpacks each job (deleted after it)
+
+    @property
+    def url(self) -> str:
+        """``ssh://user@host:port`` (what the schedule said, normalised)."""
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"ssh://{user}{self.host}{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """How runs execute: job timeout, parallelism, SSH pipelining."""
+    """How runs execute: job timeout, parallelism, SSH pipelining, execution nodes."""
 
     timeout: timedelta | None = None
     forks: int | None = None
     pipelining: bool = True
     strategy: str = "auto"  # see `agentmaint.strategy`
+    nodes: tuple[ExecutionNode, ...] = ()
+
+    def node(self, name: str) -> ExecutionNode | None:
+        """The execution node called `name`, or None."""
+        return next((n for n in self.nodes if n.name == name), None)
 
 
 class NotifyEvent(StrEnum):
@@ -313,6 +348,8 @@ class Schedule:
     execution: Execution = Execution()
     ansible_cfg: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     history_retention_days: int | None = None
+    history_url: Secret | None = None  # sqlite:///... or postgresql://... (None: the embedded file)
+    history_env_names: tuple[str, ...] = ()  # variables `history_url` was read from
     source: str = "<memory>"
 
     def environment_of(self, host: str) -> Environment | None:

@@ -82,6 +82,17 @@ def resolve(setting: str = AUTO) -> Strategy:
     )
 
 
+def on_node(strategy: Strategy) -> Strategy:
+    """The strategy a job uses on an execution node: Ansible's own of the same kind.
+
+    Mitogen's plugins live in the controller's Python; the node runs its own Ansible.
+    """
+    if not strategy.mitogen:
+        return strategy
+    name = strategy.name.removeprefix("mitogen_")
+    return Strategy(name, None, f"{strategy.name} on the controller only: {name} on nodes")
+
+
 def _source(setting: str) -> str:
     if os.environ.get(ENVIRONMENT_VARIABLE):
         return f"${ENVIRONMENT_VARIABLE}"

@@ -1,0 +1,93 @@
+"""Splitting a run into slices, one per execution node (like AWX's job slicing).
+
+Without `execution.nodes` a run is one slice on the controller. With nodes:
+
+* an environment pinned with ``execution_node: <node>`` runs all of its hosts on that
+  node (``execution_node: local`` keeps it on the controller);
+* the hosts of any other environment are dealt round-robin over the nodes, by their
+  position in the environment (so a host goes to the same node for every component,
+  run after run, and never to two nodes at once);
+* each node gets one slice (one streamed job) holding every play it has hosts for.
+
+Rolling batches keep their meaning across slices: a count ``serial: N`` is the most
+hosts of the environment updated at once over the whole fleet, so the environment is
+dealt over ``k = min(N, nodes)`` nodes and each slice's play gets ``serial: N // k``
+(together never more than N at a time). A percentage applies to each slice's share
+(the same percentage of the whole). ``max_fail_percentage`` applies to the batches
+of each slice: a slice whose batch fails too much stops its own rollout (and, like
+Ansible itself, the rest of its job), while the other slices go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agentmaint.render import Target
+from agentmaint.schedule import LOCAL_NODE, Environment, ExecutionNode, Schedule
+
+#: The directory of a run (``runs/<id>/``) that holds its slices' job directories.
+SLICES_DIR = "slices"
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """One streamed job of a run: its node (None: the controller) and its plays."""
+
+    index: int  # 1-based, in node order (the controller's slice last)
+    node: ExecutionNode | None
+    targets: tuple[Target, ...]
+
+    @property
+    def name(self) -> str:
+        """The node's name, or ``local`` for the controller."""
+        return self.node.name if self.node is not None else LOCAL_NODE
+
+    @property
+    def directory(self) -> str:
+        """The slice's job directory name under the run's `SLICES_DIR`: ``<n>-<node>``."""
+        return f"{self.index}-{self.name}"
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The slice's hosts, each once, in play order."""
+        return tuple(dict.fromkeys(h for t in self.targets for h in t.hosts))
+
+
+def slice_targets(schedule: Schedule, targets: Sequence[Target]) -> tuple[Slice, ...]:
+    """The slices of a run's targets (see the module's documentation); empty ones dropped."""
+    nodes = schedule.execution.nodes
+    if not nodes:
+        return (Slice(1, None, tuple(targets)),) if targets else ()
+    names = [*(n.name for n in nodes), LOCAL_NODE]
+    plays: dict[str, list[Target]] = {name: [] for name in names}
+    for target in targets:
+        env = schedule.environments[target.environment]
+        for node, part in _placement(env, target, [n.name for n in nodes]):
+            plays[node].append(part)
+    by_name = {n.name: n for n in nodes}
+    slices: list[Slice] = []
+    for name in names:
+        if plays[name]:
+            slices.append(Slice(len(slices) + 1, by_name.get(name), tuple(plays[name])))
+    return tuple(slices)
+
+
+def _placement(env: Environment, target: Target, nodes: list[str]) -> list[tuple[str, Target]]:
+    """(node, part of the target) pairs for one target."""
+    if env.execution_node is not None:
+        return [(env.execution_node, target)]
+    serial = target.serial if target.serial is not None else env.rollout.serial
+    count = len(nodes)
+    if isinstance(serial, int):
+        count = max(1, min(count, serial))
+        serial = serial // count
+    position = {host: i for i, host in enumerate(env.host_names)}
+    shares: dict[str, list[str]] = {}
+    for host in target.hosts:
+        node = nodes[position.get(host, 0) % count]
+        shares.setdefault(node, []).append(host)
+    return [
+        (node, Target(target.environment, target.component, tuple(hosts), serial))
+        for node, hosts in shares.items()
+    ]
