@@ -1,0 +1,95 @@
+"""The commands agentmaint runs to reach execution nodes (the real runs are in tests/ssh)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentmaint.remote import kill_command, remote_dir, ssh_argv, worker_command
+from agentmaint.runner import RUN_ID_VARIABLE, process_alive
+from agentmaint.schedule import ExecutionNode
+
+
+def test_ssh_argv_never_prompts_and_notices_dead_nodes() -> None:
+    node = ExecutionNode(
+        "n1",
+        "10.0.0.5",
+        user="runner",
+        port=2222,
+        key=Path("/keys/node"),
+        ssh_options={"StrictHostKeyChecking": "yes", "ConnectTimeout": "3"},
+    )
+    argv = ssh_argv(node, "true")
+    assert argv[:2] == ["ssh", "-T"]
+    assert argv[-3:] == ["--", "runner@10.0.0.5", "true"]
+    options = [argv[i + 1] for i, a in enumerate(argv) if a == "-o"]
+    assert "BatchMode=yes" in options
+    assert "ServerAliveInterval=3" in options and "ServerAliveCountMax=3" in options
+    assert "ConnectTimeout=3" in options and "ConnectTimeout=10" not in options  # node's wins
+    assert "StrictHostKeyChecking=yes" in options
+    assert argv[argv.index("-i") + 1] == "/keys/node"
+    assert argv[argv.index("-p") + 1] == "2222"
+
+
+def test_ssh_argv_defaults() -> None:
+    argv = ssh_argv(ExecutionNode("n1", "node.example"), "x")
+    assert "-i" not in argv and "-p" not in argv
+    assert argv[-2:] == ["node.example", "x"]
+
+
+@pytest.mark.parametrize(
+    ("runner", "path_dir"),
+    [
+        ("ansible-runner", None),
+        ("/opt/agentmaint node/bin/ansible-runner", "/opt/agentmaint node/bin"),
+        ("/opt/$(reboot)/ansible-runner", "/opt/$(reboot)"),
+    ],
+)
+def test_worker_command_quotes_everything(runner: str, path_dir: str | None) -> None:
+    node = ExecutionNode("n1", "h", ansible_runner=runner, work_dir="/var/tmp/")
+    words = shlex.split(worker_command(node, "20261124T010000Z-abc123-1"))
+    assert words[:3] == ["exec", "env", f"{RUN_ID_VARIABLE}=20261124T010000Z-abc123-1"]
+    if path_dir is None:
+        assert not any(w.startswith("PATH=") for w in words)
+    else:
+        assert f"PATH={path_dir}:$PATH" in words  # the shell expands only $PATH
+    at = words.index(runner)
+    assert words[at + 1 :] == [
+        "worker",
+        "--private-data-dir",
+        "/var/tmp/agentmaint-20261124T010000Z-abc123-1",
+        "--delete",
+        "--keepalive-seconds",
+        "5",
+    ]
+    assert remote_dir(node, "x") == "/var/tmp/agentmaint-x"
+
+
+def _sleeper(ident: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, RUN_ID_VARIABLE: ident}
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+
+
+def test_kill_command_ends_exactly_the_jobs_processes() -> None:
+    """Run the node-side kill command here: it must kill the job's processes, and not
+    those of a job whose id merely starts with the same text."""
+    mine, other = _sleeper("run-1"), _sleeper("run-10")
+    try:
+        time.sleep(0.2)
+        done = subprocess.run(
+            ["sh", "-c", kill_command("run-1")], capture_output=True, timeout=30, check=False
+        )
+        assert done.returncode == 0
+        mine.wait(timeout=10)
+        assert mine.returncode == -9
+        assert process_alive(other.pid)
+    finally:
+        for proc in (mine, other):
+            proc.kill()
+            proc.wait()
