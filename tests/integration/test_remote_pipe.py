@@ -1,0 +1,162 @@
+"""Execution nodes through a local pipe: the real transmit -> worker -> process protocol, with
+an `ssh` stand-in that runs the node's command on this machine (no root, no network).
+
+The same runs over real SSH to namespaced nodes are in tests/ssh/test_execution_nodes.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentmaint.maintenance import run_maintenance
+from agentmaint.planner import plan
+from agentmaint.records import RunStatus
+from agentmaint.schedule import Schedule
+from agentmaint.store import HistoryStore
+from tests.integration.conftest import always_open
+
+pytestmark = pytest.mark.integration
+MakeSchedule = Callable[[dict[str, Any]], Schedule]
+RUNNER = str(Path(sys.executable).parent / "ansible-runner")
+
+# ssh [options] -- destination command: runs `command` here; destination "down" fails as
+# an unreachable node does.
+FAKE_SSH = """#!/bin/sh
+while [ "$1" != "--" ]; do shift; done
+shift
+if [ "$1" = "root@down" ]; then
+    echo "ssh: connect to host down port 22: Connection refused" >&2
+    exit 255
+fi
+shift
+exec sh -c "$1"
+"""
+
+
+@pytest.fixture
+def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text(FAKE_SSH)
+    (bin_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
+
+
+def hosts(*names: str) -> dict[str, dict[str, Any]]:
+    # On a node, local hosts keep the node's interpreter: name this one (the "node" is here).
+    return {
+        n: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        for n in names
+    }
+
+
+def document(
+    out: Path, nodes: list[str], command: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    return always_open(
+        hosts("h1", "h2", "h3", "h4"),
+        {
+            "app": {
+                "update_command": command or f"echo updated > {out}/$AGENTMAINT_HOST",
+                "frequency": "weekly",
+            }
+        },
+        execution={
+            "nodes": [
+                {"name": f"n{i}", "url": f"ssh://root@{node}", "ansible_runner": RUNNER}
+                for i, node in enumerate(nodes, 1)
+            ]
+        },
+        **extra,
+    )
+
+
+def shape(store: HistoryStore, run_id: str) -> tuple[Any, ...]:
+    """What a run recorded, without times, ids and the order results arrived in."""
+    records = sorted(
+        (r.environment, r.server, r.component, r.action.value, r.status.value, r.error)
+        for r in store.records(run_id=run_id)
+    )
+    results = Counter((t.host, t.play, t.task, t.status.value) for t in store.task_results(run_id))
+    return records, results, store.host_counts(run_id)
+
+
+@pytest.mark.usefixtures("fake_ssh")
+def test_two_nodes_record_what_a_local_run_records(
+    tmp_path: Path, make_schedule: MakeSchedule
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    sliced = make_schedule(document(out, ["node-a", "node-b"], state_dir=str(tmp_path / "s1")))
+    result = run_maintenance(sliced)
+    assert result.run is not None and result.run.status is RunStatus.SUCCESSFUL, result.run
+    assert sorted(p.name for p in out.iterdir()) == ["h1", "h2", "h3", "h4"]
+    run_dir = sliced.state_dir / "runs" / result.run.id
+    assert result.run.artifact_dir == run_dir / "slices"
+    for directory, ident, names in (("1-n1", "1", {"h1", "h3"}), ("2-n2", "2", {"h2", "h4"})):
+        artifacts = run_dir / "slices" / directory / "artifacts" / f"{result.run.id}-{ident}"
+        assert (artifacts / "rc").read_text() == "0"
+        assert (artifacts / "status").read_text() == "successful"
+        events = "".join(p.read_text() for p in (artifacts / "job_events").glob("*.json"))
+        assert all(f'"host": "{h}"' in events for h in names)
+        assert not any(f'"host": "{h}"' in events for h in {"h1", "h2", "h3", "h4"} - names)
+
+    for p in out.iterdir():
+        p.unlink()
+    local = make_schedule(document(out, [], state_dir=str(tmp_path / "s2")))
+    plain = run_maintenance(local)
+    assert plain.run is not None and plain.run.status is RunStatus.SUCCESSFUL
+    with HistoryStore.open(sliced.state_dir) as a, HistoryStore.open(local.state_dir) as b:
+        assert shape(a, result.run.id) == shape(b, plain.run.id)
+
+
+@pytest.mark.usefixtures("fake_ssh")
+def test_unreachable_node_fails_its_slice_only(tmp_path: Path, make_schedule: MakeSchedule) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    schedule = make_schedule(document(out, ["node-a", "down"]))
+    result = run_maintenance(schedule)
+    assert result.run is not None and result.run.status is RunStatus.FAILED
+    reason = (
+        "execution node n2 (ssh://root@down): ssh: connect to host down port 22: Connection refused"
+    )
+    assert result.run.message == f"slice 2 (n2): {reason}"
+    assert sorted(p.name for p in out.iterdir()) == ["h1", "h3"]  # the other slice went on
+    with HistoryStore.open(schedule.state_dir) as store:
+        records = {(r.server, r.status.value, r.error) for r in store.records(run_id=result.run.id)}
+        assert records == {
+            ("h1", "success", None),
+            ("h3", "success", None),
+            ("h2", "skipped", reason),
+            ("h4", "skipped", reason),
+        }
+        # The unreachable slice's hosts are due again at once; the others are done.
+        (decision,) = plan(schedule, store, result.plan.at).decisions
+        assert decision.servers == ("h2", "h4")
+
+
+@pytest.mark.usefixtures("fake_ssh")
+def test_cancel_ends_the_job_on_the_node(tmp_path: Path, make_schedule: MakeSchedule) -> None:
+    schedule = make_schedule(document(tmp_path, ["node-a", "node-b"], command="sleep 60"))
+    cancel = threading.Event()
+    started: list[str] = []
+
+    def on_status(word: str) -> None:
+        if word == "running" and not started:
+            started.append(word)
+            threading.Timer(3.0, cancel.set).start()
+
+    result = run_maintenance(schedule, cancel=cancel, on_status=on_status)
+    assert started
+    assert result.run is not None and result.run.status is RunStatus.CANCELED
+    with HistoryStore.open(schedule.state_dir) as store:
+        statuses = {(r.server, r.status.value) for r in store.records(run_id=result.run.id)}
+    assert statuses == {(h, "failed") for h in ("h1", "h2", "h3", "h4")}  # cut short mid-update
+    # The autouse check then finds no process of the run left, here or on the "nodes".
