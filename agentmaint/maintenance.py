@@ -408,7 +408,7 @@ def _prepare_slices(
     A run that is one local slice keeps the plain layout (``runs/<id>/artifacts/<id>``);
     slices go to ``runs/<id>/slices/<n>-<node>/``.
     """
-    slices = slice_targets(schedule, targets)
+    slices = slice_targets(schedule, targets, cpus=os.cpu_count() or 1)
     plain = len(slices) == 1 and slices[0].node is None
     runs = []
     for part in slices:

@@ -66,6 +66,8 @@ class JobOutcome:
 EventSink = Callable[[Mapping[str, Any]], None]
 StatusSink = Callable[[str], None]
 _STATUS_KEY = "__agentmaint_status__"
+# Jobs started at once (a run's slices) must not see each other's edits of os.environ.
+_ENVIRONMENT_LOCK = threading.Lock()
 
 
 def job_path() -> str:
@@ -124,7 +126,7 @@ def run_job(
     artifact_dir = job.private_data_dir / "artifacts" / job.ident
     error: str | None = None
     seen_events = False
-    with _without(*hidden_environment):
+    with _ENVIRONMENT_LOCK, _without(*hidden_environment):
         thread, runner = ansible_runner.run_async(**kwargs)
     try:
         while thread.is_alive() or not events.empty():

@@ -1,6 +1,9 @@
 """Splitting a run into slices, one per execution node (like AWX's job slicing).
 
-Without `execution.nodes` a run is one slice on the controller. With nodes:
+The controller's own hosts are dealt over ``execution.local_slices`` local slices:
+several ansible-playbook processes use several CPU cores where one process is bound to
+one (auto: one per core, at most one per 10 hosts; an environment with
+``max_fail_percentage`` stays in one local slice unless the number is set). With nodes:
 
 * an environment pinned with ``execution_node: <node>`` runs all of its hosts on that
   node (``execution_node: local`` keeps it on the controller);
@@ -54,29 +57,63 @@ class Slice:
         return tuple(dict.fromkeys(h for t in self.targets for h in t.hosts))
 
 
-def slice_targets(schedule: Schedule, targets: Sequence[Target]) -> tuple[Slice, ...]:
-    """The slices of a run's targets (see the module's documentation); empty ones dropped."""
-    nodes = schedule.execution.nodes
-    if not nodes:
-        return (Slice(1, None, tuple(targets)),) if targets else ()
-    names = [*(n.name for n in nodes), LOCAL_NODE]
-    plays: dict[str, list[Target]] = {name: [] for name in names}
+def slice_targets(
+    schedule: Schedule, targets: Sequence[Target], *, cpus: int = 1
+) -> tuple[Slice, ...]:
+    """The slices of a run's targets (see the module's documentation); empty ones dropped.
+
+    The hosts the controller runs itself are dealt, the same way, over
+    ``execution.local_slices`` local slices (auto: one per CPU of `cpus`, at most one
+    per `HOSTS_PER_LOCAL_SLICE` hosts).
+    """
+    if not targets:
+        return ()
+    nodes = [n.name for n in schedule.execution.nodes]
+    local = _local_names(schedule, targets, nodes, cpus)
+    auto = schedule.execution.local_slices is None
+    plays: dict[str, list[Target]] = {name: [] for name in [*nodes, *local]}
     for target in targets:
         env = schedule.environments[target.environment]
-        for node, part in _placement(env, target, [n.name for n in nodes]):
-            plays[node].append(part)
-    by_name = {n.name: n for n in nodes}
+        if env.execution_node is not None and env.execution_node != LOCAL_NODE:
+            pool = [env.execution_node]
+        elif env.execution_node == LOCAL_NODE or not nodes:
+            pool = local
+            if env.rollout.max_fail_percentage is not None and auto:
+                pool = local[:1]  # auto never splits a rollout that must stop as a whole
+        else:
+            pool = nodes
+        for name, part in _deal(env, target, pool):
+            plays[name].append(part)
+    by_name = {n.name: n for n in schedule.execution.nodes}
     slices: list[Slice] = []
-    for name in names:
-        if plays[name]:
-            slices.append(Slice(len(slices) + 1, by_name.get(name), tuple(plays[name])))
+    for name, parts in plays.items():
+        if parts:
+            slices.append(Slice(len(slices) + 1, by_name.get(name), tuple(parts)))
     return tuple(slices)
 
 
-def _placement(env: Environment, target: Target, nodes: list[str]) -> list[tuple[str, Target]]:
-    """(node, part of the target) pairs for one target."""
-    if env.execution_node is not None:
-        return [(env.execution_node, target)]
+#: ``local_slices: auto`` gives a local slice at most this many hosts or more each.
+HOSTS_PER_LOCAL_SLICE = 10
+
+
+def _local_names(
+    schedule: Schedule, targets: Sequence[Target], nodes: list[str], cpus: int
+) -> list[str]:
+    """Names of the local slices (internal: every local slice is called ``local``)."""
+    count = schedule.execution.local_slices
+    if count is None:
+        local_hosts = {
+            h
+            for t in targets
+            for h in t.hosts
+            if schedule.environments[t.environment].execution_node == LOCAL_NODE or not nodes
+        }
+        count = max(1, min(cpus, len(local_hosts) // HOSTS_PER_LOCAL_SLICE))
+    return [f"{LOCAL_NODE}\0{i}" for i in range(max(1, count))]
+
+
+def _deal(env: Environment, target: Target, nodes: list[str]) -> list[tuple[str, Target]]:
+    """(slice, part of the target) pairs: the target's hosts dealt round-robin over `nodes`."""
     serial = target.serial if target.serial is not None else env.rollout.serial
     count = len(nodes)
     if isinstance(serial, int):

@@ -109,7 +109,7 @@ def _explain(error: ValidationError) -> Iterator[Problem]:  # noqa: PLR0912 - on
         expected = " or ".join(_JSON_TYPES.get(name, name) for name in names)
         yield Problem(where, f"expected {expected}, got {_type_name(instance)}")
         return
-    if keyword in {"pattern", "format", "not"} and "x-error" in schema:
+    if keyword in {"pattern", "format", "not", "oneOf", "anyOf"} and "x-error" in schema:
         yield Problem(where, f"{_short(instance)} {schema['x-error']}")
         return
     if keyword == "minProperties":

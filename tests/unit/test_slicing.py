@@ -235,3 +235,30 @@ def test_node_settings_are_parsed(tmp_path: Any) -> None:
     assert node.url == "ssh://runner@10.0.0.5:2222"
     assert dict(node.ssh_options) == {"StrictHostKeyChecking": "yes", "ConnectTimeout": "3"}
     assert (node.ansible_runner, node.work_dir) == ("/opt/runner/bin/ansible-runner", "/var/tmp")
+
+
+@pytest.mark.parametrize(
+    ("hosts", "cpus", "execution", "rollout", "expected"),
+    [
+        (25, 2, {}, {}, [13, 12]),  # auto: one per core, at most one per 10 hosts
+        (15, 2, {}, {}, [15]),
+        (95, 4, {}, {}, [24, 24, 24, 23]),
+        (95, 1, {}, {}, [95]),
+        (4, 1, {"local_slices": 3}, {}, [2, 1, 1]),  # set: used as given
+        (40, 2, {}, {"max_fail_percentage": 10}, [40]),  # auto keeps a stoppable rollout whole
+        (40, 2, {"local_slices": 2}, {"max_fail_percentage": 10}, [20, 20]),
+    ],
+)
+def test_local_slices(
+    hosts: int, cpus: int, execution: dict[str, Any], rollout: dict[str, Any], expected: list[int]
+) -> None:
+    env: dict[str, Any] = {"hosts": hosts}
+    if rollout:
+        env["rollout"] = rollout
+    sched = schedule({"p": env}, [], **execution)
+    slices = slice_targets(sched, everything(sched), cpus=cpus)
+    assert [len(s.hosts) for s in slices] == expected
+    assert all(s.node is None and s.name == "local" for s in slices)
+    assert [s.directory for s in slices] == [f"{i}-local" for i in range(1, len(expected) + 1)]
+    dealt = [h for s in slices for h in s.hosts]
+    assert sorted(dealt) == sorted(sched.environments["p"].host_names)  # each host once
