@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Protocol
 
 import pytest
 
@@ -21,7 +22,12 @@ from tests.hosts.netns import TestHost, available, sshd_hosts
 __all__ = ["make_sshd_hosts", "require_sshd_hosts", "sshd_fleet"]
 
 FLEET_SIZE = 3
-MakeSshdHosts = Callable[[int], list[TestHost]]
+
+
+class MakeSshdHosts(Protocol):
+    """``make(count, nodes=0)``: `count` fresh hosts, the first `nodes` execution nodes."""
+
+    def __call__(self, count: int, *, nodes: int = 0) -> list[TestHost]: ...
 
 
 @functools.cache
@@ -54,11 +60,15 @@ def sshd_fleet() -> Iterator[list[TestHost]]:
 
 @pytest.fixture
 def make_sshd_hosts() -> Iterator[MakeSshdHosts]:
-    """A factory: ``make_sshd_hosts(2)`` starts 2 fresh hosts, removed after the test."""
+    """A factory: ``make_sshd_hosts(2)`` starts 2 fresh hosts, removed after the test.
+
+    ``make_sshd_hosts(22, nodes=2)``: the first 2 are execution nodes (ansible-runner at
+    `TestHost.runner_path`), the other 20 their targets, all in one subnet.
+    """
     with ExitStack() as stack:
 
-        def make(count: int) -> list[TestHost]:
+        def make(count: int, *, nodes: int = 0) -> list[TestHost]:
             require_sshd_hosts()
-            return stack.enter_context(sshd_hosts(count, prefix="amtm"))
+            return stack.enter_context(sshd_hosts(count, nodes=nodes, prefix="amtm"))
 
         yield make

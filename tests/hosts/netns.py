@@ -11,8 +11,21 @@ at run time among the subnets the machine does not use.
         hosts[0].ssh("hostname")                     # a CompletedProcess
         inventory = {h.name: h.ansible_vars() for h in hosts}
 
-Manual check: ``python -m tests.hosts.netns 3`` starts 3 hosts, prints their ssh commands
-and tears everything down on Enter, Ctrl-C or SIGTERM.
+Execution nodes (``sshd_hosts(count, nodes=n)``: the first n hosts) also have ansible-core
+and ansible-runner (and mitogen when the controller has it), at the controller's versions,
+in a virtualenv at ``/opt/agentmaint-node`` inside their own file system: a second cached
+layer, built once with the root file system's Python from wheels the controller's pip
+fetched, stacked over the root file system only for node hosts. They also hold a copy of
+the session's private key at the controller's path, so an inventory rendered on the
+controller works unchanged on a node; nodes and targets share one subnet.
+
+    with sshd_hosts(22, nodes=2) as hosts:
+        nodes, targets = hosts[:2], hosts[2:]
+        nodes[0].runner_path                         # /opt/agentmaint-node/bin/ansible-runner
+        nodes[1].kill()                              # the whole host dies at once
+
+Manual check: ``python -m tests.hosts.netns 3 [--nodes 1]`` starts 3 hosts, prints their ssh
+commands and tears everything down on Enter, Ctrl-C or SIGTERM.
 
 What a session creates is written to ``/run/agentmaint-tests/sessions/<tag>.json`` as it is
 created, so a later session removes what a killed one left behind.
@@ -22,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.metadata
 import ipaddress
 import json
 import os
@@ -54,6 +68,14 @@ ROOTFS_PACKAGES = (
 ROOTFS_MARKER = ".agentmaint-rootfs"
 ROOTFS_VERSION = f"1 {SUITE} {','.join(ROOTFS_PACKAGES)}"
 MIRROR_VARIABLE = "AGENTMAINT_DEBIAN_MIRROR"
+NODE_LAYER = CACHE_DIR / "node-layer"
+NODE_LAYER_MARKER = ".agentmaint-node-layer"
+NODE_VENV = "/opt/agentmaint-node"
+NODE_RUNNER = f"{NODE_VENV}/bin/ansible-runner"
+# Installed on execution nodes at the controller's versions (the optional ones only if the
+# controller has them).
+NODE_PACKAGES = ("ansible-core", "ansible-runner")
+NODE_OPTIONAL_PACKAGES = ("mitogen",)
 # Controller tool -> the Debian package that provides it.
 CONTROLLER_TOOLS = {
     "debootstrap": "debootstrap",
@@ -82,9 +104,12 @@ _EXTRA_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 # `nohup setsid -f sh -c 'sleep 1; kill -KILL -1' </dev/null >/dev/null 2>&1`). An sshd
 # that exits on its own (e.g. a bad option) ends the host as before, and SIGKILL to this
 # shell from outside still takes the namespace down.
+#
+# An execution node gets the private key copied in at every boot: the key usually lives
+# under /tmp, which is the host's own tmpfs.
 _HOST_SCRIPT = r"""
 set -eu
-root=$1 lower=$2 upper=$3 work=$4 name=$5
+root=$1 lower=$2 upper=$3 work=$4 name=$5 key=$6
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
@@ -100,17 +125,25 @@ ln -s /proc/self/fd "$root/dev/fd"
 ln -s /proc/self/fd/0 "$root/dev/stdin"
 ln -s /proc/self/fd/1 "$root/dev/stdout"
 ln -s /proc/self/fd/2 "$root/dev/stderr"
+mkdir -m 1777 "$root/dev/shm"
 hostname "$name"
 booted=
 while :; do
     if [ -n "$booted" ]; then
-        umount --lazy "$root/tmp" "$root/run" || :
+        umount --lazy "$root/tmp" "$root/run" "$root/dev/shm" || :
     fi
     booted=yes
+    # POSIX shared memory and semaphores: Python's multiprocessing (ansible-playbook) needs it
+    mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
     mount -t tmpfs -o mode=755,nosuid,nodev run "$root/run"
     mkdir -m 755 "$root/run/sshd"
     mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$root/tmp"
     cat /proc/sys/kernel/random/uuid > "$root/run/agentmaint-boot-id"
+    if [ -n "$key" ]; then  # execution nodes: the private key at the controller's path
+        mkdir -p -m 700 "$root${key%/*}"
+        cp "$key" "$root$key"
+        chmod 600 "$root$key"
+    fi
     status=0
     chroot "$root" /usr/sbin/sshd -D -e -o UsePAM=no -o PrintMotd=no -o UseDNS=no || status=$?
     if [ "$status" -le 128 ]; then
@@ -137,6 +170,27 @@ class TestHost:
     user: str = "root"
     key_path: Path
     pid: int
+    runner_path: str | None = None  # ansible-runner on an execution node, else None
+
+    @property
+    def private_key(self) -> Path:
+        """The session's private key (the same path on the controller and on nodes)."""
+        return self.key_path
+
+    def ssh_url(self) -> str:
+        """``ssh://user@address:port``."""
+        return f"ssh://{self.user}@{self.address}:{self.port}"
+
+    def kill(self, *, silent: bool = False) -> None:
+        """Kill the whole host at once, as if it died; its address no longer answers after.
+
+        Every process of its pid namespace goes (sshd, its sessions, an ansible-runner
+        worker, ansible-playbook, ssh clients to other hosts). By default the host's TCP
+        connections are closed by its kernel first (peers see EOF at once, like a crashed
+        process); with ``silent=True`` the link goes down first, so peers notice only through
+        their own timeouts (like a power cut). Teardown still works after this.
+        """
+        _kill_host(self, silent=silent)
 
     def ansible_vars(self) -> dict[str, str | int | bool]:
         """Inventory variables that make Ansible reach this host over SSH."""
@@ -177,6 +231,33 @@ class TestHost:
         return subprocess.run(
             self.ssh_argv(command), capture_output=True, text=True, timeout=timeout, check=False
         )
+
+
+def _kill_host(host: TestHost, *, silent: bool) -> None:
+    proc = _HOST_PROCS.get(host.pid)
+    if proc is None:
+        raise HostsError(f"{host.name} is not a running host of this process")
+    link_down = [_tool("ip"), "-n", host.name, "link", "set", "eth0", "down"]
+    if proc.poll() is not None:  # already dead (its pid may be someone else's by now)
+        _must(link_down)
+        return
+    if silent:
+        _must(link_down)
+    # The pid-namespace init (the host script): the kernel kills the rest of the namespace,
+    # then unshare reaps it and exits.
+    _kill(_children(host.pid) or [host.pid])
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=STOP_TIMEOUT)
+    if not silent:
+        # Let the FINs/RSTs of the closed connections reach the controller before the link
+        # goes down (established connections from here then leave that state).
+        deadline = time.monotonic() + 2.0
+        while _tcp_peer_inodes({host.address}, states={"01"}) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _must(link_down)
 
 
 def spare_address(hosts: Sequence[TestHost]) -> str:
@@ -463,6 +544,152 @@ def _finish_rootfs(root: Path) -> None:
     (root / ROOTFS_MARKER).write_text(ROOTFS_VERSION + "\n")
 
 
+# --------------------------------------------------------------------------- the node layer
+
+# Runs in a private mount namespace (every mount goes with it): the venv is built in an
+# overlay over the root file system with the root's own Python, offline from the wheels.
+_NODE_BUILD_SCRIPT = r"""
+set -eu
+lower=$1 upper=$2 work=$3 root=$4 wheels=$5 venv=$6
+shift 6
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
+mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+mount -t tmpfs -o mode=755,nosuid dev "$root/dev"
+for node in null zero random urandom; do
+    : > "$root/dev/$node"
+    mount --bind "/dev/$node" "$root/dev/$node"
+done
+mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$root/tmp"
+mkdir "$root/tmp/wheels"
+mount --bind "$wheels" "$root/tmp/wheels"
+set -x
+chroot "$root" /usr/bin/python3 -m venv "$venv"
+chroot "$root" "$venv/bin/python" -m pip install --no-index --no-cache-dir \
+    --disable-pip-version-check --find-links /tmp/wheels "$@"
+chroot "$root" "$venv/bin/python" -m pip list --disable-pip-version-check
+chroot "$root" "$venv/bin/ansible-runner" --version
+chroot "$root" "$venv/bin/ansible-playbook" --version
+"""
+
+
+def node_requirements() -> list[str]:
+    """``name==version`` of the packages a node gets: the controller's versions."""
+    requirements = []
+    for name in (*NODE_PACKAGES, *NODE_OPTIONAL_PACKAGES):
+        try:
+            requirements.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            if name in NODE_PACKAGES:
+                raise HostsError(f"{name} is not installed on the controller") from None
+    return requirements
+
+
+def _node_layer_version() -> str:
+    return f"1 {ROOTFS_VERSION} {NODE_VENV} {' '.join(node_requirements())}"
+
+
+def _node_layer_ready(path: Path) -> bool:
+    try:
+        return (path / NODE_LAYER_MARKER).read_text().strip() == _node_layer_version()
+    except OSError:
+        return False
+
+
+def ensure_node_layer() -> Path:
+    """The cached layer of execution nodes (a venv at `NODE_VENV`), built on first use.
+
+    Stacked over the root file system (``lowerdir=<layer>:<rootfs>``) only for node hosts.
+    The controller's pip fetches the wheels (so its index, proxy and certificates apply);
+    the root's own ``python3 -m venv`` and pip install them offline in a chroot. Rebuilt
+    when the controller's versions or the root file system's version change.
+    """
+    version = _node_layer_version()
+    if _node_layer_ready(NODE_LAYER):
+        return NODE_LAYER
+    if os.geteuid() != 0:
+        raise HostsError("building the execution-node layer needs root")
+    rootfs = ensure_rootfs()
+    with _flock(CACHE_DIR / "node-layer.lock"):
+        if _node_layer_ready(NODE_LAYER):
+            return NODE_LAYER
+        for stale in [*CACHE_DIR.glob("node-layer.tmp-*"), *CACHE_DIR.glob("node-layer.old-*")]:
+            _remove_tree(stale)
+        build = Path(tempfile.mkdtemp(prefix="node-layer.tmp-", dir=CACHE_DIR))
+        old = CACHE_DIR / f"node-layer.old-{secrets.token_hex(4)}"
+        try:
+            layer = _build_node_layer(rootfs, build)
+            (layer / NODE_LAYER_MARKER).write_text(version + "\n")
+            if NODE_LAYER.exists():  # an outdated or unfinished version
+                NODE_LAYER.rename(old)
+            layer.rename(NODE_LAYER)
+        finally:
+            _remove_tree(build)
+        _remove_tree(old)
+    return NODE_LAYER
+
+
+def _build_node_layer(rootfs: Path, build: Path) -> Path:
+    """Build the venv under `build`; return the finished layer directory (inside `build`)."""
+    requirements = node_requirements()
+    log = CACHE_DIR / "node-layer.log"
+    wheels, upper, work, merged, layer = (
+        build / d for d in ("wheels", "upper", "work", "merged", "layer")
+    )
+    for directory in (wheels, upper, work, merged, layer):
+        directory.mkdir(mode=0o755)
+    with log.open("w") as out:
+
+        def step(argv: list[str], env: dict[str, str], what: str) -> None:
+            out.write(f"$ {' '.join(argv)}\n")
+            out.flush()
+            done = subprocess.run(
+                argv, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=1800, check=False
+            )
+            if done.returncode != 0:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                raise HostsError(f"{what} failed (exit {done.returncode}), see {log}:\n{tail}")
+
+        # The controller's pip, with the controller's configuration (index, proxy, CA).
+        step(
+            [sys.executable, "-m", "pip", "wheel", "--wheel-dir", str(wheels), *requirements],
+            {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+            "fetching the execution-node wheels with the controller's pip",
+        )
+        argv = [
+            _tool("unshare"),
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "/bin/sh",
+            "-c",
+            _NODE_BUILD_SCRIPT,
+            "agentmaint-node-layer",
+            str(rootfs),
+            str(upper),
+            str(work),
+            str(merged),
+            str(wheels),
+            NODE_VENV,
+            *requirements,
+        ]
+        clean = {"PATH": ":".join(_EXTRA_PATH), "LANG": "C.UTF-8", "HOME": "/root"}
+        step(argv, clean, "installing ansible-runner in the execution-node layer")
+    venv = upper / NODE_VENV.lstrip("/")
+    if not (venv / "bin" / "ansible-runner").is_file():
+        raise HostsError(f"the execution-node build left no {NODE_RUNNER}; see {log}")
+    # Only the venv goes into the layer, plus ansible* commands on the default PATH (the
+    # worker starts `ansible-playbook` by name).
+    for directory in ("opt", "usr", "usr/local", "usr/local/bin"):
+        (layer / directory).mkdir(mode=0o755)
+        (layer / directory).chmod(0o755)
+    venv.rename(layer / NODE_VENV.lstrip("/"))
+    for command in sorted((layer / NODE_VENV.lstrip("/") / "bin").glob("ansible*")):
+        (layer / "usr/local/bin" / command.name).symlink_to(f"{NODE_VENV}/bin/{command.name}")
+    layer.chmod(0o755)
+    return layer
+
+
 # --------------------------------------------------------------------------- availability
 
 
@@ -568,7 +795,8 @@ def _comm(pid: int) -> str:
         return ""
 
 
-def _tcp_peer_inodes(addresses: set[str]) -> set[str]:
+def _tcp_peer_inodes(addresses: set[str], states: set[str] | None = None) -> set[str]:
+    """Socket inodes of the controller's TCP connections to these addresses (in `states`)."""
     inodes: set[str] = set()
     try:
         lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
@@ -578,7 +806,7 @@ def _tcp_peer_inodes(addresses: set[str]) -> set[str]:
         fields = line.split()
         peer = fields[2].split(":", 1)[0]
         address = str(ipaddress.IPv4Address(bytes.fromhex(peer)[::-1]))
-        if address in addresses:
+        if address in addresses and (states is None or fields[3] in states):
             inodes.add(fields[9])
     return inodes
 
@@ -822,7 +1050,9 @@ def _prepare_upper(upper: Path, name: str, public_key: str) -> None:
     (upper / "etc" / "hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n")
 
 
-def _start_host(rootfs: Path, hostdir: Path, name: str, netns: str) -> subprocess.Popen[bytes]:
+def _start_host(
+    lower: str, hostdir: Path, name: str, netns: str, key: Path | None
+) -> subprocess.Popen[bytes]:
     argv = [
         # Hosts die with the controller even if it is SIGKILLed (the parent *thread*, in
         # fact: start hosts from a thread that outlives them); the next session removes
@@ -849,10 +1079,11 @@ def _start_host(rootfs: Path, hostdir: Path, name: str, netns: str) -> subproces
         _HOST_SCRIPT,
         "agentmaint-test-host",
         str(hostdir / "merged"),
-        str(rootfs),
+        lower,
         str(hostdir / "upper"),
         str(hostdir / "work"),
         name,
+        str(key) if key is not None else "",
     ]
     with (hostdir / "sshd.log").open("wb") as log:
         return subprocess.Popen(
@@ -886,15 +1117,24 @@ def _wait_for_login(host: TestHost, proc: subprocess.Popen[bytes], log: Path) ->
     )
 
 
+# The host processes (unshare) of this process's sessions, by pid: for `TestHost.kill`.
+_HOST_PROCS: dict[int, subprocess.Popen[bytes]] = {}
+
+
 @contextlib.contextmanager
-def sshd_hosts(count: int, *, prefix: str = "amt") -> Iterator[list[TestHost]]:
+def sshd_hosts(count: int, *, nodes: int = 0, prefix: str = "amt") -> Iterator[list[TestHost]]:
     """Start `count` sshd hosts, yield them once each accepts a login, then remove everything.
 
-    `prefix` (1-6 lowercase letters or digits) starts every interface, namespace and host
-    name. Everything created is removed on exit, even when the body raised.
+    The first `nodes` of them are execution nodes (ansible-runner installed, the session's
+    private key at the same path as on the controller, `TestHost.runner_path` set); all
+    share one subnet, so nodes reach the others over SSH. `prefix` (1-6 lowercase letters
+    or digits) starts every interface, namespace and host name. Everything created is
+    removed on exit, even when the body raised.
     """
     if not 1 <= count <= 200:
         raise ValueError("count must be between 1 and 200")
+    if not 0 <= nodes <= count:
+        raise ValueError("nodes must be between 0 and count")
     if not (1 <= len(prefix) <= 6 and prefix.isascii() and prefix.isalnum() and prefix.islower()):
         raise ValueError("prefix must be 1-6 lowercase ASCII letters or digits")
     reason = available()
@@ -902,6 +1142,7 @@ def sshd_hosts(count: int, *, prefix: str = "amt") -> Iterator[list[TestHost]]:
         raise HostsError(reason)
     ensure_tools()
     rootfs = ensure_rootfs()
+    node_lower = f"{ensure_node_layer()}:{rootfs}" if nodes else ""
     workdir = Path(tempfile.mkdtemp(prefix="agentmaint-hosts-"))
     session = _Session(tag="", owner=os.getpid(), workdir=str(workdir))
     procs: dict[int, subprocess.Popen[bytes]] = {}
@@ -941,15 +1182,23 @@ def sshd_hosts(count: int, *, prefix: str = "amt") -> Iterator[list[TestHost]]:
             for sub in ("upper", "work", "merged"):
                 (hostdir / sub).mkdir(parents=True)
             _prepare_upper(hostdir / "upper", name, public_key)
-            proc = _start_host(rootfs, hostdir, name, name)
+            node = index <= nodes
+            lower = node_lower if node else str(rootfs)
+            proc = _start_host(lower, hostdir, name, name, key if node else None)
             procs[proc.pid] = proc
+            _HOST_PROCS[proc.pid] = proc
             session.pids.append(proc.pid)
             session.save()
-            hosts.append(TestHost(name=name, address=address, key_path=key, pid=proc.pid))
+            runner = NODE_RUNNER if node else None
+            hosts.append(
+                TestHost(name=name, address=address, key_path=key, pid=proc.pid, runner_path=runner)
+            )
         for host in hosts:
             _wait_for_login(host, procs[host.pid], workdir / host.name / "sshd.log")
         yield hosts
     finally:
+        for pid in procs:
+            _HOST_PROCS.pop(pid, None)
         if session.tag:
             _teardown(session, procs)
         else:
@@ -960,7 +1209,7 @@ def sshd_hosts(count: int, *, prefix: str = "amt") -> Iterator[list[TestHost]]:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m tests.hosts.netns [COUNT] [--inventory FILE]``: hosts until Enter or SIGTERM.
+    """``python -m tests.hosts.netns [COUNT] [--nodes N] [--inventory FILE]``: hosts until Enter.
 
     With ``--inventory FILE`` (used by the molecule scenarios) the hosts are also written
     as a YAML inventory (group ``molecule``) once they accept logins.
@@ -970,6 +1219,11 @@ def main(argv: Sequence[str]) -> int:
     if "--inventory" in args:
         at = args.index("--inventory")
         inventory_file = Path(args[at + 1])
+        del args[at : at + 2]
+    nodes = 0
+    if "--nodes" in args:
+        at = args.index("--nodes")
+        nodes = int(args[at + 1])
         del args[at : at + 2]
     count = int(args[0]) if args else 3
 
@@ -982,10 +1236,11 @@ def main(argv: Sequence[str]) -> int:
         signal.signal(signum, stop)
     started = time.monotonic()
     try:
-        with sshd_hosts(count) as hosts:
+        with sshd_hosts(count, nodes=nodes) as hosts:
             print(f"{count} hosts up in {time.monotonic() - started:.1f}s:", flush=True)
             for host in hosts:
-                print(f"  {host.name}: {' '.join(host.ssh_argv())}", flush=True)
+                role = f" (execution node: {host.runner_path})" if host.runner_path else ""
+                print(f"  {host.name}: {' '.join(host.ssh_argv())}{role}", flush=True)
             if inventory_file is not None:
                 hosts_vars = {host.name: host.ansible_vars() for host in hosts}
                 document = {"all": {"children": {"molecule": {"hosts": hosts_vars}}}}
