@@ -10,12 +10,16 @@ the same run and interleaved (these machines are noisy):
               `roles_path` is set, so the bundled roles are found);
 * tuned:      plain `ansible-playbook` of the same files with agentmaint's rendered
               ansible.cfg (forks sized to the fleet, pipelining, ControlPersist, and the
-              mitogen strategy when the `fast` extra is installed);
+              mitogen strategy when the `fast` extra is installed), one process;
+* replay:     plain `ansible-playbook` of exactly what `agentmaint run` ran: the job
+              directories of one of its runs (one per slice when the run is sliced over
+              several ansible-playbook processes, see execution.local_slices), all started
+              at once, each with its own inventory, playbook and ansible.cfg;
 * agentmaint: `agentmaint run --force` of the same schedule (plans, renders, runs
               through ansible-runner, parses every event, stores the history).
 
 Ratios: fleet speed = stock / agentmaint (target >= 4 local, >= 3 over SSH); controller
-overhead = agentmaint / tuned (target <= 1.10).
+overhead = agentmaint / replay (the identical rendered files and settings; target <= 1.10).
 
 Usage (from the repository root):
   .venv/bin/python bench/bench_fleet.py --hosts 50 --connection local --repeat 3
@@ -118,10 +122,60 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
+def timed_all(commands: list[tuple[list[str], dict[str, str]]]) -> float:
+    """Start every command at once; the seconds until the last one ended."""
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for argv, env in commands
+    ]
+    outputs = [proc.communicate()[0] for proc in procs]
+    seconds = time.perf_counter() - started
+    for proc, output in zip(procs, outputs, strict=True):
+        if proc.returncode != 0:
+            raise SystemExit(f"replay failed (rc {proc.returncode}):\n{output[-3000:].decode()}")
+    return seconds
+
+
+def replay_commands(
+    artifact_dir: Path, copy_to: Path, env: dict[str, str]
+) -> list[tuple[list[str], dict[str, str]]]:
+    """Copies of the job directories of an agentmaint run, as ansible-playbook commands."""
+    jobs = (
+        sorted(p for p in artifact_dir.iterdir() if p.is_dir())
+        if artifact_dir.name == "slices"
+        else [artifact_dir.parent.parent]
+    )
+    commands = []
+    for index, job in enumerate(jobs):
+        target = copy_to / str(index)
+        shutil.copytree(job, target, ignore=shutil.ignore_patterns("artifacts", "env"))
+        config = target / "project" / "ansible.cfg"
+        config.write_text(config.read_text().replace(str(job), str(target)))
+        argv = [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(target / "inventory" / "hosts.yml"),
+            str(target / "project" / "maintenance.yml"),
+        ]
+        commands.append((argv, {**env, "ANSIBLE_CONFIG": str(config)}))
+    return commands
+
+
+def agentmaint_run(path: Path, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    argv = [str(BIN / "agentmaint"), "run", str(path), "--force", "--json"]
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"agentmaint run failed (rc {done.returncode}):\n{done.stdout[-3000:]}")
+    return seconds, json.loads(done.stdout)
+
+
 def measure(hosts: dict[str, dict[str, Any]], repeat: int, label: str) -> dict[str, Any]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     base_env["PATH"] = f"{BIN}:{base_env.get('PATH', '/usr/bin:/bin')}"
-    samples: dict[str, list[float]] = {"stock": [], "tuned": [], "agentmaint": []}
+    samples: dict[str, list[float]] = {"stock": [], "tuned": [], "replay": [], "agentmaint": []}
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         work = Path(tmp)
         path = schedule(work, hosts)
@@ -135,6 +189,9 @@ def measure(hosts: dict[str, dict[str, Any]], repeat: int, label: str) -> dict[s
             ),
             "linear",
         )
+        # One run first (not timed): warms the caches and gives the job directories to replay.
+        _, first = agentmaint_run(path, base_env)
+        replay = replay_commands(Path(first["run"]["artifact_dir"]), work / "replay", base_env)
         for _ in range(repeat):
             shutil.rmtree("/tmp/agentmaint-bench", ignore_errors=True)
             samples["stock"].append(
@@ -149,22 +206,19 @@ def measure(hosts: dict[str, dict[str, Any]], repeat: int, label: str) -> dict[s
                     {**base_env, "ANSIBLE_CONFIG": str(tuned_cfg)},
                 )
             )
+            samples["replay"].append(timed_all(replay))
             shutil.rmtree(work / ".agentmaint", ignore_errors=True)  # a fresh history each time
-            samples["agentmaint"].append(
-                timed(
-                    [str(BIN / "agentmaint"), "run", str(path), "--force", "--json"],
-                    base_env,
-                )
-            )
+            samples["agentmaint"].append(agentmaint_run(path, base_env)[0])
     medians = {k: statistics.median(v) for k, v in samples.items()}
     result = {
         "label": label,
         "hosts": len(hosts),
         "strategy": strategy,
+        "slices": len(replay),
         "median_s": {k: round(v, 2) for k, v in medians.items()},
         "samples_s": {k: [round(x, 2) for x in v] for k, v in samples.items()},
         "fleet_speed_ratio": round(medians["stock"] / medians["agentmaint"], 2),
-        "controller_overhead_ratio": round(medians["agentmaint"] / medians["tuned"], 3),
+        "controller_overhead_ratio": round(medians["agentmaint"] / medians["replay"], 3),
     }
     print(json.dumps(result), flush=True)
     return result
@@ -212,16 +266,16 @@ def main() -> int:
         results = [measure(local_hosts(args.hosts), args.repeat, f"local-{args.hosts}")]
     print()
     print(
-        "| run | hosts | stock | tuned ansible-playbook | agentmaint | speed (stock/agentmaint) "
-        "| overhead (agentmaint/tuned) |"
+        "| run | hosts | slices | stock | tuned ansible-playbook | replay (same slices) "
+        "| agentmaint | speed (stock/agentmaint) | overhead (agentmaint/replay) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         m = r["median_s"]
         speed, overhead = r["fleet_speed_ratio"], r["controller_overhead_ratio"]
         print(
-            f"| {r['label']} ({r['strategy']}) | {r['hosts']} | {m['stock']} s | {m['tuned']} s "
-            f"| {m['agentmaint']} s | {speed}x | {overhead} |"
+            f"| {r['label']} ({r['strategy']}) | {r['hosts']} | {r['slices']} | {m['stock']} s "
+            f"| {m['tuned']} s | {m['replay']} s | {m['agentmaint']} s | {speed}x | {overhead} |"
         )
     return 0
 
