@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -44,8 +45,10 @@ from agentmaint.parse import load_schedule
 from agentmaint.planner import Plan, plan
 from agentmaint.records import HostCounts
 from agentmaint.recovery import recover_interrupted_runs
-from agentmaint.render import targets_from_decisions
-from agentmaint.schedule import Schedule
+from agentmaint.remote import ssh_argv, worker_command
+from agentmaint.render import Target, targets_from_decisions
+from agentmaint.schedule import LOCAL_NODE, Schedule
+from agentmaint.slicing import Slice, slice_targets
 from agentmaint.store import DB_NAME, HistoryStore, records_to_json, write_records_csv
 from agentmaint.windows import upcoming_windows
 
@@ -127,6 +130,11 @@ def _build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", type=Path, required=True, help="directory to write into")
     render.add_argument(
         "--force", action="store_true", help="all hosts of the chosen environments/components"
+    )
+    render.add_argument(
+        "--node",
+        help="only the slice of this execution node, as a self-contained job directory "
+        "(for ansible-runner transmit, e.g. through Receptor)",
     )
 
     history = sub.add_parser(
@@ -473,15 +481,42 @@ def _render(args: argparse.Namespace, out: Console) -> int:
         if any(directory.iterdir()):
             raise UsageError(f"--out: {directory} exists and is not empty")
         directory.rmdir()
-    job = prepare_run_dir(schedule, targets, run_id=new_run_id(at), directory=directory)
+    run_id = new_run_id(at)
+    node = None
+    if args.node is not None:
+        part = _node_slice(schedule, targets, args.node)
+        if part is None:
+            out.print(f"nothing due on execution node {args.node}: nothing rendered")
+            return EXIT_OK
+        targets, node = part.targets, part.node
+    job = prepare_run_dir(schedule, targets, run_id=run_id, directory=directory, node=node)
     out.print(f"inventory: {job.inventory}", highlight=False)
     out.print(f"playbook:  {job.private_data_dir / 'project' / job.playbook}", highlight=False)
+    if node is not None:
+        out.print(
+            f"send with: ansible-runner transmit {job.private_data_dir} -p {job.playbook} "
+            f"--ident {job.ident} | {shlex.join(ssh_argv(node, worker_command(node, job.ident)))} "
+            f"| ansible-runner process {job.private_data_dir} --ident {job.ident}",
+            highlight=False,
+        )
+        return EXIT_OK
     out.print(
         f"run with:  ANSIBLE_CONFIG={job.envvars['ANSIBLE_CONFIG']} ansible-playbook "
         f"-i {job.inventory} {job.private_data_dir / 'project' / job.playbook}",
         highlight=False,
     )
     return EXIT_OK
+
+
+def _node_slice(schedule: Schedule, targets: tuple[Target, ...], name: str) -> Slice | None:
+    """The slice a run would send to execution node `name` (``local``: the controller's)."""
+    if name != LOCAL_NODE and schedule.execution.node(name) is None:
+        known = ", ".join([*(n.name for n in schedule.execution.nodes), LOCAL_NODE])
+        raise UsageError(f"--node: {name!r} is not an execution node (known: {known})")
+    parts = [p for p in slice_targets(schedule, targets) if p.name == name]
+    if not parts:
+        return None
+    return Slice(parts[0].index, parts[0].node, tuple(t for p in parts for t in p.targets))
 
 
 def _history(args: argparse.Namespace, out: Console) -> int:

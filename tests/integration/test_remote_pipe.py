@@ -6,6 +6,7 @@ The same runs over real SSH to namespaced nodes are in tests/ssh/test_execution_
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 from collections import Counter
@@ -160,3 +161,47 @@ def test_cancel_ends_the_job_on_the_node(tmp_path: Path, make_schedule: MakeSche
         statuses = {(r.server, r.status.value) for r in store.records(run_id=result.run.id)}
     assert statuses == {(h, "failed") for h in ("h1", "h2", "h3", "h4")}  # cut short mid-update
     # The autouse check then finds no process of the run left, here or on the "nodes".
+
+
+@pytest.mark.usefixtures("fake_ssh")
+def test_rendered_node_slice_runs_by_hand_and_imports(
+    tmp_path: Path, make_schedule: MakeSchedule
+) -> None:
+    """`render --node` + the pipeline it prints (what the README's Receptor recipe does)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    schedule = make_schedule(document(out, ["node-a", "node-b"]))
+    source = str(tmp_path / "schedule.yaml")
+    agentmaint = str(Path(sys.executable).parent / "agentmaint")
+    job = tmp_path / "slice"
+    rendered = subprocess.run(
+        [agentmaint, "render", source, "--force", "--node", "n2", "--out", str(job)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pipeline = rendered.stdout.splitlines()[-1].removeprefix("send with: ")
+    subprocess.run(["bash", "-c", pipeline], capture_output=True, check=True, timeout=300)
+    assert sorted(p.name for p in out.iterdir()) == ["h2", "h4"]  # n2's share only
+    (artifacts,) = (job / "artifacts").iterdir()
+    imported = subprocess.run(
+        [agentmaint, "history", "import", source, str(artifacts)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    with HistoryStore.open(schedule.state_dir) as store:
+        (run,) = store.runs()
+        assert {(r.server, r.status.value) for r in store.records(run_id=run.id)} == {
+            ("h2", "success"),
+            ("h4", "success"),
+        }
+    missing = subprocess.run(
+        [agentmaint, "render", source, "--force", "--node", "n9", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 2
+    assert "--node: 'n9' is not an execution node (known: n1, n2, local)" in missing.stderr
