@@ -263,6 +263,19 @@ def _tail(text: str) -> str:
     return text if len(text) <= _MESSAGE_LIMIT else "..." + text[-_MESSAGE_LIMIT:]
 
 
+#: Ansible's message for a command that exited non-zero (stderr says why).
+_NON_ZERO = "non-zero return code"
+
+
+def _last_line(res: Mapping[str, Any]) -> str | None:
+    """The last non-empty line of a command's stderr, else of its stdout."""
+    for key in ("stderr", "stdout"):
+        text = res.get(key)
+        if isinstance(text, str) and text.strip():
+            return text.strip().splitlines()[-1].strip()
+    return None
+
+
 def _message(res: Mapping[str, Any]) -> str | None:
     """The human message of a result: msg, else reason/skip_reason, else an output tail.
 
@@ -272,6 +285,8 @@ def _message(res: Mapping[str, Any]) -> str | None:
         return str(res["censored"])
     msg = res.get("msg")
     if isinstance(msg, str):
+        if msg.strip() == _NON_ZERO and (said := _last_line(res)):
+            return _tail(f"{_NON_ZERO} ({res.get('rc')}): {said}")  # what the command said
         if msg.strip():
             return _tail(msg)
     elif msg not in _NO_MESSAGES:

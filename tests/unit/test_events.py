@@ -110,7 +110,7 @@ CASES: dict[str, dict[str, Any]] = {
             "h2": hc(ok=3, changed=1, ignored=2),
         },
         "tasks": {
-            ("h1", "tolerated failure"): (TaskStatus.IGNORED, "non-zero return code"),
+            ("h1", "tolerated failure"): (TaskStatus.IGNORED, "non-zero return code (3): oops"),
             ("h2", "failed_when on h2 only, ignored"): (TaskStatus.IGNORED, "fine"),
             ("h1", "failed_when on h2 only, ignored"): (TaskStatus.OK, "fine"),
             ("h2", "after"): (TaskStatus.OK, "carried on"),
