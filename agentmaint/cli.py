@@ -49,7 +49,13 @@ from agentmaint.remote import ssh_argv, worker_command
 from agentmaint.render import Target, targets_from_decisions
 from agentmaint.schedule import LOCAL_NODE, Schedule
 from agentmaint.slicing import Slice, slice_targets
-from agentmaint.store import DB_NAME, HistoryStore, records_to_json, write_records_csv
+from agentmaint.store import (
+    DB_NAME,
+    HistoryStore,
+    open_history,
+    records_to_json,
+    write_records_csv,
+)
 from agentmaint.windows import upcoming_windows
 
 EXIT_OK = 0
@@ -342,10 +348,10 @@ def _windows(args: argparse.Namespace, out: Console) -> int:
 @contextlib.contextmanager
 def _history_reader(schedule: Schedule) -> Iterator[HistoryReader]:
     """The schedule's history store, or an empty history if none was created yet."""
-    if not (schedule.state_dir / DB_NAME).exists():
+    if schedule.history_url is None and not (schedule.state_dir / DB_NAME).exists():
         yield MemoryHistory()
         return
-    with HistoryStore.open(schedule.state_dir) as store:
+    with open_history(schedule.history_url, schedule.state_dir) as store:
         recover_interrupted_runs(store)
         yield store
 
@@ -553,7 +559,7 @@ def _history(args: argparse.Namespace, out: Console) -> int:
 def _history_import(file: Path, artifact_dir: Path, out: Console) -> int:
     schedule = load_schedule(file)
     parsed = read_artifact_dir(artifact_dir)
-    with HistoryStore.open(schedule.state_dir) as store:
+    with open_history(schedule.history_url, schedule.state_dir) as store:
         run = import_run(schedule, store, parsed, artifact_dir)
     out.print(f"imported run {run.id} ({run.status.value}) from {artifact_dir}", highlight=False)
     _print_partial(parsed, out)
@@ -606,7 +612,7 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
     result, received = _run_with_display(schedule, out, as_json=args.json, at=at, trigger="demo")
     code = _report(result, schedule, out, args.json, received)
     if not args.json:
-        with HistoryStore.open(schedule.state_dir) as store:
+        with open_history(schedule.history_url, schedule.state_dir) as store:
             out.print(history_table(store.records(limit=20)))
         out.print(
             f"{FAILING_HOST} was meant to fail: its health check rejects the new configuration, "

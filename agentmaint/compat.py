@@ -27,7 +27,7 @@ from agentmaint.parse import parse_schedule
 from agentmaint.planner import plan
 from agentmaint.records import Outcome
 from agentmaint.schedule import Schedule
-from agentmaint.store import HistoryStore
+from agentmaint.store import open_history
 
 #: The configuration the seed's `_load_config` falls back to, unchanged.
 SEED_DEFAULT_CONFIG: dict[str, Any] = {
@@ -80,12 +80,12 @@ class InfrastructureMaintenance:
     @property
     def maintenance_history(self) -> list[dict[str, Any]]:
         """Every recorded action, oldest first, in the seed's entry shape."""
-        with HistoryStore.open(self.schedule.state_dir) as store:
+        with open_history(self.schedule.history_url, self.schedule.state_dir) as store:
             return [record.to_dict() for record in reversed(store.records())]
 
     def check_update_schedule(self) -> dict[str, list[str]]:
         """Environments mapped to the components due now (per the windows and the history)."""
-        with HistoryStore.open(self.schedule.state_dir) as store:
+        with open_history(self.schedule.history_url, self.schedule.state_dir) as store:
             result = plan(self.schedule, store, datetime.now(UTC))
         due: dict[str, list[str]] = {}
         for decision in result.due:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from agentmaint.delivery import Delivery
 from agentmaint.errors import AgentmaintError
@@ -51,7 +52,7 @@ from agentmaint.rollup import classify, parse_play, rollup
 from agentmaint.runner import Job, JobOutcome, run_job
 from agentmaint.schedule import ExecutionNode, NotifyEvent, Schedule
 from agentmaint.slicing import SLICES_DIR, Slice, slice_targets
-from agentmaint.store import HistoryStore
+from agentmaint.store import HistoryStore, open_history
 from agentmaint.strategy import Strategy
 from agentmaint.strategy import on_node as strategy_on_node
 from agentmaint.strategy import resolve as resolve_strategy
@@ -249,7 +250,7 @@ def run_maintenance(
     strategy = resolve_strategy(schedule.execution.strategy)  # one that cannot work: fail now
     check_state_dir(schedule.state_dir)
     owns_store = store is None
-    store = store or HistoryStore.open(schedule.state_dir)
+    store = store or open_history(schedule.history_url, schedule.state_dir)
     try:
         recover_interrupted_runs(store)
         history: HistoryReader = store
@@ -263,7 +264,13 @@ def run_maintenance(
             return RunResult(plan=the_plan)
         run_id = new_run_id(now)
         envs = sorted({t.environment for t in targets})
-        with environment_locks(schedule.state_dir, envs, run_id=run_id, wait=lock_wait):
+        with environment_locks(
+            schedule.state_dir,
+            envs,
+            run_id=run_id,
+            wait=lock_wait,
+            history_url=schedule.history_url,
+        ):
             if not force:
                 # Decide again under the locks: a run that held them (while this one
                 # waited, or between the first plan and the lock) may have done the work,
@@ -672,10 +679,22 @@ def _run_status(statuses: list[RunStatus]) -> RunStatus:
     return RunStatus.FAILED
 
 
+#: libpq's own secret variables: never passed to a job.
+_LIBPQ_SECRETS = {"PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE"}
+
+
 def _secret_environment(schedule: Schedule) -> tuple[set[str], list[str]]:
     """Variable names that secrets were read from, and the secret values themselves."""
     values = [s.reveal() for s in schedule.notification.secrets() if s.reveal()]
-    return set(schedule.notification.env_names), values
+    names = set(schedule.notification.env_names) | set(schedule.history_env_names)
+    if schedule.history_url is not None:
+        url = schedule.history_url.reveal()
+        values.append(url)
+        password = urlsplit(url).password
+        if password:
+            values += [password, unquote(password)]
+        names |= _LIBPQ_SECRETS
+    return names, values
 
 
 def _notify(
@@ -733,6 +752,7 @@ def _prune(schedule: Schedule, store: HistoryStore, now: datetime) -> None:
         return
     for old in store.prune(now - timedelta(days=days)):
         if old.artifact_dir is not None:
-            run_dir = old.artifact_dir.parent.parent
+            sliced = old.artifact_dir.name == SLICES_DIR
+            run_dir = old.artifact_dir.parent if sliced else old.artifact_dir.parent.parent
             if run_dir.parent == schedule.state_dir / "runs":
                 shutil.rmtree(run_dir, ignore_errors=True)

@@ -100,6 +100,7 @@ class RunRecord:
     check_mode: bool = False
     environments: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
+    controller: str | None = None  # the controller's host name (`HistoryStore.begin_run` sets it)
 
 
 class Action(StrEnum):

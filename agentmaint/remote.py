@@ -15,7 +15,7 @@ The same three steps AWX uses, with SSH as the transport::
 
 Cancellation and timeouts work as for a local job: the job's timeout travels with it (the
 worker enforces it), and cancelling (or a stalled stream) ends the node's processes of the
-job (found, like local ones, by ``AGENTMAINT_RUN_ID`` in their environment) with a second
+job (found, like local ones, by ``AGENTMAINT_JOB_ID`` in their environment) with a second
 SSH command, then the local ssh. A node that cannot be reached or dies mid-job ends the job
 with status ``error`` and the reason (the last line ssh printed, or ansible-runner's).
 
@@ -40,7 +40,7 @@ from typing import IO, Any
 import ansible_runner
 
 from agentmaint.runner import (
-    RUN_ID_VARIABLE,
+    JOB_ID_VARIABLE,
     EventSink,
     Job,
     JobOutcome,
@@ -86,7 +86,7 @@ def worker_command(node: ExecutionNode, ident: str) -> str:
     if "/" in runner:  # ansible-playbook lives next to ansible-runner (a virtualenv's bin)
         path = f'PATH={shlex.quote(str(Path(runner).parent))}:"$PATH" '
     return (
-        f"exec env {RUN_ID_VARIABLE}={shlex.quote(ident)} {path}{shlex.quote(runner)} worker "
+        f"exec env {JOB_ID_VARIABLE}={shlex.quote(ident)} {path}{shlex.quote(runner)} worker "
         f"--private-data-dir {shlex.quote(remote_dir(node, ident))} --delete "
         f"--keepalive-seconds {KEEPALIVE_SECONDS}"
     )
@@ -104,7 +104,7 @@ def kill_command(ident: str) -> str:
     their environment (ansible-core's task workers leave the process group, so a group
     kill would miss them). Two passes catch processes forked during the first.
     """
-    entry = shlex.quote(f"^{RUN_ID_VARIABLE}={ident}$")
+    entry = shlex.quote(f"^{JOB_ID_VARIABLE}={ident}$")
     one_pass = (
         "for p in /proc/[0-9]*; do "
         f'grep -qz {entry} "$p/environ" 2>/dev/null && kill -9 "${{p#/proc/}}" 2>/dev/null; '
@@ -263,7 +263,7 @@ class _Pump:
 
 def _transmit(job: Job, stream: Path) -> None:
     """Pack the job into `stream` (private: it holds the rendered job)."""
-    envvars = {**job.envvars, RUN_ID_VARIABLE: job.ident}
+    envvars = {**job.envvars, JOB_ID_VARIABLE: job.ident}
     kwargs: dict[str, Any] = {
         "private_data_dir": str(job.private_data_dir),
         "playbook": job.playbook,
@@ -288,7 +288,7 @@ def _ssh_environment(ident: str, hidden: tuple[set[str], list[str]]) -> dict[str
         for key, value in os.environ.items()
         if key not in names and not any(secret in value for secret in values if secret)
     }
-    environment[RUN_ID_VARIABLE] = ident
+    environment[JOB_ID_VARIABLE] = ident
     return environment
 
 

@@ -9,7 +9,7 @@ Pitfalls handled here (see the project's ansible-runner notes):
   files, so a reused directory silently keeps stale values);
 * cancellation and timeouts SIGKILL ansible-playbook's process group, but
   ansible-core's task workers call `setsid()` and survive as orphans: every process
-  of a run carries ``AGENTMAINT_RUN_ID=<id>`` in its environment, and after the job
+  of a job carries ``AGENTMAINT_JOB_ID=<id>`` in its environment, and after the job
   ends, any process still carrying it is killed;
 * ansible-playbook is looked up on the PATH of the job, so this interpreter's
   `bin/` directory is put first.
@@ -32,7 +32,8 @@ from typing import Any
 
 import ansible_runner
 
-RUN_ID_VARIABLE = "AGENTMAINT_RUN_ID"
+#: Every process of a job carries its id in this variable (how leftovers are found).
+JOB_ID_VARIABLE = "AGENTMAINT_JOB_ID"
 _POLL_SECONDS = 0.1
 _KILL_WAIT_SECONDS = 10.0
 _NOT_FOUND = 127  # the shell's "command not found"
@@ -106,7 +107,7 @@ def run_job(
         # Only the status word: the status data also carries the job's whole environment.
         events.put({_STATUS_KEY: str(data.get("status", ""))})
 
-    envvars = {"PATH": job_path(), **job.envvars, RUN_ID_VARIABLE: job.ident}
+    envvars = {"PATH": job_path(), **job.envvars, JOB_ID_VARIABLE: job.ident}
     kwargs: dict[str, Any] = {
         "private_data_dir": str(job.private_data_dir),
         "playbook": job.playbook,
@@ -202,8 +203,12 @@ def kill_run_processes(run_id: str, *, control_path_dir: Path | None = None) -> 
 
 
 def run_processes(run_id: str) -> list[int]:
-    """Live pids (other than this one) whose environment carries this run's id."""
-    marker = f"\0{RUN_ID_VARIABLE}={run_id}\0".encode()
+    """Live pids (other than this one) whose environment carries this job's id, exactly.
+
+    The empty id matches every process of every run (a job's id may extend its run's:
+    ``<run id>-<slice>``, so ids are matched whole).
+    """
+    marker = f"\0{JOB_ID_VARIABLE}={run_id}{chr(0) if run_id else ''}".encode()
     return [pid for pid, entry in _live_processes() if marker in b"\0" + _read(entry / "environ")]
 
 

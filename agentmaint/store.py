@@ -1,12 +1,15 @@
-"""The persistent maintenance history: runs, task results, host counts and roll-ups in SQLite.
+"""The persistent maintenance history: runs, task results, host counts and roll-ups.
 
-One database file, ``<state_dir>/history.sqlite3``, holds everything agentmaint
-remembers. Tables (all datetimes are ISO 8601 UTC text of one fixed width,
-``2026-11-23T01:30:00.000000Z``, so that text order is time order; enums are
-stored as their values):
+One database holds everything agentmaint remembers: by default the SQLite file
+``<state_dir>/history.sqlite3``; with ``history.url`` another SQLite file or a
+PostgreSQL database that several controllers share (`open_history`; the engines
+are in `agentmaint.db`, this module's queries are the same for both). Tables (all
+datetimes are ISO 8601 UTC text of one fixed width, ``2026-11-23T01:30:00.000000Z``,
+so that text order is time order; enums are stored as their values):
 
 ``runs``
-    One row per `RunRecord` (environments and components as JSON lists).
+    One row per `RunRecord` (environments and components as JSON lists; the
+    controller's host name, schema version 3).
 ``task_results``
     One row per `TaskResult`, ordered by ``counter``.
 ``host_counts``
@@ -33,33 +36,39 @@ stored as their values):
 Every child row references its run with ``ON DELETE CASCADE``, so deleting a
 run (`HistoryStore.prune`) deletes everything recorded for it.
 
-The schema is versioned with ``PRAGMA user_version`` and upgraded by an ordered
-list of migrations when a store is opened; a database written by a newer
-agentmaint is refused without being touched.
+The schema is versioned (``PRAGMA user_version`` in SQLite, the ``schema_version``
+table in PostgreSQL) and upgraded by one ordered list of migrations
+(`agentmaint.db.schema`) when a store is opened; a database written by a newer
+agentmaint, or that is not a history, is refused without being touched.
 
-Concurrency: the database runs in WAL mode with a 30 s busy timeout, so any
-number of readers (``agentmaint history``) work while one writer (a run)
-writes, in the same or other processes. Writes take the write lock at their
-start (``BEGIN IMMEDIATE``). A `HistoryStore` instance wraps one connection
-and must be used from one thread only (the thread that opened it); open one
-store per thread.
+Concurrency: any number of readers (``agentmaint history``) work while one writer
+(a run) writes, in the same or other processes (or, with PostgreSQL, on other
+controllers). Writes take the write lock at their start (SQLite: ``BEGIN
+IMMEDIATE`` in WAL mode with a 30 s busy timeout; PostgreSQL: an advisory
+transaction lock), so the derived tables stay consistent. A `HistoryStore`
+instance wraps one connection and must be used from one thread only (the thread
+that opened it); open one store per thread.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import socket
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from agentmaint.db import open_database
+from agentmaint.db.base import Database, StoreError
+from agentmaint.db.schema import SCHEMA_VERSION
+from agentmaint.db.sqlite import SqliteDatabase
+from agentmaint.db.url import DB_NAME
 from agentmaint.delivery import Delivery, DeliveryStatus
-from agentmaint.errors import AgentmaintError, UsageError
+from agentmaint.errors import UsageError
 from agentmaint.history import HostComponentState, StateKey
 from agentmaint.records import (
     Action,
@@ -72,6 +81,7 @@ from agentmaint.records import (
     TaskStatus,
 )
 from agentmaint.schedule import NotifyEvent
+from agentmaint.secret import Secret
 
 if TYPE_CHECKING:
     from agentmaint.history import HistoryReader
@@ -82,19 +92,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "HistoryStore",
     "StoreError",
+    "open_history",
     "records_to_json",
     "write_records_csv",
 ]
-
-#: The database's file name inside a state directory.
-DB_NAME = "history.sqlite3"
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_BUSY_TIMEOUT_MS = 30_000
-_CACHE_KIB = 32 * 1024
-_WAL_LIMIT_BYTES = 64 * 1024 * 1024
-#: Bound parameters per statement, well below SQLite's limit (32766 since 3.32, 999 before).
-_MAX_PARAMS = 900
 
 #: The columns of `write_records_csv`, in order.
 CSV_COLUMNS = (
@@ -109,157 +110,39 @@ CSV_COLUMNS = (
 )
 
 
-class StoreError(AgentmaintError, RuntimeError):
-    """The history database cannot be opened, read or written."""
+# --------------------------------------------------------------------------- queries
 
-
-# --------------------------------------------------------------------------- schema
-
+# Conditions on a record `r` (0/1 through CASE, the same in both engines).
 _FAILED_SQL = (
-    f"(r.status IN ('{Outcome.FAILED.value}', '{Outcome.UNREACHABLE.value}') "
-    f"OR r.action = '{Action.ROLLBACK.value}')"
+    f"CASE WHEN r.status IN ('{Outcome.FAILED.value}', '{Outcome.UNREACHABLE.value}') "
+    f"OR r.action = '{Action.ROLLBACK.value}' THEN 1 ELSE 0 END"
 )
-_UPDATED_SQL = f"(r.action = '{Action.UPDATE.value}' AND r.status = '{Outcome.SUCCESS.value}')"
-
-_MIGRATION_1: tuple[str, ...] = (
-    """
-    CREATE TABLE runs (
-        id           TEXT PRIMARY KEY NOT NULL,
-        trigger      TEXT NOT NULL,
-        started      TEXT NOT NULL,
-        status       TEXT NOT NULL,
-        finished     TEXT,
-        runner_rc    INTEGER,
-        artifact_dir TEXT,
-        pid          INTEGER,
-        message      TEXT,
-        check_mode   INTEGER NOT NULL DEFAULT 0,
-        environments TEXT NOT NULL DEFAULT '[]',
-        components   TEXT NOT NULL DEFAULT '[]'
-    )
-    """,
-    "CREATE INDEX runs_started ON runs (started)",
-    "CREATE INDEX runs_status_started ON runs (status, started)",
-    """
-    CREATE TABLE task_results (
-        id        INTEGER PRIMARY KEY,
-        run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        counter   INTEGER NOT NULL,
-        host      TEXT NOT NULL,
-        play      TEXT NOT NULL,
-        task      TEXT NOT NULL,
-        status    TEXT NOT NULL,
-        role      TEXT,
-        module    TEXT,
-        start     TEXT,
-        "end"     TEXT,
-        duration  REAL,
-        rc        INTEGER,
-        message   TEXT,
-        play_uuid TEXT,
-        task_uuid TEXT
-    )
-    """,
-    "CREATE INDEX task_results_run ON task_results (run_id, counter)",
-    """
-    CREATE TABLE host_counts (
-        run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        host        TEXT NOT NULL,
-        ok          INTEGER NOT NULL,
-        changed     INTEGER NOT NULL,
-        failures    INTEGER NOT NULL,
-        unreachable INTEGER NOT NULL,
-        skipped     INTEGER NOT NULL,
-        rescued     INTEGER NOT NULL,
-        ignored     INTEGER NOT NULL,
-        PRIMARY KEY (run_id, host)
-    ) WITHOUT ROWID
-    """,
-    """
-    CREATE TABLE records (
-        id          INTEGER PRIMARY KEY,
-        run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        timestamp   TEXT NOT NULL,
-        environment TEXT NOT NULL,
-        server      TEXT NOT NULL,
-        component   TEXT NOT NULL,
-        action      TEXT NOT NULL,
-        status      TEXT NOT NULL,
-        error       TEXT
-    )
-    """,
-    # Attempt recomputation and the run_id filter (and the cascade on delete).
-    "CREATE INDEX records_run_key ON records (run_id, server, component)",
-    # records() ordering (timestamp desc, then id desc: the rowid ends every index entry).
-    "CREATE INDEX records_timestamp ON records (timestamp)",
-    "CREATE INDEX records_server ON records (server, component, timestamp)",
-    "CREATE INDEX records_component ON records (component, timestamp)",
-    "CREATE INDEX records_environment ON records (environment, timestamp)",
-    """
-    CREATE TABLE attempts (
-        run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        server    TEXT NOT NULL,
-        component TEXT NOT NULL,
-        at        TEXT NOT NULL,
-        ok        INTEGER NOT NULL,
-        PRIMARY KEY (run_id, server, component)
-    ) WITHOUT ROWID
-    """,
-    "CREATE INDEX attempts_key ON attempts (server, component)",
-    """
-    CREATE TABLE host_state (
-        server       TEXT NOT NULL,
-        component    TEXT NOT NULL,
-        last_success TEXT,
-        last_failure TEXT,
-        PRIMARY KEY (server, component)
-    ) WITHOUT ROWID
-    """,
-)
-
-# Version 2: notification deliveries (secrets never reach this table: see agentmaint.notify).
-_MIGRATION_2 = (
-    """
-    CREATE TABLE notifications (
-        id       INTEGER PRIMARY KEY,
-        run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-        channel  TEXT NOT NULL,
-        event    TEXT NOT NULL,
-        status   TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        error    TEXT,
-        at       TEXT NOT NULL
-    )
-    """,
-    "CREATE INDEX notifications_run ON notifications (run_id, id)",
-)
-
-#: Ordered migrations: entry i takes the schema from version i to version i + 1.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
-
-#: The schema version this code writes and understands.
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-# Temporary key tables for set-based recomputation (per connection, never on disk).
-_TEMP_TABLES = (
-    "CREATE TEMP TABLE IF NOT EXISTS run_keys ("
-    "run_id TEXT NOT NULL, server TEXT NOT NULL, component TEXT NOT NULL, "
-    "PRIMARY KEY (run_id, server, component)) WITHOUT ROWID",
-    "CREATE TEMP TABLE IF NOT EXISTS state_keys ("
-    "server TEXT NOT NULL, component TEXT NOT NULL, "
-    "PRIMARY KEY (server, component)) WITHOUT ROWID",
+_UPDATED_SQL = (
+    f"CASE WHEN r.action = '{Action.UPDATE.value}' AND r.status = '{Outcome.SUCCESS.value}' "
+    "THEN 1 ELSE 0 END"
 )
 
 _RUN_COLUMNS = (
     "id, trigger, started, status, finished, runner_rc, artifact_dir, pid, message, "
-    "check_mode, environments, components"
+    "check_mode, environments, components, controller"
 )
 _TASK_COLUMNS = (
     'counter, host, play, task, status, role, module, start, "end", duration, rc, message, '
     "play_uuid, task_uuid"
 )
 _COUNT_COLUMNS = "ok, changed, failures, unreachable, skipped, rescued, ignored"
+_COUNT_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in _COUNT_COLUMNS.split(", "))
 _RECORD_COLUMNS = "timestamp, environment, server, component, action, status, error, run_id"
+_RECORD_INSERT_COLUMNS = (
+    "run_id",
+    "timestamp",
+    "environment",
+    "server",
+    "component",
+    "action",
+    "status",
+    "error",
+)
 
 
 # --------------------------------------------------------------------------- conversions
@@ -310,6 +193,7 @@ def _run_from_row(row: Sequence[Any]) -> RunRecord:
         check_mode=bool(row[9]),
         environments=tuple(json.loads(row[10])),
         components=tuple(json.loads(row[11])),
+        controller=row[12],
     )
 
 
@@ -326,46 +210,66 @@ def _record_from_row(row: Sequence[Any]) -> MaintenanceRecord:
     )
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 # --------------------------------------------------------------------------- the store
 
 
 class HistoryStore:
-    """The maintenance history in one SQLite file; a `HistoryReader` for the planner.
+    """The maintenance history in one database; a `HistoryReader` for the planner.
 
-    Open it with `HistoryStore(path)` or `HistoryStore.open(state_dir)`, and close
-    it (or use it as a context manager). One instance serves one thread.
+    Open it with `HistoryStore(path)` (a SQLite file), `HistoryStore.open(state_dir)`
+    (the default file) or `open_history(url, state_dir)` (``history.url``: SQLite or
+    PostgreSQL), and close it (or use it as a context manager). One instance serves
+    one thread.
     """
 
     def __init__(self, path: Path) -> None:
-        """Open (creating if needed: directory 0700, file 0600) and migrate the database.
+        """Open (creating if needed: directory 0700, file 0600) and migrate a SQLite file.
 
         Raises `StoreError` if the file is not a SQLite database, is corrupt, or
         was written by a newer agentmaint; the file is then left untouched.
         """
-        self.path = Path(path)
-        _create_private(self.path)
-        self._conn = _connect(self.path)
-        try:
-            _migrate(self._conn, self.path)
-            for statement in _TEMP_TABLES:
-                self._conn.execute(statement)
-        except BaseException:
-            self._conn.close()
-            raise
+        self._attach(SqliteDatabase(Path(path)))
+
+    def _attach(self, database: Database) -> None:
+        self._db = database
+        #: The SQLite file, or None when the history is in PostgreSQL.
+        self.path: Path | None = database.path
 
     @classmethod
     def open(cls, state_dir: Path) -> HistoryStore:
         """Open the history of a state directory (``state_dir / "history.sqlite3"``)."""
         return cls(Path(state_dir) / DB_NAME)
 
+    @classmethod
+    def from_url(cls, url: str | None, state_dir: Path) -> HistoryStore:
+        """Open the history ``history.url`` names (None: the state directory's default file).
+
+        ``sqlite:///relative/path`` (relative to `state_dir`), ``sqlite:////absolute/path``,
+        or ``postgresql://user:password@host:port/database``. Raises `StoreError` (naming
+        the URL without its password) for another form, an unreachable server, refused
+        authentication, a missing driver, or a database this agentmaint cannot use.
+        """
+        store = cls.__new__(cls)
+        store._attach(open_database(url, state_dir))
+        return store
+
+    @property
+    def location(self) -> str:
+        """The database, for messages: the file's path, or the URL without its password."""
+        return self._db.location
+
+    @property
+    def history_url(self) -> Secret | None:
+        """The PostgreSQL URL the store was opened with (a secret), or None for SQLite.
+
+        A history in PostgreSQL is shared by controllers: its environment locks are
+        advisory locks in the same database (`agentmaint.locks.environment_locks`).
+        """
+        return self._db.url
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> HistoryStore:
         """Use as a context manager; closes on exit."""
@@ -381,46 +285,32 @@ class HistoryStore:
         self.close()
 
     def __repr__(self) -> str:
-        """``HistoryStore('/path/history.sqlite3')``."""
-        return f"HistoryStore({str(self.path)!r})"
+        """``HistoryStore('/path/history.sqlite3')`` (a URL is shown without its password)."""
+        return f"HistoryStore({self.location!r})"
 
     @property
     def schema_version(self) -> int:
         """The schema version of the open database."""
-        with self._reading():
-            value: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        return value
+        with self._reading() as db:
+            return db.schema_version()
 
     # ------------------------------------------------------------------ transactions
 
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
+    def _writing(self) -> AbstractContextManager[Database]:
         """A write transaction holding the write lock from its start."""
-        conn = self._conn
-        try:
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                yield conn
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot write the history: {exc}") from exc
+        return self._db.writing()
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
+    def _reading(self) -> AbstractContextManager[Database]:
         """A read transaction: one consistent snapshot for several statements."""
-        conn = self._conn
-        try:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot read the history: {exc}") from exc
+        return self._db.reading()
 
     # ------------------------------------------------------------------ runs
 
     def begin_run(self, run: RunRecord) -> None:
-        """Record a new run (usually with status running). Its id must be new."""
+        """Record a new run (usually with status running). Its id must be new.
+
+        A run without a `controller` is recorded with this machine's host name.
+        """
         row = (
             run.id,
             run.trigger,
@@ -434,13 +324,14 @@ class HistoryStore:
             int(run.check_mode),
             json.dumps(list(run.environments)),
             json.dumps(list(run.components)),
+            run.controller or socket.gethostname(),
         )
         try:
-            with self._writing() as conn:
-                conn.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({_marks(12)})", row)
+            with self._writing() as db:
+                db.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({_marks(13)})", row)
         except StoreError as exc:
-            if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise StoreError(f"{self.path}: run {run.id!r} is already recorded") from exc
+            if isinstance(exc.__cause__, self._db.integrity_error):
+                raise StoreError(f"{self.location}: run {run.id!r} is already recorded") from exc
             raise
 
     def finish_run(
@@ -454,21 +345,19 @@ class HistoryStore:
     ) -> None:
         """Record the end of a run; `message`, when given, replaces the run's message."""
         params = (RunStatus(status).value, _to_text(finished), runner_rc, message, run_id)
-        with self._writing() as conn:
-            cursor = conn.execute(
+        with self._writing() as db:
+            cursor = db.execute(
                 "UPDATE runs SET status = ?, finished = ?, runner_rc = ?, "
                 "message = COALESCE(?, message) WHERE id = ?",
                 params,
             )
             if cursor.rowcount == 0:
-                raise StoreError(f"{self.path}: no run {run_id!r} to finish")
+                raise StoreError(f"{self.location}: no run {run_id!r} to finish")
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or None."""
-        with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)
-            ).fetchone()
+        with self._reading() as db:
+            row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else _run_from_row(row)
 
     def runs(self, *, status: RunStatus | None = None, limit: int | None = None) -> list[RunRecord]:
@@ -478,12 +367,12 @@ class HistoryStore:
         if status is not None:
             sql += " WHERE status = ?"
             params.append(RunStatus(status).value)
-        sql += " ORDER BY started DESC, rowid DESC"
+        sql += f" ORDER BY started DESC, {self._db.dialect.run_order} DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(limit, 0))
-        with self._reading() as conn:
-            rows = conn.execute(sql, params).fetchall()
+        with self._reading() as db:
+            rows = db.execute(sql, params).fetchall()
         return [_run_from_row(row) for row in rows]
 
     # ------------------------------------------------------------------ task results and counts
@@ -515,16 +404,14 @@ class HistoryStore:
             )
             for r in results
         )
-        with self._writing() as conn:
-            self._require_run(conn, run_id)
-            conn.executemany(
-                f"INSERT INTO task_results (run_id, {_TASK_COLUMNS}) VALUES ({_marks(15)})", rows
-            )
+        with self._writing() as db:
+            self._require_run(db, run_id)
+            db.insert_rows("task_results", ("run_id", *_TASK_COLUMNS.split(", ")), rows)
 
     def task_results(self, run_id: str) -> list[TaskResult]:
         """The task results of a run, in counter order (then insertion order)."""
-        with self._reading() as conn:
-            rows = conn.execute(
+        with self._reading() as db:
+            rows = db.execute(
                 f"SELECT {_TASK_COLUMNS} FROM task_results WHERE run_id = ? ORDER BY counter, id",
                 (run_id,),
             ).fetchall()
@@ -564,18 +451,18 @@ class HistoryStore:
             )
             for host, c in counts.items()
         ]
-        with self._writing() as conn:
-            self._require_run(conn, run_id)
-            conn.executemany(
-                f"INSERT OR REPLACE INTO host_counts (run_id, host, {_COUNT_COLUMNS}) "
-                f"VALUES ({_marks(9)})",
+        with self._writing() as db:
+            self._require_run(db, run_id)
+            db.executemany(
+                f"INSERT INTO host_counts (run_id, host, {_COUNT_COLUMNS}) VALUES ({_marks(9)}) "
+                f"ON CONFLICT (run_id, host) DO UPDATE SET {_COUNT_UPDATES}",
                 rows,
             )
 
     def host_counts(self, run_id: str) -> dict[str, HostCounts]:
         """The counters of every host of a run, by host name (sorted)."""
-        with self._reading() as conn:
-            rows = conn.execute(
+        with self._reading() as db:
+            rows = db.execute(
                 f"SELECT host, {_COUNT_COLUMNS} FROM host_counts WHERE run_id = ? ORDER BY host",
                 (run_id,),
             ).fetchall()
@@ -607,15 +494,11 @@ class HistoryStore:
         if not rows:
             return
         keys = {(run_id, row[3], row[4]) for row in rows}
-        with self._writing() as conn:
-            self._require_run(conn, run_id)
-            conn.executemany(
-                "INSERT INTO records (run_id, timestamp, environment, server, component, "
-                "action, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            _recompute_attempts(conn, keys)
-            _recompute_states(conn, {(server, component) for _, server, component in keys})
+        with self._writing() as db:
+            self._require_run(db, run_id)
+            db.insert_rows("records", _RECORD_INSERT_COLUMNS, rows)
+            _recompute_attempts(db, keys)
+            _recompute_states(db, {(server, component) for _, server, component in keys})
 
     def records(
         self,
@@ -653,8 +536,8 @@ class HistoryStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(limit, 0))
-        with self._reading() as conn:
-            rows = conn.execute(sql, params).fetchall()
+        with self._reading() as db:
+            rows = db.execute(sql, params).fetchall()
         return [_record_from_row(row) for row in rows]
 
     # ------------------------------------------------------------------ the planner's question
@@ -682,13 +565,13 @@ class HistoryStore:
             return value
 
         result: dict[StateKey, HostComponentState] = {}
-        with self._reading() as conn:
+        with self._reading() as db:
             # By server only: a range of the primary key per server, components filtered here.
-            for chunk in _chunks(wanted_servers, _MAX_PARAMS):
-                rows = conn.execute(
+            for condition, params in db.in_list(wanted_servers):
+                rows = db.execute(
                     "SELECT server, component, last_success, last_failure FROM host_state "
-                    f"WHERE server IN ({_marks(len(chunk))})",
-                    chunk,
+                    f"WHERE server {condition}",
+                    params,
                 )
                 for server, comp, success, failure in rows:
                     if comp in wanted_components:
@@ -715,9 +598,9 @@ class HistoryStore:
         ]
         if not rows:
             return
-        with self._writing() as conn:
-            self._require_run(conn, run_id)
-            conn.executemany(
+        with self._writing() as db:
+            self._require_run(db, run_id)
+            db.executemany(
                 "INSERT INTO notifications (run_id, channel, event, status, attempts, error, at) "
                 f"VALUES ({_marks(7)})",
                 rows,
@@ -730,8 +613,8 @@ class HistoryStore:
         if run_id is not None:
             sql += " WHERE run_id = ?"
             params.append(run_id)
-        with self._reading() as conn:
-            rows = conn.execute(sql + " ORDER BY id", params).fetchall()
+        with self._reading() as db:
+            rows = db.execute(sql + " ORDER BY id", params).fetchall()
         return [
             Delivery(
                 channel=row[0],
@@ -754,34 +637,33 @@ class HistoryStore:
         runs, oldest first, so the caller can delete their artifact directories.
         """
         cutoff = _to_text(older_than)
-        with self._writing() as conn:
-            rows = conn.execute(
+        with self._writing() as db:
+            rows = db.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE started < ? AND status != ? "
-                "ORDER BY started, rowid",
+                f"ORDER BY started, {db.dialect.run_order}",
                 (cutoff, RunStatus.RUNNING.value),
             ).fetchall()
             if not rows:
                 return []
             run_ids = [row[0] for row in rows]
             keys: set[StateKey] = set()
-            for chunk in _chunks(run_ids, _MAX_PARAMS):
-                marks = _marks(len(chunk))
+            for condition, params in db.in_list(run_ids):
                 keys.update(
-                    conn.execute(
-                        "SELECT DISTINCT server, component FROM attempts "
-                        f"WHERE run_id IN ({marks})",
-                        chunk,
-                    ).fetchall()
+                    (server, component)
+                    for server, component in db.execute(
+                        f"SELECT DISTINCT server, component FROM attempts WHERE run_id {condition}",
+                        params,
+                    )
                 )
-                conn.execute(f"DELETE FROM runs WHERE id IN ({marks})", chunk)
-            _recompute_states(conn, keys)
+                db.execute(f"DELETE FROM runs WHERE id {condition}", params)
+            _recompute_states(db, keys)
         return [_run_from_row(row) for row in rows]
 
     # ------------------------------------------------------------------ helpers
 
-    def _require_run(self, conn: sqlite3.Connection, run_id: str) -> None:
-        if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-            raise StoreError(f"{self.path}: no run {run_id!r} (call begin_run first)")
+    def _require_run(self, db: Database, run_id: str) -> None:
+        if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            raise StoreError(f"{self.location}: no run {run_id!r} (call begin_run first)")
 
 
 if TYPE_CHECKING:
@@ -792,142 +674,57 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- derived tables
 
 
-def _recompute_attempts(conn: sqlite3.Connection, keys: Iterable[tuple[str, str, str]]) -> None:
+def _recompute_attempts(db: Database, keys: Iterable[tuple[str, str, str]]) -> None:
     """Recompute the attempts of (run, server, component) keys from their records."""
-    conn.execute("DELETE FROM temp.run_keys")
-    conn.executemany("INSERT OR IGNORE INTO temp.run_keys VALUES (?, ?, ?)", keys)
-    conn.execute(
+    temp = db.dialect.temp
+    db.execute(f"DELETE FROM {temp}run_keys")
+    db.insert_rows(f"{temp}run_keys", ("run_id", "server", "component"), keys)
+    db.execute(
         "DELETE FROM attempts WHERE (run_id, server, component) IN "
-        "(SELECT run_id, server, component FROM temp.run_keys)"
+        f"(SELECT run_id, server, component FROM {temp}run_keys)"
     )
-    conn.execute(
+    db.execute(
         "INSERT INTO attempts (run_id, server, component, at, ok) "
         "SELECT r.run_id, r.server, r.component, MAX(r.timestamp), "
-        f"  MAX({_FAILED_SQL}) = 0 "
-        "FROM temp.run_keys AS k JOIN records AS r "
+        f"  1 - MAX({_FAILED_SQL}) "
+        f"FROM {temp}run_keys AS k JOIN records AS r "
         "  ON r.run_id = k.run_id AND r.server = k.server AND r.component = k.component "
         "GROUP BY r.run_id, r.server, r.component "
         f"HAVING MAX({_FAILED_SQL}) = 1 OR MAX({_UPDATED_SQL}) = 1"
     )
-    conn.execute("DELETE FROM temp.run_keys")
+    db.execute(f"DELETE FROM {temp}run_keys")
 
 
-def _recompute_states(conn: sqlite3.Connection, keys: Iterable[StateKey]) -> None:
+def _recompute_states(db: Database, keys: Iterable[StateKey]) -> None:
     """Recompute host_state of (server, component) keys as the max over their attempts."""
-    conn.execute("DELETE FROM temp.state_keys")
-    conn.executemany("INSERT OR IGNORE INTO temp.state_keys VALUES (?, ?)", keys)
-    conn.execute(
+    temp = db.dialect.temp
+    db.execute(f"DELETE FROM {temp}state_keys")
+    db.insert_rows(f"{temp}state_keys", ("server", "component"), keys)
+    db.execute(
         "DELETE FROM host_state WHERE (server, component) IN "
-        "(SELECT server, component FROM temp.state_keys)"
+        f"(SELECT server, component FROM {temp}state_keys)"
     )
-    conn.execute(
+    db.execute(
         "INSERT INTO host_state (server, component, last_success, last_failure) "
         "SELECT a.server, a.component, "
-        "  MAX(CASE WHEN a.ok THEN a.at END), MAX(CASE WHEN a.ok THEN NULL ELSE a.at END) "
-        "FROM temp.state_keys AS k JOIN attempts AS a "
+        "  MAX(CASE WHEN a.ok = 1 THEN a.at END), MAX(CASE WHEN a.ok = 1 THEN NULL ELSE a.at END) "
+        f"FROM {temp}state_keys AS k JOIN attempts AS a "
         "  ON a.server = k.server AND a.component = k.component "
         "GROUP BY a.server, a.component"
     )
-    conn.execute("DELETE FROM temp.state_keys")
-
-
-# --------------------------------------------------------------------------- opening
+    db.execute(f"DELETE FROM {temp}state_keys")
 
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def _create_private(path: Path) -> None:
-    """Create the parent directory (0700) and an empty database file (0600) when missing."""
-    parent = path.parent
-    try:
-        if not parent.exists():
-            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            parent.chmod(0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot create the history database: {exc}") from exc
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+def open_history(url: str | Secret | None, state_dir: Path) -> HistoryStore:
+    """The history ``history.url`` names (None: ``state_dir/history.sqlite3``), opened.
 
-
-def _check_header(path: Path) -> None:
-    """Refuse, without touching it, a non-empty file that does not start like a SQLite database."""
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(_SQLITE_MAGIC))
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot read the history database: {exc}") from exc
-    if header and header != _SQLITE_MAGIC:
-        raise StoreError(f"{path}: not a SQLite database (or corrupt); refusing to use it")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open a connection, checking the file is a usable database of a known schema version."""
-    _check_header(path)
-    try:
-        conn = sqlite3.connect(
-            path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=True
-        )
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open the history database: {exc}") from exc
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        # Reading page 1 and the schema fails clearly on a corrupt or foreign file.
-        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{path}: the history database's schema version {version} is newer than this "
-                f"agentmaint supports ({SCHEMA_VERSION}); upgrade agentmaint to use it"
-            )
-        conn.execute("PRAGMA journal_mode = WAL").fetchone()
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        # Index maintenance on big histories wants more than the default 2 MiB page cache;
-        # temporary key tables live in memory; the WAL file is truncated after checkpoints.
-        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-        conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise StoreError(f"{path}: not a usable SQLite database (or corrupt): {exc}") from exc
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Apply the migrations the database lacks, each in its own transaction.
-
-    An up-to-date database is only read (no write lock), so opening a store never
-    waits for a writer.
+    The same as `HistoryStore.from_url`; `url` may be the schedule's `Secret`.
     """
-    while True:
-        try:
-            if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-                return
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                version: int = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{path}: the history database's schema version {version} is newer "
-                        f"than this agentmaint supports ({SCHEMA_VERSION}); upgrade agentmaint"
-                    )
-                if version == SCHEMA_VERSION:
-                    return
-                for statement in _MIGRATIONS[version]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {version + 1}")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot migrate the history database: {exc}") from exc
+    return HistoryStore.from_url(url.reveal() if isinstance(url, Secret) else url, state_dir)
 
 
 # --------------------------------------------------------------------------- export

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+#: A real PostgreSQL server for the history and lock tests (fixtures postgres_server, postgres_url).
+pytest_plugins = ["tests.postgres"]
+
 DATA = Path(__file__).parent / "data"
 
 

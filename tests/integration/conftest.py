@@ -44,5 +44,5 @@ def make_schedule(tmp_path: Path):  # type: ignore[no-untyped-def]
 def no_run_process_left() -> Iterator[None]:
     """After every test: no process of any agentmaint run is left (whatever the test did)."""
     yield
-    leftovers = run_processes("")  # every process carrying AGENTMAINT_RUN_ID=...
+    leftovers = run_processes("")  # every process carrying AGENTMAINT_JOB_ID=...
     assert leftovers == [], f"processes of a run outlived the test: {leftovers}"

@@ -175,6 +175,7 @@ def test_compat_class_runs_for_real(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     defaults = InfrastructureMaintenance("does/not/exist.json")
     assert list(defaults.schedule.environments) == ["testing", "production"]
+    assert os.environ.get("AGENTMAINT_JOB_ID") is None
     assert os.environ.get("AGENTMAINT_RUN_ID") is None
 
 

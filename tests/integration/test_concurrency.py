@@ -1,12 +1,17 @@
-"""Two `agentmaint run` processes at once: the environment lock decides, history stays true."""
+"""Two `agentmaint run` processes at once: the environment lock decides, history stays true.
+
+Run with the history in SQLite (lock files) and in PostgreSQL (advisory locks).
+"""
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -14,13 +19,23 @@ import yaml
 from agentmaint.runner import run_processes
 from agentmaint.store import HistoryStore
 from tests.integration.conftest import local_hosts
+from tests.postgres import PASSWORD
 
 pytestmark = pytest.mark.integration
 
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
 
 
-def _schedule(tmp_path: Path, gate: Path) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_url(request: pytest.FixtureRequest) -> str | None:
+    """``history.url`` of the schedule (None: the default SQLite file)."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return None
+
+
+def _schedule(tmp_path: Path, gate: Path, history_url: str | None) -> Path:
     """Two environments; `blue` updates wait for `gate` to exist (at most 60 s)."""
     wait = f"for i in $(seq 600); do test -e {gate} && break; sleep 0.1; done; test -e {gate}"
     document = {
@@ -35,6 +50,8 @@ def _schedule(tmp_path: Path, gate: Path) -> Path:
             }
         },
     }
+    if history_url is not None:
+        document["history"] = {"url": history_url}
     path = tmp_path / "schedule.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
@@ -57,9 +74,11 @@ def _wait_for(*paths: Path, process: subprocess.Popen[str]) -> None:
         time.sleep(0.1)
 
 
-def test_second_run_of_a_locked_environment_exits_3_then_waits(tmp_path: Path) -> None:
+def test_second_run_of_a_locked_environment_exits_3_then_waits(
+    tmp_path: Path, history_url: str | None
+) -> None:
     gate = tmp_path / "gate"
-    path = _schedule(tmp_path, gate)
+    path = _schedule(tmp_path, gate, history_url)
     first = _agentmaint("run", str(path), "--environment", "blue", "--json")
     _wait_for(tmp_path / "started-b1", tmp_path / "started-b2", process=first)
 
@@ -72,6 +91,7 @@ def test_second_run_of_a_locked_environment_exits_3_then_waits(tmp_path: Path) -
     assert f"pid {first.pid}" in err
     assert "started" in err
     assert "Traceback" not in err
+    assert PASSWORD not in err and quote(PASSWORD, safe="") not in err
 
     # A run of the other environment is not blocked by blue's lock.
     green = _agentmaint("run", str(path), "--environment", "green", "--json")
@@ -96,9 +116,10 @@ def test_second_run_of_a_locked_environment_exits_3_then_waits(tmp_path: Path) -
     # The queued run saw the first one's history: blue was done in this window.
     assert json.loads(out_third)["run"] is None
 
-    with HistoryStore.open(tmp_path / ".agentmaint") as store:
+    with HistoryStore.from_url(history_url, tmp_path / ".agentmaint") as store:
         runs = {r.id: r.status.value for r in store.runs()}
         assert runs == {first_run["id"]: "successful", green_run["id"]: "successful"}
+        assert {r.controller for r in store.runs()} == {socket.gethostname()}
         updates = sorted((r.server, r.run_id) for r in store.records())
         assert updates == sorted(
             [
@@ -109,3 +130,6 @@ def test_second_run_of_a_locked_environment_exits_3_then_waits(tmp_path: Path) -
         )
     assert run_processes(first_run["id"]) == []
     assert run_processes(green_run["id"]) == []
+    if history_url is not None:  # the shared history holds everything: no local file, no lock files
+        assert not (tmp_path / ".agentmaint" / "history.sqlite3").exists()
+        assert not (tmp_path / ".agentmaint" / "locks").exists()

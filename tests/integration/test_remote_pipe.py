@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from agentmaint.maintenance import run_maintenance
 from agentmaint.planner import plan
 from agentmaint.records import RunStatus
+from agentmaint.runner import run_processes
 from agentmaint.schedule import Schedule
 from agentmaint.store import HistoryStore
 from tests.integration.conftest import always_open
@@ -59,8 +61,20 @@ def hosts(*names: str) -> dict[str, dict[str, Any]]:
 
 
 def document(
-    out: Path, nodes: list[str], command: str | None = None, **extra: Any
+    out: Path,
+    nodes: list[str],
+    command: str | None = None,
+    execution_timeout: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
+    execution: dict[str, Any] = {
+        "nodes": [
+            {"name": f"n{i}", "url": f"ssh://root@{node}", "ansible_runner": RUNNER}
+            for i, node in enumerate(nodes, 1)
+        ]
+    }
+    if execution_timeout is not None:
+        execution["timeout"] = execution_timeout
     return always_open(
         hosts("h1", "h2", "h3", "h4"),
         {
@@ -69,12 +83,7 @@ def document(
                 "frequency": "weekly",
             }
         },
-        execution={
-            "nodes": [
-                {"name": f"n{i}", "url": f"ssh://root@{node}", "ansible_runner": RUNNER}
-                for i, node in enumerate(nodes, 1)
-            ]
-        },
+        execution=execution,
         **extra,
     )
 
@@ -205,3 +214,61 @@ def test_rendered_node_slice_runs_by_hand_and_imports(
     )
     assert missing.returncode == 2
     assert "--node: 'n9' is not an execution node (known: n1, n2, local)" in missing.stderr
+
+
+@pytest.mark.usefixtures("fake_ssh")
+def test_controller_killed_during_a_sliced_run(tmp_path: Path, make_schedule: MakeSchedule) -> None:
+    """SIGKILL of the controller mid-run: the next command ends every slice's processes and
+    records what each slice's artifacts hold."""
+    started = tmp_path / "started"
+    started.mkdir()
+    command = f'touch {started}/"$AGENTMAINT_HOST"; sleep 120'
+    schedule = make_schedule(document(tmp_path, ["node-a", "node-b"], command=command))
+    source = tmp_path / "schedule.yaml"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentmaint", "run", str(source), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(started.iterdir())) < 4:
+        assert time.monotonic() < deadline, "the updates never started"
+        time.sleep(0.2)
+    process.kill()
+    process.wait(timeout=30)
+    with HistoryStore.open(schedule.state_dir) as store:
+        (run,) = store.runs()
+    assert run.status is RunStatus.RUNNING
+    assert run_processes(f"{run.id}-1") != [] and run_processes(f"{run.id}-2") != []
+
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "agentmaint"), "history", str(source), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert run_processes(f"{run.id}-1") == [] and run_processes(f"{run.id}-2") == []
+    with HistoryStore.open(schedule.state_dir) as store:
+        recovered = store.get_run(run.id)
+        assert recovered is not None and recovered.status is RunStatus.INTERRUPTED
+        records = {(r.server, r.action.value, r.status.value, r.error) for r in store.records()}
+    assert records == {
+        (h, "update", "failed", "interrupted while running: the controller died")
+        for h in ("h1", "h2", "h3", "h4")
+    }
+
+
+@pytest.mark.usefixtures("fake_ssh")
+def test_timeout_travels_with_the_job(tmp_path: Path, make_schedule: MakeSchedule) -> None:
+    """execution.timeout is enforced by the node's worker; the run is recorded timeout."""
+    schedule = make_schedule(
+        document(tmp_path, ["node-a", "node-b"], command="sleep 60", execution_timeout="5s")
+    )
+    started = time.monotonic()
+    result = run_maintenance(schedule)
+    assert time.monotonic() - started < 45
+    assert result.run is not None and result.run.status is RunStatus.TIMEOUT
+    with HistoryStore.open(schedule.state_dir) as store:
+        statuses = {(r.server, r.status.value) for r in store.records(run_id=result.run.id)}
+    assert statuses == {(h, "failed") for h in ("h1", "h2", "h3", "h4")}

@@ -64,7 +64,7 @@ def on_host(host: TestHost, command: str) -> str:
 
 MASTER_LEAK = (
     "ssh ControlPersist masters of the run survive it: agentmaint.runner finds a run's "
-    "processes by AGENTMAINT_RUN_ID in /proc/<pid>/environ, but an ssh mux master "
+    "processes by AGENTMAINT_JOB_ID in /proc/<pid>/environ, but an ssh mux master "
     "overwrites its argv and environ area with its process title "
     "('ssh: <ControlPath> [mux]'), so it is not found and lives on for ControlPersist (60s)"
 )

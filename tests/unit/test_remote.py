@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agentmaint.remote import kill_command, remote_dir, ssh_argv, worker_command
-from agentmaint.runner import RUN_ID_VARIABLE, process_alive
+from agentmaint.runner import JOB_ID_VARIABLE, process_alive
 from agentmaint.schedule import ExecutionNode
 
 
@@ -54,7 +54,7 @@ def test_ssh_argv_defaults() -> None:
 def test_worker_command_quotes_everything(runner: str, path_dir: str | None) -> None:
     node = ExecutionNode("n1", "h", ansible_runner=runner, work_dir="/var/tmp/")
     words = shlex.split(worker_command(node, "20261124T010000Z-abc123-1"))
-    assert words[:3] == ["exec", "env", f"{RUN_ID_VARIABLE}=20261124T010000Z-abc123-1"]
+    assert words[:3] == ["exec", "env", f"{JOB_ID_VARIABLE}=20261124T010000Z-abc123-1"]
     if path_dir is None:
         assert not any(w.startswith("PATH=") for w in words)
     else:
@@ -72,7 +72,7 @@ def test_worker_command_quotes_everything(runner: str, path_dir: str | None) -> 
 
 
 def _sleeper(ident: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, RUN_ID_VARIABLE: ident}
+    env = {**os.environ, JOB_ID_VARIABLE: ident}
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
 
 

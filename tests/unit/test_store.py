@@ -1,22 +1,39 @@
-"""The SQLite history store: round-trips, attempts, states, pruning, migrations, locking."""
+"""The history store on both engines: round-trips, attempts, states, pruning, migrations, locking.
+
+Every test taking the `store` (or `open_store`) fixture runs twice: on SQLite (the
+default file of a state directory) and on PostgreSQL (a fresh database of the test
+server, see tests/postgres.py). Tests of one engine's files or tables say so.
+"""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import multiprocessing
+import socket
 import sqlite3
 import stat
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from agentmaint.db.postgres import POSTGRES
+from agentmaint.db.schema import render
+from agentmaint.db.sqlite import SQLITE
+from agentmaint.db.url import redact_url
+from agentmaint.delivery import Delivery, DeliveryStatus
 from agentmaint.errors import AgentmaintError, UsageError
 from agentmaint.history import HistoryReader, HostComponentState
+from agentmaint.locks import environment_locks
 from agentmaint.parse import parse_schedule
 from agentmaint.planner import plan
 from agentmaint.records import (
@@ -29,17 +46,22 @@ from agentmaint.records import (
     TaskResult,
     TaskStatus,
 )
+from agentmaint.schedule import NotifyEvent
 from agentmaint.store import (
     DB_NAME,
     SCHEMA_VERSION,
     HistoryStore,
     StoreError,
+    open_history,
     records_to_json,
     write_records_csv,
 )
 from tests.conftest import utc
+from tests.postgres import PASSWORD, PostgresServer
 
 T0 = utc("2026-11-23T01:00")
+HOST = socket.gethostname()
+BACKENDS = ["sqlite", "postgresql"]
 
 
 def minutes(n: int) -> datetime:
@@ -65,10 +87,36 @@ def begin(store: HistoryStore, run_id: str, started: datetime = T0, **kw: Any) -
     return run
 
 
+@pytest.fixture(params=BACKENDS)
+def history_url(request: pytest.FixtureRequest) -> str | None:
+    """``history.url`` of the engine under test (None: the state directory's SQLite file)."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return None
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
-    with HistoryStore.open(tmp_path / "state") as opened:
+def open_store(history_url: str | None, tmp_path: Path) -> Callable[[], HistoryStore]:
+    """Open (another connection to) the history under test."""
+    return lambda: HistoryStore.from_url(history_url, tmp_path / "state")
+
+
+@pytest.fixture
+def store(open_store: Callable[[], HistoryStore]) -> Iterator[HistoryStore]:
+    with open_store() as opened:
         yield opened
+
+
+def raw_rows(store: HistoryStore, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a query on the store's own connection (a look under the API)."""
+    with store._reading() as db:
+        return [tuple(row) for row in db.execute(sql).fetchall()]
+
+
+def here(run: RunRecord) -> RunRecord:
+    """`run` as read back: recorded with this machine as its controller."""
+    return dataclasses.replace(run, controller=HOST)
 
 
 # --------------------------------------------------------------------------- round-trips
@@ -89,7 +137,7 @@ def test_run_round_trip_and_finish(store: HistoryStore) -> None:
     )
     store.begin_run(run)
     got = store.get_run("r1")
-    assert got == run
+    assert got == here(run)
     assert got is not None and got.started.tzinfo == UTC
     assert got.started == utc("2026-11-23T01:00:00.123456")
 
@@ -114,7 +162,19 @@ def test_run_round_trip_and_finish(store: HistoryStore) -> None:
 
 def test_minimal_run_round_trip(store: HistoryStore) -> None:
     run = begin(store, "plain")
-    assert store.get_run("plain") == run
+    assert store.get_run("plain") == here(run)
+
+
+def test_a_given_controller_is_kept(store: HistoryStore) -> None:
+    run = begin(store, "r1", controller="ctl-b.example")
+    assert store.get_run("r1") == run
+    assert store.runs()[0].controller == "ctl-b.example"
+
+
+def test_runs_with_the_same_start_newest_added_first(store: HistoryStore) -> None:
+    for run_id in ["m", "z", "a"]:
+        begin(store, run_id)
+    assert [r.id for r in store.runs()] == ["a", "z", "m"]
 
 
 def test_runs_newest_first_with_status_and_limit(store: HistoryStore) -> None:
@@ -170,11 +230,7 @@ def test_task_result_times_are_stored_as_utc_text_from_any_zone(store: HistorySt
         ),
     ]
     store.add_task_results("r1", (r for r in results))  # any iterable, a generator too
-    raw = sqlite3.connect(store.path)
-    try:
-        rows = raw.execute('SELECT start, "end" FROM task_results ORDER BY counter').fetchall()
-    finally:
-        raw.close()
+    rows = raw_rows(store, 'SELECT start, "end" FROM task_results ORDER BY counter')
     assert rows == [
         ("2026-11-23T01:01:00.000000Z", "2026-11-23T01:02:00.000000Z"),
         ("2026-11-23T01:03:00.000000Z", "2026-11-23T01:04:00.500000Z"),
@@ -248,6 +304,24 @@ def test_naive_datetimes_are_refused(store: HistoryStore) -> None:
 def test_store_errors_are_agentmaint_and_runtime_errors() -> None:
     assert issubclass(StoreError, AgentmaintError)
     assert issubclass(StoreError, RuntimeError)
+
+
+def test_notifications_round_trip_oldest_first_per_run(store: HistoryStore) -> None:
+    begin(store, "r1")
+    begin(store, "r2")
+    sent = Delivery(
+        "webhook 'ops' https://h/***", NotifyEvent.START, DeliveryStatus.DELIVERED, 1, T0
+    )
+    failed = Delivery(
+        "email ops@example.com", NotifyEvent.FAILURE, DeliveryStatus.FAILED, 3, minutes(1), "535"
+    )
+    store.add_notifications("r1", [sent, failed])
+    store.add_notifications("r2", [sent])
+    store.add_notifications("r2", [])
+    assert store.notifications("r1") == [sent, failed]
+    assert store.notifications() == [sent, failed, sent]
+    with pytest.raises(StoreError, match="ghost"):
+        store.add_notifications("ghost", [sent])
 
 
 # --------------------------------------------------------------------------- the attempt rule
@@ -403,20 +477,19 @@ def test_store_is_a_history_reader_for_the_planner(
     assert docker.servers == ("test-server-1", "test-server-2")
 
 
-def test_bulk_states_for_ten_thousand_servers_and_ten_components(tmp_path: Path) -> None:
+def test_bulk_states_for_ten_thousand_servers_and_ten_components(store: HistoryStore) -> None:
     servers = [f"host-{i:05d}" for i in range(10_000)]
     components = [f"comp{c}" for c in range(10)]
-    with HistoryStore(tmp_path / DB_NAME) as store:
-        begin(store, "bulk")
-        store.add_records(
-            "bulk",
-            (
-                rec(s, c, Action.UPDATE, Outcome.SUCCESS, T0 + timedelta(seconds=i))
-                for i, s in enumerate(servers)
-                for c in components
-            ),
-        )
-        states = store.states(servers, components)
+    begin(store, "bulk")
+    store.add_records(
+        "bulk",
+        (
+            rec(s, c, Action.UPDATE, Outcome.SUCCESS, T0 + timedelta(seconds=i))
+            for i, s in enumerate(servers)
+            for c in components
+        ),
+    )
+    states = store.states(servers, components)
     assert len(states) == 100_000
     assert states[("host-00000", "comp0")] == HostComponentState(T0, None)
     assert states[("host-09999", "comp9")] == HostComponentState(T0 + timedelta(seconds=9999), None)
@@ -575,8 +648,7 @@ def test_prune_removes_old_finished_runs_and_recomputes_host_state(store: Histor
     }
     # attempts of the pruned run are gone too: a second prune finds nothing to do.
     assert store.prune(utc("2026-03-01T00:00")) == []
-    with sqlite3.connect(store.path) as raw:
-        assert raw.execute("SELECT count(*) FROM attempts WHERE run_id = 'old'").fetchone() == (0,)
+    assert raw_rows(store, "SELECT count(*) FROM attempts WHERE run_id = 'old'") == [(0,)]
 
 
 # --------------------------------------------------------------------------- files and migrations
@@ -606,7 +678,7 @@ def test_reopening_is_a_no_op_and_keeps_data(tmp_path: Path) -> None:
         schema = raw.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
     with HistoryStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
-        assert store.get_run("r1") == run
+        assert store.get_run("r1") == here(run)
     with sqlite3.connect(path) as raw:
         assert (
             raw.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
@@ -655,34 +727,298 @@ def test_empty_file_becomes_a_database(tmp_path: Path) -> None:
         assert store.schema_version == SCHEMA_VERSION
 
 
+def _version_2_database(history_url: str | None, state_dir: Path) -> None:
+    """A history as agentmaint wrote it at schema version 2, with one run in it."""
+    run = (
+        "INSERT INTO runs (id, trigger, started, status, pid) "
+        "VALUES ('old', 'schedule', '2026-11-23T01:00:00.000000Z', 'successful', 7)"
+    )
+    if history_url is None:
+        state_dir.mkdir(parents=True)
+        with sqlite3.connect(state_dir / DB_NAME) as raw:
+            for statement in (sql for m in render(SQLITE)[:2] for sql in m):
+                raw.execute(statement)
+            raw.execute(run)
+            raw.execute("PRAGMA user_version = 2")
+        return
+    import psycopg
+
+    with psycopg.connect(history_url, autocommit=True) as raw:
+        for statement in (sql for m in render(POSTGRES)[:2] for sql in m):
+            raw.execute(statement)
+        raw.execute("CREATE TABLE schema_version (version BIGINT)")
+        raw.execute("INSERT INTO schema_version VALUES (2)")
+        raw.execute(run)
+
+
+def test_a_version_2_history_is_migrated_keeping_its_runs(
+    history_url: str | None, tmp_path: Path
+) -> None:
+    _version_2_database(history_url, tmp_path / "state")
+    with HistoryStore.from_url(history_url, tmp_path / "state") as store:
+        assert store.schema_version == SCHEMA_VERSION == 3
+        [old] = store.runs()
+        assert (old.id, old.pid, old.controller) == ("old", 7, None)  # recorded before v3
+        begin(store, "new", minutes(5))
+        assert [(r.id, r.controller) for r in store.runs()] == [("new", HOST), ("old", None)]
+
+
+def test_sqlite_url_forms(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    with HistoryStore.from_url("sqlite:///sub/h.db", state_dir) as store:
+        assert store.path == state_dir / "sub" / "h.db"
+        assert store.history_url is None
+    absolute = tmp_path / "elsewhere" / "h.db"
+    with HistoryStore.from_url(f"sqlite:///{absolute}", state_dir) as store:
+        assert store.path == absolute
+        assert repr(store) == f"HistoryStore({str(absolute)!r})"
+    with open_history(None, state_dir) as store:
+        assert store.path == state_dir / DB_NAME
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root:hunter2@db/x", "unsupported"),
+        ("sqlite://relative.db", "unsupported"),
+        ("sqlite:///", "names no database file"),
+        ("sqlite:///dir/", "names no database file"),
+        ("sqlite:///h.db?mode=ro", "no query"),
+        ("postgresql://u:hunter2@host:notaport/db", "not a valid URL"),
+    ],
+)
+def test_bad_history_urls_are_refused_without_their_password(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    with pytest.raises(StoreError, match=message) as caught:
+        open_history(url, tmp_path)
+    assert "hunter2" not in str(caught.value)
+    assert not (tmp_path / DB_NAME).exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgres://u@h/db", "postgres://u@h/db"),
+        (
+            "postgresql://u:p%40ss@h1:1,h2:2/db?sslmode=require",
+            "postgresql://u:***@h1:1,h2:2/db?sslmode=require",
+        ),
+        ("postgresql://h/db?user=u&password=pw", "postgresql://h/db?user=u&password=***"),
+        ("postgresql://u:a@b@h/db", "postgresql://u:***@h/db"),
+        ("not a url with secret", "***"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_a_postgresql_history_without_the_driver_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg -> ImportError
+    with pytest.raises(StoreError, match=r"pip install 'agentmaint\[postgresql\]'") as caught:
+        open_history("postgresql://u:hunter2@127.0.0.1:1/db", tmp_path)
+    assert "hunter2" not in str(caught.value)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg_raw(postgres_url: str) -> Iterator[Any]:
+    """A plain psycopg connection to the test database (autocommit)."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        yield conn
+
+
+def _pg_tables(raw: Any) -> list[tuple[str, str]]:
+    return raw.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public' ORDER BY table_name, column_name"
+    ).fetchall()
+
+
+def test_postgresql_history_is_current_and_reopening_is_a_no_op(
+    postgres_url: str, pg_raw: Any, tmp_path: Path
+) -> None:
+    with HistoryStore.from_url(postgres_url, tmp_path) as store:
+        assert store.path is None
+        assert store.schema_version == SCHEMA_VERSION
+        run = begin(store, "r1")
+    assert pg_raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    tables = _pg_tables(pg_raw)
+    assert {t for t, _ in tables} >= {"runs", "records", "attempts", "host_state", "lock_holders"}
+    with HistoryStore.from_url(postgres_url, tmp_path) as store:
+        assert store.get_run("r1") == here(run)
+    assert _pg_tables(pg_raw) == tables
+    assert not (tmp_path / DB_NAME).exists()  # nothing local
+
+
+def test_postgresql_types_keep_sqlite_semantics(postgres_url: str, pg_raw: Any) -> None:
+    with HistoryStore.from_url(postgres_url, Path()) as store:
+        begin(store, "r1")
+        # Byte order (the "C" collation), not a locale's: as Python and SQLite sort.
+        store.set_host_counts("r1", {"b": HostCounts(), "B": HostCounts(), "a": HostCounts()})
+        assert list(store.host_counts("r1")) == ["B", "a", "b"]
+        # Durations keep all of a double's digits ("real" would keep 6).
+        precise = TaskResult("web1", "p", "t", TaskStatus.OK, duration=1.2345678901234)
+        store.add_task_results("r1", [precise])
+        assert store.task_results("r1") == [precise]
+    types = dict(
+        pg_raw.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'task_results'"
+        ).fetchall()
+    )
+    assert (types["duration"], types["counter"], types["host"]) == (
+        "double precision",
+        "bigint",
+        "text",
+    )
+
+
+def test_postgresql_newer_schema_version_is_refused_untouched(
+    postgres_url: str, pg_raw: Any
+) -> None:
+    with HistoryStore.from_url(postgres_url, Path()) as store:
+        begin(store, "r1")
+    pg_raw.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION + 1,))
+    tables = _pg_tables(pg_raw)
+    with pytest.raises(StoreError) as caught:
+        HistoryStore.from_url(postgres_url, Path())
+    message = str(caught.value)
+    assert f"schema version {SCHEMA_VERSION + 1} is newer" in message
+    assert f"({SCHEMA_VERSION})" in message
+    assert "upgrade agentmaint" in message
+    assert "postgresql://agentmaint:***@127.0.0.1:" in message
+    assert PASSWORD not in message
+    assert _pg_tables(pg_raw) == tables
+    assert pg_raw.execute("SELECT version FROM schema_version").fetchall() == [
+        (SCHEMA_VERSION + 1,)
+    ]
+    assert pg_raw.execute("SELECT id FROM runs").fetchall() == [("r1",)]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (["CREATE TABLE runs (x integer)"], r"has table\(s\) runs but no schema_version"),
+        (
+            ["CREATE TABLE schema_version (v integer)"],
+            "its schema_version table is foreign",
+        ),
+        (
+            ["CREATE TABLE schema_version (version integer)"],
+            "does not hold one version",
+        ),
+    ],
+    ids=["tables-without-version", "foreign-version-table", "empty-version-table"],
+)
+def test_postgresql_foreign_database_is_refused_untouched(
+    postgres_url: str, pg_raw: Any, setup: list[str], message: str
+) -> None:
+    for statement in setup:
+        pg_raw.execute(statement)
+    tables = _pg_tables(pg_raw)
+    with pytest.raises(StoreError, match=message) as caught:
+        HistoryStore.from_url(postgres_url, Path())
+    assert "refusing to use it" in str(caught.value)
+    assert _pg_tables(pg_raw) == tables
+
+
+def test_postgresql_controllers_opening_a_new_database_at_once_migrate_it_once(
+    postgres_url: str,
+) -> None:
+    errors: list[BaseException] = []
+
+    def open_and_write(index: int) -> None:
+        try:
+            with HistoryStore.from_url(postgres_url, Path()) as store:
+                begin(store, f"r{index}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with HistoryStore.from_url(postgres_url, Path()) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert sorted(r.id for r in store.runs()) == ["r0", "r1", "r2", "r3"]
+
+
+def test_postgresql_password_never_appears_in_errors_or_repr(
+    postgres_server: PostgresServer, postgres_url: str, tmp_path: Path
+) -> None:
+    database = postgres_url.rsplit("/", 1)[1]
+    with HistoryStore.from_url(postgres_url, tmp_path) as store:
+        shown = repr(store) + str(store.location) + repr(store.history_url)
+        assert "agentmaint:***@127.0.0.1" in shown
+        assert PASSWORD not in shown and quote(PASSWORD, safe="") not in shown
+        assert f"{store.history_url}" == "***"
+    wrong = "Wr0ng-pa55word"
+    cases = {
+        "password authentication failed": postgres_server.url(database, password=wrong),
+        "cannot connect": f"postgresql://agentmaint:{wrong}@127.0.0.1:1/{database}",
+        "not a valid PostgreSQL URL": f"postgresql://agentmaint:{wrong}%zz@127.0.0.1/x",
+        "authentication failed": (
+            f"postgresql://agentmaint@127.0.0.1:{postgres_server.port}/{database}?password={wrong}"
+        ),
+    }
+    for expected, url in cases.items():
+        for attempt in (_open, _lock):
+            with pytest.raises(StoreError) as caught:
+                attempt(url, tmp_path)
+            text = str(caught.value) + repr(caught.value)
+            assert expected in text, text
+            assert wrong not in text and "zz" not in text, text
+            assert caught.value.__cause__ is None  # no driver exception carrying the URL
+
+
+def _open(url: str, state_dir: Path) -> None:
+    HistoryStore.from_url(url, state_dir).close()
+
+
+def _lock(url: str, state_dir: Path) -> None:
+    with environment_locks(state_dir, ["blue"], run_id="r", history_url=url):
+        pass
+
+
 # --------------------------------------------------------------------------- concurrency
 
 
-def test_second_store_reads_while_first_holds_a_write_transaction(tmp_path: Path) -> None:
-    path = tmp_path / DB_NAME
-    first = HistoryStore(path)
+def test_second_store_reads_while_first_holds_a_write_transaction(
+    open_store: Callable[[], HistoryStore],
+) -> None:
+    first = open_store()
     begin(first, "r1")
     first.add_records("r1", [rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(1))])
     try:
-        with first._writing() as conn:  # an open write transaction, uncommitted
-            conn.execute(
+        with first._writing() as db:  # an open write transaction, uncommitted
+            db.execute(
                 "INSERT INTO runs (id, trigger, started, status) VALUES ('r2', 'x', ?, 'running')",
                 ("2026-11-23T02:00:00.000000Z",),
             )
-            with HistoryStore(path) as second:  # opening does not wait for the writer
+            with open_store() as second:  # opening does not wait for the writer
                 assert [r.id for r in second.runs()] == ["r1"]
                 assert len(second.records()) == 1
                 assert second.states(["web1"], ["os"]) == {
                     ("web1", "os"): HostComponentState(minutes(1), None)
                 }
-        with HistoryStore(path) as third:
+        with open_store() as third:
             assert [r.id for r in third.runs()] == ["r2", "r1"]
     finally:
         first.close()
 
 
-def _write_200_records(path: str) -> None:
-    with HistoryStore(Path(path)) as store:
+def _write_200_records(url: str | None, state_dir: str) -> None:
+    with HistoryStore.from_url(url, Path(state_dir)) as store:
         for i in range(200):
             store.add_records(
                 "r1",
@@ -690,12 +1026,13 @@ def _write_200_records(path: str) -> None:
             )
 
 
-def test_reader_while_another_process_writes(tmp_path: Path) -> None:
-    path = tmp_path / DB_NAME
-    with HistoryStore(path) as store:
+def test_reader_while_another_process_writes(
+    history_url: str | None, open_store: Callable[[], HistoryStore], tmp_path: Path
+) -> None:
+    with open_store() as store:
         begin(store, "r1")
         ctx = multiprocessing.get_context("spawn")
-        writer = ctx.Process(target=_write_200_records, args=(str(path),))
+        writer = ctx.Process(target=_write_200_records, args=(history_url, str(tmp_path / "state")))
         writer.start()
         reads = 0
         seen: list[int] = []
@@ -712,6 +1049,47 @@ def test_reader_while_another_process_writes(tmp_path: Path) -> None:
         assert len(store.records(run_id="r1")) == 200
         states = store.states([f"host-{i}" for i in range(20)], ["os"])
         assert states[("host-19", "os")] == HostComponentState(minutes(199), None)
+
+
+def _write_one_outcome(url: str | None, state_dir: str, run_id: str, outcome: str) -> None:
+    """100 writes of `outcome` for the same 20 (server, os) pairs, one transaction each."""
+    parity = 0 if outcome == "success" else 1
+    with HistoryStore.from_url(url, Path(state_dir)) as store:
+        for i in range(100):
+            at = minutes(2 * i + parity)
+            store.add_records(
+                run_id,
+                [rec(f"host-{h}", "os", Action.UPDATE, Outcome(outcome), at) for h in range(20)],
+            )
+
+
+def test_two_processes_writing_at_once_keep_host_state_right(
+    history_url: str | None, open_store: Callable[[], HistoryStore], tmp_path: Path
+) -> None:
+    """Both recompute host_state of the same 20 keys in every write: no update is lost."""
+    with open_store() as store:
+        begin(store, "ok-run")
+        begin(store, "failing-run")
+    ctx = multiprocessing.get_context("spawn")
+    writers = [
+        ctx.Process(
+            target=_write_one_outcome,
+            args=(history_url, str(tmp_path / "state"), run_id, outcome),
+        )
+        for run_id, outcome in (("ok-run", "success"), ("failing-run", "failed"))
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=300)
+        assert writer.exitcode == 0
+    with open_store() as store:
+        servers = [f"host-{h}" for h in range(20)]
+        want = HostComponentState(last_success=minutes(198), last_failure=minutes(199))
+        assert store.states(servers, ["os"]) == {(s, "os"): want for s in servers}
+        assert len(store.records()) == 2 * 100 * 20
+        attempts = raw_rows(store, "SELECT run_id, count(*) FROM attempts GROUP BY run_id")
+        assert sorted(attempts) == [("failing-run", 20), ("ok-run", 20)]
 
 
 # --------------------------------------------------------------------------- export

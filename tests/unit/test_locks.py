@@ -1,0 +1,345 @@
+"""Environment locks on both services: flock files (SQLite history), PostgreSQL advisory locks.
+
+Every test taking `lock_url` runs twice: with no ``history.url`` (lock files under the
+state directory) and with a PostgreSQL URL (advisory locks in that database). Holders
+in other processes are real processes, killed for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentmaint.advisory_locks import environment_key
+from agentmaint.locks import LockHeldError, environment_locks
+from agentmaint.records import RunRecord, RunStatus
+from agentmaint.recovery import recover_interrupted_runs
+from agentmaint.secret import Secret
+from agentmaint.store import HistoryStore, StoreError
+from tests.postgres import PASSWORD
+
+HOST = socket.gethostname()
+
+_HOLDER = """
+import json, sys
+from datetime import timedelta
+from pathlib import Path
+from agentmaint.locks import environment_locks
+state_dir, url, run_id, names = sys.argv[1], sys.argv[2] or None, sys.argv[3], sys.argv[4:]
+with environment_locks(Path(state_dir), names, run_id=run_id, history_url=url,
+                       wait=timedelta(seconds=60)):
+    print("locked", flush=True)
+    sys.stdin.read()  # until the test closes stdin (or kills this process)
+print("released", flush=True)
+"""
+
+
+@pytest.fixture(params=["flock", "postgresql"])
+def lock_url(request: pytest.FixtureRequest) -> str | None:
+    """``history.url`` selecting the lock service (None: lock files)."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return None
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+class Holder:
+    """Another process holding environment locks until `release` (or a kill)."""
+
+    def __init__(self, state_dir: Path, url: str | None, run_id: str, *names: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _HOLDER, str(state_dir), url or "", run_id, *names],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line == "locked\n", self.process.communicate()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def release(self) -> None:
+        out, err = self.process.communicate(timeout=60)
+        assert self.process.returncode == 0, err
+        assert out == "released\n"
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.communicate(timeout=60)
+
+
+@pytest.fixture
+def holders() -> Iterator[list[Holder]]:
+    started: list[Holder] = []
+    yield started
+    for holder in started:
+        if holder.process.poll() is None:
+            holder.kill()
+
+
+def test_a_held_lock_is_refused_naming_its_holder(
+    state_dir: Path, lock_url: str | None, holders: list[Holder]
+) -> None:
+    holder = Holder(state_dir, lock_url, "holder-run", "blue")
+    holders.append(holder)
+    before = time.monotonic()
+    with (
+        pytest.raises(LockHeldError) as caught,
+        environment_locks(state_dir, ["blue"], run_id="mine", history_url=lock_url),
+    ):
+        pass
+    assert time.monotonic() - before < 5  # no wait asked: refused at once
+    error = caught.value
+    assert error.environment == "blue"
+    assert error.holder["pid"] == holder.pid
+    assert error.holder["controller"] == HOST
+    assert error.holder["run"] == "holder-run"
+    assert datetime.fromisoformat(str(error.holder["started"])) <= datetime.now(UTC)
+    message = str(error)
+    assert message.startswith("environment 'blue' is locked by another run (")
+    assert f"pid {holder.pid}" in message and "run holder-run" in message
+    assert PASSWORD not in message
+    # Other environments are free; the lock is free again once the holder lets go.
+    with environment_locks(state_dir, ["green"], run_id="mine", history_url=lock_url):
+        pass
+    holder.release()
+    with environment_locks(state_dir, ["blue"], run_id="mine", history_url=lock_url):
+        pass
+
+
+def test_locks_are_exclusive_within_one_process_too(state_dir: Path, lock_url: str | None) -> None:
+    with environment_locks(state_dir, ["blue", "green"], run_id="first", history_url=lock_url):
+        with (
+            pytest.raises(LockHeldError, match="'green'") as caught,
+            environment_locks(state_dir, ["green"], run_id="second", history_url=lock_url),
+        ):
+            pass
+        assert caught.value.holder["pid"] == os.getpid()
+        assert caught.value.holder["run"] == "first"
+    with environment_locks(state_dir, ["green", "blue"], run_id="third", history_url=lock_url):
+        pass
+
+
+def test_wait_queues_behind_the_holder(
+    state_dir: Path, lock_url: str | None, holders: list[Holder]
+) -> None:
+    holder = Holder(state_dir, lock_url, "holder-run", "blue")
+    holders.append(holder)
+    before = time.monotonic()
+    with (
+        pytest.raises(LockHeldError, match="holder-run"),
+        environment_locks(
+            state_dir, ["blue"], run_id="mine", wait=timedelta(seconds=0.6), history_url=lock_url
+        ),
+    ):
+        pass
+    assert 0.6 <= time.monotonic() - before < 10  # polled until the deadline
+
+    assert holder.process.stdin is not None
+    holder.process.stdin.close()  # the holder lets go in a moment
+    with environment_locks(
+        state_dir, ["blue"], run_id="mine", wait=timedelta(seconds=60), history_url=lock_url
+    ):
+        assert holder.process.wait(timeout=60) == 0
+
+
+def test_a_killed_holder_leaves_its_locks_free(
+    state_dir: Path, lock_url: str | None, holders: list[Holder]
+) -> None:
+    holder = Holder(state_dir, lock_url, "doomed-run", "blue", "green")
+    holders.append(holder)
+    holder.kill()  # SIGKILL: no cleanup of any kind in the holder
+    # The server notices the closed connection at once; a short wait covers its reaction.
+    with environment_locks(
+        state_dir,
+        ["green", "blue"],
+        run_id="next",
+        wait=timedelta(seconds=10),
+        history_url=lock_url,
+    ):
+        pass
+
+
+def test_environment_key_is_stable() -> None:
+    digest = hashlib.sha256(b"agentmaint environment production").digest()
+    assert environment_key("production") == int.from_bytes(digest[:8], "big", signed=True)
+    assert environment_key("production") != environment_key("testing")
+    assert -(2**63) <= environment_key("testing") < 2**63
+
+
+def test_flock_holder_file_names_the_controller(state_dir: Path) -> None:
+    with environment_locks(state_dir, ["blue"], run_id="r1"):
+        info = json.loads((state_dir / "locks" / "blue.lock").read_text())
+    assert (info["pid"], info["controller"], info["run"]) == (os.getpid(), HOST, "r1")
+
+
+def test_a_sqlite_history_url_keeps_the_lock_files(state_dir: Path) -> None:
+    with environment_locks(state_dir, ["blue"], run_id="r1", history_url="sqlite:///h.db"):
+        assert (state_dir / "locks" / "blue.lock").exists()
+
+
+# --------------------------------------------------------------------------- PostgreSQL only
+
+
+def test_an_advisory_lock_taken_outside_agentmaint_is_reported_by_session(
+    postgres_url: str, state_dir: Path
+) -> None:
+    import psycopg
+
+    HistoryStore.from_url(postgres_url, state_dir).close()
+    with psycopg.connect(postgres_url, autocommit=True, application_name="someone-else") as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (environment_key("blue"),))
+        session = other.execute("SELECT pg_backend_pid()").fetchone()
+        # A row left by a dead holder is not believed: its session does not hold the lock.
+        other.execute(
+            "INSERT INTO lock_holders (environment, session, pid, controller, started, run_id) "
+            "VALUES ('blue', -1, 1, 'ghost', '2020-01-01', 'stale-run')"
+        )
+        with (
+            pytest.raises(LockHeldError) as caught,
+            environment_locks(state_dir, ["blue"], run_id="mine", history_url=postgres_url),
+        ):
+            pass
+    holder = caught.value.holder
+    assert session is not None and holder["session"] == session[0]
+    assert holder["application"] == "someone-else"
+    assert "stale-run" not in str(caught.value)
+
+
+def test_advisory_locks_leave_no_holder_rows_and_accept_a_secret_url(
+    postgres_url: str, state_dir: Path
+) -> None:
+    import psycopg
+
+    with environment_locks(
+        state_dir, ["blue", "green"], run_id="r1", history_url=Secret(postgres_url)
+    ):
+        with psycopg.connect(postgres_url) as raw:
+            rows = raw.execute(
+                "SELECT environment, pid, controller, run_id FROM lock_holders ORDER BY 1"
+            ).fetchall()
+        assert rows == [("blue", os.getpid(), HOST, "r1"), ("green", os.getpid(), HOST, "r1")]
+    with psycopg.connect(postgres_url) as raw:
+        assert raw.execute("SELECT count(*) FROM lock_holders").fetchone() == (0,)
+    assert not (state_dir / "locks").exists()  # no lock files with a shared history
+
+
+def test_advisory_locks_on_a_fresh_database_create_the_schema(
+    postgres_url: str, state_dir: Path
+) -> None:
+    with environment_locks(state_dir, ["blue"], run_id="r1", history_url=postgres_url):
+        pass
+    with HistoryStore.from_url(postgres_url, state_dir) as store:
+        assert store.runs() == []
+
+
+def test_advisory_locks_on_an_unreachable_server_raise_store_error(state_dir: Path) -> None:
+    url = "postgresql://agentmaint:hunter2@127.0.0.1:1/db"
+    with (
+        pytest.raises(StoreError, match=r"agentmaint:\*\*\*@127.0.0.1:1/db") as caught,
+        environment_locks(state_dir, ["blue"], run_id="r1", history_url=url),
+    ):
+        pass
+    assert "hunter2" not in str(caught.value)
+
+
+# --------------------------------------------------------------------------- recovery
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _running_run(store: HistoryStore, run_id: str, **fields: Any) -> None:
+    store.begin_run(
+        RunRecord(
+            id=run_id,
+            trigger="schedule",
+            started=datetime.now(UTC),
+            environments=("blue",),
+            **fields,
+        )
+    )
+
+
+@pytest.fixture
+def history(lock_url: str | None, state_dir: Path) -> Iterator[HistoryStore]:
+    with HistoryStore.from_url(lock_url, state_dir) as store:
+        yield store
+
+
+def test_recovery_judges_this_controllers_runs_by_pid(history: HistoryStore) -> None:
+    _running_run(history, "dead-local", pid=_dead_pid())
+    _running_run(history, "live-local", pid=os.getppid())
+    recovered = recover_interrupted_runs(history)
+    assert [r.id for r in recovered] == ["dead-local"]
+    dead = history.get_run("dead-local")
+    assert dead is not None and dead.status is RunStatus.INTERRUPTED
+    assert dead.message is not None and dead.message.startswith("the controller (pid ")
+    live = history.get_run("live-local")
+    assert live is not None and live.status is RunStatus.RUNNING
+
+
+def test_recovery_of_another_controllers_run_in_a_shared_history(
+    postgres_url: str, state_dir: Path, holders: list[Holder]
+) -> None:
+    with HistoryStore.from_url(postgres_url, state_dir) as store:
+        # The pid means nothing here (another machine's): only its locks tell.
+        _running_run(store, "theirs", pid=os.getppid(), controller="ctl-b.example")
+        holder = Holder(state_dir, postgres_url, "theirs", "blue")  # ctl-b, alive
+        holders.append(holder)
+        assert recover_interrupted_runs(store) == []
+        run = store.get_run("theirs")
+        assert run is not None and run.status is RunStatus.RUNNING
+
+        holder.kill()  # ctl-b dies: its connection, and with it the lock, goes
+        deadline = time.monotonic() + 10
+        while not (recovered := recover_interrupted_runs(store)):
+            assert time.monotonic() < deadline, "never recovered"
+            time.sleep(0.2)
+        assert [r.id for r in recovered] == ["theirs"]
+        run = store.get_run("theirs")
+        assert run is not None and run.status is RunStatus.INTERRUPTED
+        assert run.message is not None
+        assert f"(pid {os.getppid()} on ctl-b.example) died" in run.message
+        assert run.controller == "ctl-b.example"
+
+
+def test_in_a_sqlite_history_every_run_is_judged_by_pid(state_dir: Path) -> None:
+    with HistoryStore.open(state_dir) as store:
+        _running_run(store, "copied-alive", pid=os.getppid(), controller="elsewhere")
+        _running_run(store, "copied-dead", pid=_dead_pid(), controller="elsewhere")
+        assert [r.id for r in recover_interrupted_runs(store)] == ["copied-dead"]
+
+
+def test_a_foreign_run_without_environments_is_left_alone(
+    postgres_url: str, state_dir: Path
+) -> None:
+    with HistoryStore.from_url(postgres_url, state_dir) as store:
+        store.begin_run(
+            RunRecord("odd", "schedule", datetime.now(UTC), pid=1, controller="ctl-b.example")
+        )
+        assert recover_interrupted_runs(store) == []
