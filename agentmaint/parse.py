@@ -504,7 +504,7 @@ class _Builder:
             pipelining=bool(raw.get("pipelining", True)),
             strategy=strategy if isinstance(strategy := raw.get("strategy"), str) else "auto",
             nodes=tuple(n for n in parsed if n is not None),
-            local_slices=slices if isinstance(slices := raw.get("local_slices"), int) else None,
+            local_slices=None if (slices := raw.get("local_slices", 1)) == "auto" else slices,
         )
 
     def execution_node(self, raw: Any, path: Path_, base_dir: Path) -> ExecutionNode | None:

@@ -188,7 +188,7 @@ class Execution:
     pipelining: bool = True
     strategy: str = "auto"  # see `agentmaint.strategy`
     nodes: tuple[ExecutionNode, ...] = ()
-    local_slices: int | None = None  # None: auto (see `agentmaint.slicing`)
+    local_slices: int | None = 1  # None: auto (see `agentmaint.slicing`)
 
     def node(self, name: str) -> ExecutionNode | None:
         """The execution node called `name`, or None."""

@@ -1,9 +1,9 @@
 """Splitting a run into slices, one per execution node (like AWX's job slicing).
 
-The controller's own hosts are dealt over ``execution.local_slices`` local slices:
-several ansible-playbook processes use several CPU cores where one process is bound to
-one (auto: one per core, at most one per 10 hosts; an environment with
-``max_fail_percentage`` stays in one local slice unless the number is set). With nodes:
+The controller's own hosts may be dealt over ``execution.local_slices`` local slices,
+several ansible-playbook processes at once (default 1; auto: one per core, at most one
+per 10 hosts, and an environment with ``max_fail_percentage`` stays in one local
+slice). With nodes:
 
 * an environment pinned with ``execution_node: <node>`` runs all of its hosts on that
   node (``execution_node: local`` keeps it on the controller);

@@ -237,15 +237,19 @@ def test_node_settings_are_parsed(tmp_path: Any) -> None:
     assert (node.ansible_runner, node.work_dir) == ("/opt/runner/bin/ansible-runner", "/var/tmp")
 
 
+AUTO = {"local_slices": "auto"}
+
+
 @pytest.mark.parametrize(
     ("hosts", "cpus", "execution", "rollout", "expected"),
     [
-        (25, 2, {}, {}, [13, 12]),  # auto: one per core, at most one per 10 hosts
-        (15, 2, {}, {}, [15]),
-        (95, 4, {}, {}, [24, 24, 24, 23]),
-        (95, 1, {}, {}, [95]),
+        (25, 2, {}, {}, [25]),  # the default: one
+        (25, 2, AUTO, {}, [13, 12]),  # auto: one per core, at most one per 10 hosts
+        (15, 2, AUTO, {}, [15]),
+        (95, 4, AUTO, {}, [24, 24, 24, 23]),
+        (95, 1, AUTO, {}, [95]),
         (4, 1, {"local_slices": 3}, {}, [2, 1, 1]),  # set: used as given
-        (40, 2, {}, {"max_fail_percentage": 10}, [40]),  # auto keeps a stoppable rollout whole
+        (40, 2, AUTO, {"max_fail_percentage": 10}, [40]),  # auto keeps a stoppable rollout whole
         (40, 2, {"local_slices": 2}, {"max_fail_percentage": 10}, [20, 20]),
     ],
 )
