@@ -11,11 +11,14 @@ bench_fleet.py) of all N targets:
 * controller: no nodes: the controller runs the job itself (for reference).
 
 Ratio: 1 node / 2 nodes. All hosts, nodes and the controller share this machine's CPU
-cores, so the ratio shows what slicing costs and gains here, not what separate machines
-would give.
+cores, so a CPU-bound maintenance cannot go faster through two nodes here (they would be
+two machines in real life). `--sleep S` makes each update wait S seconds (like a package
+download: bound by waiting, not CPU) and `--forks N` caps each job's parallel hosts (a
+node's capacity), which is where a second node pays off even on one machine.
 
 Usage (from the repository root, as root):
   .venv/bin/python bench/bench_nodes.py --hosts 40 --repeat 3
+  .venv/bin/python bench/bench_nodes.py --hosts 40 --repeat 3 --forks 10 --sleep 2
 """
 
 from __future__ import annotations
@@ -39,8 +42,11 @@ BIN = Path(sys.executable).parent
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
 
 
-def schedule(directory: Path, targets: list[Any], nodes: list[Any]) -> Path:
+def schedule(
+    directory: Path, targets: list[Any], nodes: list[Any], *, forks: int | None, sleep: float
+) -> Path:
     work = "/var/tmp/agentmaint-bench/$AGENTMAINT_HOST"
+    wait = f"sleep {sleep} && " if sleep else ""
     document = {
         "environments": {
             "fleet": {
@@ -50,7 +56,7 @@ def schedule(directory: Path, targets: list[Any], nodes: list[Any]) -> Path:
         },
         "components": {
             "app": {
-                "update_command": f"mkdir -p {work} && date +%s%N > {work}/version",
+                "update_command": f"{wait}mkdir -p {work} && date +%s%N > {work}/version",
                 "healthcheck": {"command": f"test -s {work}/version", "retries": 1},
                 "frequency": "weekly",
             }
@@ -69,7 +75,8 @@ def schedule(directory: Path, targets: list[Any], nodes: list[Any]) -> Path:
                     },
                 }
                 for i, node in enumerate(nodes, 1)
-            ]
+            ],
+            **({"forks": forks} if forks else {}),
         },
     }
     directory.mkdir(parents=True)
@@ -97,7 +104,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--hosts", type=int, default=40, help="target hosts")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--forks", type=int, help="cap each job's parallel hosts")
+    parser.add_argument("--sleep", type=float, default=0, help="seconds each update waits")
     args = parser.parse_args()
+    options = {"forks": args.forks, "sleep": args.sleep}
     from tests.hosts.netns import sshd_hosts, stop_ssh_clients
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
@@ -109,9 +119,9 @@ def main() -> int:
     ):
         nodes, targets = hosts[:2], hosts[2:]
         paths = {
-            "1 node": schedule(Path(tmp) / "one", targets, nodes[:1]),
-            "2 nodes": schedule(Path(tmp) / "two", targets, nodes),
-            "controller": schedule(Path(tmp) / "controller", targets, []),
+            "1 node": schedule(Path(tmp) / "one", targets, nodes[:1], **options),
+            "2 nodes": schedule(Path(tmp) / "two", targets, nodes, **options),
+            "controller": schedule(Path(tmp) / "controller", targets, [], **options),
         }
         try:
             for path in paths.values():
@@ -124,6 +134,8 @@ def main() -> int:
     medians = {k: statistics.median(v) for k, v in samples.items()}
     result = {
         "hosts": args.hosts,
+        "forks": args.forks,
+        "sleep_s": args.sleep,
         "median_s": {k: round(v, 2) for k, v in medians.items()},
         "samples_s": {k: [round(x, 2) for x in v] for k, v in samples.items()},
         "ratio_1_node_over_2_nodes": round(medians["1 node"] / medians["2 nodes"], 2),
@@ -131,11 +143,12 @@ def main() -> int:
     }
     print(json.dumps(result), flush=True)
     print()
-    print("| targets | 1 node | 2 nodes | controller (no node) | 1 node / 2 nodes |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| targets | forks | update waits | 1 node | 2 nodes | controller | 1 node / 2 nodes |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     m = result["median_s"]
     print(
-        f"| {args.hosts} | {m['1 node']} s | {m['2 nodes']} s | {m['controller']} s "
+        f"| {args.hosts} | {args.forks or 'default'} | {args.sleep} s | {m['1 node']} s "
+        f"| {m['2 nodes']} s | {m['controller']} s "
         f"| {result['ratio_1_node_over_2_nodes']}x |"
     )
     return 0
