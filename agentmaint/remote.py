@@ -45,6 +45,7 @@ from agentmaint.runner import (
     Job,
     JobOutcome,
     StatusSink,
+    job_arguments,
     kill_run_processes,
 )
 from agentmaint.schedule import ExecutionNode
@@ -263,21 +264,9 @@ class _Pump:
 
 def _transmit(job: Job, stream: Path) -> None:
     """Pack the job into `stream` (private: it holds the rendered job)."""
-    envvars = {**job.envvars, JOB_ID_VARIABLE: job.ident}
-    kwargs: dict[str, Any] = {
-        "private_data_dir": str(job.private_data_dir),
-        "playbook": job.playbook,
-        "ident": job.ident,
-        "envvars": envvars,
-        "settings": {"suppress_ansible_output": True},
-    }
-    if job.timeout:
-        kwargs["timeout"] = job.timeout
-    if job.check:
-        kwargs["cmdline"] = "--check"
     fd = os.open(stream, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as output:
-        ansible_runner.run(streamer="transmit", _output=output, **kwargs)
+        ansible_runner.run(streamer="transmit", _output=output, **job_arguments(job, job.envvars))
 
 
 def _ssh_environment(ident: str, hidden: tuple[set[str], list[str]]) -> dict[str, str]:

@@ -77,6 +77,22 @@ def job_path() -> str:
     return os.pathsep.join([here, os.environ.get("PATH", "/usr/bin:/bin")])
 
 
+def job_arguments(job: Job, envvars: Mapping[str, str]) -> dict[str, Any]:
+    """ansible-runner's arguments for `job`, local or streamed: `envvars` plus the job's id."""
+    arguments: dict[str, Any] = {
+        "private_data_dir": str(job.private_data_dir),
+        "playbook": job.playbook,
+        "ident": job.ident,
+        "envvars": {**envvars, JOB_ID_VARIABLE: job.ident},
+        "settings": {"suppress_ansible_output": True},
+    }
+    if job.timeout:
+        arguments["timeout"] = job.timeout
+    if job.check:
+        arguments["cmdline"] = "--check"
+    return arguments
+
+
 def run_job(
     job: Job,
     on_event: EventSink,
@@ -107,23 +123,15 @@ def run_job(
         # Only the status word: the status data also carries the job's whole environment.
         events.put({_STATUS_KEY: str(data.get("status", ""))})
 
-    envvars = {"PATH": job_path(), **job.envvars, JOB_ID_VARIABLE: job.ident}
-    kwargs: dict[str, Any] = {
-        "private_data_dir": str(job.private_data_dir),
-        "playbook": job.playbook,
+    envvars = {"PATH": job_path(), **job.envvars}
+    kwargs = {
+        **job_arguments(job, envvars),
         "inventory": str(job.inventory),
-        "ident": job.ident,
-        "envvars": envvars,
         "event_handler": enqueue,
         "status_handler": enqueue_status,
         "cancel_callback": cancel.is_set,
         "quiet": True,
-        "settings": {"suppress_ansible_output": True},
     }
-    if job.timeout:
-        kwargs["timeout"] = job.timeout
-    if job.check:
-        kwargs["cmdline"] = "--check"
     artifact_dir = job.private_data_dir / "artifacts" / job.ident
     error: str | None = None
     seen_events = False
