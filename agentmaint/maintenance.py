@@ -589,7 +589,8 @@ def _run_slices(
                     )
                 )
     finally:
-        cancel.set() if running else None  # interrupted: stop the other slices too
+        if running:  # interrupted: stop the slices still running
+            cancel.set()
         for thread in threads:
             thread.join()
 
