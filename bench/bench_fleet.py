@@ -52,14 +52,21 @@ BIN = Path(sys.executable).parent
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
 
 
-def schedule(directory: Path, hosts: dict[str, dict[str, Any]]) -> Path:
-    """The benchmark schedule: one environment of `hosts`, one component, backups on."""
-    work = "/tmp/agentmaint-bench/$AGENTMAINT_HOST"
-    document = {
+def document(
+    hosts: dict[str, dict[str, Any]], *, work: str = "/tmp/agentmaint-bench", wait: float = 0
+) -> dict[str, Any]:
+    """The benchmark maintenance: one environment of `hosts`, one component, backups on.
+
+    Three tasks per host: the backup command, the update (waiting `wait` seconds first)
+    and the health check, working in ``<work>/<host>``.
+    """
+    work = f"{work}/$AGENTMAINT_HOST"
+    pause = f"sleep {wait} && " if wait else ""
+    return {
         "environments": {"fleet": {"hosts": hosts, "update_schedule": WINDOW}},
         "components": {
             "app": {
-                "update_command": f"mkdir -p {work} && date +%s%N > {work}/version",
+                "update_command": f"{pause}mkdir -p {work} && date +%s%N > {work}/version",
                 "healthcheck": {"command": f"test -s {work}/version", "retries": 1},
                 "frequency": "weekly",
             }
@@ -67,8 +74,12 @@ def schedule(directory: Path, hosts: dict[str, dict[str, Any]]) -> Path:
         "backup": {"pre_update": True, "backup_command": f"mkdir -p {work} && touch {work}/bak"},
         "history": {"retention_days": 30},
     }
+
+
+def schedule(directory: Path, hosts: dict[str, dict[str, Any]]) -> Path:
+    """The benchmark schedule file (see `document`) in `directory`."""
     path = directory / "schedule.yaml"
-    path.write_text(yaml.safe_dump(document))
+    path.write_text(yaml.safe_dump(document(hosts)))
     return path
 
 

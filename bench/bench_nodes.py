@@ -35,53 +35,26 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bench_fleet import document  # the same maintenance (bench/ is this script's directory)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
-WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
 
 
 def schedule(
     directory: Path, targets: list[Any], nodes: list[Any], *, forks: int | None, sleep: float
 ) -> Path:
-    work = "/var/tmp/agentmaint-bench/$AGENTMAINT_HOST"
-    wait = f"sleep {sleep} && " if sleep else ""
-    document = {
-        "environments": {
-            "fleet": {
-                "hosts": {t.name: dict(t.ansible_vars()) for t in targets},
-                "update_schedule": WINDOW,
-            }
-        },
-        "components": {
-            "app": {
-                "update_command": f"{wait}mkdir -p {work} && date +%s%N > {work}/version",
-                "healthcheck": {"command": f"test -s {work}/version", "retries": 1},
-                "frequency": "weekly",
-            }
-        },
-        "backup": {"pre_update": True, "backup_command": f"mkdir -p {work} && touch {work}/bak"},
-        "execution": {
-            "nodes": [
-                {
-                    "name": f"n{i}",
-                    "url": node.ssh_url(),
-                    "key": str(node.private_key),
-                    "ansible_runner": node.runner_path,
-                    "ssh_options": {
-                        "StrictHostKeyChecking": "no",
-                        "UserKnownHostsFile": "/dev/null",
-                    },
-                }
-                for i, node in enumerate(nodes, 1)
-            ],
-            **({"forks": forks} if forks else {}),
-        },
+    """bench_fleet's maintenance of `targets`, through `nodes` (none: the controller)."""
+    hosts = {t.name: dict(t.ansible_vars()) for t in targets}
+    doc = document(hosts, work="/var/tmp/agentmaint-bench", wait=sleep)
+    doc["execution"] = {
+        "nodes": [node.execution_node(f"n{i}") for i, node in enumerate(nodes, 1)],
+        **({"forks": forks} if forks else {}),
     }
     directory.mkdir(parents=True)
     path = directory / "schedule.yaml"
-    path.write_text(yaml.safe_dump(document))
+    path.write_text(yaml.safe_dump(doc))
     return path
 
 

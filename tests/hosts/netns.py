@@ -49,6 +49,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 CACHE_DIR = Path("/var/cache/agentmaint-tests")
 ROOTFS = CACHE_DIR / "rootfs"
@@ -191,6 +192,18 @@ class TestHost:
         their own timeouts (like a power cut). Teardown still works after this.
         """
         _kill_host(self, silent=silent)
+
+    def execution_node(self, name: str) -> dict[str, Any]:
+        """This execution node as an entry of a schedule's ``execution.nodes``."""
+        assert self.runner_path is not None, f"{self.name} is not an execution node"
+        return {
+            "name": name,
+            "url": self.ssh_url(),
+            "key": str(self.private_key),
+            "ansible_runner": self.runner_path,
+            # test hosts share host keys and are thrown away: no known_hosts
+            "ssh_options": {"StrictHostKeyChecking": "no", "UserKnownHostsFile": "/dev/null"},
+        }
 
     def ansible_vars(self) -> dict[str, str | int | bool]:
         """Inventory variables that make Ansible reach this host over SSH."""
@@ -523,14 +536,24 @@ def _debootstrap(target: Path, mirror: str) -> None:
     ]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": ":".join(_EXTRA_PATH)}
     with log.open("w") as out:
-        out.write(f"$ {' '.join(argv)}\n")
-        out.flush()
-        done = subprocess.run(
-            argv, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=1800, check=False
-        )
-    if done.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise HostsError(f"debootstrap from {mirror} failed (exit {done.returncode}):\n{tail}")
+        returncode = _logged_run(argv, env, out)
+    if returncode != 0:
+        tail = _log_tail(log, 20)
+        raise HostsError(f"debootstrap from {mirror} failed (exit {returncode}):\n{tail}")
+
+
+def _logged_run(argv: list[str], env: dict[str, str], out: IO[str]) -> int:
+    """Run `argv` with its command line and all of its output written to `out`; its rc."""
+    out.write(f"$ {' '.join(argv)}\n")
+    out.flush()
+    done = subprocess.run(
+        argv, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=1800, check=False
+    )
+    return done.returncode
+
+
+def _log_tail(log: Path, lines: int) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _finish_rootfs(root: Path) -> None:
@@ -640,14 +663,10 @@ def _build_node_layer(rootfs: Path, build: Path) -> Path:
     with log.open("w") as out:
 
         def step(argv: list[str], env: dict[str, str], what: str) -> None:
-            out.write(f"$ {' '.join(argv)}\n")
-            out.flush()
-            done = subprocess.run(
-                argv, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=1800, check=False
-            )
-            if done.returncode != 0:
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-                raise HostsError(f"{what} failed (exit {done.returncode}), see {log}:\n{tail}")
+            returncode = _logged_run(argv, env, out)
+            if returncode != 0:
+                tail = _log_tail(log, 30)
+                raise HostsError(f"{what} failed (exit {returncode}), see {log}:\n{tail}")
 
         # The controller's pip, with the controller's configuration (index, proxy, CA).
         step(

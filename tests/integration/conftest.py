@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 from agentmaint.parse import load_schedule
 from agentmaint.runner import run_processes
 from agentmaint.schedule import Schedule
+from agentmaint.store import HistoryStore
 
 
 def always_open(
@@ -28,6 +30,16 @@ def always_open(
 
 def local_hosts(*names: str) -> dict[str, dict[str, Any]]:
     return {name: {"ansible_connection": "local"} for name in names}
+
+
+def history_shape(store: HistoryStore, run_id: str) -> tuple[Any, ...]:
+    """What a run recorded, without times, ids and the order results arrived in."""
+    records = sorted(
+        (r.environment, r.server, r.component, r.action.value, r.status.value, r.error)
+        for r in store.records(run_id=run_id)
+    )
+    results = Counter((t.host, t.play, t.task, t.status.value) for t in store.task_results(run_id))
+    return records, results, store.host_counts(run_id)
 
 
 @pytest.fixture

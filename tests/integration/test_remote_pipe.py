@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from agentmaint.records import RunStatus
 from agentmaint.runner import run_processes
 from agentmaint.schedule import Schedule
 from agentmaint.store import HistoryStore
-from tests.integration.conftest import always_open
+from tests.integration.conftest import always_open, history_shape
 
 pytestmark = pytest.mark.integration
 MakeSchedule = Callable[[dict[str, Any]], Schedule]
@@ -88,16 +87,6 @@ def document(
     )
 
 
-def shape(store: HistoryStore, run_id: str) -> tuple[Any, ...]:
-    """What a run recorded, without times, ids and the order results arrived in."""
-    records = sorted(
-        (r.environment, r.server, r.component, r.action.value, r.status.value, r.error)
-        for r in store.records(run_id=run_id)
-    )
-    results = Counter((t.host, t.play, t.task, t.status.value) for t in store.task_results(run_id))
-    return records, results, store.host_counts(run_id)
-
-
 @pytest.mark.usefixtures("fake_ssh")
 def test_two_nodes_record_what_a_local_run_records(
     tmp_path: Path, make_schedule: MakeSchedule
@@ -124,7 +113,7 @@ def test_two_nodes_record_what_a_local_run_records(
     plain = run_maintenance(local)
     assert plain.run is not None and plain.run.status is RunStatus.SUCCESSFUL
     with HistoryStore.open(sliced.state_dir) as a, HistoryStore.open(local.state_dir) as b:
-        assert shape(a, result.run.id) == shape(b, plain.run.id)
+        assert history_shape(a, result.run.id) == history_shape(b, plain.run.id)
 
 
 @pytest.mark.usefixtures("fake_ssh")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from agentmaint.schedule import Schedule
 from agentmaint.store import HistoryStore
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import TestHost, stop_ssh_clients
-from tests.integration.conftest import always_open
+from tests.integration.conftest import always_open, history_shape
 
 pytestmark = pytest.mark.integration
 TARGETS = 20
@@ -49,33 +48,9 @@ def document(
             }
         },
         backup={"pre_update": True, "backup_command": f"mkdir -p {work} && touch {work}/backup"},
-        execution={
-            "nodes": [
-                {
-                    "name": f"n{i}",
-                    "url": node.ssh_url(),
-                    "key": str(node.private_key),
-                    "ansible_runner": node.runner_path,
-                    "ssh_options": {
-                        "StrictHostKeyChecking": "no",
-                        "UserKnownHostsFile": "/dev/null",
-                    },
-                }
-                for i, node in enumerate(nodes, 1)
-            ]
-        },
+        execution={"nodes": [node.execution_node(f"n{i}") for i, node in enumerate(nodes, 1)]},
         environment=env,
     )
-
-
-def shape(store: HistoryStore, run_id: str) -> tuple[Any, ...]:
-    """A run's history without times, ids and the order results arrived in."""
-    records = sorted(
-        (r.environment, r.server, r.component, r.action.value, r.status.value, r.error)
-        for r in store.records(run_id=run_id)
-    )
-    results = Counter((t.host, t.play, t.task, t.status.value) for t in store.task_results(run_id))
-    return records, results, store.host_counts(run_id)
 
 
 def on_host(host: TestHost, command: str) -> str:
@@ -119,7 +94,7 @@ def test_twenty_hosts_through_two_nodes(make_sshd_hosts: MakeSshdHosts, tmp_path
         plain = run_maintenance(direct)
         assert plain.run is not None and plain.run.status is RunStatus.SUCCESSFUL
         with HistoryStore.open(sliced.state_dir) as a, HistoryStore.open(direct.state_dir) as b:
-            assert shape(a, result.run.id) == shape(b, plain.run.id)
+            assert history_shape(a, result.run.id) == history_shape(b, plain.run.id)
     finally:
         stop_ssh_clients(h.address for h in hosts)
 
