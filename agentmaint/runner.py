@@ -12,7 +12,10 @@ Pitfalls handled here (see the project's ansible-runner notes):
   of a job carries ``AGENTMAINT_JOB_ID=<id>`` in its environment, and after the job
   ends, any process still carrying it is killed;
 * ansible-playbook is looked up on the PATH of the job, so this interpreter's
-  `bin/` directory is put first.
+  `bin/` directory is put first;
+* the end of a job is signalled by ansible-runner's `finished_callback`, not found by
+  polling, and ptyprocess's close delay is skipped for a child already reaped (see
+  `_close_reaped_without_delay`): together 0.1-0.2 s of every job.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import ptyprocess
 
 #: Every process of a job carries its id in this variable (how leftovers are found).
 JOB_ID_VARIABLE = "AGENTMAINT_JOB_ID"
@@ -67,6 +71,7 @@ class JobOutcome:
 EventSink = Callable[[Mapping[str, Any]], None]
 StatusSink = Callable[[str], None]
 _STATUS_KEY = "__agentmaint_status__"
+_FINISHED_KEY = "__agentmaint_finished__"
 # Jobs started at once (a run's slices) must not see each other's edits of os.environ.
 _ENVIRONMENT_LOCK = threading.Lock()
 
@@ -123,12 +128,16 @@ def run_job(
         # Only the status word: the status data also carries the job's whole environment.
         events.put({_STATUS_KEY: str(data.get("status", ""))})
 
+    def enqueue_finished(runner: object) -> None:
+        events.put({_FINISHED_KEY: True})
+
     envvars = {"PATH": job_path(), **job.envvars}
     kwargs = {
         **job_arguments(job, envvars),
         "inventory": str(job.inventory),
         "event_handler": enqueue,
         "status_handler": enqueue_status,
+        "finished_callback": enqueue_finished,
         "cancel_callback": cancel.is_set,
         "quiet": True,
     }
@@ -143,6 +152,8 @@ def run_job(
                 item = events.get(timeout=_POLL_SECONDS)
             except queue.Empty:
                 continue
+            if _FINISHED_KEY in item:
+                break  # the runner's last act: everything it reported is in the queue
             if _STATUS_KEY in item:
                 if on_status is not None:
                     on_status(item[_STATUS_KEY])
@@ -165,6 +176,31 @@ def run_job(
     elif status in {"failed", "error"} and not seen_events:
         error = _output_tail(artifact_dir) or f"ansible-playbook exited with {rc}"
     return JobOutcome(status, rc, artifact_dir, killed, error)
+
+
+def _close_reaped_without_delay() -> None:
+    """Skip ptyprocess's close delay for a child that has already been reaped.
+
+    ansible-runner closes a job's pty after `isalive()` has seen ansible-playbook exit
+    (and reaped it); ptyprocess's `close` then still sleeps `delayafterclose` (0.1 s) "to
+    give the kernel time to update the process status", which it already has. A child
+    not known to have ended (a cancelled job's) keeps the delay and the termination
+    that follows it. Installed once, when this module is imported.
+    """
+    close = ptyprocess.PtyProcess.close
+    if getattr(close, "_agentmaint", False):
+        return
+
+    def close_reaped(self: Any, force: bool = True) -> None:
+        if self.terminated:
+            self.delayafterclose = 0
+        close(self, force)
+
+    close_reaped._agentmaint = True  # type: ignore[attr-defined]
+    ptyprocess.PtyProcess.close = close_reaped
+
+
+_close_reaped_without_delay()
 
 
 def _output_tail(artifact_dir: Path, lines: int = 8) -> str | None:

@@ -12,10 +12,14 @@ while investigating a problem).
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import functools
-import importlib
+import importlib.util
+import itertools
 import os
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from agentmaint.errors import UsageError
@@ -41,18 +45,63 @@ class Strategy:
 
 @functools.cache
 def mitogen_plugins() -> Path | str | None:
-    """Mitogen's strategy plugin directory, or a string saying why it cannot be used."""
-    try:
-        # Importing the loaders runs mitogen's own ansible-core version check.
-        loaders = importlib.import_module("ansible_mitogen.loaders")
-    except ImportError as exc:
-        return f"mitogen is not installed ({exc.name or exc})"
-    except Exception as exc:
-        return f"mitogen cannot be used with this Ansible: {exc}"
-    directory = Path(loaders.__file__ or ".").resolve().parent / "plugins" / "strategy"
+    """Mitogen's strategy plugin directory, or a string saying why it cannot be used.
+
+    Mitogen is found without importing it: importing ``ansible_mitogen`` loads Ansible's
+    plugin machinery into the controller, a quarter of a second at every start for a
+    process that never runs a play itself. The ansible-core versions it accepts are read
+    from its ``loaders`` module (the check it runs when Ansible loads the strategy).
+    """
+    spec = importlib.util.find_spec("ansible_mitogen")
+    if spec is None or not spec.submodule_search_locations:
+        return "mitogen is not installed (ansible_mitogen)"
+    if importlib.util.find_spec("mitogen") is None:
+        return "mitogen is not installed (mitogen)"
+    package = Path(next(iter(spec.submodule_search_locations))).resolve()
+    directory = package / "plugins" / "strategy"
     if not (directory / "mitogen_linear.py").is_file():
         return f"mitogen is installed but has no strategy plugins in {directory}"
-    return directory
+    problem = _unsupported_ansible(package / "loaders.py")
+    return f"mitogen cannot be used with this Ansible: {problem}" if problem else directory
+
+
+def _unsupported_ansible(loaders: Path) -> str | None:
+    """Why this ansible-core is outside the range mitogen's `loaders` accepts, if it is."""
+    try:
+        installed = _version_tuple(metadata.version("ansible-core"))
+    except metadata.PackageNotFoundError:
+        return "ansible-core is not installed"
+    limits: dict[str, tuple[int, ...]] = {}
+    try:
+        tree = ast.parse(loaders.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"cannot read {loaders}: {exc}"
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in _LIMITS:
+                with contextlib.suppress(ValueError, TypeError):
+                    limits[target.id] = tuple(ast.literal_eval(node.value))
+    low, high = limits.get("ANSIBLE_VERSION_MIN"), limits.get("ANSIBLE_VERSION_MAX")
+    shown = ".".join(map(str, installed))
+    if low is not None and installed[: len(low)] < low:
+        return f"ansible-core {shown} is older than {'.'.join(map(str, low))}"
+    if high is not None and installed[: len(high)] > high:
+        return f"ansible-core {shown} is newer than {'.'.join(map(str, high))}"
+    return None
+
+
+_LIMITS = ("ANSIBLE_VERSION_MIN", "ANSIBLE_VERSION_MAX")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for part in version.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
 
 
 def resolve(setting: str = AUTO) -> Strategy:

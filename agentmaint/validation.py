@@ -41,9 +41,9 @@ def schedule_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
-    schema = schedule_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    # The bundled schema is checked against the metaschema by the test suite, not on
+    # every start (that check costs as much as validating a schedule).
+    return Draft202012Validator(schedule_schema())
 
 
 def schema_problems(document: Any) -> list[Problem]:

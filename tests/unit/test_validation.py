@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 
 from agentmaint.durations import DURATION_PATTERN
 from agentmaint.errors import ScheduleError
@@ -137,6 +138,11 @@ def test_duration_pattern_matches_schema() -> None:
 
 def test_schema_is_draft_2020_12() -> None:
     assert schedule_schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_schema_is_a_valid_schema() -> None:
+    # The package does not check its own schema at run time; this test does.
+    Draft202012Validator.check_schema(schedule_schema())
 
 
 def test_secret_webhook_not_in_repr(seed_config: dict[str, Any]) -> None:
