@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from bench_fleet import document  # the same maintenance (bench/ is this script's directory)
+
+# The same maintenance and environment (bench/ is this script's directory).
+from bench_fleet import bench_env, document
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -83,8 +85,7 @@ def main() -> int:
     options = {"forks": args.forks, "sleep": args.sleep}
     from tests.hosts.netns import sshd_hosts, stop_ssh_clients
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env["PATH"] = f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}"
+    env = bench_env()
     samples: dict[str, list[float]] = {"1 node": [], "2 nodes": [], "controller": []}
     with (
         sshd_hosts(2 + args.hosts, nodes=2, prefix="bnode") as hosts,
