@@ -3,7 +3,7 @@
 Mitogen (``pip install 'agentmaint[fast]'``) replaces Ansible's per-task module
 shipping with long-lived interpreters on each host, which makes fleet runs several
 times faster. ``execution.strategy: auto`` (the default) uses ``mitogen_linear``
-when mitogen is importable and works with this ansible-core, and falls back to
+when mitogen is installed and accepts this ansible-core, and falls back to
 Ansible's ``linear`` otherwise; ``linear``/``free`` turn it off; ``mitogen_linear``/
 ``mitogen_free`` require it. The environment variable ``AGENTMAINT_STRATEGY``
 overrides the schedule (e.g. ``AGENTMAINT_STRATEGY=linear`` to rule mitogen out
