@@ -65,6 +65,9 @@ def mitogen_plugins() -> Path | str | None:
     return f"mitogen cannot be used with this Ansible: {problem}" if problem else directory
 
 
+_LIMITS = ("ANSIBLE_VERSION_MIN", "ANSIBLE_VERSION_MAX")  # mitogen's names in its loaders.py
+
+
 def _unsupported_ansible(loaders: Path) -> str | None:
     """Why this ansible-core is outside the range mitogen's `loaders` accepts, if it is."""
     try:
@@ -89,9 +92,6 @@ def _unsupported_ansible(loaders: Path) -> str | None:
     if high is not None and installed[: len(high)] > high:
         return f"ansible-core {shown} is newer than {'.'.join(map(str, high))}"
     return None
-
-
-_LIMITS = ("ANSIBLE_VERSION_MIN", "ANSIBLE_VERSION_MAX")
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

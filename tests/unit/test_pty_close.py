@@ -5,7 +5,7 @@ from __future__ import annotations
 import pexpect
 import ptyprocess
 
-import agentmaint.runner  # noqa: F401 - installs the close behaviour
+import agentmaint.runner  # importing it installs the close behaviour
 
 
 def test_a_reaped_child_is_closed_without_the_delay() -> None:
