@@ -52,10 +52,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
+SHELL_WORK = "/tmp/agentmaint-bench"  # where the shell mix's local hosts write
+MODEL_WORK = "/tmp/agentmaint-bench-model"  # the model mix's
 
 
 def document(
-    hosts: dict[str, dict[str, Any]], *, work: str = "/tmp/agentmaint-bench", wait: float = 0
+    hosts: dict[str, dict[str, Any]], *, work: str = SHELL_WORK, wait: float = 0
 ) -> dict[str, Any]:
     """The benchmark maintenance: one environment of `hosts`, one component, backups on.
 
@@ -76,9 +78,6 @@ def document(
         "backup": {"pre_update": True, "backup_command": f"mkdir -p {work} && touch {work}/bak"},
         "history": {"retention_days": 30},
     }
-
-
-MODEL_WORK = "/tmp/agentmaint-bench-model"
 
 
 def model_document(hosts: dict[str, dict[str, Any]], files: Path) -> dict[str, Any]:
@@ -139,7 +138,7 @@ def schedule(directory: Path, hosts: dict[str, dict[str, Any]], mix: str = "shel
 
 def fresh_hosts() -> None:
     """Remove what a timed run left on the (local) hosts: each run does the whole work."""
-    shutil.rmtree("/tmp/agentmaint-bench", ignore_errors=True)
+    shutil.rmtree(SHELL_WORK, ignore_errors=True)
     shutil.rmtree(MODEL_WORK, ignore_errors=True)
 
 
