@@ -11,11 +11,8 @@ The public API is what this module exports; see README.md for a walk-through::
         print(decision.environment, decision.component, decision.servers, decision.reason)
 """
 
-from agentmaint.errors import AgentmaintError, Problem, ScheduleError, UsageError
-from agentmaint.history import Attempt, HistoryReader, HostComponentState, MemoryHistory
-from agentmaint.parse import load_schedule, parse_schedule, validate_file
-from agentmaint.planner import Decision, HostDecision, Plan, plan
-from agentmaint.schedule import (
+from agentmaint.config.parse import load_schedule, parse_schedule, validate_file
+from agentmaint.config.schedule import (
     Backup,
     Blackout,
     Component,
@@ -28,7 +25,10 @@ from agentmaint.schedule import (
     Schedule,
     UpdateSchedule,
 )
-from agentmaint.windows import Window, open_window, upcoming_windows
+from agentmaint.errors import AgentmaintError, Problem, ScheduleError, UsageError
+from agentmaint.planning.history import Attempt, HistoryReader, HostComponentState, MemoryHistory
+from agentmaint.planning.planner import Decision, HostDecision, Plan, plan
+from agentmaint.planning.windows import Window, open_window, upcoming_windows
 
 __version__ = "0.1.0"
 

@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentmaint.loader import load_file
+from agentmaint.config.loader import load_file
+from agentmaint.config.parse import parse_schedule
+from agentmaint.config.schedule import Schedule
+from agentmaint.history.store import open_history
 from agentmaint.maintenance import run_maintenance
-from agentmaint.parse import parse_schedule
-from agentmaint.planner import plan
+from agentmaint.planning.planner import plan
 from agentmaint.records import Outcome
-from agentmaint.schedule import Schedule
-from agentmaint.store import open_history
 
 #: The configuration the seed's `_load_config` falls back to, unchanged.
 SEED_DEFAULT_CONFIG: dict[str, Any] = {

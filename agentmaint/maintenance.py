@@ -20,13 +20,31 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from agentmaint.delivery import Delivery
+from agentmaint.ansible.events import EventParser
+from agentmaint.ansible.remote import run_remote_job
+from agentmaint.ansible.render import (
+    PLAYBOOK_NAME,
+    Target,
+    ansible_cfg,
+    dump_yaml,
+    inventory,
+    playbook,
+    targets_from_decisions,
+)
+from agentmaint.ansible.rollup import classify, parse_play, rollup
+from agentmaint.ansible.runner import Job, JobOutcome, run_job
+from agentmaint.ansible.slicing import SLICES_DIR, Slice, slice_targets
+from agentmaint.ansible.strategy import Strategy
+from agentmaint.ansible.strategy import on_node as strategy_on_node
+from agentmaint.ansible.strategy import resolve as resolve_strategy
+from agentmaint.config.roles import ROLES_PATH
+from agentmaint.config.schedule import ExecutionNode, NotifyEvent, Schedule
 from agentmaint.errors import AgentmaintError
-from agentmaint.events import EventParser
-from agentmaint.history import HistoryReader
-from agentmaint.locks import environment_locks
+from agentmaint.history.delivery import Delivery
+from agentmaint.history.store import HistoryStore, open_history
 from agentmaint.notify import notify_run
-from agentmaint.planner import Decision, HostDecision, Plan, plan
+from agentmaint.planning.history import HistoryReader
+from agentmaint.planning.planner import Decision, HostDecision, Plan, plan
 from agentmaint.records import (
     Action,
     HostCounts,
@@ -36,26 +54,8 @@ from agentmaint.records import (
     RunStatus,
     TaskResult,
 )
-from agentmaint.recovery import recover_interrupted_runs
-from agentmaint.remote import run_remote_job
-from agentmaint.render import (
-    PLAYBOOK_NAME,
-    Target,
-    ansible_cfg,
-    dump_yaml,
-    inventory,
-    playbook,
-    targets_from_decisions,
-)
-from agentmaint.roles import ROLES_PATH
-from agentmaint.rollup import classify, parse_play, rollup
-from agentmaint.runner import Job, JobOutcome, run_job
-from agentmaint.schedule import ExecutionNode, NotifyEvent, Schedule
-from agentmaint.slicing import SLICES_DIR, Slice, slice_targets
-from agentmaint.store import HistoryStore, open_history
-from agentmaint.strategy import Strategy
-from agentmaint.strategy import on_node as strategy_on_node
-from agentmaint.strategy import resolve as resolve_strategy
+from agentmaint.run.locks import environment_locks
+from agentmaint.run.recovery import recover_interrupted_runs
 
 MAX_DEFAULT_FORKS = 50
 MIN_TIMEOUT = timedelta(minutes=1)
@@ -313,7 +313,8 @@ def prepare_run_dir(
 ) -> Job:
     """Write inventory, playbook and ansible.cfg into a fresh private_data_dir.
 
-    `strategy` defaults to what ``execution.strategy`` resolves to (see `agentmaint.strategy`).
+    `strategy` defaults to what ``execution.strategy`` resolves to
+    (see `agentmaint.ansible.strategy`).
     `ident` names the job and its artifact directory (default: `run_id`). For a job that
     runs on an execution `node` the directory is self-contained: the bundled roles are
     copied into it, every path in ansible.cfg is relative to it, and local hosts keep the

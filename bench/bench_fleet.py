@@ -175,7 +175,7 @@ def render(path: Path, out: Path) -> tuple[Path, Path, Path]:
 
 
 def stock_cfg(directory: Path) -> Path:
-    from agentmaint.roles import ROLES_PATH
+    from agentmaint.config.roles import ROLES_PATH
 
     cfg = directory / "stock.cfg"
     cfg.write_text(f"[defaults]\nroles_path = {ROLES_PATH}\nforks = 5\n")

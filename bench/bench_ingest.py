@@ -95,9 +95,9 @@ def agentmaint_ingest(directory: Path, state: Path) -> tuple[Times, Times]:
     """(read + parse + store, store alone)."""
     from datetime import UTC, datetime
 
-    from agentmaint.events import read_artifact_dir
+    from agentmaint.ansible.events import read_artifact_dir
+    from agentmaint.history.store import HistoryStore
     from agentmaint.records import RunRecord
-    from agentmaint.store import HistoryStore
 
     started = clocks()
     parsed = read_artifact_dir(directory)
@@ -117,18 +117,18 @@ CHILD = """
 import json, os, sys, tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-import agentmaint.events, agentmaint.store
+import agentmaint.ansible.events, agentmaint.history.store
 from agentmaint.records import RunRecord
 if sys.argv[2] == "run":
     events = os.path.join(sys.argv[1], "job_events")
-    parser, seen = agentmaint.events.EventParser(), 0
+    parser, seen = agentmaint.ansible.events.EventParser(), 0
     for counter in range(1, int(sys.argv[3]) + 1):
         with open(os.path.join(events, f"{counter}-{counter:08d}-bench.json"), "rb") as f:
             parser.feed(json.loads(f.read()))
         seen += len(parser.results_since(seen))
     parsed = parser.finish(status="failed", rc=2)
     with tempfile.TemporaryDirectory() as state:
-        with agentmaint.store.HistoryStore.open(Path(state)) as store:
+        with agentmaint.history.store.HistoryStore.open(Path(state)) as store:
             store.begin_run(RunRecord(id="r", trigger="bench", started=datetime.now(UTC)))
             store.add_task_results("r", parsed.results)
             store.set_host_counts("r", parsed.counts)
@@ -150,7 +150,7 @@ def peak_rss_mb(directory: Path, mode: str, count: int) -> int:
 
 
 def parse_only(directory: Path) -> Times:
-    from agentmaint.events import EventParser
+    from agentmaint.ansible.events import EventParser
 
     # A live run holds one event at a time, freshly decoded: decode them in stream
     # order (so that memory order is feeding order, not directory order), and keep them

@@ -10,7 +10,7 @@ Then it times, as medians of 5 runs:
 * the baseline: ``SELECT COUNT(*) FROM records`` (a full scan) on a plain connection;
 * `HistoryStore.states()` for all 100,000 (server, component) pairs;
 * `HistoryStore.records()` newest 100, unfiltered and filtered by server or component;
-* `agentmaint.planner.plan()` over a schedule of 10 environments x 1,000 hosts x 10
+* `agentmaint.planning.planner.plan()` over a schedule of 10 environments x 1,000 hosts x 10
   components with a daily window open at the planning instant (if the planner
   and parser import).
 
@@ -32,8 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agentmaint.history.store import HistoryStore
 from agentmaint.records import Action, MaintenanceRecord, Outcome, RunRecord, RunStatus
-from agentmaint.store import HistoryStore
 
 HOSTS = 10_000
 COMPONENTS = 10
@@ -169,8 +169,8 @@ def main() -> None:
             )
 
         try:
-            from agentmaint.parse import parse_schedule
-            from agentmaint.planner import plan
+            from agentmaint.config.parse import parse_schedule
+            from agentmaint.planning.planner import plan
         except ImportError as exc:
             print(f"plan(): skipped ({exc})")
             return

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from agentmaint.parse import load_schedule
-from agentmaint.runner import run_processes
-from agentmaint.schedule import Schedule
-from agentmaint.store import HistoryStore
+from agentmaint.ansible.runner import run_processes
+from agentmaint.config.parse import load_schedule
+from agentmaint.config.schedule import Schedule
+from agentmaint.history.store import HistoryStore
 
 
 def always_open(

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from agentmaint.cli import main
-from agentmaint.store import HistoryStore
+from agentmaint.history.store import HistoryStore
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parent.parent.parent

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agentmaint.ansible.runner import run_processes
 from agentmaint.cli import main
 from agentmaint.compat import InfrastructureMaintenance
-from agentmaint.runner import run_processes
-from agentmaint.store import HistoryStore
+from agentmaint.history.store import HistoryStore
 from tests.integration.conftest import always_open, local_hosts
 
 pytestmark = pytest.mark.integration
@@ -83,7 +83,7 @@ def test_run_history_events_import(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_run_lock_held_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from agentmaint.locks import environment_locks
+    from agentmaint.run.locks import environment_locks
 
     path = write(
         tmp_path,

@@ -16,8 +16,8 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from agentmaint.runner import run_processes
-from agentmaint.store import HistoryStore
+from agentmaint.ansible.runner import run_processes
+from agentmaint.history.store import HistoryStore
 from tests.integration.conftest import local_hosts
 from tests.postgres import PASSWORD
 

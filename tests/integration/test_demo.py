@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from agentmaint.ansible.strategy import ENVIRONMENT_VARIABLE
 from agentmaint.cli import main
-from agentmaint.demo import HOSTS, MODEL_BYTES
-from agentmaint.parse import load_schedule
-from agentmaint.planner import plan
-from agentmaint.store import HistoryStore
-from agentmaint.strategy import ENVIRONMENT_VARIABLE
+from agentmaint.cli.demo import HOSTS, MODEL_BYTES
+from agentmaint.config.parse import load_schedule
+from agentmaint.history.store import HistoryStore
+from agentmaint.planning.planner import plan
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from agentmaint.events import EventParser, ParsedRun, read_artifact_dir
+from agentmaint.ansible.events import EventParser, ParsedRun, read_artifact_dir
 from agentmaint.records import HostCounts, RunStatus, TaskStatus
 
 pytestmark = pytest.mark.integration

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-import agentmaint.runner
+import agentmaint.ansible.runner
 from agentmaint.cli import main
+from agentmaint.config.schedule import Schedule
+from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import RunStatus
-from agentmaint.schedule import Schedule
-from agentmaint.store import HistoryStore
 from tests.integration.conftest import always_open, local_hosts
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def test_ansible_playbook_missing_is_an_error_with_a_reason(
             local_hosts("h1"), {"app": {"update_command": f"touch {marker}", "frequency": "weekly"}}
         )
     )
-    monkeypatch.setattr(agentmaint.runner, "job_path", lambda: str(tmp_path / "no-bin"))
+    monkeypatch.setattr(agentmaint.ansible.runner, "job_path", lambda: str(tmp_path / "no-bin"))
     result = run_maintenance(schedule)
     assert result.run is not None
     assert result.run.status is RunStatus.ERROR
@@ -124,7 +124,7 @@ def test_broken_ansible_playbook_is_recorded_with_its_output(
         "exit 250\n"
     )
     broken.chmod(0o755)
-    monkeypatch.setattr(agentmaint.runner, "job_path", lambda: f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setattr(agentmaint.ansible.runner, "job_path", lambda: f"{bin_dir}:/usr/bin:/bin")
     result = run_maintenance(schedule)
     assert result.run is not None
     assert result.run.status in {RunStatus.ERROR, RunStatus.FAILED}
@@ -136,7 +136,7 @@ def test_broken_ansible_playbook_is_recorded_with_its_output(
         assert stored.message is not None and "broken install" in stored.message
         (record,) = store.records()
         assert record.status.value == "skipped"
-    assert agentmaint.runner.run_processes(result.run.id) == []
+    assert agentmaint.ansible.runner.run_processes(result.run.id) == []
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_unusable_history_is_refused_untouched(
 ) -> None:
     import sqlite3
 
-    from agentmaint.store import DB_NAME, SCHEMA_VERSION
+    from agentmaint.history.store import DB_NAME, SCHEMA_VERSION
 
     marker = tmp_path / "touched"
     path = write(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from agentmaint.cli import main
-from agentmaint.store import HistoryStore
+from agentmaint.history.store import HistoryStore
 from tests.integration.conftest import always_open, local_hosts
 
 pytestmark = pytest.mark.integration

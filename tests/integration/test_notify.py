@@ -30,9 +30,9 @@ import yaml
 
 from agentmaint import notify
 from agentmaint.cli import main
+from agentmaint.config.parse import load_schedule
+from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
-from agentmaint.parse import load_schedule
-from agentmaint.store import HistoryStore
 from tests.integration.conftest import always_open, local_hosts
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
+from agentmaint.ansible.runner import run_processes
+from agentmaint.config.schedule import Schedule
+from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
-from agentmaint.planner import plan
+from agentmaint.planning.planner import plan
 from agentmaint.records import Action, Outcome, RunStatus, TaskStatus
-from agentmaint.runner import run_processes
-from agentmaint.schedule import Schedule
-from agentmaint.store import HistoryStore
 from tests.integration.conftest import always_open, local_hosts
 
 pytestmark = pytest.mark.integration
@@ -324,8 +324,8 @@ _UnsafeLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_s
 
 
 def test_action_enum_matches_rendered_names() -> None:
-    from agentmaint.render import task_name
-    from agentmaint.rollup import parse_task
+    from agentmaint.ansible.render import task_name
+    from agentmaint.ansible.rollup import parse_task
 
     for action in Action:
         assert parse_task(task_name(action, "x")) is action
@@ -405,8 +405,8 @@ def test_status_changes_and_retention(make_schedule: MakeSchedule) -> None:
 
 
 def test_failed_rollback_marks_the_host_for_attention(make_schedule: MakeSchedule) -> None:
+    from agentmaint.config.schedule import NotifyEvent
     from agentmaint.notify import render_text, summarize
-    from agentmaint.schedule import NotifyEvent
 
     schedule = make_schedule(
         always_open(

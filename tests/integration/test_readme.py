@@ -42,12 +42,12 @@ def test_readme_quick_start_is_two_commands() -> None:
 
 
 def test_readme_schedule_example_is_valid() -> None:
-    from agentmaint.parse import parse_schedule
+    from agentmaint.config.parse import parse_schedule
 
     text = (ROOT / "README.md").read_text()
     section = text.split("## The schedule file", 1)[1].split("\n## ", 1)[0]
     example = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)[0]
-    from agentmaint.loader import load_bytes
+    from agentmaint.config.loader import load_bytes
 
     document = load_bytes(example.encode(), "README.md")
     schedule = parse_schedule(document, source="README.md", base_dir=ROOT)

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
+from agentmaint.ansible.runner import run_processes
+from agentmaint.config.schedule import Schedule
+from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
-from agentmaint.planner import plan
+from agentmaint.planning.planner import plan
 from agentmaint.records import RunStatus
-from agentmaint.runner import run_processes
-from agentmaint.schedule import Schedule
-from agentmaint.store import HistoryStore
 from tests.integration.conftest import always_open, history_shape
 
 pytestmark = pytest.mark.integration

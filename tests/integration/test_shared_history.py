@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from agentmaint.cli import main
-from agentmaint.parse import load_schedule
-from agentmaint.store import DB_NAME, open_history
+from agentmaint.config.parse import load_schedule
+from agentmaint.history.store import DB_NAME, open_history
 from tests.integration.conftest import always_open, local_hosts
 
 pytestmark = pytest.mark.integration

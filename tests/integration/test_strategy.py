@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
+from agentmaint.ansible.runner import run_processes
+from agentmaint.ansible.strategy import ENVIRONMENT_VARIABLE, mitogen_plugins
+from agentmaint.config.parse import load_schedule
+from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
-from agentmaint.parse import load_schedule
-from agentmaint.runner import run_processes
-from agentmaint.store import HistoryStore
-from agentmaint.strategy import ENVIRONMENT_VARIABLE, mitogen_plugins
 from tests.integration.conftest import always_open, local_hosts
 
 pytestmark = pytest.mark.integration

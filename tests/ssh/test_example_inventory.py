@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from agentmaint.cli import main
-from agentmaint.store import HistoryStore
+from agentmaint.history.store import HistoryStore
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import TestHost, stop_ssh_clients
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
+from agentmaint.config.parse import load_schedule
+from agentmaint.config.schedule import Schedule
+from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import Progress, run_maintenance
-from agentmaint.parse import load_schedule
-from agentmaint.planner import plan
+from agentmaint.planning.planner import plan
 from agentmaint.records import Action, RunStatus
-from agentmaint.schedule import Schedule
-from agentmaint.store import HistoryStore
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import TestHost, stop_ssh_clients
 from tests.integration.conftest import always_open, history_shape

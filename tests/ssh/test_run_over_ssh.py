@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
+from agentmaint.ansible.render import task_name
+from agentmaint.ansible.runner import run_processes
+from agentmaint.config.parse import load_schedule
+from agentmaint.config.schedule import Schedule
+from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import Progress, RunResult, run_maintenance
-from agentmaint.parse import load_schedule
 from agentmaint.records import Action, RunStatus
-from agentmaint.render import task_name
-from agentmaint.runner import run_processes
-from agentmaint.schedule import Schedule
-from agentmaint.store import HistoryStore
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import ROOTFS, TestHost, spare_address, ssh_processes, stop_ssh_clients
 from tests.integration.conftest import always_open
@@ -63,7 +63,7 @@ def on_host(host: TestHost, command: str) -> str:
 
 
 MASTER_LEAK = (
-    "ssh ControlPersist masters of the run survive it: agentmaint.runner finds a run's "
+    "ssh ControlPersist masters of the run survive it: agentmaint.ansible.runner finds a run's "
     "processes by AGENTMAINT_JOB_ID in /proc/<pid>/environ, but an ssh mux master "
     "overwrites its argv and environ area with its process title "
     "('ssh: <ControlPath> [mux]'), so it is not found and lives on for ControlPersist (60s)"

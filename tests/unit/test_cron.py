@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agentmaint.cron import CronError, CronExpression
+from agentmaint.config.cron import CronError, CronExpression
 
 MINUTE = timedelta(minutes=1)
 

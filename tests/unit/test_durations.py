@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from agentmaint.durations import format_duration, parse_duration
+from agentmaint.config.durations import format_duration, parse_duration
 
 PARSE = [
     ("90m", timedelta(minutes=90)),

@@ -8,9 +8,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agentmaint.config.loader import load_bytes
+from agentmaint.config.parse import parse_schedule
 from agentmaint.errors import ScheduleError
-from agentmaint.loader import load_bytes
-from agentmaint.parse import parse_schedule
 
 KEYS = st.sampled_from(
     [

@@ -19,9 +19,9 @@ import pytest
 import yaml
 from ansible.parsing.yaml.loader import AnsibleLoader
 
+from agentmaint.ansible.render import Target, dump_yaml, inventory, playbook
+from agentmaint.config.parse import parse_schedule
 from agentmaint.errors import ScheduleError
-from agentmaint.parse import parse_schedule
-from agentmaint.render import Target, dump_yaml, inventory, playbook
 
 PAYLOADS = [
     "{{ lookup('pipe', 'id') }}",

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from agentmaint.advisory_locks import environment_key
-from agentmaint.locks import LockHeldError, environment_locks
+from agentmaint.config.secret import Secret
+from agentmaint.history.store import HistoryStore, StoreError
 from agentmaint.records import RunRecord, RunStatus
-from agentmaint.recovery import recover_interrupted_runs
-from agentmaint.secret import Secret
-from agentmaint.store import HistoryStore, StoreError
+from agentmaint.run.advisory_locks import environment_key
+from agentmaint.run.locks import LockHeldError, environment_locks
+from agentmaint.run.recovery import recover_interrupted_runs
 from tests.postgres import PASSWORD
 
 HOST = socket.gethostname()
@@ -36,7 +36,7 @@ _HOLDER = """
 import json, sys
 from datetime import timedelta
 from pathlib import Path
-from agentmaint.locks import environment_locks
+from agentmaint.run.locks import environment_locks
 state_dir, url, run_id, names = sys.argv[1], sys.argv[2] or None, sys.argv[3], sys.argv[4:]
 with environment_locks(Path(state_dir), names, run_id=run_id, history_url=url,
                        wait=timedelta(seconds=60)):

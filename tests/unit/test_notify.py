@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+from agentmaint.config.parse import parse_schedule
+from agentmaint.config.schedule import Channel, ChannelType, NotifyEvent, Schedule
+from agentmaint.config.secret import Secret, SecretReferenceError, redact, resolve
+from agentmaint.config.validation import schedule_schema
 from agentmaint.errors import ScheduleError
 from agentmaint.maintenance import HostOutcome, RunResult
 from agentmaint.notify import (
@@ -26,12 +30,8 @@ from agentmaint.notify import (
     wants,
     webhook_payload,
 )
-from agentmaint.parse import parse_schedule
-from agentmaint.planner import Plan
+from agentmaint.planning.planner import Plan
 from agentmaint.records import Action, Outcome, RunRecord, RunStatus
-from agentmaint.schedule import Channel, ChannelType, NotifyEvent, Schedule
-from agentmaint.secret import Secret, SecretReferenceError, redact, resolve
-from agentmaint.validation import schedule_schema
 
 START = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
 

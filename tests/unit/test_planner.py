@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from agentmaint.config.parse import parse_schedule
 from agentmaint.errors import UsageError
-from agentmaint.history import Attempt, MemoryHistory
-from agentmaint.parse import parse_schedule
-from agentmaint.planner import plan
+from agentmaint.planning.history import Attempt, MemoryHistory
+from agentmaint.planning.planner import plan
 from tests.conftest import utc
 
 SEED_COMPONENTS = ["os", "docker", "python", "models"]

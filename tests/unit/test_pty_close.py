@@ -1,11 +1,11 @@
-"""ptyprocess's close delay is skipped only for a child already reaped (agentmaint.runner)."""
+"""ptyprocess's close delay is skipped only for a child already reaped (ansible.runner)."""
 
 from __future__ import annotations
 
 import pexpect
 import ptyprocess
 
-import agentmaint.runner  # importing it installs the close behaviour
+import agentmaint.ansible.runner  # importing it installs the close behaviour
 
 
 def test_a_reaped_child_is_closed_without_the_delay() -> None:
@@ -29,5 +29,5 @@ def test_a_running_child_keeps_the_delay_and_is_terminated() -> None:
 
 def test_installed_once() -> None:
     close = ptyprocess.PtyProcess.close
-    agentmaint.runner._close_reaped_without_delay()
+    agentmaint.ansible.runner._close_reaped_without_delay()
     assert ptyprocess.PtyProcess.close is close

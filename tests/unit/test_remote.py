@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agentmaint.remote import kill_command, remote_dir, ssh_argv, worker_command
-from agentmaint.runner import JOB_ID_VARIABLE, process_alive
-from agentmaint.schedule import ExecutionNode
+from agentmaint.ansible.remote import kill_command, remote_dir, ssh_argv, worker_command
+from agentmaint.ansible.runner import JOB_ID_VARIABLE, process_alive
+from agentmaint.config.schedule import ExecutionNode
 
 
 def test_ssh_argv_never_prompts_and_notices_dead_nodes() -> None:

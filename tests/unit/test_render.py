@@ -6,7 +6,7 @@ import pytest
 import yaml
 from ansible.parsing.yaml.loader import AnsibleLoader
 
-from agentmaint.render import Unsafe, dump_yaml, play_name, task_name
+from agentmaint.ansible.render import Unsafe, dump_yaml, play_name, task_name
 
 TRICKY = [
     "true",

@@ -9,10 +9,10 @@ import pytest
 import yaml
 from ansible.parsing.yaml.loader import AnsibleLoader
 
+from agentmaint.ansible.render import Target, dump_yaml, playbook
+from agentmaint.config.parse import parse_schedule
+from agentmaint.config.roles import COMPONENT_ROLES, argument_specs, role_name
 from agentmaint.errors import ScheduleError
-from agentmaint.parse import parse_schedule
-from agentmaint.render import Target, dump_yaml, playbook
-from agentmaint.roles import COMPONENT_ROLES, argument_specs, role_name
 
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "2h"}
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from agentmaint.ansible.render import Target
+from agentmaint.ansible.slicing import slice_targets
+from agentmaint.config.parse import parse_schedule
+from agentmaint.config.schedule import Schedule
 from agentmaint.errors import ScheduleError
-from agentmaint.parse import parse_schedule
-from agentmaint.render import Target
-from agentmaint.schedule import Schedule
-from agentmaint.slicing import slice_targets
 
 WINDOW = {"day_of_week": "Sunday", "time": "02:00", "duration": "2h"}
 

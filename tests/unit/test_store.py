@@ -26,16 +26,25 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agentmaint.db.postgres import POSTGRES
-from agentmaint.db.schema import render
-from agentmaint.db.sqlite import SQLITE
-from agentmaint.db.url import redact_url
-from agentmaint.delivery import Delivery, DeliveryStatus
+from agentmaint.config.parse import parse_schedule
+from agentmaint.config.schedule import NotifyEvent
 from agentmaint.errors import AgentmaintError, UsageError
-from agentmaint.history import HistoryReader, HostComponentState
-from agentmaint.locks import environment_locks
-from agentmaint.parse import parse_schedule
-from agentmaint.planner import plan
+from agentmaint.history.db.postgres import POSTGRES
+from agentmaint.history.db.schema import render
+from agentmaint.history.db.sqlite import SQLITE
+from agentmaint.history.db.url import redact_url
+from agentmaint.history.delivery import Delivery, DeliveryStatus
+from agentmaint.history.store import (
+    DB_NAME,
+    SCHEMA_VERSION,
+    HistoryStore,
+    StoreError,
+    open_history,
+    records_to_json,
+    write_records_csv,
+)
+from agentmaint.planning.history import HistoryReader, HostComponentState
+from agentmaint.planning.planner import plan
 from agentmaint.records import (
     Action,
     HostCounts,
@@ -46,16 +55,7 @@ from agentmaint.records import (
     TaskResult,
     TaskStatus,
 )
-from agentmaint.schedule import NotifyEvent
-from agentmaint.store import (
-    DB_NAME,
-    SCHEMA_VERSION,
-    HistoryStore,
-    StoreError,
-    open_history,
-    records_to_json,
-    write_records_csv,
-)
+from agentmaint.run.locks import environment_locks
 from tests.conftest import utc
 from tests.postgres import PASSWORD, PostgresServer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentmaint import strategy
+from agentmaint.ansible import strategy
 from agentmaint.errors import UsageError
 
 INSTALLED = strategy._version_tuple(metadata.version("ansible-core"))

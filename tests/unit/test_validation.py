@@ -15,10 +15,10 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from agentmaint.durations import DURATION_PATTERN
+from agentmaint.config.durations import DURATION_PATTERN
+from agentmaint.config.parse import load_schedule, parse_schedule, validate_file
+from agentmaint.config.validation import schedule_schema
 from agentmaint.errors import ScheduleError
-from agentmaint.parse import load_schedule, parse_schedule, validate_file
-from agentmaint.validation import schedule_schema
 
 DATA = Path(__file__).parent.parent / "data"
 BAD = sorted((DATA / "bad").iterdir())

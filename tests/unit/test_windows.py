@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agentmaint.cron import CronExpression
-from agentmaint.schedule import UpdateSchedule
-from agentmaint.windows import next_window_after, open_window, upcoming_windows
+from agentmaint.config.cron import CronExpression
+from agentmaint.config.schedule import UpdateSchedule
+from agentmaint.planning.windows import next_window_after, open_window, upcoming_windows
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

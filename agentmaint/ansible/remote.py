@@ -1,0 +1,324 @@
+"""Running a job on an execution node with ansible-runner's streaming protocol.
+
+The same three steps AWX uses, with SSH as the transport::
+
+    ansible-runner transmit  ->  ssh node ansible-runner worker  ->  ansible-runner process
+
+1. `transmit` packs the job (its private_data_dir, zipped, and the run arguments) into a
+   stream, written to a private file next to the job;
+2. that file is the standard input of ``ssh <node> ansible-runner worker --delete``, which
+   unpacks it on the node, runs ansible-playbook there, and writes every status change and
+   event to its standard output (with a keepalive every few seconds), then the artifacts;
+3. `process` reads that output on the controller, calling the same event handler as a local
+   job, and unpacks the artifacts into the job's own artifact directory, so the event parser,
+   the roll-up and the history see exactly what a local run gives them.
+
+Cancellation and timeouts work as for a local job: the job's timeout travels with it (the
+worker enforces it), and cancelling (or a stalled stream) ends the node's processes of the
+job (found, like local ones, by ``AGENTMAINT_JOB_ID`` in their environment) with a second
+SSH command, then the local ssh. A node that cannot be reached or dies mid-job ends the job
+with status ``error`` and the reason (the last line ssh printed, or ansible-runner's).
+
+Nothing secret travels: the stream holds the rendered job only (no controller environment),
+and the node's own environment stays on the node (its ``command`` artifact comes back,
+as for a local job; keep artifacts private).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import ansible_runner
+
+from agentmaint.ansible.runner import (
+    JOB_ID_VARIABLE,
+    EventSink,
+    Job,
+    JobOutcome,
+    StatusSink,
+    job_arguments,
+    kill_run_processes,
+)
+from agentmaint.config.schedule import ExecutionNode
+
+#: Seconds between the worker's keepalive events when it has nothing else to say.
+KEEPALIVE_SECONDS = 5
+#: A stream silent for this long (no event, no keepalive) means the node is gone.
+STALL_SECONDS = 30.0
+_SSH_OPTIONS = {
+    "BatchMode": "yes",  # never prompt: a job has no terminal
+    "ConnectTimeout": "10",
+    "ServerAliveInterval": "3",  # a node that vanishes is noticed within ~10 s
+    "ServerAliveCountMax": "3",
+}
+_POLL_SECONDS = 0.1
+_ENDED = {"successful", "failed", "timeout", "canceled"}
+_STATUS_KEY = "__agentmaint_status__"
+_EOF_KEY = "__agentmaint_eof__"
+
+
+def ssh_argv(node: ExecutionNode, command: str) -> list[str]:
+    """The ``ssh`` command line that runs `command` (a shell string) on `node`."""
+    argv = ["ssh", "-T"]
+    options = {**_SSH_OPTIONS, **node.ssh_options}
+    for key, value in options.items():
+        argv += ["-o", f"{key}={value}"]
+    if node.key is not None:
+        argv += ["-i", str(node.key), "-o", "IdentitiesOnly=yes"]
+    if node.port is not None:
+        argv += ["-p", str(node.port)]
+    destination = f"{node.user}@{node.host}" if node.user else node.host
+    return [*argv, "--", destination, command]
+
+
+def worker_command(node: ExecutionNode, ident: str) -> str:
+    """The shell command that runs the job's worker on the node."""
+    runner = node.ansible_runner
+    path = ""
+    if "/" in runner:  # ansible-playbook lives next to ansible-runner (a virtualenv's bin)
+        path = f'PATH={shlex.quote(str(Path(runner).parent))}:"$PATH" '
+    return (
+        f"exec env {JOB_ID_VARIABLE}={shlex.quote(ident)} {path}{shlex.quote(runner)} worker "
+        f"--private-data-dir {shlex.quote(remote_dir(node, ident))} --delete "
+        f"--keepalive-seconds {KEEPALIVE_SECONDS}"
+    )
+
+
+def remote_dir(node: ExecutionNode, ident: str) -> str:
+    """Where the worker unpacks the job on the node (deleted when the job ends)."""
+    return f"{node.work_dir.rstrip('/')}/agentmaint-{ident}"
+
+
+def kill_command(ident: str) -> str:
+    """A POSIX shell command that SIGKILLs every process of the job on a Linux node.
+
+    Like `agentmaint.ansible.runner.kill_run_processes`: the job's processes carry its id in
+    their environment (ansible-core's task workers leave the process group, so a group
+    kill would miss them). Two passes catch processes forked during the first.
+    """
+    entry = shlex.quote(f"^{JOB_ID_VARIABLE}={ident}$")
+    one_pass = (
+        "for p in /proc/[0-9]*; do "
+        f'grep -qz {entry} "$p/environ" 2>/dev/null && kill -9 "${{p#/proc/}}" 2>/dev/null; '
+        "done"
+    )
+    return f"{one_pass}; sleep 0.2; {one_pass}; exit 0"
+
+
+def run_remote_job(
+    job: Job,
+    node: ExecutionNode,
+    on_event: EventSink,
+    *,
+    cancel: threading.Event | None = None,
+    on_status: StatusSink | None = None,
+    hidden_environment: tuple[set[str], list[str]] = (set(), []),
+) -> JobOutcome:
+    """Run `job` on `node`; like `agentmaint.ansible.runner.run_job`, events arrive in THIS thread.
+
+    `job.private_data_dir` must be self-contained (relative paths only: see
+    `agentmaint.maintenance.prepare_run_dir` with a node). Returns when the job has
+    ended on the node (or the node is gone) and every local process of it has ended.
+    """
+    stream = job.private_data_dir.parent / f".{job.private_data_dir.name}.transmit"
+    _transmit(job, stream)
+    with stream.open("rb") as source:
+        ssh = subprocess.Popen(
+            ssh_argv(node, worker_command(node, job.ident)),
+            stdin=source,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_ssh_environment(job.ident, hidden_environment),
+            start_new_session=True,  # a Ctrl-C on the terminal is the controller's to handle
+        )
+    stream.unlink(missing_ok=True)
+    pump = _Pump(job, node, ssh, cancel or threading.Event())
+    try:
+        pump.run(on_event, on_status)
+    finally:
+        killed = pump.close()
+    return pump.outcome(killed)
+
+
+class _Pump:
+    """Feeds the worker's output through ansible-runner's Processor and hands it over."""
+
+    def __init__(
+        self,
+        job: Job,
+        node: ExecutionNode,
+        ssh: subprocess.Popen[bytes],
+        cancel: threading.Event,
+    ) -> None:
+        assert ssh.stdout is not None and ssh.stderr is not None
+        self.job, self.node, self.ssh, self.cancel = job, node, ssh, cancel
+        self.items: queue.SimpleQueue[Mapping[str, Any]] = queue.SimpleQueue()
+        self.explanation: list[str] = []
+        self.status: str | None = None  # the worker's latest word
+        self.stopped: str | None = None  # why the controller ended the job
+        self.errors = _Tail(ssh.stderr)
+        self.thread = threading.Thread(
+            target=self._process, name=f"process-{job.ident}", daemon=True
+        )
+        self.thread.start()
+
+    def _process(self) -> None:
+        try:
+            ansible_runner.run(
+                streamer="process",
+                _input=self.ssh.stdout,
+                private_data_dir=str(self.job.private_data_dir),
+                ident=self.job.ident,
+                event_handler=self._enqueue,
+                status_handler=self._enqueue_status,
+                quiet=True,
+            )
+        finally:
+            self.items.put({_EOF_KEY: True})
+
+    def _enqueue(self, event: Mapping[str, Any]) -> bool:
+        self.items.put(event)
+        return True
+
+    def _enqueue_status(self, data: Mapping[str, Any], runner_config: object = None) -> None:
+        if data.get("job_explanation"):
+            self.explanation.append(str(data["job_explanation"]))
+        self.items.put({_STATUS_KEY: str(data.get("status", ""))})
+
+    def run(self, on_event: EventSink, on_status: StatusSink | None) -> None:
+        """Hand events and statuses over until the stream ends; stop the job when asked."""
+        last_seen = time.monotonic()
+        timeout = self.job.timeout
+        deadline = last_seen + timeout + STALL_SECONDS if timeout else None
+        while True:
+            try:
+                item = self.items.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                now = time.monotonic()
+                if self.stopped is None:
+                    self.stopped = self._why_stop(now, last_seen, deadline)
+                    if self.stopped is not None:
+                        _stop(self.node, self.job.ident, self.ssh)
+                        last_seen = now  # give the stream time to end after the kill
+                continue
+            last_seen = time.monotonic()
+            if _EOF_KEY in item:
+                return
+            if _STATUS_KEY in item:
+                self.status = item[_STATUS_KEY]
+                if on_status is not None:
+                    on_status(self.status)
+            else:
+                on_event(item)
+
+    def _why_stop(self, now: float, last_seen: float, deadline: float | None) -> str | None:
+        if self.cancel.is_set():
+            return "canceled"
+        if deadline is not None and now > deadline:
+            return "timeout"
+        if now - last_seen > STALL_SECONDS:
+            self.explanation.append(
+                f"no word from the node for {STALL_SECONDS:.0f} s (not even a keepalive)"
+            )
+            return "error"
+        return None
+
+    def close(self) -> int:
+        """Wait for the stream's end (stopping the job if it has not ended); end local leftovers."""
+        if self.thread.is_alive() and self.ssh.poll() is None and self.stopped is None:
+            self.stopped = "canceled"  # the caller was interrupted
+            _stop(self.node, self.job.ident, self.ssh)
+        self.thread.join()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.ssh.wait(timeout=10)
+        self.errors.close()
+        return kill_run_processes(self.job.ident, control_path_dir=self.job.control_path_dir)
+
+    def outcome(self, killed: int) -> JobOutcome:
+        """How the job ended: the worker's final status, else why it was stopped."""
+        artifact_dir = self.job.private_data_dir / "artifacts" / self.job.ident
+        if self.stopped == "canceled":
+            final = "canceled"
+        elif self.status in _ENDED:
+            final = str(self.status)  # the worker said how the job ended
+        else:
+            final = self.stopped or "error"
+        error = None
+        if final == "error":
+            reason = self.errors.last() or (self.explanation[-1] if self.explanation else None)
+            error = (
+                f"execution node {self.node.name} ({self.node.url}): "
+                f"{reason or 'no result from the node'}"
+            )
+        return JobOutcome(final, _read_rc(artifact_dir), artifact_dir, killed, error)
+
+
+def _transmit(job: Job, stream: Path) -> None:
+    """Pack the job into `stream` (private: it holds the rendered job)."""
+    fd = os.open(stream, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as output:
+        ansible_runner.run(streamer="transmit", _output=output, **job_arguments(job, job.envvars))
+
+
+def _ssh_environment(ident: str, hidden: tuple[set[str], list[str]]) -> dict[str, str]:
+    """The local ssh's environment: no secrets, and the job's id (so it is found and ended)."""
+    names, values = hidden
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in names and not any(secret in value for secret in values if secret)
+    }
+    environment[JOB_ID_VARIABLE] = ident
+    return environment
+
+
+def _stop(node: ExecutionNode, ident: str, ssh: subprocess.Popen[bytes]) -> None:
+    """End the job on the node (best effort: it may be gone), then the local ssh."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ssh_argv(node, kill_command(ident)),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    if ssh.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            ssh.kill()
+
+
+def _read_rc(artifact_dir: Path) -> int | None:
+    try:
+        return int((artifact_dir / "rc").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class _Tail:
+    """Reads a stream in the background, keeping its last non-empty line."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._last = ""
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").strip()
+            if line and not line.startswith("Warning: Permanently added"):
+                self._last = line[:500]
+
+    def last(self) -> str:
+        return self._last
+
+    def close(self) -> None:
+        self._thread.join(timeout=5)

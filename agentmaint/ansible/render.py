@@ -1,0 +1,371 @@
+"""Generate the Ansible inventory, playbook and ansible.cfg of a run.
+
+Nothing from the schedule file becomes Jinja2 or YAML structure: documents are
+built as plain data and written with a YAML dumper; every string that came from
+the schedule is wrapped in `Unsafe` and emitted with Ansible's ``!unsafe`` tag,
+so Ansible never templates it (a command containing ``{{ lookup('pipe', 'id') }}``
+runs literally). Host, environment and component names are validated by the
+schema (letters, digits, ``_ . -``) before they get here.
+
+Naming contract with `agentmaint.ansible.rollup`: each play is named
+``Maintain <component> | <environment>`` and each task ``<Action> | <component>``
+(actions: backup, update, healthcheck, rollback), so every event maps back to its
+environment, component and action.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentmaint.ansible.strategy import Strategy
+from agentmaint.config.roles import (
+    DEFAULT_ROLE,
+    ROLES_PATH,
+    component_variable,
+    role_name,
+    variable,
+)
+from agentmaint.config.schedule import Backup, Component, Environment, Schedule
+from agentmaint.planning.planner import Decision
+from agentmaint.records import Action
+
+PLAY_PREFIX = "Maintain "
+TASK_SEPARATOR = " | "
+INTERNAL = "Failed"  # the rescue's final task: not an Action, so roll-ups skip it
+PLAYBOOK_NAME = "maintenance.yml"
+
+
+class Unsafe(str):
+    """A string Ansible must use literally (emitted as ``!unsafe``)."""
+
+    __slots__ = ()
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that tags `Unsafe` strings and never writes anchors/aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_PLAIN_STR = "tag:yaml.org,2002:str"
+
+
+def _represent_unsafe(dumper: yaml.SafeDumper, data: Unsafe) -> yaml.ScalarNode:
+    text = str(data)
+    # ansible-core re-resolves an `!unsafe` scalar as if it were unquoted, so `!unsafe 'true'`
+    # would load as the boolean True. A value that resolves to anything but a string has no
+    # "{" and so cannot hold a template: it is written as a plain quoted string instead.
+    resolved = dumper.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if resolved != _PLAIN_STR:
+        return dumper.represent_scalar(_PLAIN_STR, text, style="'")
+    return dumper.represent_scalar("!unsafe", text, style="'")
+
+
+_Dumper.add_representer(Unsafe, _represent_unsafe)
+
+
+def dump_yaml(document: Any) -> str:
+    """Serialise generated data (with `Unsafe` strings tagged) as YAML."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def play_name(environment: str, component: str) -> str:
+    """The name of the play that maintains `component` in `environment`."""
+    return f"{PLAY_PREFIX}{component}{TASK_SEPARATOR}{environment}"
+
+
+def task_name(action: Action | str, component: str) -> str:
+    """The name of a task doing `action` for `component`."""
+    value = action.value if isinstance(action, Action) else action
+    return f"{value.capitalize()}{TASK_SEPARATOR}{component}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One play to generate: a component to maintain on some hosts of an environment."""
+
+    environment: str
+    component: str
+    hosts: tuple[str, ...]
+    serial: int | str | None = None  # overrides the environment's rollout.serial (slices)
+
+
+def targets_from_decisions(decisions: Iterable[Decision]) -> tuple[Target, ...]:
+    """The plays for the due decisions of a plan (only due hosts are targeted)."""
+    return tuple(
+        Target(d.environment, d.component, d.servers) for d in decisions if d.due and d.servers
+    )
+
+
+def inventory(
+    schedule: Schedule,
+    environments: Iterable[str] | None = None,
+    *,
+    mitogen: bool = False,
+    on_controller: bool = True,
+) -> dict[str, Any]:
+    """The YAML inventory: one group per environment, hosts with their connection variables.
+
+    Hosts with ``ansible_connection: local`` get ``ansible_python_interpreter`` set to this
+    Python unless the schedule sets one: interpreter discovery on a controller with pyenv
+    or conda picks shims that do not run. Under `mitogen`, whose local connections share
+    one interpreter (and so run one host after the other) when their interpreters are
+    the same, each local host gets its own (``env AGENTMAINT_LOCAL_HOST=<host> python``),
+    so local hosts run in parallel as they do without mitogen. An inventory for an
+    execution node (not `on_controller`) leaves interpreters to the node's discovery.
+    """
+    names = list(environments) if environments is not None else list(schedule.environments)
+    children: dict[str, Any] = {}
+    for name in names:
+        env = schedule.environments[name]
+        hosts: dict[str, Any] = {}
+        for host in env.hosts:
+            variables: dict[str, Any] = unsafe_tree(dict(host.vars))
+            if (
+                on_controller
+                and variables.get("ansible_connection") == "local"
+                and "ansible_python_interpreter" not in variables
+            ):
+                variables["ansible_python_interpreter"] = (
+                    f"/usr/bin/env AGENTMAINT_LOCAL_HOST={host.name} {sys.executable}"
+                    if mitogen
+                    else sys.executable
+                )
+            hosts[host.name] = variables or None
+        children[name] = {"hosts": hosts}
+    return {"all": {"children": children}}
+
+
+def playbook(schedule: Schedule, targets: Iterable[Target], *, run_id: str) -> list[dict[str, Any]]:
+    """One play per target, in order: backup, update, health check; rollback on failure."""
+    return [
+        _play(
+            schedule,
+            schedule.environments[t.environment],
+            schedule.components[t.component],
+            t.hosts,
+            run_id,
+            serial=t.serial,
+        )
+        for t in targets
+    ]
+
+
+def _play(
+    schedule: Schedule,
+    env: Environment,
+    component: Component,
+    hosts: tuple[str, ...],
+    run_id: str,
+    *,
+    serial: int | str | None = None,
+) -> dict[str, Any]:
+    play: dict[str, Any] = {
+        "name": play_name(env.name, component.name),
+        "hosts": ",".join(hosts),
+        "gather_facts": False,
+    }
+    serial = serial if serial is not None else env.rollout.serial
+    if serial is not None:
+        play["serial"] = serial
+    if env.rollout.max_fail_percentage is not None:
+        play["max_fail_percentage"] = env.rollout.max_fail_percentage
+    play["environment"] = {
+        "AGENTMAINT_RUN_ID": Unsafe(run_id),
+        "AGENTMAINT_ENVIRONMENT": Unsafe(env.name),
+        "AGENTMAINT_COMPONENT": Unsafe(component.name),
+        # Our own template, not the schedule's: each host sees its inventory name.
+        "AGENTMAINT_HOST": "{{ inventory_hostname }}",
+    }
+    tasks: list[dict[str, Any]] = []
+    backup = schedule.backup
+    if backup.enabled:
+        # A failed backup fails the host here, so its update never starts.
+        tasks.append(
+            _role(
+                Action.BACKUP,
+                component.name,
+                "backup",
+                _backup_vars(backup),
+                tasks_from=None if backup.paths else "command",
+            )
+        )
+    update, rollback = _component_roles(component)
+    block = [update]
+    if component.healthcheck is not None:
+        block.append(_healthcheck(component))
+    rescue: list[dict[str, Any]] = [rollback] if rollback is not None else []
+    if backup.enabled and backup.paths and backup.restore_on_failure:
+        rescue.append(
+            _role(
+                Action.ROLLBACK,
+                component.name,
+                "backup",
+                _backup_vars(backup),
+                tasks_from="restore",
+            )
+        )
+        rollback = rollback or rescue[-1]
+    rescue.append(
+        {
+            "name": f"{INTERNAL}{TASK_SEPARATOR}{component.name}",
+            "ansible.builtin.fail": {
+                "msg": Unsafe(
+                    f"{component.name}: update or health check failed"
+                    + ("; rolled back" if rollback is not None else "; no rollback command")
+                )
+            },
+        }
+    )
+    tasks.append(
+        {"name": task_name(Action.UPDATE, component.name), "block": block, "rescue": rescue}
+    )
+    play["tasks"] = tasks
+    return play
+
+
+def _backup_vars(backup: Backup) -> dict[str, Any]:
+    variables: dict[str, Any] = {
+        "agentmaint_backup_paths": unsafe_tree(backup.paths),
+        "agentmaint_backup_retention_days": backup.retention_days,
+    }
+    if backup.backup_command:
+        variables["agentmaint_backup_command"] = Unsafe(backup.backup_command)
+    if backup.directory:
+        variables["agentmaint_backup_dir"] = Unsafe(backup.directory)
+    return variables
+
+
+def _component_roles(component: Component) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The update task of a component and its rollback task (None: nothing to roll back)."""
+    if component.role == DEFAULT_ROLE:
+        assert component.update_command is not None  # checked when the schedule was parsed
+        update = _role(
+            Action.UPDATE,
+            component.name,
+            "command",
+            {"agentmaint_command_update": Unsafe(component.update_command)},
+        )
+        if not component.rollback_command:
+            return update, None
+        rollback = _role(
+            Action.ROLLBACK,
+            component.name,
+            "command",
+            {"agentmaint_command_rollback": Unsafe(component.rollback_command)},
+            tasks_from="rollback",
+        )
+        return update, rollback
+    arguments = {variable(component.role, k): unsafe_tree(v) for k, v in component.vars.items()}
+    return (
+        _role(Action.UPDATE, component.name, component.role, arguments),
+        _role(Action.ROLLBACK, component.name, component.role, arguments, tasks_from="rollback"),
+    )
+
+
+def unsafe_tree(value: Any) -> Any:
+    """`value` with every string in it, keys included, marked `Unsafe`."""
+    if isinstance(value, str):
+        return Unsafe(value)
+    if isinstance(value, Mapping):
+        return {unsafe_tree(k): unsafe_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [unsafe_tree(item) for item in value]
+    return value
+
+
+def _role(
+    action: Action,
+    component: str,
+    role: str,
+    variables: dict[str, Any],
+    *,
+    tasks_from: str | None = None,
+) -> dict[str, Any]:
+    """A static import of a bundled role (the roles name their own tasks by the contract).
+
+    Plays use the narrowest entry point (e.g. the health check's ``command``), so that a
+    host runs one task per phase rather than a list of skipped alternatives.
+    """
+    arguments: dict[str, Any] = {"name": role_name(role)}
+    if tasks_from is not None:
+        arguments["tasks_from"] = tasks_from
+    # The variables were checked against the role's argument specs when the schedule was
+    # loaded (`agentmaint.config.roles.check_vars`); Ansible's own check would add a task per
+    # host and role to every run.
+    arguments["rolespec_validate"] = False
+    return {
+        "name": task_name(action, component),
+        "ansible.builtin.import_role": arguments,
+        "vars": {component_variable(role): Unsafe(component), **variables},
+    }
+
+
+def _healthcheck(component: Component) -> dict[str, Any]:
+    check = component.healthcheck
+    assert check is not None
+    variables: dict[str, Any] = {
+        "agentmaint_healthcheck_retries": check.retries,
+        "agentmaint_healthcheck_delay": int(check.delay.total_seconds()),
+        "agentmaint_healthcheck_status": check.status,
+    }
+    if check.command is not None:
+        variables["agentmaint_healthcheck_command"] = Unsafe(check.command)
+    if check.url is not None:
+        variables["agentmaint_healthcheck_url"] = Unsafe(check.url)
+    if check.contains is not None:
+        variables["agentmaint_healthcheck_contains"] = Unsafe(check.contains)
+    kind = "command" if check.command is not None else "http"
+    return _role(Action.HEALTHCHECK, component.name, "healthcheck", variables, tasks_from=kind)
+
+
+def ansible_cfg(
+    schedule: Schedule,
+    *,
+    forks: int,
+    local_tmp: Path,
+    overrides: Mapping[str, Mapping[str, str]],
+    control_path_dir: Path | None = None,
+    strategy: Strategy | None = None,
+    roles_path: Path = ROLES_PATH,
+) -> str:
+    """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top.
+
+    Relative paths (as jobs for execution nodes use) are relative to the file itself.
+    """
+    sections: dict[str, dict[str, str]] = {
+        "defaults": {
+            "roles_path": str(roles_path),
+            "forks": str(forks),
+            "gathering": "explicit",
+            "retry_files_enabled": "False",
+            "interpreter_python": "auto_silent",
+            "local_tmp": str(local_tmp),
+        },
+        "ssh_connection": {
+            "pipelining": str(schedule.execution.pipelining),
+            "ssh_args": "-C -o ControlMaster=auto -o ControlPersist=60s",
+        },
+    }
+    if strategy is not None:
+        sections["defaults"]["strategy"] = strategy.name
+        if strategy.plugin_dir is not None:
+            sections["defaults"]["strategy_plugins"] = str(strategy.plugin_dir)
+    if control_path_dir is not None:
+        # Per run, so its masters can be found and ended, and never reused by a later run.
+        sections["ssh_connection"]["control_path_dir"] = str(control_path_dir)
+    for section, values in overrides.items():
+        sections.setdefault(section, {}).update(values)
+    lines: list[str] = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {value}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,361 @@
+"""The typed schedule: what a validated schedule file means.
+
+Instances are built by `agentmaint.config.parse` (from a file or a mapping) and are
+immutable. Times are aware datetimes; durations are `timedelta`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+from zoneinfo import ZoneInfo
+
+from agentmaint.config.cron import CronExpression
+from agentmaint.config.secret import MASK, Secret
+
+#: Weekday numbers as `datetime.weekday()` gives them.
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+HostVarValue = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSchedule:
+    """When an environment's maintenance windows open, how long they last, in which zone.
+
+    Exactly one of (`days`, `at_time`) and `cron` is set.
+    """
+
+    timezone: ZoneInfo
+    duration: timedelta
+    cutoff: timedelta = timedelta(0)
+    days: frozenset[int] | None = None
+    at_time: time | None = None
+    cron: CronExpression | None = None
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``Monday 01:00 Europe/Berlin for 1h``."""
+        from agentmaint.config.durations import format_duration  # noqa: PLC0415 - avoid a cycle at import
+
+        if self.cron is not None:
+            when = f"cron '{self.cron.source}'"
+        else:
+            assert self.days is not None and self.at_time is not None
+            if len(self.days) == 7:
+                day_text = "daily"
+            else:
+                day_text = ",".join(WEEKDAY_NAMES[d][:3] for d in sorted(self.days))
+            when = f"{day_text} {self.at_time:%H:%M}"
+        text = f"{when} {self.timezone.key} for {format_duration(self.duration)}"
+        if self.cutoff:
+            text += f" (cutoff {format_duration(self.cutoff)})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """An inventory host and its Ansible connection variables."""
+
+    name: str
+    vars: Mapping[str, HostVarValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Blackout:
+    """A period [start, end) during which no maintenance starts."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+    def contains(self, instant: datetime) -> bool:
+        """Whether `instant` falls inside the blackout."""
+        return self.start <= instant < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """Rolling batches: Ansible's `serial` and `max_fail_percentage`."""
+
+    serial: int | str | None = None
+    max_fail_percentage: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromotionGate:
+    """Due here only after success on every host of `environment` at least `soak` ago."""
+
+    environment: str
+    soak: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """A group of hosts sharing an update schedule."""
+
+    name: str
+    hosts: tuple[Host, ...]
+    schedule: UpdateSchedule
+    rollout: Rollout = Rollout()
+    promote_from: PromotionGate | None = None
+    blackouts: tuple[Blackout, ...] = ()
+    execution_node: str | None = None  # a node of `Execution.nodes`, or LOCAL_NODE
+
+    @property
+    def host_names(self) -> tuple[str, ...]:
+        """The names of the environment's hosts, in file order."""
+        return tuple(host.name for host in self.hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Frequency:
+    """How often a component must be updated; `label` is what the file said."""
+
+    interval: timedelta
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """How to tell that a host is healthy after an update: a command or an HTTP URL.
+
+    Exactly one of `command` and `url` is set. A check passes when the command exits
+    0 (and its output contains `contains`, if set) or the URL answers `status` (and
+    its body contains `contains`), within `retries` retries `delay` apart.
+    """
+
+    command: str | None = None
+    url: str | None = None
+    status: int = 200
+    contains: str | None = None
+    retries: int = 3
+    delay: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """Something on every host that needs updating: OS packages, a model, a command."""
+
+    name: str
+    update_command: str | None  # role "command" (the default) only
+    frequency: Frequency
+    healthcheck: HealthCheck | None = None
+    rollback_command: str | None = None
+    role: str = "command"  # a bundled role: see `agentmaint.config.roles.COMPONENT_ROLES`
+    vars: Mapping[str, Any] = field(default_factory=dict)  # the role's arguments, unprefixed
+
+
+#: The `Environment.execution_node` that keeps an environment on the controller.
+LOCAL_NODE = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionNode:
+    """A remote execution node: `ansible-runner worker` reached over SSH.
+
+    A run streams each of its slices to a node with ansible-runner's
+    transmit -> worker -> process protocol (see `agentmaint.ansible.remote`).
+    """
+
+    name: str
+    host: str
+    user: str | None = None
+    port: int | None = None
+    key: Path | None = None  # the SSH identity file (else the controller's ssh defaults)
+    ansible_runner: str = "ansible-runner"  # the worker's command on the node
+    ssh_options: Mapping[str, str] = field(default_factory=dict)  # ``-o key=value``
+    work_dir: str = "/tmp"  # where the worker unpacks each job (deleted after it)
+
+    @property
+    def url(self) -> str:
+        """``ssh://user@host:port`` (what the schedule said, normalised)."""
+        user = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        return f"ssh://{user}{self.host}{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """How runs execute: job timeout, parallelism, SSH pipelining, execution nodes."""
+
+    timeout: timedelta | None = None
+    forks: int | None = None
+    pipelining: bool = True
+    strategy: str = "auto"  # see `agentmaint.ansible.strategy`
+    nodes: tuple[ExecutionNode, ...] = ()
+    local_slices: int | None = 1  # None: auto (see `agentmaint.ansible.slicing`)
+
+    def node(self, name: str) -> ExecutionNode | None:
+        """The execution node called `name`, or None."""
+        return next((n for n in self.nodes if n.name == name), None)
+
+
+class NotifyEvent(StrEnum):
+    """What a notification is about: a run starting, its outcome, or a test message."""
+
+    START = "start"
+    SUCCESS = "success"
+    FAILURE = "failure"  # every targeted host failed, or the run died with no success
+    PARTIAL = "partial"  # some hosts failed, others succeeded
+    TEST = "test"  # `agentmaint notify-test`: sent through every channel regardless of `when`
+
+
+#: The values of a channel's `when` list: the events, plus ``always`` for all of them.
+WHEN_ALWAYS = "always"
+#: When a channel is used unless it says otherwise: a quiet night sends nothing.
+DEFAULT_WHEN: frozenset[NotifyEvent] = frozenset({NotifyEvent.FAILURE, NotifyEvent.PARTIAL})
+#: Every event a channel can be subscribed to (``always`` expands to these).
+RUN_EVENTS: frozenset[NotifyEvent] = frozenset(
+    {NotifyEvent.START, NotifyEvent.SUCCESS, NotifyEvent.FAILURE, NotifyEvent.PARTIAL}
+)
+
+
+class ChannelType(StrEnum):
+    """How a notification is delivered."""
+
+    EMAIL = "email"
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+
+
+class TLSMode(StrEnum):
+    """How the SMTP connection is protected."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    SSL = "ssl"  # implicit TLS (SMTPS)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """The SMTP server email channels send through. `password` is a `Secret`."""
+
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "agentmaint@localhost"
+    tls: TLSMode = TLSMode.NONE
+    username: str | None = None
+    password: Secret | None = None
+    timeout: timedelta = timedelta(seconds=30)
+    ca_file: Path | None = None
+
+    def describe(self) -> str:
+        """``smtp.example.com:587 (starttls)``: never the password."""
+        return f"{self.host}:{self.port} ({self.tls.value})"
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One notification channel. `url`, `secret` and header values are `Secret`s.
+
+    `to` is for email; `url` for Slack and webhooks; `secret` (HMAC key) and
+    `headers` for webhooks. `when` is the set of events the channel hears about.
+    """
+
+    type: ChannelType
+    when: frozenset[NotifyEvent] = DEFAULT_WHEN
+    to: tuple[str, ...] = ()
+    url: Secret | None = None
+    secret: Secret | None = None
+    headers: Mapping[str, Secret] = field(default_factory=dict)
+    name: str | None = None
+
+    def describe(self) -> str:
+        """A redacted description: the type, the name or recipients, and the URL's host only."""
+        label = f" {self.name!r}" if self.name else ""
+        if self.type is ChannelType.EMAIL:
+            return f"email{label} to {', '.join(self.to)}"
+        host = ""
+        if self.url is not None:
+            parts = urlsplit(self.url.reveal())
+            port_no = _safe_port(parts)
+            port = f":{port_no}" if port_no else ""
+            host = f" {parts.scheme}://{parts.hostname}{port}/{MASK}"
+        return f"{self.type.value}{label}{host}"
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret value of the channel (for redaction)."""
+        found = [s for s in (self.url, self.secret) if s is not None]
+        return (*found, *self.headers.values())
+
+
+def _safe_port(parts: SplitResult) -> int | None:
+    try:
+        return parts.port
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """Who hears about results, and how. Secrets are `Secret`s and render as ``***``.
+
+    `emails` and `slack_webhook` are the seed's fields; `channels` lists every
+    channel, those two included (an email channel to `emails`, a Slack channel).
+    """
+
+    emails: tuple[str, ...] = ()
+    slack_webhook: Secret | None = None
+    smtp: SmtpSettings | None = None
+    channels: tuple[Channel, ...] = ()
+    #: Names of the environment variables secrets were read from: kept out of Ansible jobs.
+    env_names: tuple[str, ...] = ()
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret value of the configuration (for redaction)."""
+        found: list[Secret] = []
+        if self.slack_webhook is not None:
+            found.append(self.slack_webhook)
+        if self.smtp is not None and self.smtp.password is not None:
+            found.append(self.smtp.password)
+        for channel in self.channels:
+            found.extend(channel.secrets())
+        return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Backup:
+    """Backups taken on each host before it is updated."""
+
+    pre_update: bool = False
+    backup_command: str | None = None
+    retention_days: int = 30
+    paths: tuple[str, ...] = ()  # archived by the agentmaint_backup role
+    directory: str | None = None  # where the archives go (the role's default when None)
+    restore_on_failure: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        """Whether hosts are backed up before their update."""
+        return self.pre_update and (bool(self.backup_command) or bool(self.paths))
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A whole validated schedule file."""
+
+    environments: Mapping[str, Environment]
+    components: Mapping[str, Component]
+    timezone: ZoneInfo
+    state_dir: Path
+    notification: Notification = Notification()
+    backup: Backup = Backup()
+    blackouts: tuple[Blackout, ...] = ()
+    execution: Execution = Execution()
+    ansible_cfg: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    history_retention_days: int | None = None
+    history_url: Secret | None = None  # sqlite:///... or postgresql://... (None: the embedded file)
+    history_env_names: tuple[str, ...] = ()  # variables `history_url` was read from
+    source: str = "<memory>"
+
+    def environment_of(self, host: str) -> Environment | None:
+        """The environment a host belongs to (host names are unique across environments)."""
+        for environment in self.environments.values():
+            if host in environment.host_names:
+                return environment
+        return None

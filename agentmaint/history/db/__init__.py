@@ -1,0 +1,34 @@
+"""The databases behind `agentmaint.history.store.HistoryStore`: SQLite or PostgreSQL.
+
+``history.url`` chooses (`agentmaint.history.db.url`); both hold the same schema, upgraded
+by the same migrations (`agentmaint.history.db.schema`). Modules:
+
+* `agentmaint.history.db.base`: the `Database` interface the store's queries run on, `StoreError`;
+* `agentmaint.history.db.url`: parsing ``history.url`` and redacting it for messages;
+* `agentmaint.history.db.schema`: the migrations, rendered per engine;
+* `agentmaint.history.db.sqlite`, `agentmaint.history.db.postgres`: the two engines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentmaint.history.db.base import Database, StoreError
+from agentmaint.history.db.postgres import PostgresDatabase
+from agentmaint.history.db.sqlite import SqliteDatabase
+from agentmaint.history.db.url import PostgresLocation, parse_history_url
+
+__all__ = ["Database", "StoreError", "open_database"]
+
+
+def open_database(url: str | None, state_dir: Path) -> Database:
+    """Connect to (and migrate) the history database `url` names; None: the default file.
+
+    Raises `StoreError` for an unsupported or malformed URL, an unreachable server,
+    refused authentication, a missing driver, or a database that is not a history of
+    a supported version; no message contains a password.
+    """
+    location = parse_history_url(url, state_dir)
+    if isinstance(location, PostgresLocation):
+        return PostgresDatabase(location)  # psycopg is imported only now
+    return SqliteDatabase(location.path)

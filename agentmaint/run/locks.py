@@ -1,0 +1,116 @@
+"""One lock per environment, across processes (and, with a shared history, controllers).
+
+With the history in SQLite (the default), the locks are files under
+``state_dir/locks/``: `flock(2)` locks belong to the open file, and the kernel
+releases them when the holder exits, however it dies, so a lock left by a dead
+process is free again at once. The file also records who holds it (pid, host
+name, start time, run id) so that a refused run can name the holder.
+
+With the history in PostgreSQL (``history.url``), every controller sharing it uses
+advisory locks in that database instead (`agentmaint.run.advisory_locks`), with the same
+semantics: taken in sorted order, polled until `wait`, released when the holder
+dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from agentmaint.config.secret import Secret
+from agentmaint.errors import AgentmaintError
+from agentmaint.history.db.url import PostgresLocation, is_postgres_url, parse_history_url
+
+__all__ = ["POLL_SECONDS", "LockHeldError", "environment_locks"]
+
+#: Seconds between tries while waiting for a lock.
+POLL_SECONDS = 0.2
+
+
+class LockHeldError(AgentmaintError, RuntimeError):
+    """Another run holds the lock of an environment this run needs."""
+
+    def __init__(self, environment: str, holder: dict[str, object]) -> None:
+        """Record the environment and what is known of the lock's holder."""
+        self.environment = environment
+        self.holder = holder
+        who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown holder"
+        super().__init__(f"environment {environment!r} is locked by another run ({who})")
+
+
+@contextlib.contextmanager
+def environment_locks(
+    state_dir: Path,
+    environments: Iterable[str],
+    *,
+    run_id: str,
+    wait: timedelta | None = None,
+    history_url: str | Secret | None = None,
+) -> Iterator[None]:
+    """Hold the locks of `environments` (taken in sorted order) for the `with` body.
+
+    `history_url` is ``history.url``: a ``postgresql://`` URL selects PostgreSQL
+    advisory locks in that database; anything else (None, ``sqlite:///...``) the lock
+    files under `state_dir`. Raises `LockHeldError` at once, or after `wait` when
+    given; `StoreError` when the database cannot be used (its message names the URL
+    without its password).
+    """
+    deadline = time.monotonic() + wait.total_seconds() if wait else None
+    url = history_url.reveal() if isinstance(history_url, Secret) else history_url
+    if is_postgres_url(url):
+        from agentmaint.run.advisory_locks import advisory_locks  # noqa: PLC0415 -- imports us
+
+        location = parse_history_url(url, state_dir)
+        assert isinstance(location, PostgresLocation)  # is_postgres_url said so
+        with advisory_locks(location, environments, run_id=run_id, deadline=deadline):
+            yield
+        return
+    directory = state_dir / "locks"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        for name in sorted(set(environments)):
+            stack.enter_context(_lock(directory / f"{name}.lock", name, run_id, deadline))
+        yield
+
+
+@contextlib.contextmanager
+def _lock(path: Path, name: str, run_id: str, deadline: float | None) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is None or time.monotonic() >= deadline:
+                    raise LockHeldError(name, _holder(fd)) from None
+                time.sleep(POLL_SECONDS)
+        info = {
+            "pid": os.getpid(),
+            "controller": socket.gethostname(),
+            "started": datetime.now(UTC).isoformat(),
+            "run": run_id,
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _holder(fd: int) -> dict[str, object]:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

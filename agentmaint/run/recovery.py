@@ -1,0 +1,195 @@
+"""Runs whose controller died (SIGKILL, power loss): found later and recorded truthfully.
+
+A run is stored as ``running`` when it starts. If its controller dies, nothing
+finishes it; the next agentmaint command that opens the history calls
+`recover_interrupted_runs`, which, for every ``running`` run whose controller
+is gone:
+
+1. ends whatever Ansible processes of the run are still alive on this machine
+   (ansible-playbook and its workers outlive their controller);
+2. reads what the run's artifact directory holds (ansible-runner's callback
+   writes every event to disk as it happens) and records those results;
+3. marks the run ``interrupted``. Its environment locks were already released
+   when the controller died (see `agentmaint.run.locks`).
+
+Whether the controller is gone: a run of this machine (its ``controller`` is this
+host name, or unknown; with a SQLite history always) is judged by its pid. A run
+of another controller sharing a PostgreSQL history is judged by its environment
+locks, which a live run holds for as long as it runs: it is recovered only when
+this process can take every one of them, and it is recovered while holding them
+(so it cannot be a run that just finished, or still runs). A run that names no
+environment cannot be judged that way and is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentmaint.ansible.events import EventsError, ParsedRun, read_artifact_dir
+from agentmaint.ansible.render import PLAYBOOK_NAME, Target
+from agentmaint.ansible.rollup import parse_play, rollup
+from agentmaint.ansible.runner import kill_run_processes, process_alive
+from agentmaint.ansible.slicing import SLICES_DIR
+from agentmaint.history.store import HistoryStore
+from agentmaint.records import RunRecord, RunStatus
+from agentmaint.run.locks import LockHeldError, environment_locks
+
+
+def recover_interrupted_runs(store: HistoryStore) -> list[RunRecord]:
+    """Record every dead controller's run as ``interrupted``; return those runs."""
+    here = socket.gethostname()
+    shared = store.history_url is not None
+    recovered = []
+    for run in store.runs(status=RunStatus.RUNNING):
+        if run.pid is None:
+            continue  # not a controller's run (an import being recorded)
+        if not shared or run.controller in (None, here):
+            if run.pid == os.getpid() or process_alive(run.pid):
+                continue
+            current = store.get_run(run.id)  # it may have finished just before its exit
+            if current is not None and current.status is RunStatus.RUNNING:
+                recovered.append(_recover(store, current, local=True))
+        elif run.environments:
+            found = _recover_foreign(store, run)
+            if found is not None:
+                recovered.append(found)
+    return recovered
+
+
+def _recover_foreign(store: HistoryStore, run: RunRecord) -> RunRecord | None:
+    """Recover another controller's run if, and while, none of its locks is held."""
+    try:
+        with environment_locks(
+            Path(),  # unused: a shared history's locks are in its database
+            run.environments,
+            run_id=f"recovery of {run.id}",
+            history_url=store.history_url,
+        ):
+            current = store.get_run(run.id)
+            if current is None or current.status is not RunStatus.RUNNING:
+                return None  # it finished before its locks were released
+            return _recover(store, current, local=False)
+    except LockHeldError:
+        return None  # alive (or another controller is recovering it)
+
+
+def _recover(store: HistoryStore, run: RunRecord, *, local: bool) -> RunRecord:
+    jobs = run_jobs(run)
+    if local:
+        for ident, _, _ in jobs:
+            kill_run_processes(ident)
+    now = datetime.now(UTC)
+    where = "" if local else f" on {run.controller}"
+    note = f"the controller (pid {run.pid}{where}) died during the run"
+    recorded, read = 0, False
+    for _, artifact_dir, job_dir in jobs:
+        parsed: ParsedRun | None = None
+        if artifact_dir.is_dir():
+            try:
+                parsed = read_artifact_dir(artifact_dir)
+            except EventsError as exc:
+                note += f"; its artifacts are unreadable: {exc}"
+        plays = _playbook(job_dir)
+        if parsed is not None:
+            store.add_task_results(run.id, parsed.results)
+            store.set_host_counts(run.id, parsed.counts)
+            recorded, read = recorded + len(parsed.results), True
+        if not run.check_mode:
+            store.add_records(
+                run.id,
+                rollup(
+                    parsed.results if parsed is not None else (),
+                    _targets(plays),
+                    backup_expected=_backup_expected(plays),
+                    now=now,
+                    run_id=run.id,
+                    stopped_reason="the controller died",
+                    interrupted=_in_flight(artifact_dir, parsed),
+                ),
+            )
+    if read:
+        note += f"; recorded the {recorded} task result(s) its artifacts hold"
+    store.finish_run(run.id, RunStatus.INTERRUPTED, finished=now, runner_rc=None, message=note)
+    return store.get_run(run.id) or run
+
+
+def run_jobs(run: RunRecord) -> list[tuple[str, Path, Path]]:
+    """(job ident, artifact directory, job directory) of each job of a run.
+
+    A run is one job (``runs/<id>/artifacts/<id>``) or one per slice
+    (``runs/<id>/slices/<n>-<node>/artifacts/<id>-<n>``: see `agentmaint.ansible.slicing`).
+    """
+    if run.artifact_dir is None:
+        return []
+    if run.artifact_dir.name != SLICES_DIR:
+        return [(run.id, run.artifact_dir, run.artifact_dir.parent.parent)]
+    jobs = []
+    slices = sorted(run.artifact_dir.iterdir()) if run.artifact_dir.is_dir() else []
+    for job_dir in slices:
+        index = job_dir.name.split("-", 1)[0]
+        if job_dir.is_dir() and index.isdigit():
+            ident = f"{run.id}-{index}"
+            jobs.append((ident, job_dir / "artifacts" / ident, job_dir))
+    return jobs
+
+
+def _in_flight(artifact_dir: Path | None, parsed: ParsedRun | None) -> set[tuple[str, str, str]]:
+    """(host, play, task) that started (``runner_on_start``) and never finished."""
+    if artifact_dir is None or parsed is None:
+        return set()
+    started: set[tuple[str, str, str]] = set()
+    for path in (artifact_dir / "job_events").glob("*.json"):
+        try:
+            event = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a half-written last event: read_artifact_dir already noted it
+        if isinstance(event, dict) and event.get("event") == "runner_on_start":
+            data = event.get("event_data") or {}
+            started.add((str(data.get("host")), str(data.get("play")), str(data.get("task"))))
+    return started - {(r.host, r.play, r.task) for r in parsed.results}
+
+
+def _playbook(job_dir: Path) -> list[dict[str, Any]]:
+    path = job_dir / "project" / PLAYBOOK_NAME
+    try:
+        plays = yaml.load(path.read_text(), Loader=_PlaybookLoader)
+    except (OSError, yaml.YAMLError):
+        return []
+    return plays if isinstance(plays, list) else []
+
+
+class _PlaybookLoader(yaml.SafeLoader):
+    """Reads our generated playbooks: ``!unsafe`` scalars as plain strings."""
+
+
+_PlaybookLoader.add_constructor(
+    "!unsafe",
+    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
+)
+
+
+def _targets(plays: list[dict[str, Any]]) -> tuple[Target, ...]:
+    """What the run meant to do, from the playbook it rendered."""
+    targets = []
+    for play in plays:
+        parsed = parse_play(str(play.get("name", "")))
+        if parsed is not None:
+            hosts = tuple(h for h in str(play.get("hosts", "")).split(",") if h)
+            targets.append(Target(parsed[0], parsed[1], hosts))
+    return tuple(targets)
+
+
+def _backup_expected(plays: list[dict[str, Any]]) -> bool:
+    return any(
+        "agentmaint_backup" in str(task.get("ansible.builtin.import_role", {}))
+        for play in plays
+        for task in play.get("tasks", [])
+        if isinstance(task, dict)
+    )
