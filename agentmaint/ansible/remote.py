@@ -126,7 +126,7 @@ def run_remote_job(
     """Run `job` on `node`; like `agentmaint.ansible.runner.run_job`, events arrive in THIS thread.
 
     `job.private_data_dir` must be self-contained (relative paths only: see
-    `agentmaint.maintenance.prepare_run_dir` with a node). Returns when the job has
+    `agentmaint.run.jobdir.prepare_run_dir` with a node). Returns when the job has
     ended on the node (or the node is gone) and every local process of it has ended.
     """
     stream = job.private_data_dir.parent / f".{job.private_data_dir.name}.transmit"

@@ -14,8 +14,8 @@ Pitfalls handled here (see the project's ansible-runner notes):
 * ansible-playbook is looked up on the PATH of the job, so this interpreter's
   `bin/` directory is put first;
 * the end of a job is signalled by ansible-runner's `finished_callback`, not found by
-  polling, and ptyprocess's close delay is skipped for a child already reaped (see
-  `_close_reaped_without_delay`): together 0.1-0.2 s of every job.
+  polling, and, while a job runs, ptyprocess's close delay is skipped for its child once
+  reaped (see `_close_reaped_without_delay`): together 0.1-0.2 s of every job.
 """
 
 from __future__ import annotations
@@ -144,29 +144,30 @@ def run_job(
     artifact_dir = job.private_data_dir / "artifacts" / job.ident
     error: str | None = None
     seen_events = False
-    with _ENVIRONMENT_LOCK, _without(*hidden_environment):
-        thread, runner = ansible_runner.run_async(**kwargs)
-    try:
-        while thread.is_alive() or not events.empty():
-            try:
-                item = events.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
-                continue
-            if _FINISHED_KEY in item:
-                break  # the runner's last act: everything it reported is in the queue
-            if _STATUS_KEY in item:
-                if on_status is not None:
-                    on_status(item[_STATUS_KEY])
-            else:
-                seen_events = seen_events or "runner_on_" in str(item.get("event", ""))
-                on_event(item)
-    except BaseException:
-        cancel.set()  # the caller's handler failed or we were interrupted: stop the job
-        thread.join()
-        raise
-    finally:
-        thread.join()
-        killed = kill_run_processes(job.ident, control_path_dir=job.control_path_dir)
+    with _close_reaped_without_delay():
+        with _ENVIRONMENT_LOCK, _without(*hidden_environment):
+            thread, runner = ansible_runner.run_async(**kwargs)
+        try:
+            while thread.is_alive() or not events.empty():
+                try:
+                    item = events.get(timeout=_POLL_SECONDS)
+                except queue.Empty:
+                    continue
+                if _FINISHED_KEY in item:
+                    break  # the runner's last act: everything it reported is in the queue
+                if _STATUS_KEY in item:
+                    if on_status is not None:
+                        on_status(item[_STATUS_KEY])
+                else:
+                    seen_events = seen_events or "runner_on_" in str(item.get("event", ""))
+                    on_event(item)
+        except BaseException:
+            cancel.set()  # the caller's handler failed or we were interrupted: stop the job
+            thread.join()
+            raise
+        finally:
+            thread.join()
+            killed = kill_run_processes(job.ident, control_path_dir=job.control_path_dir)
     status = str(runner.status or "error")
     rc = runner.rc if isinstance(runner.rc, int) else None
     if status == "running":  # the runner thread died with an exception
@@ -178,29 +179,48 @@ def run_job(
     return JobOutcome(status, rc, artifact_dir, killed, error)
 
 
-def _close_reaped_without_delay() -> None:
-    """Skip ptyprocess's close delay for a child that has already been reaped.
+_PTY_LOCK = threading.Lock()
+_pty_jobs = 0
+_pty_close: Callable[..., None] | None = None
+
+
+@contextlib.contextmanager
+def _close_reaped_without_delay() -> Iterator[None]:
+    """While agentmaint's jobs run, skip ptyprocess's close delay for their reaped children.
 
     ansible-runner closes a job's pty after `isalive()` has seen ansible-playbook exit
     (and reaped it); ptyprocess's `close` then still sleeps `delayafterclose` (0.1 s) "to
-    give the kernel time to update the process status", which it already has. A child
-    not known to have ended (a cancelled job's) keeps the delay and the termination
-    that follows it. Installed once, when this module is imported.
+    give the kernel time to update the process status", which it already has. ansible-runner
+    creates the pty itself, so the only reach is ptyprocess's class: the change is
+    installed while at least one job runs and removed after the last, and it applies
+    only to a child started with this module's job id in its environment and already
+    reaped. Any other child (another library's, a cancelled job's) keeps the delay.
     """
-    close = ptyprocess.PtyProcess.close
-    if getattr(close, "_agentmaint", False):
-        return
+    global _pty_jobs, _pty_close  # noqa: PLW0603 -- one installation shared by concurrent jobs
+    with _PTY_LOCK:
+        if _pty_jobs == 0:
+            _pty_close = ptyprocess.PtyProcess.close
+            ptyprocess.PtyProcess.close = _close_without_delay_if_ours
+        _pty_jobs += 1
+    try:
+        yield
+    finally:
+        with _PTY_LOCK:
+            _pty_jobs -= 1
+            if _pty_jobs == 0 and _pty_close is not None:
+                ptyprocess.PtyProcess.close = _pty_close
+                _pty_close = None
 
-    def close_reaped(self: Any, force: bool = True) -> None:
-        if self.terminated:
-            self.delayafterclose = 0
-        close(self, force)
 
-    close_reaped._agentmaint = True  # type: ignore[attr-defined]
-    ptyprocess.PtyProcess.close = close_reaped
+def _close_without_delay_if_ours(self: Any, force: bool = True) -> None:
+    env = getattr(self, "env", None) or {}
+    if self.terminated and JOB_ID_VARIABLE in env:
+        self.delayafterclose = 0
+    close = _pty_close or _ORIGINAL_PTY_CLOSE
+    close(self, force)
 
 
-_close_reaped_without_delay()
+_ORIGINAL_PTY_CLOSE: Callable[..., None] = ptyprocess.PtyProcess.close
 
 
 def _output_tail(artifact_dir: Path, lines: int = 8) -> str | None:

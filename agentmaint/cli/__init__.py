@@ -42,21 +42,19 @@ from agentmaint.history.store import (
     records_to_json,
     write_records_csv,
 )
-from agentmaint.maintenance import (
-    RunResult,
-    forced_plan,
-    new_run_id,
-    prepare_run_dir,
-    run_maintenance,
-)
+from agentmaint.maintenance import run_maintenance
 from agentmaint.notify import send_test
+from agentmaint.planning.forced import forced_plan
 from agentmaint.planning.history import HistoryReader, MemoryHistory
 from agentmaint.planning.planner import Plan, plan
 from agentmaint.planning.windows import upcoming_windows
 from agentmaint.records import HostCounts
+from agentmaint.run.ids import new_run_id
 from agentmaint.run.importer import import_run
+from agentmaint.run.jobdir import prepare_run_dir
 from agentmaint.run.locks import LockHeldError
 from agentmaint.run.recovery import recover_interrupted_runs
+from agentmaint.run.results import RunResult
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -403,13 +401,7 @@ def _run_with_display(
         if as_json:
             return run_maintenance(schedule, cancel=cancel, **options), received
         with LiveProgress(out) as progress:
-            result = run_maintenance(
-                schedule,
-                cancel=cancel,
-                on_progress=progress,
-                on_status=progress.status,
-                **options,
-            )
+            result = run_maintenance(schedule, cancel=cancel, observers=[progress], **options)
         return result, received
 
 

@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from agentmaint.maintenance import Progress, RunResult
 from agentmaint.planning.planner import Plan, format_instant
 from agentmaint.records import MaintenanceRecord, Outcome, TaskStatus
+from agentmaint.run.observer import BaseObserver
+from agentmaint.run.results import Progress, RunResult
 
 _STYLE = {
     TaskStatus.OK: "green",
@@ -47,8 +48,11 @@ def plan_table(result: Plan, hosts_per_env: Mapping[str, int]) -> Table:
     return table
 
 
-class LiveProgress:
-    """A live table of the latest task per (environment, component, host) during a run."""
+class LiveProgress(BaseObserver):
+    """A live table of the latest task per (environment, component, host) during a run.
+
+    A `RunObserver`: pass it in ``run_maintenance(..., observers=[progress])``.
+    """
 
     def __init__(self, console: Console) -> None:
         """Prepare the display on `console` (shown between __enter__ and __exit__)."""
@@ -70,12 +74,12 @@ class LiveProgress:
         """Stop showing progress."""
         self._live.__exit__(kind, value, traceback)
 
-    def __call__(self, progress: Progress) -> None:
+    def task_finished(self, progress: Progress) -> None:
         """Record one finished task and refresh."""
         self._rows[(progress.environment, progress.component, progress.result.host)] = progress
         self._live.update(self._table())
 
-    def status(self, status: str) -> None:
+    def status_changed(self, status: str) -> None:
         """Show ansible-runner's status in the title."""
         self._status = status
         self._live.update(self._table())

@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentmaint.config.durations import format_duration
 from agentmaint.config.schedule import (
@@ -52,9 +52,7 @@ from agentmaint.config.secret import redact
 from agentmaint.history.delivery import Delivery, DeliveryStatus
 from agentmaint.planning.planner import Plan
 from agentmaint.records import Outcome, RunStatus
-
-if TYPE_CHECKING:
-    from agentmaint.maintenance import RunResult
+from agentmaint.run.results import RunResult
 
 #: Pauses between attempts: 3 tries, 1 s then 2 s apart. Tests pass their own.
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0)
@@ -515,7 +513,5 @@ def send_test(
     schedule: Schedule, *, delays: Sequence[float] | None = None, sleep: Sleep = time.sleep
 ) -> tuple[Delivery, ...]:
     """Send a test message through every configured channel; one `Delivery` per channel."""
-    from agentmaint.maintenance import RunResult  # noqa: PLC0415 - maintenance imports us
-
     empty = RunResult(plan=Plan(at=datetime.now(UTC), decisions=()))
     return notify_run(schedule, empty, NotifyEvent.TEST, delays=delays, sleep=sleep)

@@ -17,8 +17,8 @@ from agentmaint.ansible.rollup import classify, rollup
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import UsageError
 from agentmaint.history.store import HistoryStore
-from agentmaint.maintenance import new_run_id
 from agentmaint.records import Action, RunRecord
+from agentmaint.run.ids import new_run_id
 
 
 def import_run(

@@ -16,8 +16,10 @@ from agentmaint.ansible.runner import run_processes
 from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
-from agentmaint.planning.planner import plan
-from agentmaint.records import Action, Outcome, RunStatus, TaskStatus
+from agentmaint.planning.planner import Plan, plan
+from agentmaint.records import Action, Outcome, RunRecord, RunStatus, TaskStatus
+from agentmaint.run.observer import BaseObserver
+from agentmaint.run.results import Progress, RunResult
 from tests.integration.conftest import always_open, local_hosts
 
 pytestmark = pytest.mark.integration
@@ -397,7 +399,12 @@ def test_status_changes_and_retention(make_schedule: MakeSchedule) -> None:
             "20200101T000000Z-old", RunStatus.SUCCESSFUL, finished=long_ago, runner_rc=0
         )
     statuses: list[str] = []
-    result = run_maintenance(schedule, on_status=statuses.append)
+
+    class Statuses(BaseObserver):
+        def status_changed(self, status: str) -> None:
+            statuses.append(status)
+
+    result = run_maintenance(schedule, observers=[Statuses()])
     assert statuses[0] == "starting" and statuses[-1] == "successful"
     assert not old_dir.exists()  # pruned with its run
     with HistoryStore.open(schedule.state_dir) as store:
@@ -432,3 +439,41 @@ def test_failed_rollback_marks_the_host_for_attention(make_schedule: MakeSchedul
         assert records[("h1", "rollback")][0] == "failed"
     text = render_text(summarize(schedule, result, NotifyEvent.PARTIAL))
     assert "h1 (fleet/app): rollback failed (NEEDS ATTENTION" in text
+
+
+def test_an_observer_sees_the_whole_run_after_the_history(make_schedule: MakeSchedule) -> None:
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*H),
+            {"app": {"update_command": "true", "frequency": "weekly"}},
+        )
+    )
+    seen: dict[str, Any] = {"tasks": []}
+
+    class Watch(BaseObserver):
+        def run_started(self, run: RunRecord, plan: Plan) -> None:
+            seen["started"] = run
+            with HistoryStore.open(schedule.state_dir) as store:
+                stored = store.get_run(run.id)
+            seen["stored_at_start"] = stored.status if stored else None
+
+        def task_finished(self, progress: Progress) -> None:
+            seen["tasks"].append((progress.host, progress.action, progress.result.status))
+
+        def run_finished(self, result: RunResult) -> None:
+            assert result.run is not None
+            seen["finished"] = result
+            with HistoryStore.open(schedule.state_dir) as store:
+                stored = store.get_run(result.run.id)
+                seen["stored_at_end"] = stored.status if stored else None
+                seen["records_at_end"] = len(store.records(run_id=result.run.id))
+
+    result = run_maintenance(schedule, observers=[Watch()])
+    assert result.run is not None and result.run.status is RunStatus.SUCCESSFUL
+    assert seen["started"].id == result.run.id
+    assert seen["stored_at_start"] is RunStatus.RUNNING  # the recorder ran first
+    assert sorted(seen["tasks"]) == [(h, Action.UPDATE, TaskStatus.CHANGED) for h in H]
+    assert seen["finished"].records == result.records  # the very result returned
+    assert seen["stored_at_end"] is RunStatus.SUCCESSFUL  # recorded before we were told
+    assert seen["records_at_end"] == len(H)
+    assert len(result.task_results) == len(H)

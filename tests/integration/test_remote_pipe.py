@@ -22,6 +22,7 @@ from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.planning.planner import plan
 from agentmaint.records import RunStatus
+from agentmaint.run.observer import BaseObserver
 from tests.integration.conftest import always_open, history_shape
 
 pytestmark = pytest.mark.integration
@@ -147,12 +148,13 @@ def test_cancel_ends_the_job_on_the_node(tmp_path: Path, make_schedule: MakeSche
     cancel = threading.Event()
     started: list[str] = []
 
-    def on_status(word: str) -> None:
-        if word == "running" and not started:
-            started.append(word)
-            threading.Timer(3.0, cancel.set).start()
+    class CancelWhenRunning(BaseObserver):
+        def status_changed(self, status: str) -> None:
+            if status == "running" and not started:
+                started.append(status)
+                threading.Timer(3.0, cancel.set).start()
 
-    result = run_maintenance(schedule, cancel=cancel, on_status=on_status)
+    result = run_maintenance(schedule, cancel=cancel, observers=[CancelWhenRunning()])
     assert started
     assert result.run is not None and result.run.status is RunStatus.CANCELED
     with HistoryStore.open(schedule.state_dir) as store:

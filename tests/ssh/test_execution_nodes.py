@@ -17,9 +17,11 @@ import yaml
 from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
-from agentmaint.maintenance import Progress, run_maintenance
+from agentmaint.maintenance import run_maintenance
 from agentmaint.planning.planner import plan
 from agentmaint.records import Action, RunStatus
+from agentmaint.run.observer import BaseObserver
+from agentmaint.run.results import Progress
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import TestHost, stop_ssh_clients
 from tests.integration.conftest import always_open, history_shape
@@ -114,17 +116,18 @@ def test_a_node_killed_mid_run(make_sshd_hosts: MakeSshdHosts, tmp_path: Path) -
     killed: list[str] = []
     timers: list[threading.Timer] = []
 
-    def on_progress(progress: Progress) -> None:
-        # The second node's first batch is backing up; a few seconds later it is in the
-        # middle of its 12 s update: kill the node then.
-        if not killed and progress.host in second and progress.action is Action.BACKUP:
-            killed.append(progress.host)
-            timer = threading.Timer(4.0, nodes[1].kill)
-            timers.append(timer)
-            timer.start()
+    class KillSecondNode(BaseObserver):
+        def task_finished(self, progress: Progress) -> None:
+            # The second node's first batch is backing up; a few seconds later it is in
+            # the middle of its 12 s update: kill the node then.
+            if not killed and progress.host in second and progress.action is Action.BACKUP:
+                killed.append(progress.host)
+                timer = threading.Timer(4.0, nodes[1].kill)
+                timers.append(timer)
+                timer.start()
 
     try:
-        result = run_maintenance(schedule, on_progress=on_progress)
+        result = run_maintenance(schedule, observers=[KillSecondNode()])
         assert killed
         assert result.run is not None and result.run.status is RunStatus.FAILED
         prefix = f"slice 2 (n2): execution node n2 ({nodes[1].ssh_url()})"

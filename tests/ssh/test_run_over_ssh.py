@@ -21,8 +21,10 @@ from agentmaint.ansible.runner import run_processes
 from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
-from agentmaint.maintenance import Progress, RunResult, run_maintenance
+from agentmaint.maintenance import run_maintenance
 from agentmaint.records import Action, RunStatus
+from agentmaint.run.observer import BaseObserver
+from agentmaint.run.results import Progress, RunResult
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import ROOTFS, TestHost, spare_address, ssh_processes, stop_ssh_clients
 from tests.integration.conftest import always_open
@@ -224,10 +226,11 @@ def test_no_ssh_master_or_ansible_process_survives_a_run(
     addresses = [h.address for h in sshd_fleet]
     masters_during_run: list[int] = []
 
-    def on_progress(progress: Progress) -> None:
-        masters_during_run.extend(ssh_processes(addresses))
+    class Watch(BaseObserver):
+        def task_finished(self, progress: Progress) -> None:
+            masters_during_run.extend(ssh_processes(addresses))
 
-    result = run_maintenance(schedule, on_progress=on_progress)
+    result = run_maintenance(schedule, observers=[Watch()])
     assert result.succeeded, result.to_dict()
     assert masters_during_run  # so the check below can see them
     assert result.run is not None

@@ -17,7 +17,6 @@ from agentmaint.config.schedule import Channel, ChannelType, NotifyEvent, Schedu
 from agentmaint.config.secret import Secret, SecretReferenceError, redact, resolve
 from agentmaint.config.validation import schedule_schema
 from agentmaint.errors import ScheduleError
-from agentmaint.maintenance import HostOutcome, RunResult
 from agentmaint.notify import (
     event_of,
     mrkdwn_escape,
@@ -32,6 +31,7 @@ from agentmaint.notify import (
 )
 from agentmaint.planning.planner import Plan
 from agentmaint.records import Action, Outcome, RunRecord, RunStatus
+from agentmaint.run.results import HostOutcome, RunResult
 
 START = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
 

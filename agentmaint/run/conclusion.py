@@ -1,0 +1,104 @@
+"""What a run did, concluded from its slices: the final run record and its roll-up.
+
+Pure: nothing here writes. The result goes to the run's observers, among them the
+recorder that stores it in one transaction (`agentmaint.run.recorder`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from agentmaint.ansible.rollup import rollup
+from agentmaint.planning.planner import Plan
+from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
+from agentmaint.run.results import RunResult, host_outcomes
+from agentmaint.run.slices import SliceRun
+
+__all__ = ["conclude", "run_status"]
+
+_STOPPED = (RunStatus.CANCELED, RunStatus.TIMEOUT)
+
+
+def conclude(
+    run: RunRecord,
+    the_plan: Plan,
+    slices: list[SliceRun],
+    *,
+    finished: datetime,
+    backup_expected: bool,
+) -> RunResult:
+    """The typed result of `run` from what each of its slices parsed and how its job ended.
+
+    Hosts a stopped slice did not finish are recorded with the reason (a node that
+    failed, a cancel, a timeout), so that they are due again.
+    """
+    records: list[MaintenanceRecord] = []
+    results: list[TaskResult] = []
+    counts: dict[str, HostCounts] = {}
+    statuses: list[RunStatus] = []
+    messages: list[str] = []
+    rcs: list[int] = []
+    for part in slices:
+        outcome = part.outcome
+        parsed = part.parser.finish(
+            status=outcome.status if outcome else "error", rc=outcome.rc if outcome else None
+        )
+        message = parsed.error or (outcome.error if outcome else None)
+        status = parsed.status
+        stopped = None if status is RunStatus.SUCCESSFUL else f"run {status.value}"
+        if outcome is not None and outcome.error and not part.local:
+            # The node failed (unreachable, died): what its hosts did not do is due again.
+            status = RunStatus.ERROR if status is RunStatus.SUCCESSFUL else status
+            stopped = outcome.error
+        records += rollup(
+            parsed.results,
+            part.slice.targets,
+            backup_expected=backup_expected,
+            now=finished,
+            run_id=run.id,
+            stopped_reason=stopped,
+            interrupted=part.in_flight,
+        )
+        results += parsed.results
+        counts.update(parsed.counts)
+        statuses.append(status)
+        if outcome is not None and outcome.rc is not None:
+            rcs.append(outcome.rc)
+        if message:
+            messages.append(
+                message
+                if len(slices) == 1
+                else f"slice {part.slice.index} ({part.slice.name}): {message}"
+            )
+    final = replace(
+        run,
+        status=run_status(statuses),
+        finished=finished,
+        runner_rc=max(rcs, default=None) if len(slices) > 1 else (rcs[0] if rcs else None),
+        message="; ".join(messages) or run.message,
+    )
+    return RunResult(
+        plan=the_plan,
+        run=final,
+        records=tuple(records),
+        outcomes=host_outcomes(records),
+        counts=counts,
+        task_results=tuple(results),
+    )
+
+
+def run_status(statuses: list[RunStatus]) -> RunStatus:
+    """A run's status from its slices'.
+
+    One slice's is the run's; of several, a stop (canceled, timeout) wins, else any
+    slice that did not succeed fails the run.
+    """
+    if len(statuses) == 1:
+        return statuses[0]
+    for stop in _STOPPED:
+        if stop in statuses:
+            return stop
+    if all(s is RunStatus.SUCCESSFUL for s in statuses):
+        return RunStatus.SUCCESSFUL
+    return RunStatus.FAILED

@@ -1,0 +1,108 @@
+"""A job's private_data_dir: inventory, playbook and ansible.cfg, written fresh.
+
+ansible-runner never overwrites files it finds in ``env/``, so every job gets a new
+directory (created private, 0700) under ``state_dir/runs/<run id>/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from agentmaint.ansible.render import (
+    PLAYBOOK_NAME,
+    Target,
+    ansible_cfg,
+    dump_yaml,
+    inventory,
+    playbook,
+)
+from agentmaint.ansible.runner import Job
+from agentmaint.ansible.strategy import Strategy
+from agentmaint.ansible.strategy import on_node as strategy_on_node
+from agentmaint.ansible.strategy import resolve as resolve_strategy
+from agentmaint.config.roles import ROLES_PATH
+from agentmaint.config.schedule import ExecutionNode, Schedule
+from agentmaint.planning.planner import Plan
+
+__all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir"]
+
+MAX_DEFAULT_FORKS = 50
+MIN_TIMEOUT = timedelta(minutes=1)
+
+
+def prepare_run_dir(
+    schedule: Schedule,
+    targets: tuple[Target, ...],
+    *,
+    run_id: str,
+    directory: Path,
+    timeout: int | None = None,
+    check: bool = False,
+    control_path_dir: Path | None = None,
+    strategy: Strategy | None = None,
+    ident: str | None = None,
+    node: ExecutionNode | None = None,
+) -> Job:
+    """Write inventory, playbook and ansible.cfg into a fresh private_data_dir.
+
+    `strategy` defaults to what ``execution.strategy`` resolves to
+    (see `agentmaint.ansible.strategy`).
+    `ident` names the job and its artifact directory (default: `run_id`). For a job that
+    runs on an execution `node` the directory is self-contained: the bundled roles are
+    copied into it, every path in ansible.cfg is relative to it, and local hosts keep the
+    node's own Python.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=False)
+    for sub in ("inventory", "project", "tmp"):
+        (directory / sub).mkdir(mode=0o700)
+    envs = sorted({t.environment for t in targets})
+    hosts = {h for t in targets for h in t.hosts}
+    forks = schedule.execution.forks or max(1, min(MAX_DEFAULT_FORKS, len(hosts)))
+    inventory_path = directory / "inventory" / "hosts.yml"
+    strategy = strategy or resolve_strategy(schedule.execution.strategy)
+    if node is not None:
+        strategy = strategy_on_node(strategy)
+    local = node is None
+    inventory_path.write_text(
+        dump_yaml(inventory(schedule, envs, mitogen=strategy.mitogen, on_controller=local))
+    )
+    project = directory / "project"
+    (project / PLAYBOOK_NAME).write_text(dump_yaml(playbook(schedule, targets, run_id=run_id)))
+    if not local:
+        shutil.copytree(ROLES_PATH, project / "roles", ignore=shutil.ignore_patterns("molecule"))
+    config = project / "ansible.cfg"
+    config.write_text(
+        ansible_cfg(
+            schedule,
+            forks=forks,
+            # On a node, relative to the project directory (ansible-runner's working directory).
+            local_tmp=directory / "tmp" if local else Path("../tmp"),
+            overrides=schedule.ansible_cfg,
+            control_path_dir=control_path_dir if local else Path("../cp"),
+            strategy=strategy,
+            roles_path=ROLES_PATH if local else Path("roles"),
+        )
+    )
+    return Job(
+        private_data_dir=directory,
+        playbook=PLAYBOOK_NAME,
+        inventory=inventory_path,
+        ident=ident or run_id,
+        # On a node, ansible.cfg is found in the working directory (the project).
+        envvars={"ANSIBLE_CONFIG": str(config) if local else "ansible.cfg"},
+        timeout=timeout,
+        check=check,
+        control_path_dir=control_path_dir if local else None,
+    )
+
+
+def job_timeout(schedule: Schedule, the_plan: Plan, now: datetime) -> int | None:
+    """Seconds a run's jobs may take: ``execution.timeout``, else until its windows close."""
+    if schedule.execution.timeout:
+        return int(schedule.execution.timeout.total_seconds())
+    ends = [d.window.end for d in the_plan.due if d.window is not None]
+    if not ends:
+        return None  # forced runs have no window
+    return int(max(max(ends) - now, MIN_TIMEOUT).total_seconds())

@@ -1,0 +1,111 @@
+"""Observers of a run: the one extension point for side effects that watch it.
+
+A run (`agentmaint.run_maintenance`) is a fixed sequence of stages; everything that
+only *watches* it implements `RunObserver` (like nornir's ``Processor``): the
+history recorder, notifications, retention, the CLI's live progress, and whatever
+a caller adds (metrics, logs, reports). Nobody has to subclass anything: any object
+with these four methods will do; `BaseObserver` gives no-op defaults to override.
+
+Observers are called in the thread that called `run_maintenance`, in the order
+given, and must return quickly from `task_finished` (it runs between two events of
+the job's stream). An exception from `run_started` aborts the run before any host is
+touched; from `task_finished` or `status_changed` it cancels the run (which is then
+finished and recorded as usual); from `run_finished` it propagates to the caller
+once every observer has seen the end of the run. Observers whose failure must never affect a
+run (notifications) catch their own errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from agentmaint.planning.planner import Plan
+from agentmaint.records import RunRecord, RunStatus
+from agentmaint.run.results import Progress, RunResult
+
+__all__ = ["BaseObserver", "Observers", "RunObserver"]
+
+
+@runtime_checkable
+class RunObserver(Protocol):
+    """What watches a run, from its start to its typed result."""
+
+    def run_started(self, run: RunRecord, plan: Plan) -> None:
+        """The run was decided and is about to touch hosts (`run` is ``running``)."""
+
+    def task_finished(self, progress: Progress) -> None:
+        """One task finished on one host."""
+
+    def status_changed(self, status: str) -> None:
+        """ansible-runner's status of a job changed (starting, running, successful, ...)."""
+
+    def run_finished(self, result: RunResult) -> None:
+        """The run ended (whatever way) and this is its final, typed result."""
+
+
+class BaseObserver:
+    """A `RunObserver` that does nothing: subclass it and override what you need."""
+
+    def run_started(self, run: RunRecord, plan: Plan) -> None:
+        """Do nothing."""
+
+    def task_finished(self, progress: Progress) -> None:
+        """Do nothing."""
+
+    def status_changed(self, status: str) -> None:
+        """Do nothing."""
+
+    def run_finished(self, result: RunResult) -> None:
+        """Do nothing."""
+
+
+class Observers(BaseObserver):
+    """Several observers called in order, as one."""
+
+    def __init__(self, observers: Sequence[RunObserver]) -> None:
+        """Call `observers` in this order."""
+        self._observers = tuple(observers)
+
+    def run_started(self, run: RunRecord, plan: Plan) -> None:
+        """Tell every observer, in order.
+
+        If one raises, the observers already told see the run finish as an error
+        (nothing was run) before the exception propagates: a history never keeps a run
+        ``running`` that never ran.
+        """
+        for told, observer in enumerate(self._observers):
+            try:
+                observer.run_started(run, plan)
+            except BaseException as exc:
+                aborted = replace(
+                    run,
+                    status=RunStatus.ERROR,
+                    finished=datetime.now(UTC),
+                    message=f"not started: {exc}",
+                )
+                Observers(self._observers[:told]).run_finished(RunResult(plan=plan, run=aborted))
+                raise
+
+    def task_finished(self, progress: Progress) -> None:
+        """Tell every observer, in order."""
+        for observer in self._observers:
+            observer.task_finished(progress)
+
+    def status_changed(self, status: str) -> None:
+        """Tell every observer, in order."""
+        for observer in self._observers:
+            observer.status_changed(status)
+
+    def run_finished(self, result: RunResult) -> None:
+        """Tell every observer, in order; the first exception propagates after all ran."""
+        error: BaseException | None = None
+        for observer in self._observers:
+            try:
+                observer.run_finished(result)
+            except BaseException as exc:  # the others still see the end of the run
+                error = error or exc
+        if error is not None:
+            raise error
