@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest --durations=10 tests/unit
 
 molecule: $(STAMP)
 	$(BIN)/python tests/molecule/run_all.py
@@ -38,7 +38,7 @@ molecule: $(STAMP)
 # Molecule first, so that pytest's summary is the closing line of the run.
 test: lint typecheck
 	$(BIN)/python tests/molecule/run_all.py
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

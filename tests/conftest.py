@@ -11,10 +11,18 @@ from typing import Any
 
 import pytest
 
+from tests.schedules import MakeSchedule, schedule_maker
+
 #: A real PostgreSQL server for the history and lock tests (fixtures postgres_server, postgres_url).
 pytest_plugins = ["tests.postgres"]
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def make_schedule(tmp_path: Path) -> MakeSchedule:
+    """Write a schedule document into the test's directory and load it (`tests.schedules`)."""
+    return schedule_maker(tmp_path)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from agentmaint.ansible.runner import run_processes
 from agentmaint.cli import main
 from agentmaint.compat import InfrastructureMaintenance
 from agentmaint.history.store import HistoryStore
-from tests.integration.conftest import always_open, local_hosts
+from tests.schedules import always_open, local_hosts
 
 pytestmark = pytest.mark.integration
 

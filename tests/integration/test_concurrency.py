@@ -18,8 +18,8 @@ import yaml
 
 from agentmaint.ansible.runner import run_processes
 from agentmaint.history.store import HistoryStore
-from tests.integration.conftest import local_hosts
 from tests.postgres import PASSWORD
+from tests.schedules import local_hosts
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +13,12 @@ import yaml
 
 import agentmaint.ansible.runner
 from agentmaint.cli import main
-from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import RunStatus
-from tests.integration.conftest import always_open, local_hosts
+from tests.schedules import MakeSchedule, always_open, local_hosts
 
 pytestmark = pytest.mark.integration
-MakeSchedule = Callable[[dict[str, Any]], Schedule]
 
 
 def test_ansible_playbook_missing_is_an_error_with_a_reason(

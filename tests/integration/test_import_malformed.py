@@ -11,7 +11,7 @@ import yaml
 
 from agentmaint.cli import main
 from agentmaint.history.store import HistoryStore
-from tests.integration.conftest import always_open, local_hosts
+from tests.schedules import always_open, local_hosts
 
 pytestmark = pytest.mark.integration
 

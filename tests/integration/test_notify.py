@@ -33,7 +33,7 @@ from agentmaint.cli import main
 from agentmaint.config.parse import load_schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
-from tests.integration.conftest import always_open, local_hosts
+from tests.schedules import always_open, local_hosts
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 aiosmtpd_smtp = pytest.importorskip("aiosmtpd.smtp")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,17 +12,15 @@ import pytest
 import yaml
 
 from agentmaint.ansible.runner import run_processes
-from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.planning.planner import Plan, plan
 from agentmaint.records import Action, Outcome, RunRecord, RunStatus, TaskStatus
 from agentmaint.run.observer import BaseObserver
 from agentmaint.run.results import Progress, RunResult
-from tests.integration.conftest import always_open, local_hosts
+from tests.schedules import MakeSchedule, always_open, local_hosts
 
 pytestmark = pytest.mark.integration
-MakeSchedule = Callable[[dict[str, Any]], Schedule]
 H = ("h1", "h2", "h3")
 
 

@@ -10,23 +10,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentmaint.ansible.runner import run_processes
-from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.planning.planner import plan
 from agentmaint.records import RunStatus
 from agentmaint.run.observer import BaseObserver
-from tests.integration.conftest import always_open, history_shape
+from tests.schedules import MakeSchedule, always_open, history_shape
 
 pytestmark = pytest.mark.integration
-MakeSchedule = Callable[[dict[str, Any]], Schedule]
 RUNNER = str(Path(sys.executable).parent / "ansible-runner")
 
 # ssh [options] -- destination command: runs `command` here; destination "down" fails as

@@ -13,7 +13,7 @@ import yaml
 from agentmaint.cli import main
 from agentmaint.config.parse import load_schedule
 from agentmaint.history.store import DB_NAME, open_history
-from tests.integration.conftest import always_open, local_hosts
+from tests.schedules import always_open, local_hosts
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from agentmaint.ansible.strategy import ENVIRONMENT_VARIABLE, mitogen_plugins
 from agentmaint.config.parse import load_schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
-from tests.integration.conftest import always_open, local_hosts
+from tests.schedules import always_open, local_hosts
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from agentmaint.run.observer import BaseObserver
 from agentmaint.run.results import Progress
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import TestHost, stop_ssh_clients
-from tests.integration.conftest import always_open, history_shape
+from tests.schedules import always_open, history_shape
 
 pytestmark = pytest.mark.integration
 TARGETS = 20

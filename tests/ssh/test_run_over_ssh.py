@@ -9,17 +9,13 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from agentmaint.ansible.render import task_name
 from agentmaint.ansible.runner import run_processes
-from agentmaint.config.parse import load_schedule
-from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import Action, RunStatus
@@ -27,20 +23,9 @@ from agentmaint.run.observer import BaseObserver
 from agentmaint.run.results import Progress, RunResult
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import ROOTFS, TestHost, spare_address, ssh_processes, stop_ssh_clients
-from tests.integration.conftest import always_open
+from tests.schedules import MakeSchedule, always_open
 
 pytestmark = pytest.mark.integration
-MakeSchedule = Callable[[dict[str, Any]], Schedule]
-
-
-@pytest.fixture
-def make_schedule(tmp_path: Path) -> MakeSchedule:
-    def make(document: dict[str, Any]) -> Schedule:
-        path = tmp_path / "schedule.yaml"
-        path.write_text(yaml.safe_dump(document))
-        return load_schedule(path)
-
-    return make
 
 
 def inventory(hosts: list[TestHost]) -> dict[str, dict[str, Any]]:
