@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 def test_readme_python_examples_run() -> None:
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
-    expected = ["testing os", "failed ('demo-3',)"]
+    expected = ["testing os", "failed ('demo-3',)", "failed tasks on ['demo-3']"]
     assert len(blocks) == len(expected)
     for block, text in zip(blocks, expected, strict=True):
         result = subprocess.run(
