@@ -199,7 +199,8 @@ def write(tmp_path: Path, document: dict[str, Any]) -> Path:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(notify, "RETRY_DELAYS", (0.01, 0.02))
+    # notify_run reads the delays of the module it is defined in
+    monkeypatch.setattr(notify.send, "RETRY_DELAYS", (0.01, 0.02))
 
 
 # --------------------------------------------------------------------------- tests

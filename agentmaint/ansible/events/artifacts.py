@@ -1,0 +1,161 @@
+"""Reading an ansible-runner artifact directory from disk into a `ParsedRun`.
+
+The only I/O of the events parser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from agentmaint.ansible.events.model import EventsError, ParsedRun
+from agentmaint.ansible.events.parser import EventParser
+
+__all__ = ["read_artifact_dir"]
+
+_READ_SIZE = 1 << 16  # bytes per read of an event file (most are 1 to 3 KB)
+_RAW_DECODE = json.JSONDecoder().raw_decode
+
+
+def _find_artifact_dir(path: Path) -> tuple[Path, list[str]]:
+    if not path.is_dir():
+        raise EventsError(f"{path}: no such artifact directory")
+    if (path / "job_events").is_dir():
+        return path, []
+    root = path / "artifacts"
+    candidates = (
+        [d for d in root.iterdir() if d.is_dir() and (d / "job_events").is_dir()]
+        if root.is_dir()
+        else []
+    )
+    if not candidates:
+        raise EventsError(
+            f"{path}: no job_events/ directory; expected artifacts/<ident>/ "
+            "or a private_data_dir holding artifacts/<ident>/job_events/"
+        )
+    candidates.sort(key=lambda d: ((d / "job_events").stat().st_mtime, d.name))
+    chosen = candidates[-1]
+    notes = []
+    if len(candidates) > 1:
+        notes.append(f"{root}: {len(candidates)} runs found; read the newest, {chosen.name}")
+    return chosen, notes
+
+
+def _event_file_counter(name: str) -> int:
+    prefix = name[: name.find("-")]
+    return int(prefix) if prefix.isdigit() else 1 << 62
+
+
+def _event_file_names(events_dir: Path) -> list[str]:
+    """The ``*.json`` file names of ``job_events/`` (no hidden ones), in counter order.
+
+    Names are ``<counter>-<uuid>.json``; names without a counter come last, and names
+    with the same counter in name order.
+    """
+    names = [name for name in os.listdir(events_dir) if name.endswith(".json")]
+    names = [name for name in names if name[0] != "."]
+    names.sort()
+    names.sort(key=_event_file_counter)  # stable: ties stay in name order; int keys sort fast
+    return names
+
+
+def _load_json(data: bytes) -> Any:
+    """``json.loads(data)``, a quarter faster for the usual UTF-8 file of one JSON value.
+
+    The decoder is called directly on the decoded text; anything unusual (a BOM, another
+    encoding, leading whitespace, trailing data, invalid JSON) goes through
+    ``json.loads`` itself, which then gives its own result or error.
+    """
+    try:
+        text = data.decode()
+        value, end = _RAW_DECODE(text)
+    except ValueError:  # UnicodeDecodeError, JSONDecodeError
+        return json.loads(data)
+    if end != len(text) and text[end:].strip(" \t\n\r"):
+        return json.loads(data)
+    return value
+
+
+def _read_file(name: str, directory: int | None) -> bytes:
+    """The bytes of one file, opened relative to a directory descriptor when there is one.
+
+    Plain ``os.open``/``os.read``/``os.close``: a third of the cost of ``Path.read_bytes``
+    for the 100,000 small files of a big run (no buffered file object, no path joining).
+    """
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=directory)
+    try:
+        data = os.read(fd, _READ_SIZE)
+        if data:
+            more = os.read(fd, _READ_SIZE)
+            while more:
+                data += more
+                more = os.read(fd, _READ_SIZE)
+        return data
+    finally:
+        os.close(fd)
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_artifact_dir(path: Path) -> ParsedRun:
+    """Parse ``artifacts/<ident>/`` (or a private_data_dir holding one) into a `ParsedRun`.
+
+    Events are read from ``job_events/*.json`` in ``counter`` order (the number
+    each file name starts with); unreadable or truncated files are skipped with a
+    warning naming them, and make the run partial. With several runs under
+    ``artifacts/``, the newest is read. The status comes from the ``status`` file
+    (inferred when missing), rc from ``rc``. Raises `EventsError` when there is
+    no such directory, no ``job_events/`` (or it cannot be listed) or no event
+    file in it.
+
+    A big run has 100,000s of small event files, so the cost is mostly the system
+    calls and the JSON decoding: each file takes one open relative to the directory,
+    one read and a close, and the parser keeps nothing of the decoded event.
+    """
+    directory, notes = _find_artifact_dir(Path(path))
+    events_dir = directory / "job_events"
+    try:
+        names = _event_file_names(events_dir)
+        relative = os.open in os.supports_dir_fd
+        dir_fd = os.open(events_dir, os.O_RDONLY | os.O_CLOEXEC) if relative else None
+    except OSError as exc:
+        raise EventsError(f"{events_dir}: cannot list the event files: {exc}") from exc
+    prefix = "" if dir_fd is not None else f"{events_dir}{os.sep}"
+    parser = EventParser()
+    for note in notes:
+        parser.warn(note)
+    feed = parser.feed
+    try:
+        if not names:
+            raise EventsError(f"{events_dir}: no event files")
+        for name in names:
+            try:
+                event = _load_json(_read_file(prefix + name, dir_fd))
+            except (OSError, ValueError) as exc:
+                parser.mark_partial(
+                    f"{events_dir / name}: unreadable event file skipped ({type(exc).__name__})"
+                )
+                continue
+            if type(event) is not dict:
+                parser.mark_partial(f"{events_dir / name}: not an event object; skipped")
+                continue
+            feed(event)
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    status = _read_text(directory / "status") or None
+    rc_text = _read_text(directory / "rc")
+    rc: int | None = None
+    if rc_text:
+        try:
+            rc = int(rc_text)
+        except ValueError:
+            parser.warn(f"{directory / 'rc'}: not an integer: {rc_text[:40]!r}")
+    return parser.finish(status=status, rc=rc)

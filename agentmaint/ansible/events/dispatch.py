@@ -1,0 +1,381 @@
+"""The dispatch of event kinds: `EventParser.feed` and what each kind of event does.
+
+Text events keep the last fatal error; ``playbook_on_*`` events follow plays
+(and end them); loop item events fold into their task's result; result events
+become `TaskResult`s and move the counters.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections.abc import Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+from agentmaint.ansible.events.bookkeeping import (
+    _CHANGED,
+    _FAIL,
+    _FAILURES,
+    _IGNORED,
+    _INCLUDE_FAIL,
+    _OK,
+    _PLAIN,
+    _RESCUED,
+    _SKIPPED,
+    _UNCOUNTED,
+    _UNREACH,
+    _UNREACHABLE,
+    _Fold,
+    _Play,
+)
+from agentmaint.ansible.events.decisions import _ParserState
+from agentmaint.ansible.events.fields import (
+    _as_float,
+    _as_int,
+    _as_str,
+    _as_time,
+    _files_to_include,
+    _is_changed,
+    _item_label,
+    _message,
+    _strip_ansi,
+)
+from agentmaint.ansible.events.outcome import _stats_counts
+from agentmaint.records import TaskResult, TaskStatus
+
+_ERROR_LINE = re.compile(r"^\s*(\[ERROR\]|ERROR!)")
+_NEW_DISPLAY_LINE = re.compile(r"^\s*\[(WARNING|DEPRECATION WARNING)\]")
+_ERROR_LIMIT = 4000  # characters kept of a fatal error block
+
+_INCLUDE_ACTIONS = frozenset(
+    prefix + name
+    for prefix in ("", "ansible.builtin.", "ansible.legacy.")
+    for name in ("include_tasks", "include_role")
+)
+_META_ACTIONS = frozenset(("meta", "ansible.builtin.meta", "ansible.legacy.meta"))
+_SPECIAL_ACTIONS = _INCLUDE_ACTIONS | _META_ACTIONS
+_RESULT_EVENTS = frozenset(
+    ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
+)
+_CHANGING_EVENTS = frozenset(("runner_on_ok", "runner_on_failed"))
+_ITEM_EVENTS = frozenset(("runner_item_on_ok", "runner_item_on_failed", "runner_item_on_skipped"))
+_TEXT_EVENTS = frozenset(("verbose", "error", "debug", "warning", "deprecated", "system_warning"))
+_TEXT_EVENT, _RESULT_EVENT, _ITEM_EVENT, _PLAYBOOK_EVENT = range(4)
+# What `EventParser.feed` does with each event; others (runner_on_start...) leave nothing.
+_EVENT_HANDLING: dict[str, int] = {
+    **dict.fromkeys(_TEXT_EVENTS, _TEXT_EVENT),
+    **dict.fromkeys(_RESULT_EVENTS, _RESULT_EVENT),
+    **dict.fromkeys(_ITEM_EVENTS, _ITEM_EVENT),
+    **dict.fromkeys(
+        ("playbook_on_task_start", "playbook_on_play_start", "playbook_on_stats"), _PLAYBOOK_EVENT
+    ),
+}
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class _Dispatcher(_ParserState):
+    """`EventParser.feed` and the handler of each kind of event (see `EventParser`)."""
+
+    def feed(self, event: Mapping[str, Any]) -> None:
+        """Take one ansible-runner event dict; malformed events are counted, never raised."""
+        # `type(...) is dict` first: events are plain dicts, and ABC checks are slow.
+        if type(event) is not dict and not isinstance(event, Mapping):
+            self._malformed += 1
+            return
+        counter = event.get("counter")
+        if type(counter) is not int:
+            counter = _as_int(counter)
+        if counter is not None:
+            self._counted += 1
+            self._max_counter = max(self._max_counter, counter)
+        name = event.get("event")
+        data = event.get("event_data")
+        if not isinstance(name, str) or (
+            data is not None and type(data) is not dict and not isinstance(data, Mapping)
+        ):
+            self._malformed += 1
+            return
+        handling = _EVENT_HANDLING.get(name)
+        if handling == _TEXT_EVENT:
+            self._text(event.get("stdout"))
+            return
+        self._in_error = False
+        if handling is None:  # runner_on_start and the like: nothing to keep
+            return
+        data = data or _EMPTY
+        if handling == _RESULT_EVENT:
+            self._result(name, event, data, counter or 0)
+        elif handling == _ITEM_EVENT:
+            self._item(name, event, data)
+        else:
+            self._playbook(name, data)
+
+    def _text(self, stdout: Any) -> None:
+        """Keep the last ``[ERROR]`` block (with its Origin lines) of the display."""
+        if not isinstance(stdout, str) or not stdout:
+            return
+        if not self._in_error and "ERROR" not in stdout:
+            return
+        for line in _strip_ansi(stdout).split("\n"):
+            if _ERROR_LINE.match(line):
+                self._error_lines = [line.strip()]
+                self._error_size = len(line)
+                self._in_error = True
+            elif self._in_error:
+                if _NEW_DISPLAY_LINE.match(line):
+                    self._in_error = False
+                elif self._error_size < _ERROR_LIMIT:
+                    self._error_lines.append(line.rstrip())
+                    self._error_size += len(line) + 1
+
+    def _enter_play(self, play_uuid: str | None) -> None:
+        """Start a new play when an event belongs to another play than the current one.
+
+        The serial batches of a play (ansible-runner suffixes their play uuid with
+        ``_2``, ``_3``...) run the same tasks, so they are analysed as one play.
+        """
+        if play_uuid is None or play_uuid == self._play_seen:
+            return
+        base, _, suffix = play_uuid.rpartition("_")
+        key = base if base and suffix.isdigit() else play_uuid
+        if key != self._play.uuid:
+            self._close_play()
+            self._play = _Play(key)
+        self._play_seen = play_uuid
+
+    def _playbook(self, name: str, data: Mapping[str, Any]) -> None:
+        if name == "playbook_on_task_start":
+            self._includes.clear()
+            task_uuid = _as_str(data.get("task_uuid"))
+            self._enter_play(_as_str(data.get("play_uuid")))
+            if task_uuid is not None and data.get("is_conditional"):
+                self._play.handlers.add(task_uuid)
+        elif name == "playbook_on_play_start":
+            self._includes.clear()
+            self._plays += 1
+            self._enter_play(_as_str(data.get("play_uuid")) or _as_str(data.get("uuid")))
+        elif name == "playbook_on_stats":
+            self._close_play()
+            self._stats = _stats_counts(data)
+
+    def _item(self, name: str, event: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+        host, task_uuid = _as_str(data.get("host")), _as_str(data.get("task_uuid"))
+        if host is None or task_uuid is None:
+            self._malformed += 1
+            return
+        fold = self._folds.setdefault((task_uuid, host), _Fold())
+        res_value = data.get("res")
+        res: Mapping[str, Any] = res_value if isinstance(res_value, Mapping) else _EMPTY
+        if name == "runner_item_on_skipped":
+            fold.skipped += 1
+            return
+        if _is_changed(res, None, event):
+            fold.changed = True
+        rc = _as_int(res.get("rc"))
+        if name == "runner_item_on_failed":
+            fold.failed += 1
+            if fold.message is None:
+                fold.message = f"item={_item_label(res)}: {_message(res) or 'failed'}"
+                fold.rc = rc
+        else:
+            fold.ok += 1
+            if fold.failed == 0 and rc is not None:
+                fold.rc = rc
+
+    def _result(
+        self, name: str, event: Mapping[str, Any], data: Mapping[str, Any], counter: int
+    ) -> None:
+        # The hot path of a big run: one call per task result, so the common case (plain
+        # dicts and strings, as decoded from JSON) avoids helper calls and copies.
+        get = data.get
+        host, task_uuid = get("host"), get("task_uuid")
+        if not (type(host) is str and host and type(task_uuid) is str and task_uuid):
+            host, task_uuid = _as_str(host), _as_str(task_uuid)
+            if host is None or task_uuid is None:
+                self._malformed += 1
+                return
+        intern = self._strings.setdefault
+        host, task_uuid = intern(host, host), intern(task_uuid, task_uuid)
+        play_uuid = _as_str(get("play_uuid"))
+        if play_uuid is not None:
+            play_uuid = intern(play_uuid, play_uuid)
+            self._enter_play(play_uuid)
+        if self._pending_unreach or self._ambiguous:
+            self._host_seen(host)
+        self._version += 1
+        res = get("res")
+        if type(res) is not dict and not isinstance(res, Mapping):
+            res = _EMPTY
+        key = (task_uuid, host)
+        fold = self._folds.pop(key, None) if self._folds else None
+        task_action = _as_str(get("task_action"))
+        action = _as_str(get("resolved_action")) or task_action
+        values = self._base.get(host)
+        if values is None:
+            values = self._base[host] = [0] * 7
+
+        pending = self._includes.get(key) if name == "runner_on_failed" and self._includes else None
+        if pending is not None and pending[0] > 0:
+            # A file the include asked for could not be loaded: the strategy counts a
+            # failure instead of its ok, and re-sends the include result as failed.
+            pending[0] -= 1
+            values[_OK] -= 1
+            values[_FAILURES] += 1
+            self._records.kind[pending[1]] = _INCLUDE_FAIL
+            shown = self._records.shown[pending[1]]
+            failed = replace(shown, status=TaskStatus.FAILED, message=_message(res) or "failed")
+            self._records.shown[pending[1]] = failed
+            return
+
+        include = meta = False
+        if task_action in _SPECIAL_ACTIONS or action in _SPECIAL_ACTIONS:
+            if task_action in _INCLUDE_ACTIONS or action in _INCLUDE_ACTIONS:
+                if name in _CHANGING_EVENTS:
+                    loaded = _files_to_include(name, res, fold)
+                    values[_OK] += loaded
+                    self._includes[key] = [loaded, len(self._records.shown)]
+                include = True
+            meta = task_action in _META_ACTIONS or action in _META_ACTIONS
+        # only ok and failed results count changes (skipped ones have no res to read)
+        changed = name in _CHANGING_EVENTS and _is_changed(res, fold, event)
+        status, kind = self._count(name, data, values, changed, event, include=include, meta=meta)
+        result = self._task_result(
+            name,
+            data,
+            res,
+            fold,
+            status=status,
+            counter=counter,
+            names=(host, task_uuid, play_uuid, action),
+        )
+        self._add(result, kind, task_uuid in self._play.handlers)
+
+    def _task_result(
+        self,
+        name: str,
+        data: Mapping[str, Any],
+        res: Mapping[str, Any],
+        fold: _Fold | None,
+        *,
+        status: TaskStatus,
+        counter: int,
+        names: tuple[str, str, str | None, str | None],
+    ) -> TaskResult:
+        """The `TaskResult` of a result event, with shared strings.
+
+        `names` are the host, task uuid, play uuid (shared already) and module.
+        """
+        get = data.get
+        intern = self._strings.setdefault
+        host, task_uuid, play_uuid, action = names
+        message = _message(res)
+        rc = res.get("rc")
+        if type(rc) is not int:
+            rc = _as_int(rc)
+        if fold is not None:
+            if name == "runner_on_failed" and fold.message:
+                message = f"{message}: {fold.message}" if message else fold.message
+            if rc is None:
+                rc = fold.rc
+        if message is not None:
+            message = intern(message, message)
+        play, task, role = _as_str(get("play")) or "", _as_str(get("task")) or "", get("role")
+        return TaskResult(
+            host=host,
+            play=intern(play, play),
+            task=intern(task, task),
+            status=status,
+            role=intern(role, role) if type(role) is str and role else _as_str(role),
+            module=None if action is None else intern(action, action),
+            start=_as_time(get("start")),
+            end=_as_time(get("end")),
+            duration=_as_float(get("duration")),
+            rc=rc,
+            message=message,
+            play_uuid=play_uuid,
+            task_uuid=task_uuid,
+            counter=counter,
+        )
+
+    def _count(
+        self,
+        name: str,
+        data: Mapping[str, Any],
+        values: list[int],
+        changed: bool,
+        event: Mapping[str, Any],
+        *,
+        include: bool,
+        meta: bool,
+    ) -> tuple[TaskStatus, int]:
+        """Bump the counters (unreachables as dark until shown ignored); status and kind."""
+        if name == "runner_on_ok":
+            if not include:
+                values[_OK] += 1
+                values[_CHANGED] += changed
+            return (TaskStatus.CHANGED if changed else TaskStatus.OK), _PLAIN
+        if name == "runner_on_failed":
+            if not data.get("ignore_errors"):
+                return TaskStatus.FAILED, _FAIL
+            values[_OK] += 1
+            values[_IGNORED] += 1
+            values[_CHANGED] += changed
+            return TaskStatus.IGNORED, _PLAIN
+        if name == "runner_on_skipped":
+            if meta:
+                return TaskStatus.SKIPPED, _UNCOUNTED
+            values[_SKIPPED] += 1
+            return TaskStatus.SKIPPED, _PLAIN
+        if "...ignoring" in str(event.get("stdout") or ""):
+            # the default callback's mark of ignore_unreachable
+            values[_OK] += 1
+            values[_IGNORED] += 1
+            return TaskStatus.IGNORED, _UNREACH
+        values[_UNREACHABLE] += 1
+        return TaskStatus.UNREACHABLE, _UNREACH
+
+    def _add(self, result: TaskResult, kind: int, handler: bool) -> None:
+        records = self._records
+        shown = records.shown
+        index = len(shown)
+        shown.append(result)
+        records.kind.append(kind)
+        records.handler.append(handler)
+        host = result.host
+        play = self._play
+        if kind != _UNCOUNTED:
+            timeline = play.timeline.get(host)
+            if timeline is None:
+                timeline = play.timeline[host] = array("q")
+            timeline.append(index)
+            if not handler and play.waiting:
+                # The host went on: its earlier failures are provisionally rescued.
+                for earlier in play.waiting.pop(host, ()):
+                    values = play.values[host]
+                    values[_FAILURES] -= 1
+                    values[_RESCUED] += 1
+                    shown[earlier] = replace(shown[earlier], status=TaskStatus.RESCUED)
+        if kind == _FAIL:
+            play.failures.append(index)
+            play.waiting.setdefault(host, []).append(index)
+            play.values.setdefault(host, [0] * 7)[_FAILURES] += 1
+        elif kind == _UNREACH and result.status == TaskStatus.UNREACHABLE:
+            self._pending_unreach.setdefault(host, []).append(index)
+
+    def _host_seen(self, host: str) -> None:
+        """A host has a new result: what that settles about its earlier ones."""
+        # An unreachable host that is not ignored is never contacted again.
+        for index in self._pending_unreach.pop(host, ()):
+            self._decide(index, TaskStatus.IGNORED)
+        # Ambiguous failures are those of closed plays (counted as rescued): a host
+        # running in a later play ended its earlier play in good standing.
+        shown = self._records.shown
+        for index in self._ambiguous.pop(host, ()):
+            for member in self._groups.pop(index, (index,)):
+                self._groups.pop(member, None)
+                self._chain.pop(member, None)
+                others = self._ambiguous.get(shown[member].host, [])
+                if member in others:
+                    others.remove(member)

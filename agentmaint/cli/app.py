@@ -1,0 +1,194 @@
+"""The command line's entry points: the argument parser, dispatch, the error boundary.
+
+`main` maps a command to its function and turns agentmaint's errors into
+``path: message`` lines on standard error and exit codes, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+
+from agentmaint import __version__
+from agentmaint.cli.history import _events, _history
+from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
+from agentmaint.cli.reading import _plan, _validate, _windows
+from agentmaint.cli.render import _render
+from agentmaint.cli.running import _run
+from agentmaint.cli.tryout import _demo, _notify_test
+from agentmaint.errors import AgentmaintError, ScheduleError
+from agentmaint.run.locks import LockHeldError
+
+__all__ = ["main", "run"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one clear line (its default, minus the usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="agentmaint",
+        description="Keep fleets serving AI agents patched, backed up and current.",
+    )
+    parser.add_argument("--version", action="version", version=f"agentmaint {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    validate = sub.add_parser("validate", help="check a schedule file; report every problem")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--json", action="store_true", help="machine-readable output")
+
+    plan_cmd = sub.add_parser("plan", help="show what is due now (or --at an instant)")
+    _selection(plan_cmd)
+    plan_cmd.add_argument("--json", action="store_true", help="machine-readable output")
+
+    windows = sub.add_parser("windows", help="list the next maintenance windows")
+    windows.add_argument("file", type=Path)
+    windows.add_argument("--count", "-n", type=int, default=5, help="windows per environment")
+    windows.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
+    windows.add_argument(
+        "--environment",
+        "-e",
+        action="append",
+        dest="environments",
+        metavar="ENV",
+        help="only this environment (repeatable)",
+    )
+    windows.add_argument("--json", action="store_true", help="machine-readable output")
+
+    run_cmd = sub.add_parser("run", help="run what is due and record it")
+    _selection(run_cmd)
+    run_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="run the chosen environments/components regardless of windows and history",
+    )
+    run_cmd.add_argument("--check", action="store_true", help="Ansible check mode (dry run)")
+    run_cmd.add_argument(
+        "--wait",
+        type=str,
+        default=None,
+        metavar="DURATION",
+        help="wait this long for a locked environment instead of exiting 3",
+    )
+    run_cmd.add_argument("--json", action="store_true", help="print the run record as JSON")
+
+    render = sub.add_parser("render", help="write the inventory and playbook without running")
+    _selection(render)
+    render.add_argument("--out", type=Path, required=True, help="directory to write into")
+    render.add_argument(
+        "--force", action="store_true", help="all hosts of the chosen environments/components"
+    )
+    render.add_argument(
+        "--node",
+        help="only the slice of this execution node, as a self-contained job directory "
+        "(for ansible-runner transmit, e.g. through Receptor)",
+    )
+
+    history = sub.add_parser(
+        "history", help="show the maintenance history (or: history import FILE ARTIFACT_DIR)"
+    )
+    history.add_argument("args", nargs="+", metavar="FILE | import FILE ARTIFACT_DIR")
+    history.add_argument("--environment", "-e")
+    history.add_argument("--component", "-c")
+    history.add_argument("--server", "-s")
+    history.add_argument("--since", help="ISO 8601 instant")
+    history.add_argument("--limit", "-n", type=int, default=None)
+    fmt = history.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+
+    events = sub.add_parser("events", help="parse an ansible-runner artifact directory")
+    events.add_argument("artifact_dir", type=Path)
+    events.add_argument("--json", action="store_true")
+
+    notify_test = sub.add_parser(
+        "notify-test", help="send a test message through every notification channel"
+    )
+    notify_test.add_argument("file", type=Path)
+    notify_test.add_argument("--json", action="store_true", help="machine-readable output")
+
+    demo = sub.add_parser("demo", help="set up the demo fleet and run a full maintenance cycle")
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(".agentmaint-demo"),
+        help="where to create the demo fleet (reset each time)",
+    )
+    demo.add_argument("--json", action="store_true")
+    return parser
+
+
+def _selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
+    parser.add_argument(
+        "--environment",
+        "-e",
+        action="append",
+        dest="environments",
+        metavar="ENV",
+        help="only this environment (repeatable)",
+    )
+    parser.add_argument(
+        "--component",
+        "-c",
+        action="append",
+        dest="components",
+        metavar="COMPONENT",
+        help="only this component (repeatable)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        return _COMMANDS[args.command](args, out)
+    except ScheduleError as exc:
+        if getattr(args, "json", False) and args.command == "validate":
+            _print_json(
+                {
+                    "valid": False,
+                    "problems": [{"path": p.path, "message": p.message} for p in exc.problems],
+                }
+            )
+        else:
+            err.print(f"[bold red]{exc.source}[/]: invalid schedule", highlight=False)
+            for problem in exc.problems:
+                err.print(f"  {problem}", markup=False, highlight=False)
+        return EXIT_INVALID
+    except LockHeldError as exc:
+        err.print(f"agentmaint: {exc}", markup=False, highlight=False)
+        return EXIT_LOCKED
+    except AgentmaintError as exc:
+        err.print(f"agentmaint: error: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
+    "validate": _validate,
+    "plan": _plan,
+    "windows": _windows,
+    "run": _run,
+    "render": _render,
+    "history": _history,
+    "events": _events,
+    "demo": _demo,
+    "notify-test": _notify_test,
+}
+
+
+def run() -> NoReturn:
+    """Entry point for ``python -m agentmaint``."""
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The commands on recorded runs: ``history``, ``history import`` and ``events``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agentmaint.ansible.events import read_artifact_dir
+from agentmaint.cli.console import history_table
+from agentmaint.cli.options import _history_reader, parse_instant
+from agentmaint.cli.output import EXIT_OK, _print_json, _print_partial
+from agentmaint.config.parse import load_schedule
+from agentmaint.errors import UsageError
+from agentmaint.history.store import HistoryStore, open_history, records_to_json, write_records_csv
+from agentmaint.records import HostCounts
+from agentmaint.run.importer import import_run
+
+
+def _history(args: argparse.Namespace, out: Console) -> int:
+    words: list[str] = args.args
+    if words[0] == "import":
+        if len(words) != 3:
+            raise UsageError("usage: agentmaint history import FILE ARTIFACT_DIR")
+        return _history_import(Path(words[1]), Path(words[2]), out)
+    if len(words) != 1:
+        raise UsageError("usage: agentmaint history FILE [filters]")
+    schedule = load_schedule(Path(words[0]))
+    since = parse_instant(args.since) if args.since else None
+    with _history_reader(schedule) as history:
+        records = (
+            history.records(
+                environment=args.environment,
+                component=args.component,
+                server=args.server,
+                since=since,
+                limit=args.limit,
+            )
+            if isinstance(history, HistoryStore)
+            else []
+        )
+    if args.json:
+        sys.stdout.write(records_to_json(records) + "\n")
+    elif args.csv:
+        write_records_csv(records, sys.stdout)
+    else:
+        out.print(history_table(records))
+    return EXIT_OK
+
+
+def _history_import(file: Path, artifact_dir: Path, out: Console) -> int:
+    schedule = load_schedule(file)
+    parsed = read_artifact_dir(artifact_dir)
+    with open_history(schedule.history_url, schedule.state_dir) as store:
+        run = import_run(schedule, store, parsed, artifact_dir)
+    out.print(f"imported run {run.id} ({run.status.value}) from {artifact_dir}", highlight=False)
+    _print_partial(parsed, out)
+    return EXIT_OK
+
+
+def _events(args: argparse.Namespace, out: Console) -> int:
+    parsed = read_artifact_dir(args.artifact_dir)
+    if args.json:
+        _print_json(parsed.to_dict())
+        return EXIT_OK
+    table = Table(title=f"Tasks ({parsed.status.value})", title_justify="left")
+    for column in ("Host", "Play", "Task", "Status", "Message"):
+        table.add_column(column, overflow="fold")
+    for result in parsed.results:
+        table.add_row(
+            result.host, result.play, result.task, result.status.value, result.message or ""
+        )
+    out.print(table)
+    counts = Table(title="Per host", title_justify="left")
+    counts.add_column("Host")
+    for key in HostCounts().to_dict():
+        counts.add_column(key)
+    for host, host_counts in parsed.counts.items():
+        counts.add_row(host, *(str(v) for v in host_counts.to_dict().values()))
+    out.print(counts)
+    _print_partial(parsed, out)
+    if parsed.error:
+        out.print(f"[red]{escape(parsed.error)}[/]", markup=True, highlight=False)
+    return EXIT_OK

@@ -1,0 +1,71 @@
+"""The ``render`` command: the job directory of a run (or of one node's slice), not run."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from rich.console import Console
+
+from agentmaint.ansible.remote import ssh_argv, worker_command
+from agentmaint.ansible.render import Target, targets_from_decisions
+from agentmaint.ansible.slicing import Slice, slice_targets
+from agentmaint.cli.options import _selected_plan, parse_instant
+from agentmaint.cli.output import EXIT_OK
+from agentmaint.config.parse import load_schedule
+from agentmaint.config.schedule import LOCAL_NODE, Schedule
+from agentmaint.errors import UsageError
+from agentmaint.run.ids import new_run_id
+from agentmaint.run.jobdir import prepare_run_dir
+
+
+def _render(args: argparse.Namespace, out: Console) -> int:
+    schedule = load_schedule(args.file)
+    at = parse_instant(args.at)
+    result = _selected_plan(schedule, at, args, force=args.force)
+    targets = targets_from_decisions(result.due)
+    if not targets:
+        out.print("nothing due: nothing rendered (use --force to render anyway)")
+        return EXIT_OK
+    directory: Path = args.out
+    if directory.exists():
+        if any(directory.iterdir()):
+            raise UsageError(f"--out: {directory} exists and is not empty")
+        directory.rmdir()
+    run_id = new_run_id(at)
+    node = None
+    if args.node is not None:
+        part = _node_slice(schedule, targets, args.node)
+        if part is None:
+            out.print(f"nothing due on execution node {args.node}: nothing rendered")
+            return EXIT_OK
+        targets, node = part.targets, part.node
+    job = prepare_run_dir(schedule, targets, run_id=run_id, directory=directory, node=node)
+    out.print(f"inventory: {job.inventory}", highlight=False)
+    out.print(f"playbook:  {job.private_data_dir / 'project' / job.playbook}", highlight=False)
+    if node is not None:
+        out.print(
+            f"send with: ansible-runner transmit {job.private_data_dir} -p {job.playbook} "
+            f"--ident {job.ident} | {shlex.join(ssh_argv(node, worker_command(node, job.ident)))} "
+            f"| ansible-runner process {job.private_data_dir} --ident {job.ident}",
+            highlight=False,
+        )
+        return EXIT_OK
+    out.print(
+        f"run with:  ANSIBLE_CONFIG={job.envvars['ANSIBLE_CONFIG']} ansible-playbook "
+        f"-i {job.inventory} {job.private_data_dir / 'project' / job.playbook}",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def _node_slice(schedule: Schedule, targets: tuple[Target, ...], name: str) -> Slice | None:
+    """The slice a run would send to execution node `name` (``local``: the controller's)."""
+    if name != LOCAL_NODE and schedule.execution.node(name) is None:
+        known = ", ".join([*(n.name for n in schedule.execution.nodes), LOCAL_NODE])
+        raise UsageError(f"--node: {name!r} is not an execution node (known: {known})")
+    parts = [p for p in slice_targets(schedule, targets) if p.name == name]
+    if not parts:
+        return None
+    return Slice(parts[0].index, parts[0].node, tuple(t for p in parts for t in p.targets))

@@ -1,0 +1,92 @@
+"""The ``run`` command: a run cancelled by SIGINT/SIGTERM, live progress, the report."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console
+
+from agentmaint.cli.console import LiveProgress, result_table
+from agentmaint.cli.options import _duration_option, parse_instant
+from agentmaint.cli.output import EXIT_FAILED, EXIT_OK, _print_deliveries, _print_json, _print_plan
+from agentmaint.config.parse import load_schedule
+from agentmaint.config.schedule import Schedule
+from agentmaint.maintenance import run_maintenance
+from agentmaint.run.results import RunResult
+
+
+@contextlib.contextmanager
+def _cancel_on_signals() -> Iterator[tuple[threading.Event, list[int]]]:
+    """SIGINT/SIGTERM set the event (the run cancels and records itself) instead of raising."""
+    cancel = threading.Event()
+    received: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+        cancel.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield cancel, received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _run(args: argparse.Namespace, out: Console) -> int:
+    schedule = load_schedule(args.file)
+    at = parse_instant(args.at)
+    wait = _duration_option("--wait", args.wait)
+    result, received = _run_with_display(
+        schedule,
+        out,
+        as_json=args.json,
+        at=at,
+        environments=args.environments,
+        components=args.components,
+        force=args.force,
+        check=args.check,
+        lock_wait=wait,
+    )
+    return _report(result, schedule, out, args.json, received)
+
+
+def _run_with_display(
+    schedule: Schedule, out: Console, *, as_json: bool, **options: Any
+) -> tuple[RunResult, list[int]]:
+    """Run maintenance with SIGINT/SIGTERM cancelling it, and live progress unless JSON.
+
+    Returns the result and the signals received (empty when none interrupted the run).
+    """
+    with _cancel_on_signals() as (cancel, received):
+        if as_json:
+            return run_maintenance(schedule, cancel=cancel, **options), received
+        with LiveProgress(out) as progress:
+            result = run_maintenance(schedule, cancel=cancel, observers=[progress], **options)
+        return result, received
+
+
+def _report(
+    result: RunResult, schedule: Schedule, out: Console, as_json: bool, signals: list[int]
+) -> int:
+    if as_json:
+        _print_json(result.to_dict())
+    elif result.nothing_due:
+        _print_plan(result.plan, schedule, out)
+        out.print("nothing due", highlight=False)
+    else:
+        out.print(result_table(result))
+        run = result.run
+        assert run is not None
+        out.print(f"history: agentmaint history {schedule.source}", highlight=False)
+        if run.message:
+            out.print(f"[red]{run.message}[/]", highlight=False)
+        _print_deliveries(result.notifications, out, failures_only=False)
+    if signals:
+        return 128 + signals[0]
+    return EXIT_OK if result.succeeded else EXIT_FAILED

@@ -1,0 +1,71 @@
+"""The builder's base: the problems found so far and the scalars every section reads.
+
+Each section of a schedule file has its own builder class (a subclass of
+`_BuilderBase`); `agentmaint.config.parse.document` composes them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agentmaint.config.durations import parse_duration
+from agentmaint.errors import Problem, format_path
+
+UTC = ZoneInfo("UTC")
+Path_ = list[str | int]
+
+
+class _BuilderBase:
+    """Collects the problems of a (possibly invalid) document; reads its scalars."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.secret_variables: list[str] = []
+
+    def fail(self, path: Path_, message: str) -> None:
+        self.problems.append(Problem(format_path(path), message))
+
+    # -- scalars -------------------------------------------------------------------------
+
+    def zone(self, value: Any, path: Path_, default: ZoneInfo) -> ZoneInfo:
+        if not isinstance(value, str) or not value:
+            return default
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(path, f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin, UTC)")
+            return default
+
+    def duration(self, value: Any, path: Path_, default: timedelta) -> timedelta:
+        if not isinstance(value, str):
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError:
+            return default  # the schema's pattern already reported it
+
+    def instant(self, value: Any, path: Path_, zone: ZoneInfo, *, end: bool) -> datetime | None:
+        if not isinstance(value, str):
+            return None
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                day = date.fromisoformat(text)
+                if end:  # a date as the end includes that whole day
+                    day += timedelta(days=1)
+                return datetime.combine(day, time(0), zone).astimezone(UTC)
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            self.fail(path, f"{value!r} is not a valid date or date-time ({exc})")
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
+
+
+def _ini_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
