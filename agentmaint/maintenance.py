@@ -41,7 +41,7 @@ from agentmaint.config.roles import ROLES_PATH
 from agentmaint.config.schedule import ExecutionNode, NotifyEvent, Schedule
 from agentmaint.errors import AgentmaintError
 from agentmaint.history.delivery import Delivery
-from agentmaint.history.store import HistoryStore, open_history
+from agentmaint.history.store import HistoryStore, RunRecording, open_history
 from agentmaint.notify import notify_run
 from agentmaint.planning.history import HistoryReader
 from agentmaint.planning.planner import Decision, HostDecision, Plan, plan
@@ -493,7 +493,7 @@ def _execute(
         )
     finally:
         finished = datetime.now(UTC)
-        ended = _record(schedule, store, run_id, slices, finished=finished, check=check)
+        ended = _record(schedule, store, run, slices, finished=finished, check=check)
         _prune(schedule, store, finished)
         shutil.rmtree(control_dir, ignore_errors=True)
     final = store.get_run(run_id) or run
@@ -605,14 +605,16 @@ class _Recorded:
 def _record(
     schedule: Schedule,
     store: HistoryStore,
-    run_id: str,
+    run: RunRecord,
     slices: list[_SliceRun],
     *,
     finished: datetime,
     check: bool,
 ) -> _Recorded:
     """Store what every slice did, under one run, and finish the run."""
+    run_id = run.id
     records: list[MaintenanceRecord] = []
+    results: list[TaskResult] = []
     counts: dict[str, HostCounts] = {}
     statuses: list[RunStatus] = []
     messages: list[str] = []
@@ -638,7 +640,7 @@ def _record(
             stopped_reason=stopped,
             interrupted=part.in_flight,
         )
-        store.add_task_results(run_id, parsed.results)
+        results += parsed.results
         counts.update(parsed.counts)
         statuses.append(status)
         if outcome is not None and outcome.rc is not None:
@@ -649,16 +651,15 @@ def _record(
                 if len(slices) == 1
                 else f"slice {part.slice.index} ({part.slice.name}): {message}"
             )
-    store.set_host_counts(run_id, counts)
-    if not check:
-        store.add_records(run_id, records)
-    store.finish_run(
-        run_id,
-        _run_status(statuses),
+    ended = replace(
+        run,
+        status=_run_status(statuses),
         finished=finished,
         runner_rc=max(rcs, default=None) if len(slices) > 1 else (rcs[0] if rcs else None),
         message="; ".join(messages) or None,
     )
+    # One transaction: a controller killed while recording leaves the run `running`.
+    store.record_run(RunRecording(ended, results, counts, records if not check else ()))
     return _Recorded(records, counts)
 
 
