@@ -36,8 +36,8 @@ from agentmaint.config.schedule import LOCAL_NODE, Schedule
 from agentmaint.errors import AgentmaintError, ScheduleError, UsageError
 from agentmaint.history.delivery import Delivery
 from agentmaint.history.store import (
-    DB_NAME,
     HistoryStore,
+    MissingHistoryError,
     open_history,
     records_to_json,
     write_records_csv,
@@ -53,10 +53,10 @@ from agentmaint.notify import send_test
 from agentmaint.planning.history import HistoryReader, MemoryHistory
 from agentmaint.planning.planner import Plan, plan
 from agentmaint.planning.windows import upcoming_windows
-from agentmaint.records import HostCounts
+from agentmaint.records import HostCounts, RunRecord
 from agentmaint.run.importer import import_run
 from agentmaint.run.locks import LockHeldError
-from agentmaint.run.recovery import recover_interrupted_runs
+from agentmaint.run.recovery import recover_history
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -155,6 +155,12 @@ def _build_parser() -> argparse.ArgumentParser:
     fmt = history.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
+
+    recover = sub.add_parser(
+        "recover", help="record the runs whose controller died (and upgrade the history)"
+    )
+    recover.add_argument("file", type=Path)
+    recover.add_argument("--json", action="store_true", help="machine-readable output")
 
     events = sub.add_parser("events", help="parse an ansible-runner artifact directory")
     events.add_argument("artifact_dir", type=Path)
@@ -347,13 +353,45 @@ def _windows(args: argparse.Namespace, out: Console) -> int:
 
 @contextlib.contextmanager
 def _history_reader(schedule: Schedule) -> Iterator[HistoryReader]:
-    """The schedule's history store, or an empty history if none was created yet."""
-    if schedule.history_url is None and not (schedule.state_dir / DB_NAME).exists():
+    """The schedule's history opened read-only (read commands never write; no recovery).
+
+    An empty history if none was created yet.
+    """
+    try:
+        store = open_history(schedule.history_url, schedule.state_dir, readonly=True)
+    except MissingHistoryError:
+        store = None
+    if store is None:
         yield MemoryHistory()
         return
-    with open_history(schedule.history_url, schedule.state_dir) as store:
-        recover_interrupted_runs(store)
+    with store:
         yield store
+
+
+def _recover(args: argparse.Namespace, out: Console) -> int:
+    schedule = load_schedule(args.file)
+    runs = recover_history(schedule.history_url, schedule.state_dir)
+    if args.json:
+        _print_json({"recovered": [_run_json(run) for run in runs]})
+        return EXIT_OK
+    for run in runs:
+        out.print(f"recovered run {run.id} ({run.status.value}): {run.message}", highlight=False)
+    if not runs:
+        out.print("nothing to recover", highlight=False)
+    return EXIT_OK
+
+
+def _run_json(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "trigger": run.trigger,
+        "status": run.status.value,
+        "started": run.started.isoformat(),
+        "finished": run.finished.isoformat() if run.finished else None,
+        "pid": run.pid,
+        "controller": run.controller,
+        "message": run.message,
+    }
 
 
 @contextlib.contextmanager
@@ -637,6 +675,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "render": _render,
     "history": _history,
     "events": _events,
+    "recover": _recover,
     "demo": _demo,
     "notify-test": _notify_test,
 }
