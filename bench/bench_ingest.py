@@ -96,17 +96,18 @@ def agentmaint_ingest(directory: Path, state: Path) -> tuple[Times, Times]:
     from datetime import UTC, datetime
 
     from agentmaint.ansible.events import read_artifact_dir
-    from agentmaint.history.store import HistoryStore
-    from agentmaint.records import RunRecord
+    from agentmaint.history.store import HistoryStore, RunRecording
+    from agentmaint.records import RunRecord, RunStatus
 
     started = clocks()
     parsed = read_artifact_dir(directory)
     storing = clocks()
     with HistoryStore.open(state) as store:
         run_id = f"bench-{time.monotonic_ns()}"
-        store.begin_run(RunRecord(id=run_id, trigger="bench", started=datetime.now(UTC)))
-        store.add_task_results(run_id, parsed.results)
-        store.set_host_counts(run_id, parsed.counts)
+        now = datetime.now(UTC)
+        store.begin_run(RunRecord(id=run_id, trigger="bench", started=now))
+        run = RunRecord(run_id, "bench", now, status=RunStatus.FAILED, finished=now, runner_rc=2)
+        store.record_run(RunRecording(run, parsed.results, parsed.counts))
     return since(started), since(storing)
 
 
@@ -118,7 +119,7 @@ import json, os, sys, tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 import agentmaint.ansible.events, agentmaint.history.store
-from agentmaint.records import RunRecord
+from agentmaint.records import RunRecord, RunStatus
 if sys.argv[2] == "run":
     events = os.path.join(sys.argv[1], "job_events")
     parser, seen = agentmaint.ansible.events.EventParser(), 0
@@ -129,9 +130,12 @@ if sys.argv[2] == "run":
     parsed = parser.finish(status="failed", rc=2)
     with tempfile.TemporaryDirectory() as state:
         with agentmaint.history.store.HistoryStore.open(Path(state)) as store:
-            store.begin_run(RunRecord(id="r", trigger="bench", started=datetime.now(UTC)))
-            store.add_task_results("r", parsed.results)
-            store.set_host_counts("r", parsed.counts)
+            now = datetime.now(UTC)
+            store.begin_run(RunRecord(id="r", trigger="bench", started=now))
+            run = RunRecord("r", "bench", now, status=RunStatus.FAILED, finished=now)
+            store.record_run(
+                agentmaint.history.store.RunRecording(run, parsed.results, parsed.counts)
+            )
 # VmHWM: this process's own peak (ru_maxrss would include the parent's, kept over exec)
 hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(int(hwm.split()[1]) // 1024)

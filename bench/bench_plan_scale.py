@@ -2,7 +2,7 @@
 
 Builds a temporary history of 10,000 hosts x 10 components with 1,000,000 roll-up
 records (5 runs x 2 records per host and component), inserted through the public
-API: one `HistoryStore.add_records` call per run, i.e. one `executemany` in one
+API: one `HistoryStore.record_run` call per run, i.e. one `executemany` in one
 transaction, followed by one set-based recomputation of attempts and host states.
 
 Then it times, as medians of 5 runs:
@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agentmaint.history.store import HistoryStore
+from agentmaint.history.store import HistoryStore, RunRecording
 from agentmaint.records import Action, MaintenanceRecord, Outcome, RunRecord, RunStatus
 
 HOSTS = 10_000
@@ -112,17 +112,19 @@ def main() -> None:
             store.begin_run(RunRecord(run_id, "schedule", started))
             records = list(run_records(run))
             total += len(records)
-            store.add_records(run_id, records)
-            store.finish_run(
+            ended = RunRecord(
                 run_id,
-                RunStatus.SUCCESSFUL,
+                "schedule",
+                started,
+                status=RunStatus.SUCCESSFUL,
                 finished=started + timedelta(hours=1),
                 runner_rc=0,
             )
+            store.record_run(RunRecording(ended, records=records))
         insert = time.perf_counter() - start
         print(
             f"insert {total:,} records ({HOSTS:,} hosts x {COMPONENTS} components x "
-            f"{RUNS} runs x 2) via add_records: {insert:.2f} s "
+            f"{RUNS} runs x 2) via record_run: {insert:.2f} s "
             f"({total / insert:,.0f} records/s)"
         )
         size = sum(p.stat().st_size for p in Path(tmp).iterdir())

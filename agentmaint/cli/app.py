@@ -15,7 +15,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from agentmaint import __version__
-from agentmaint.cli.history import _events, _history
+from agentmaint.cli.history import _events, _history, _recover
 from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
 from agentmaint.cli.reading import _plan, _validate, _windows
 from agentmaint.cli.render import _render
@@ -106,6 +106,12 @@ def _build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
 
+    recover = sub.add_parser(
+        "recover", help="record the runs whose controller died (and upgrade the history)"
+    )
+    recover.add_argument("file", type=Path)
+    recover.add_argument("--json", action="store_true", help="machine-readable output")
+
     events = sub.add_parser("events", help="parse an ansible-runner artifact directory")
     events.add_argument("artifact_dir", type=Path)
     events.add_argument("--json", action="store_true")
@@ -184,6 +190,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "render": _render,
     "history": _history,
     "events": _events,
+    "recover": _recover,
     "demo": _demo,
     "notify-test": _notify_test,
 }

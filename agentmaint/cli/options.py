@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 from agentmaint.config.durations import parse_duration
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import UsageError
-from agentmaint.history.store import DB_NAME, open_history
+from agentmaint.history.store import MissingHistoryError, open_history
 from agentmaint.planning.forced import forced_plan
 from agentmaint.planning.history import HistoryReader, MemoryHistory
 from agentmaint.planning.planner import Plan, plan
-from agentmaint.run.recovery import recover_interrupted_runs
 
 __all__ = ["parse_instant"]
 
@@ -50,12 +49,16 @@ def _selected_plan(
 
 @contextlib.contextmanager
 def _history_reader(schedule: Schedule) -> Iterator[HistoryReader]:
-    """The schedule's history store, or an empty history if none was created yet."""
-    if schedule.history_url is None and not (schedule.state_dir / DB_NAME).exists():
+    """The schedule's history opened read-only (read commands never write; no recovery).
+
+    An empty history if none was created yet.
+    """
+    try:
+        store = open_history(schedule.history_url, schedule.state_dir, readonly=True)
+    except MissingHistoryError:
         yield MemoryHistory()
         return
-    with open_history(schedule.history_url, schedule.state_dir) as store:
-        recover_interrupted_runs(store)
+    with store:
         yield store
 
 

@@ -36,10 +36,20 @@ so that text order is time order; enums are stored as their values):
 Every child row references its run with ``ON DELETE CASCADE``, so deleting a
 run (`HistoryStore.prune`) deletes everything recorded for it.
 
+Writing a run: `HistoryStore.begin_run` stores it ``running`` when it starts;
+`HistoryStore.record_run` then records everything else it did (task results,
+host counts, records, derived tables, final status) in one transaction, at most
+once (`agentmaint.history.recording`). Row conversions are in
+`agentmaint.history.rows`, the derived tables' rules in `agentmaint.history.derived`,
+CSV/JSON export in `agentmaint.history.export` (all re-exported here).
+
 The schema is versioned (``PRAGMA user_version`` in SQLite, the ``schema_version``
 table in PostgreSQL) and upgraded by one ordered list of migrations
 (`agentmaint.history.db.schema`) when a store is opened; a database written by a newer
-agentmaint, or that is not a history, is refused without being touched.
+agentmaint, or that is not a history, is refused without being touched. A store
+opened ``readonly`` (what the read commands use) never writes: it refuses a
+history of an older schema (``agentmaint recover FILE`` upgrades it) and raises
+`MissingHistoryError` for a history never created, creating nothing.
 
 Concurrency: any number of readers (``agentmaint history``) work while one writer
 (a run) writes, in the same or other processes (or, with PostgreSQL, on other
@@ -52,36 +62,40 @@ that opened it); open one store per thread.
 
 from __future__ import annotations
 
-import csv
-import json
 import socket
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from agentmaint.config.schedule import NotifyEvent
 from agentmaint.config.secret import Secret
-from agentmaint.errors import UsageError
 from agentmaint.history.db import open_database
-from agentmaint.history.db.base import Database, StoreError
+from agentmaint.history.db.base import Database, MissingHistoryError, StoreError
 from agentmaint.history.db.schema import SCHEMA_VERSION
 from agentmaint.history.db.sqlite import SqliteDatabase
 from agentmaint.history.db.url import DB_NAME
 from agentmaint.history.delivery import Delivery, DeliveryStatus
-from agentmaint.planning.history import HostComponentState, StateKey
-from agentmaint.records import (
-    Action,
-    HostCounts,
-    MaintenanceRecord,
-    Outcome,
-    RunRecord,
-    RunStatus,
-    TaskResult,
-    TaskStatus,
+from agentmaint.history.derived import recompute_states
+from agentmaint.history.export import CSV_COLUMNS, records_to_json, write_records_csv
+from agentmaint.history.recording import Recorded, RecordOutcome, RunRecording, write_run
+from agentmaint.history.rows import (
+    COUNT_COLUMNS,
+    RECORD_COLUMNS,
+    RUN_COLUMNS,
+    TASK_COLUMNS,
+    from_text,
+    marks,
+    record_from_row,
+    run_from_row,
+    run_row,
+    task_from_row,
+    to_text,
 )
+from agentmaint.planning.history import HostComponentState, StateKey
+from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
 
 if TYPE_CHECKING:
     from agentmaint.planning.history import HistoryReader
@@ -91,126 +105,15 @@ __all__ = [
     "DB_NAME",
     "SCHEMA_VERSION",
     "HistoryStore",
+    "MissingHistoryError",
+    "RecordOutcome",
+    "Recorded",
+    "RunRecording",
     "StoreError",
     "open_history",
     "records_to_json",
     "write_records_csv",
 ]
-
-#: The columns of `write_records_csv`, in order.
-CSV_COLUMNS = (
-    "timestamp",
-    "environment",
-    "server",
-    "component",
-    "action",
-    "status",
-    "error",
-    "run_id",
-)
-
-
-# --------------------------------------------------------------------------- queries
-
-# Conditions on a record `r` (0/1 through CASE, the same in both engines).
-_FAILED_SQL = (
-    f"CASE WHEN r.status IN ('{Outcome.FAILED.value}', '{Outcome.UNREACHABLE.value}') "
-    f"OR r.action = '{Action.ROLLBACK.value}' THEN 1 ELSE 0 END"
-)
-_UPDATED_SQL = (
-    f"CASE WHEN r.action = '{Action.UPDATE.value}' AND r.status = '{Outcome.SUCCESS.value}' "
-    "THEN 1 ELSE 0 END"
-)
-
-_RUN_COLUMNS = (
-    "id, trigger, started, status, finished, runner_rc, artifact_dir, pid, message, "
-    "check_mode, environments, components, controller"
-)
-_TASK_COLUMNS = (
-    'counter, host, play, task, status, role, module, start, "end", duration, rc, message, '
-    "play_uuid, task_uuid"
-)
-_COUNT_COLUMNS = "ok, changed, failures, unreachable, skipped, rescued, ignored"
-_COUNT_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in _COUNT_COLUMNS.split(", "))
-_RECORD_COLUMNS = "timestamp, environment, server, component, action, status, error, run_id"
-_RECORD_INSERT_COLUMNS = (
-    "run_id",
-    "timestamp",
-    "environment",
-    "server",
-    "component",
-    "action",
-    "status",
-    "error",
-)
-
-
-# --------------------------------------------------------------------------- conversions
-
-
-def _to_text(instant: datetime) -> str:
-    """Fixed-width ISO 8601 UTC text: ``2026-11-23T01:30:00.000000Z``."""
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise UsageError(f"datetime {instant.isoformat()} must be timezone-aware")
-    naive = instant.astimezone(UTC).replace(tzinfo=None)
-    return naive.isoformat(timespec="microseconds") + "Z"
-
-
-def _opt_text(instant: datetime | None) -> str | None:
-    return None if instant is None else _to_text(instant)
-
-
-_STATUS_TEXT = {status: status.value for status in TaskStatus}
-
-
-def _result_time(instant: datetime) -> str:
-    """`_to_text`, faster for the UTC times of task results (a big run has 100,000s)."""
-    if instant.tzinfo is UTC:
-        return instant.isoformat(timespec="microseconds")[:-6] + "Z"
-    return _to_text(instant)
-
-
-def _from_text(text: str) -> datetime:
-    # Always written by `_to_text`, so the "Z" suffix makes it aware UTC.
-    return datetime.fromisoformat(text)
-
-
-def _opt_from_text(text: str | None) -> datetime | None:
-    return None if text is None else _from_text(text)
-
-
-def _run_from_row(row: Sequence[Any]) -> RunRecord:
-    return RunRecord(
-        id=row[0],
-        trigger=row[1],
-        started=_from_text(row[2]),
-        status=RunStatus(row[3]),
-        finished=_opt_from_text(row[4]),
-        runner_rc=row[5],
-        artifact_dir=None if row[6] is None else Path(row[6]),
-        pid=row[7],
-        message=row[8],
-        check_mode=bool(row[9]),
-        environments=tuple(json.loads(row[10])),
-        components=tuple(json.loads(row[11])),
-        controller=row[12],
-    )
-
-
-def _record_from_row(row: Sequence[Any]) -> MaintenanceRecord:
-    return MaintenanceRecord(
-        timestamp=_from_text(row[0]),
-        environment=row[1],
-        server=row[2],
-        component=row[3],
-        action=Action(row[4]),
-        status=Outcome(row[5]),
-        error=row[6],
-        run_id=row[7],
-    )
-
-
-# --------------------------------------------------------------------------- the store
 
 
 class HistoryStore:
@@ -222,13 +125,14 @@ class HistoryStore:
     one thread.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         """Open (creating if needed: directory 0700, file 0600) and migrate a SQLite file.
 
         Raises `StoreError` if the file is not a SQLite database, is corrupt, or
-        was written by a newer agentmaint; the file is then left untouched.
+        was written by a newer agentmaint; the file is then left untouched. With
+        `readonly`, nothing is created or migrated (see `open_history`).
         """
-        self._attach(SqliteDatabase(Path(path)))
+        self._attach(SqliteDatabase(Path(path), readonly=readonly))
 
     def _attach(self, database: Database) -> None:
         self._db = database
@@ -236,27 +140,33 @@ class HistoryStore:
         self.path: Path | None = database.path
 
     @classmethod
-    def open(cls, state_dir: Path) -> HistoryStore:
+    def open(cls, state_dir: Path, *, readonly: bool = False) -> HistoryStore:
         """Open the history of a state directory (``state_dir / "history.sqlite3"``)."""
-        return cls(Path(state_dir) / DB_NAME)
+        return cls(Path(state_dir) / DB_NAME, readonly=readonly)
 
     @classmethod
-    def from_url(cls, url: str | None, state_dir: Path) -> HistoryStore:
+    def from_url(cls, url: str | None, state_dir: Path, *, readonly: bool = False) -> HistoryStore:
         """Open the history ``history.url`` names (None: the state directory's default file).
 
         ``sqlite:///relative/path`` (relative to `state_dir`), ``sqlite:////absolute/path``,
         or ``postgresql://user:password@host:port/database``. Raises `StoreError` (naming
         the URL without its password) for another form, an unreachable server, refused
         authentication, a missing driver, or a database this agentmaint cannot use.
+        With `readonly`, see `open_history`.
         """
         store = cls.__new__(cls)
-        store._attach(open_database(url, state_dir))
+        store._attach(open_database(url, state_dir, readonly=readonly))
         return store
 
     @property
     def location(self) -> str:
         """The database, for messages: the file's path, or the URL without its password."""
         return self._db.location
+
+    @property
+    def readonly(self) -> bool:
+        """Whether the store was opened read-only (every write raises `StoreError`)."""
+        return self._db.readonly
 
     @property
     def history_url(self) -> Secret | None:
@@ -311,58 +221,35 @@ class HistoryStore:
 
         A run without a `controller` is recorded with this machine's host name.
         """
-        row = (
-            run.id,
-            run.trigger,
-            _to_text(run.started),
-            RunStatus(run.status).value,
-            _opt_text(run.finished),
-            run.runner_rc,
-            None if run.artifact_dir is None else str(run.artifact_dir),
-            run.pid,
-            run.message,
-            int(run.check_mode),
-            json.dumps(list(run.environments)),
-            json.dumps(list(run.components)),
-            run.controller or socket.gethostname(),
-        )
+        row = run_row(run, socket.gethostname())
         try:
             with self._writing() as db:
-                db.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({_marks(13)})", row)
+                db.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(13)})", row)
         except StoreError as exc:
             if isinstance(exc.__cause__, self._db.integrity_error):
                 raise StoreError(f"{self.location}: run {run.id!r} is already recorded") from exc
             raise
 
-    def finish_run(
-        self,
-        run_id: str,
-        status: RunStatus,
-        *,
-        finished: datetime,
-        runner_rc: int | None,
-        message: str | None = None,
-    ) -> None:
-        """Record the end of a run; `message`, when given, replaces the run's message."""
-        params = (RunStatus(status).value, _to_text(finished), runner_rc, message, run_id)
+    def record_run(self, recording: RunRecording) -> Recorded:
+        """Record everything a finished run did, in one transaction, at most once.
+
+        A ``running`` run is filled in and finished; a run not stored yet is inserted
+        whole (unless another run holds its artifact directory); a run already
+        finished is left as it is. Returns which happened and the run as stored.
+        See `agentmaint.history.recording`.
+        """
         with self._writing() as db:
-            cursor = db.execute(
-                "UPDATE runs SET status = ?, finished = ?, runner_rc = ?, "
-                "message = COALESCE(?, message) WHERE id = ?",
-                params,
-            )
-            if cursor.rowcount == 0:
-                raise StoreError(f"{self.location}: no run {run_id!r} to finish")
+            return write_run(db, recording, socket.gethostname())
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or None."""
         with self._reading() as db:
-            row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return None if row is None else _run_from_row(row)
+            row = db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else run_from_row(row)
 
     def runs(self, *, status: RunStatus | None = None, limit: int | None = None) -> list[RunRecord]:
         """Runs, newest (latest start) first, optionally only those with `status`."""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
         params: list[Any] = []
         if status is not None:
             sql += " WHERE status = ?"
@@ -373,132 +260,27 @@ class HistoryStore:
             params.append(max(limit, 0))
         with self._reading() as db:
             rows = db.execute(sql, params).fetchall()
-        return [_run_from_row(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
-    # ------------------------------------------------------------------ task results and counts
-
-    def add_task_results(self, run_id: str, results: Iterable[TaskResult]) -> None:
-        """Append task results to a run (may be called several times).
-
-        One transaction and one prepared statement for all of them; `results` may be a
-        generator, consumed as the rows are inserted (nothing is copied first).
-        """
-        statuses = _STATUS_TEXT
-        rows = (
-            (
-                run_id,
-                r.counter,
-                r.host,
-                r.play,
-                r.task,
-                statuses.get(r.status) or TaskStatus(r.status).value,
-                r.role,
-                r.module,
-                None if r.start is None else _result_time(r.start),
-                None if r.end is None else _result_time(r.end),
-                r.duration,
-                r.rc,
-                r.message,
-                r.play_uuid,
-                r.task_uuid,
-            )
-            for r in results
-        )
-        with self._writing() as db:
-            self._require_run(db, run_id)
-            db.insert_rows("task_results", ("run_id", *_TASK_COLUMNS.split(", ")), rows)
+    # ------------------------------------------------------------------ what a run recorded
 
     def task_results(self, run_id: str) -> list[TaskResult]:
         """The task results of a run, in counter order (then insertion order)."""
         with self._reading() as db:
             rows = db.execute(
-                f"SELECT {_TASK_COLUMNS} FROM task_results WHERE run_id = ? ORDER BY counter, id",
+                f"SELECT {TASK_COLUMNS} FROM task_results WHERE run_id = ? ORDER BY counter, id",
                 (run_id,),
             ).fetchall()
-        return [
-            TaskResult(
-                counter=row[0],
-                host=row[1],
-                play=row[2],
-                task=row[3],
-                status=TaskStatus(row[4]),
-                role=row[5],
-                module=row[6],
-                start=_opt_from_text(row[7]),
-                end=_opt_from_text(row[8]),
-                duration=row[9],
-                rc=row[10],
-                message=row[11],
-                play_uuid=row[12],
-                task_uuid=row[13],
-            )
-            for row in rows
-        ]
-
-    def set_host_counts(self, run_id: str, counts: Mapping[str, HostCounts]) -> None:
-        """Set the counters of the given hosts of a run (other hosts keep theirs)."""
-        rows = [
-            (
-                run_id,
-                host,
-                c.ok,
-                c.changed,
-                c.failures,
-                c.unreachable,
-                c.skipped,
-                c.rescued,
-                c.ignored,
-            )
-            for host, c in counts.items()
-        ]
-        with self._writing() as db:
-            self._require_run(db, run_id)
-            db.executemany(
-                f"INSERT INTO host_counts (run_id, host, {_COUNT_COLUMNS}) VALUES ({_marks(9)}) "
-                f"ON CONFLICT (run_id, host) DO UPDATE SET {_COUNT_UPDATES}",
-                rows,
-            )
+        return [task_from_row(row) for row in rows]
 
     def host_counts(self, run_id: str) -> dict[str, HostCounts]:
         """The counters of every host of a run, by host name (sorted)."""
         with self._reading() as db:
             rows = db.execute(
-                f"SELECT host, {_COUNT_COLUMNS} FROM host_counts WHERE run_id = ? ORDER BY host",
+                f"SELECT host, {COUNT_COLUMNS} FROM host_counts WHERE run_id = ? ORDER BY host",
                 (run_id,),
             ).fetchall()
         return {row[0]: HostCounts(*row[1:]) for row in rows}
-
-    # ------------------------------------------------------------------ roll-up records
-
-    def add_records(self, run_id: str, records: Iterable[MaintenanceRecord]) -> None:
-        """Append roll-up records to a run and bring attempts and host states up to date.
-
-        May be called several times per run (as hosts finish); the attempts of
-        every (run, server, component) touched are recomputed from all of their
-        stored records, then the states of the (server, component) pairs touched.
-        The records' own `run_id` is ignored: they belong to `run_id`.
-        """
-        rows = [
-            (
-                run_id,
-                _to_text(r.timestamp),
-                r.environment,
-                r.server,
-                r.component,
-                Action(r.action).value,
-                Outcome(r.status).value,
-                r.error,
-            )
-            for r in records
-        ]
-        if not rows:
-            return
-        keys = {(run_id, row[3], row[4]) for row in rows}
-        with self._writing() as db:
-            self._require_run(db, run_id)
-            db.insert_rows("records", _RECORD_INSERT_COLUMNS, rows)
-            _recompute_attempts(db, keys)
-            _recompute_states(db, {(server, component) for _, server, component in keys})
 
     def records(
         self,
@@ -528,8 +310,8 @@ class HistoryStore:
                 params.append(value)
         if since is not None:
             where.append("timestamp >= ?")
-            params.append(_to_text(since))
-        sql = f"SELECT {_RECORD_COLUMNS} FROM records"
+            params.append(to_text(since))
+        sql = f"SELECT {RECORD_COLUMNS} FROM records"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY timestamp DESC, id DESC"
@@ -538,7 +320,7 @@ class HistoryStore:
             params.append(max(limit, 0))
         with self._reading() as db:
             rows = db.execute(sql, params).fetchall()
-        return [_record_from_row(row) for row in rows]
+        return [record_from_row(row) for row in rows]
 
     # ------------------------------------------------------------------ the planner's question
 
@@ -561,7 +343,7 @@ class HistoryStore:
                 return None
             value = parsed.get(text)
             if value is None:
-                value = parsed[text] = _from_text(text)
+                value = parsed[text] = from_text(text)
             return value
 
         result: dict[StateKey, HostComponentState] = {}
@@ -592,17 +374,18 @@ class HistoryStore:
                 DeliveryStatus(d.status).value,
                 d.attempts,
                 d.error,
-                _to_text(d.at),
+                to_text(d.at),
             )
             for d in deliveries
         ]
         if not rows:
             return
         with self._writing() as db:
-            self._require_run(db, run_id)
+            if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise StoreError(f"{self.location}: no run {run_id!r} (call begin_run first)")
             db.executemany(
                 "INSERT INTO notifications (run_id, channel, event, status, attempts, error, at) "
-                f"VALUES ({_marks(7)})",
+                f"VALUES ({marks(7)})",
                 rows,
             )
 
@@ -622,7 +405,7 @@ class HistoryStore:
                 status=DeliveryStatus(row[2]),
                 attempts=row[3],
                 error=row[4],
-                at=_from_text(row[5]),
+                at=from_text(row[5]),
             )
             for row in rows
         ]
@@ -636,10 +419,10 @@ class HistoryStore:
         touched are recomputed from the attempts that remain. Returns the deleted
         runs, oldest first, so the caller can delete their artifact directories.
         """
-        cutoff = _to_text(older_than)
+        cutoff = to_text(older_than)
         with self._writing() as db:
             rows = db.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE started < ? AND status != ? "
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE started < ? AND status != ? "
                 f"ORDER BY started, {db.dialect.run_order}",
                 (cutoff, RunStatus.RUNNING.value),
             ).fetchall()
@@ -656,14 +439,8 @@ class HistoryStore:
                     )
                 )
                 db.execute(f"DELETE FROM runs WHERE id {condition}", params)
-            _recompute_states(db, keys)
-        return [_run_from_row(row) for row in rows]
-
-    # ------------------------------------------------------------------ helpers
-
-    def _require_run(self, db: Database, run_id: str) -> None:
-        if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-            raise StoreError(f"{self.location}: no run {run_id!r} (call begin_run first)")
+            recompute_states(db, keys)
+        return [run_from_row(row) for row in rows]
 
 
 if TYPE_CHECKING:
@@ -671,78 +448,18 @@ if TYPE_CHECKING:
     _READER_CHECK: type[HistoryReader] = HistoryStore
 
 
-# --------------------------------------------------------------------------- derived tables
-
-
-def _recompute_attempts(db: Database, keys: Iterable[tuple[str, str, str]]) -> None:
-    """Recompute the attempts of (run, server, component) keys from their records."""
-    temp = db.dialect.temp
-    db.execute(f"DELETE FROM {temp}run_keys")
-    db.insert_rows(f"{temp}run_keys", ("run_id", "server", "component"), keys)
-    db.execute(
-        "DELETE FROM attempts WHERE (run_id, server, component) IN "
-        f"(SELECT run_id, server, component FROM {temp}run_keys)"
-    )
-    db.execute(
-        "INSERT INTO attempts (run_id, server, component, at, ok) "
-        "SELECT r.run_id, r.server, r.component, MAX(r.timestamp), "
-        f"  1 - MAX({_FAILED_SQL}) "
-        f"FROM {temp}run_keys AS k JOIN records AS r "
-        "  ON r.run_id = k.run_id AND r.server = k.server AND r.component = k.component "
-        "GROUP BY r.run_id, r.server, r.component "
-        f"HAVING MAX({_FAILED_SQL}) = 1 OR MAX({_UPDATED_SQL}) = 1"
-    )
-    db.execute(f"DELETE FROM {temp}run_keys")
-
-
-def _recompute_states(db: Database, keys: Iterable[StateKey]) -> None:
-    """Recompute host_state of (server, component) keys as the max over their attempts."""
-    temp = db.dialect.temp
-    db.execute(f"DELETE FROM {temp}state_keys")
-    db.insert_rows(f"{temp}state_keys", ("server", "component"), keys)
-    db.execute(
-        "DELETE FROM host_state WHERE (server, component) IN "
-        f"(SELECT server, component FROM {temp}state_keys)"
-    )
-    db.execute(
-        "INSERT INTO host_state (server, component, last_success, last_failure) "
-        "SELECT a.server, a.component, "
-        "  MAX(CASE WHEN a.ok = 1 THEN a.at END), MAX(CASE WHEN a.ok = 1 THEN NULL ELSE a.at END) "
-        f"FROM {temp}state_keys AS k JOIN attempts AS a "
-        "  ON a.server = k.server AND a.component = k.component "
-        "GROUP BY a.server, a.component"
-    )
-    db.execute(f"DELETE FROM {temp}state_keys")
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
-
-
-def open_history(url: str | Secret | None, state_dir: Path) -> HistoryStore:
+def open_history(
+    url: str | Secret | None, state_dir: Path, *, readonly: bool = False
+) -> HistoryStore:
     """The history ``history.url`` names (None: ``state_dir/history.sqlite3``), opened.
 
     The same as `HistoryStore.from_url`; `url` may be the schedule's `Secret`.
+
+    `readonly` (the read commands: plan, history, ...) opens without writing anything:
+    no file, table or migration is created, and every write raises `StoreError`. A
+    history never created raises `MissingHistoryError` (read it as empty); one of an
+    older schema raises `StoreError` saying to run ``agentmaint recover FILE``, which
+    upgrades it.
     """
-    return HistoryStore.from_url(url.reveal() if isinstance(url, Secret) else url, state_dir)
-
-
-# --------------------------------------------------------------------------- export
-
-
-def _export_dict(record: MaintenanceRecord) -> dict[str, Any]:
-    return {**record.to_dict(), "run_id": record.run_id}
-
-
-def records_to_json(records: Iterable[MaintenanceRecord]) -> str:
-    """A JSON list of records in the seed's shape, each with its ``run_id``."""
-    return json.dumps([_export_dict(r) for r in records], indent=2)
-
-
-def write_records_csv(records: Iterable[MaintenanceRecord], stream: TextIO) -> None:
-    """Write records as CSV with a header row; missing values are empty cells."""
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for record in records:
-        data = _export_dict(record)
-        writer.writerow(["" if data[c] is None else data[c] for c in CSV_COLUMNS])
+    plain = url.reveal() if isinstance(url, Secret) else url
+    return HistoryStore.from_url(plain, state_dir, readonly=readonly)

@@ -16,8 +16,8 @@ from agentmaint.ansible.render import Target
 from agentmaint.ansible.rollup import classify, rollup
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import UsageError
-from agentmaint.history.store import HistoryStore
-from agentmaint.records import Action, RunRecord
+from agentmaint.history.store import HistoryStore, RecordOutcome, RunRecording
+from agentmaint.records import Action, RunRecord, RunStatus
 from agentmaint.run.ids import new_run_id
 
 
@@ -29,7 +29,9 @@ def import_run(
     Raises `UsageError`, storing nothing, when the directory is already in the history
     (imported, or recorded by agentmaint's own run) or when no play of it follows the
     naming contract for an environment of `schedule`. A partial stream (truncated or
-    unreadable event files) is imported with the run's message saying so.
+    unreadable event files) is imported with the run's message saying so. The run
+    is recorded whole in one transaction (`HistoryStore.record_run`), so two imports of
+    the same directory at once record it once.
     """
     resolved = artifact_dir.resolve()
     for known in store.runs():
@@ -59,20 +61,27 @@ def import_run(
     if parsed.partial:
         shown = "; ".join(parsed.warnings[:3]) + (" ..." if len(parsed.warnings) > 3 else "")
         message = "; ".join(filter(None, [message, f"partial import: {shown}"]))
+    status = parsed.status
+    if status is RunStatus.RUNNING:
+        # The artifacts end while the run was going on: it can no longer finish.
+        status = RunStatus.INTERRUPTED
+        message = "; ".join(filter(None, [message, "the artifacts end while the run was running"]))
     run = RunRecord(
         id=new_run_id(started),
         trigger="import",
         started=started,
+        status=status,
+        finished=finished,
+        runner_rc=parsed.rc,
         artifact_dir=resolved,
+        message=message,
         environments=tuple(sorted({t.environment for t in targets})),
         components=tuple(dict.fromkeys(t.component for t in targets)),
     )
-    store.begin_run(run)
-    store.add_task_results(run.id, parsed.results)
-    store.set_host_counts(run.id, parsed.counts)
-    store.add_records(
-        run.id,
-        rollup(parsed.results, targets, backup_expected=backup_seen, now=finished, run_id=run.id),
+    records = rollup(
+        parsed.results, targets, backup_expected=backup_seen, now=finished, run_id=run.id
     )
-    store.finish_run(run.id, parsed.status, finished=finished, runner_rc=parsed.rc, message=message)
-    return store.get_run(run.id) or run
+    recorded = store.record_run(RunRecording(run, parsed.results, parsed.counts, records))
+    if recorded.outcome is RecordOutcome.DUPLICATE_ARTIFACTS:
+        raise UsageError(f"{artifact_dir}: already in the history as run {recorded.run.id}")
+    return recorded.run

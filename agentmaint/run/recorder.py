@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from agentmaint.ansible.slicing import SLICES_DIR
-from agentmaint.history.store import HistoryStore
+from agentmaint.history.store import HistoryStore, RunRecording
 from agentmaint.planning.planner import Plan
 from agentmaint.records import RunRecord
 from agentmaint.run.observer import BaseObserver
@@ -33,22 +33,17 @@ class Recorder(BaseObserver):
         self._store.begin_run(run)
 
     def run_finished(self, result: RunResult) -> None:
-        """Store the task results, host counts and (unless in check mode) the roll-up."""
+        """Store the whole run in one transaction: results, counts, roll-up, its end.
+
+        A check-mode run keeps its task results and counts but no roll-up (it updated
+        nothing). If the controller dies before the transaction commits, the run stays
+        ``running`` and recovery records it from its artifacts, once.
+        """
         run = result.run
         if run is None:
             return
-        store = self._store
-        store.add_task_results(run.id, result.task_results)
-        store.set_host_counts(run.id, result.counts)
-        if not run.check_mode:
-            store.add_records(run.id, result.records)
-        store.finish_run(
-            run.id,
-            run.status,
-            finished=run.finished or run.started,
-            runner_rc=run.runner_rc,
-            message=run.message,
-        )
+        records = () if run.check_mode else result.records
+        self._store.record_run(RunRecording(run, result.task_results, result.counts, records))
 
 
 class Retention(BaseObserver):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,31 @@ from agentmaint.ansible.render import PLAYBOOK_NAME, Target
 from agentmaint.ansible.rollup import parse_play, rollup
 from agentmaint.ansible.runner import kill_run_processes, process_alive
 from agentmaint.ansible.slicing import SLICES_DIR
-from agentmaint.history.store import HistoryStore
-from agentmaint.records import RunRecord, RunStatus
+from agentmaint.config.secret import Secret
+from agentmaint.history.db.url import SqliteLocation, parse_history_url
+from agentmaint.history.store import HistoryStore, RunRecording, open_history
+from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
 from agentmaint.run.locks import LockHeldError, environment_locks
 
 
+def recover_history(url: str | Secret | None, state_dir: Path) -> list[RunRecord]:
+    """``agentmaint recover``: open (and upgrade) the history and recover its dead runs.
+
+    A SQLite history that does not exist yet has nothing to recover and is not created.
+    """
+    plain = url.reveal() if isinstance(url, Secret) else url
+    location = parse_history_url(plain, state_dir)
+    if isinstance(location, SqliteLocation) and not location.path.exists():
+        return []
+    with open_history(plain, state_dir) as store:
+        return recover_interrupted_runs(store)
+
+
 def recover_interrupted_runs(store: HistoryStore) -> list[RunRecord]:
-    """Record every dead controller's run as ``interrupted``; return those runs."""
+    """Record every dead controller's run as ``interrupted``; return the runs this call recorded.
+
+    A run another process recorded meanwhile (a concurrent recovery) is not returned.
+    """
     here = socket.gethostname()
     shared = store.history_url is not None
     recovered = []
@@ -53,9 +72,13 @@ def recover_interrupted_runs(store: HistoryStore) -> list[RunRecord]:
         if not shared or run.controller in (None, here):
             if run.pid == os.getpid() or process_alive(run.pid):
                 continue
-            current = store.get_run(run.id)  # it may have finished just before its exit
+            # Saves reading the artifacts of a run that finished just before its exit, or
+            # that another process recovered; `record_run` is what decides, atomically.
+            current = store.get_run(run.id)
             if current is not None and current.status is RunStatus.RUNNING:
-                recovered.append(_recover(store, current, local=True))
+                found = _recover(store, current, local=True)
+                if found is not None:
+                    recovered.append(found)
         elif run.environments:
             found = _recover_foreign(store, run)
             if found is not None:
@@ -80,15 +103,19 @@ def _recover_foreign(store: HistoryStore, run: RunRecord) -> RunRecord | None:
         return None  # alive (or another controller is recovering it)
 
 
-def _recover(store: HistoryStore, run: RunRecord, *, local: bool) -> RunRecord:
+def _recover(store: HistoryStore, run: RunRecord, *, local: bool) -> RunRecord | None:
+    """Record what a dead run's artifacts prove; None if another process recorded it first."""
     jobs = run_jobs(run)
     if local:
         for ident, _, _ in jobs:
-            kill_run_processes(ident)
+            kill_run_processes(ident)  # a repeat finds none left: only the run's own are hit
     now = datetime.now(UTC)
     where = "" if local else f" on {run.controller}"
     note = f"the controller (pid {run.pid}{where}) died during the run"
-    recorded, read = 0, False
+    results: list[TaskResult] = []
+    counts: dict[str, HostCounts] = {}
+    records: list[MaintenanceRecord] = []
+    read = False
     for _, artifact_dir, job_dir in jobs:
         parsed: ParsedRun | None = None
         if artifact_dir.is_dir():
@@ -98,26 +125,24 @@ def _recover(store: HistoryStore, run: RunRecord, *, local: bool) -> RunRecord:
                 note += f"; its artifacts are unreadable: {exc}"
         plays = _playbook(job_dir)
         if parsed is not None:
-            store.add_task_results(run.id, parsed.results)
-            store.set_host_counts(run.id, parsed.counts)
-            recorded, read = recorded + len(parsed.results), True
+            results += parsed.results
+            counts.update(parsed.counts)
+            read = True
         if not run.check_mode:
-            store.add_records(
-                run.id,
-                rollup(
-                    parsed.results if parsed is not None else (),
-                    _targets(plays),
-                    backup_expected=_backup_expected(plays),
-                    now=now,
-                    run_id=run.id,
-                    stopped_reason="the controller died",
-                    interrupted=_in_flight(artifact_dir, parsed),
-                ),
+            records += rollup(
+                parsed.results if parsed is not None else (),
+                _targets(plays),
+                backup_expected=_backup_expected(plays),
+                now=now,
+                run_id=run.id,
+                stopped_reason="the controller died",
+                interrupted=_in_flight(artifact_dir, parsed),
             )
     if read:
-        note += f"; recorded the {recorded} task result(s) its artifacts hold"
-    store.finish_run(run.id, RunStatus.INTERRUPTED, finished=now, runner_rc=None, message=note)
-    return store.get_run(run.id) or run
+        note += f"; recorded the {len(results)} task result(s) its artifacts hold"
+    ended = replace(run, status=RunStatus.INTERRUPTED, finished=now, runner_rc=None, message=note)
+    recorded = store.record_run(RunRecording(ended, results, counts, records))
+    return recorded.run if recorded.written else None
 
 
 def run_jobs(run: RunRecord) -> list[tuple[str, Path, Path]]:

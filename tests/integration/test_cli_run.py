@@ -179,7 +179,7 @@ def test_compat_class_runs_for_real(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert os.environ.get("AGENTMAINT_RUN_ID") is None
 
 
-def test_sigkill_of_controller_is_recorded_by_the_next_command(
+def test_sigkill_of_controller_is_recorded_by_agentmaint_recover(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = tmp_path / "started"
@@ -211,9 +211,16 @@ def test_sigkill_of_controller_is_recorded_by_the_next_command(
         assert run.status.value == "running"  # as the dead controller left it
     assert run_processes(run.id) != []  # ansible-playbook outlives its controller
 
-    assert main(["history", str(path), "--json"]) == 0  # the next command recovers
+    assert main(["history", str(path), "--json"]) == 0  # a read command recovers nothing
     capsys.readouterr()
+    with HistoryStore.open(tmp_path / ".agentmaint") as store:
+        assert [r.status.value for r in store.runs()] == ["running"]
+    assert run_processes(run.id) != []
+    assert main(["recover", str(path), "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["recovered"]] == [run.id]
     assert run_processes(run.id) == []
+    assert main(["recover", str(path)]) == 0  # a second time: nothing left to recover
+    assert capsys.readouterr().out == "nothing to recover\n"
     with HistoryStore.open(tmp_path / ".agentmaint") as store:
         recovered = store.get_run(run.id)
         assert recovered is not None and recovered.status.value == "interrupted"

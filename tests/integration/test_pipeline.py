@@ -381,20 +381,20 @@ def test_status_changes_and_retention(make_schedule: MakeSchedule) -> None:
     old_dir = schedule.state_dir / "runs" / "20200101T000000Z-old"
     (old_dir / "artifacts" / "20200101T000000Z-old").mkdir(parents=True)
     with HistoryStore.open(schedule.state_dir) as store:
+        from agentmaint.history.store import RunRecording
         from agentmaint.records import RunRecord
 
         long_ago = datetime(2020, 1, 1, tzinfo=UTC)
-        store.begin_run(
-            RunRecord(
-                id="20200101T000000Z-old",
-                trigger="schedule",
-                started=long_ago,
-                artifact_dir=old_dir / "artifacts" / "20200101T000000Z-old",
-            )
+        old_run = RunRecord(
+            id="20200101T000000Z-old",
+            trigger="schedule",
+            started=long_ago,
+            status=RunStatus.SUCCESSFUL,
+            finished=long_ago,
+            runner_rc=0,
+            artifact_dir=old_dir / "artifacts" / "20200101T000000Z-old",
         )
-        store.finish_run(
-            "20200101T000000Z-old", RunStatus.SUCCESSFUL, finished=long_ago, runner_rc=0
-        )
+        assert store.record_run(RunRecording(old_run)).written
     statuses: list[str] = []
 
     class Statuses(BaseObserver):

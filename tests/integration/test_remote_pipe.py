@@ -206,7 +206,7 @@ def test_rendered_node_slice_runs_by_hand_and_imports(
 
 @pytest.mark.usefixtures("fake_ssh")
 def test_controller_killed_during_a_sliced_run(tmp_path: Path, make_schedule: MakeSchedule) -> None:
-    """SIGKILL of the controller mid-run: the next command ends every slice's processes and
+    """SIGKILL of the controller mid-run: `agentmaint recover` ends every slice's processes and
     records what each slice's artifacts hold."""
     started = tmp_path / "started"
     started.mkdir()
@@ -230,7 +230,7 @@ def test_controller_killed_during_a_sliced_run(tmp_path: Path, make_schedule: Ma
     assert run_processes(f"{run.id}-1") != [] and run_processes(f"{run.id}-2") != []
 
     listed = subprocess.run(
-        [str(Path(sys.executable).parent / "agentmaint"), "history", str(source), "--json"],
+        [str(Path(sys.executable).parent / "agentmaint"), "recover", str(source), "--json"],
         capture_output=True,
         text=True,
         check=False,

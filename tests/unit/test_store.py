@@ -17,7 +17,7 @@ import sqlite3
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,10 @@ from agentmaint.history.store import (
     DB_NAME,
     SCHEMA_VERSION,
     HistoryStore,
+    MissingHistoryError,
+    Recorded,
+    RecordOutcome,
+    RunRecording,
     StoreError,
     open_history,
     records_to_json,
@@ -85,6 +89,34 @@ def begin(store: HistoryStore, run_id: str, started: datetime = T0, **kw: Any) -
     run = RunRecord(id=run_id, trigger="schedule", started=started, **kw)
     store.begin_run(run)
     return run
+
+
+def record(
+    store: HistoryStore,
+    run_id: str,
+    *,
+    results: Iterable[TaskResult] = (),
+    counts: dict[str, HostCounts] | None = None,
+    records: Iterable[MaintenanceRecord] = (),
+    status: RunStatus = RunStatus.SUCCESSFUL,
+    started: datetime = T0,
+    finished: datetime | None = None,
+    runner_rc: int | None = 0,
+    message: str | None = None,
+    **kw: Any,
+) -> Recorded:
+    """`HistoryStore.record_run`: finish a running run with what it did (or insert it whole)."""
+    run = RunRecord(
+        id=run_id,
+        trigger="schedule",
+        started=started,
+        status=status,
+        finished=finished or started + timedelta(hours=1),
+        runner_rc=runner_rc,
+        message=message,
+        **kw,
+    )
+    return store.record_run(RunRecording(run, list(results), counts or {}, list(records)))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -141,8 +173,10 @@ def test_run_round_trip_and_finish(store: HistoryStore) -> None:
     assert got is not None and got.started.tzinfo == UTC
     assert got.started == utc("2026-11-23T01:00:00.123456")
 
-    store.finish_run("r1", RunStatus.FAILED, finished=minutes(5), runner_rc=2)
+    done = record(store, "r1", status=RunStatus.FAILED, finished=minutes(5), runner_rc=2)
+    assert done.outcome is RecordOutcome.RECORDED
     finished = store.get_run("r1")
+    assert done.run == finished
     assert finished is not None
     assert (finished.status, finished.finished, finished.runner_rc) == (
         RunStatus.FAILED,
@@ -150,13 +184,10 @@ def test_run_round_trip_and_finish(store: HistoryStore) -> None:
         2,
     )
     assert finished.message == "starting"  # kept when no new message is given
-    store.finish_run("r1", RunStatus.ERROR, finished=minutes(6), runner_rc=None, message="boom")
-    again = store.get_run("r1")
-    assert again is not None and (again.status, again.runner_rc, again.message) == (
-        RunStatus.ERROR,
-        None,
-        "boom",
-    )
+    # A finished run is recorded once: a second recording changes nothing.
+    again = record(store, "r1", status=RunStatus.ERROR, runner_rc=None, message="boom")
+    assert again == Recorded(RecordOutcome.ALREADY_RECORDED, finished)
+    assert store.get_run("r1") == finished
     assert store.get_run("nope") is None
 
 
@@ -180,8 +211,8 @@ def test_runs_with_the_same_start_newest_added_first(store: HistoryStore) -> Non
 def test_runs_newest_first_with_status_and_limit(store: HistoryStore) -> None:
     for i, run_id in enumerate(["a", "b", "c", "d"]):
         begin(store, run_id, minutes(i))
-    store.finish_run("b", RunStatus.SUCCESSFUL, finished=minutes(10), runner_rc=0)
-    store.finish_run("d", RunStatus.SUCCESSFUL, finished=minutes(10), runner_rc=0)
+    record(store, "b", finished=minutes(10))
+    record(store, "d", finished=minutes(10))
     assert [r.id for r in store.runs()] == ["d", "c", "b", "a"]
     assert [r.id for r in store.runs(limit=2)] == ["d", "c"]
     assert [r.id for r in store.runs(status=RunStatus.SUCCESSFUL)] == ["d", "b"]
@@ -208,8 +239,7 @@ def test_task_results_round_trip_in_counter_order(store: HistoryStore) -> None:
     )
     minimal = TaskResult(host="web2", play="maintain", task="ping", status=TaskStatus.UNREACHABLE)
     late = TaskResult(host="web1", play="maintain", task="check", status=TaskStatus.OK, counter=12)
-    store.add_task_results("r1", [late, full])
-    store.add_task_results("r1", [minimal])
+    record(store, "r1", results=[late, full, minimal])
     assert store.task_results("r1") == [minimal, full, late]
     assert store.task_results("other") == []
 
@@ -229,7 +259,7 @@ def test_task_result_times_are_stored_as_utc_text_from_any_zone(store: HistorySt
             counter=2,
         ),
     ]
-    store.add_task_results("r1", (r for r in results))  # any iterable, a generator too
+    record(store, "r1", results=results)
     rows = raw_rows(store, 'SELECT start, "end" FROM task_results ORDER BY counter')
     assert rows == [
         ("2026-11-23T01:01:00.000000Z", "2026-11-23T01:02:00.000000Z"),
@@ -243,29 +273,29 @@ def test_task_results_with_a_bad_status_or_time_are_not_stored(store: HistorySto
     good = TaskResult("web1", "p", "t", TaskStatus.OK)
     bad = TaskResult("web1", "p", "t", "exploded")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="exploded"):
-        store.add_task_results("r1", [good, bad])
+        record(store, "r1", results=[good, bad])
     naive = TaskResult("web1", "p", "t", TaskStatus.OK, start=datetime(2026, 11, 23, 1, 0))
     with pytest.raises(UsageError, match="timezone-aware"):
-        store.add_task_results("r1", [good, naive])
+        record(store, "r1", results=[good, naive])
     assert store.task_results("r1") == []  # one transaction: nothing of either batch
+    run = store.get_run("r1")
+    assert run is not None and run.status is RunStatus.RUNNING  # and the run not finished
 
 
-def test_host_counts_round_trip_and_replace(store: HistoryStore) -> None:
+def test_host_counts_round_trip(store: HistoryStore) -> None:
     begin(store, "r1")
     counts = {
         "web1": HostCounts(ok=5, changed=2, failures=0, skipped=1, rescued=1, ignored=3),
         "web2": HostCounts(unreachable=1),
     }
-    store.set_host_counts("r1", counts)
+    record(store, "r1", counts=counts)
     assert store.host_counts("r1") == counts
-    store.set_host_counts("r1", {"web2": HostCounts(ok=1)})
-    assert store.host_counts("r1") == {"web1": counts["web1"], "web2": HostCounts(ok=1)}
 
 
 def test_records_round_trip_carry_run_id(store: HistoryStore) -> None:
     begin(store, "r1")
     original = rec("web1", "os", Action.UPDATE, Outcome.FAILED, minutes(3), error="apt: exit 100")
-    store.add_records("r1", [original])
+    record(store, "r1", records=[original])
     [got] = store.records()
     assert got == original
     assert got.run_id == "r1"
@@ -273,26 +303,62 @@ def test_records_round_trip_carry_run_id(store: HistoryStore) -> None:
     assert got.to_dict() == original.to_dict()
 
 
-@pytest.mark.parametrize(
-    ("call", "message"),
-    [
-        (
-            lambda s: s.add_records("ghost", [rec("h", "os", Action.UPDATE, Outcome.SUCCESS)]),
-            "ghost",
-        ),
-        (lambda s: s.add_task_results("ghost", []), "ghost"),
-        (lambda s: s.set_host_counts("ghost", {}), "ghost"),
-        (lambda s: s.finish_run("ghost", RunStatus.FAILED, finished=T0, runner_rc=1), "ghost"),
-        (lambda s: s.begin_run(RunRecord("r1", "schedule", T0)), "already recorded"),
-    ],
-    ids=["records", "task-results", "host-counts", "finish", "duplicate-run"],
-)
-def test_writes_for_unknown_or_duplicate_runs_raise(
-    store: HistoryStore, call: Any, message: str
-) -> None:
+def test_beginning_a_run_twice_raises(store: HistoryStore) -> None:
     begin(store, "r1")
-    with pytest.raises(StoreError, match=message):
-        call(store)
+    with pytest.raises(StoreError, match="already recorded"):
+        store.begin_run(RunRecord("r1", "schedule", T0))
+
+
+def _recorded_rows(store: HistoryStore) -> list[tuple[Any, ...]]:
+    return [
+        raw_rows(store, f"SELECT count(*) FROM {table}")[0]
+        for table in ("runs", "task_results", "host_counts", "records", "attempts", "host_state")
+    ]
+
+
+def test_record_run_fills_in_a_running_run_once(store: HistoryStore) -> None:
+    begin(store, "r1", pid=4242, environments=("testing",))
+    what: dict[str, Any] = {
+        "results": [TaskResult("web1", "p", "t", TaskStatus.CHANGED, counter=1)],
+        "counts": {"web1": HostCounts(ok=1, changed=1)},
+        "records": [rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(1))],
+    }
+    first = record(store, "r1", message="done", **what)
+    assert first.written and first.outcome is RecordOutcome.RECORDED
+    assert (first.run.status, first.run.message, first.run.pid) == (
+        RunStatus.SUCCESSFUL,
+        "done",
+        4242,  # the fields stored when the run began are kept
+    )
+    rows = _recorded_rows(store)
+    assert rows == [(1,), (1,), (1,), (1,), (1,), (1,)]
+    second = record(store, "r1", status=RunStatus.INTERRUPTED, **what)  # e.g. a late recovery
+    assert not second.written and second.outcome is RecordOutcome.ALREADY_RECORDED
+    assert second.run == first.run
+    assert _recorded_rows(store) == rows  # no fact twice
+
+
+def test_record_run_inserts_an_unknown_run_whole(store: HistoryStore) -> None:
+    done = record(
+        store,
+        "imported",
+        artifact_dir=Path("/x/artifacts/imported"),
+        records=[rec("web1", "os", Action.UPDATE, Outcome.FAILED, minutes(1))],
+    )
+    assert done.written and done.run == store.get_run("imported")
+    assert done.run.controller == HOST and done.run.status is RunStatus.SUCCESSFUL
+    assert len(store.records(run_id="imported")) == 1
+    # Another new run with the same artifacts (a second import of them) records nothing.
+    again = record(store, "other", artifact_dir=Path("/x/artifacts/imported"))
+    assert again == Recorded(RecordOutcome.DUPLICATE_ARTIFACTS, done.run)
+    assert store.get_run("other") is None
+
+
+def test_a_recording_must_end_its_run() -> None:
+    with pytest.raises(UsageError, match="still running"):
+        RunRecording(RunRecord("r1", "schedule", T0))
+    with pytest.raises(UsageError, match="still running"):
+        RunRecording(RunRecord("r1", "schedule", T0, status=RunStatus.FAILED))
 
 
 def test_naive_datetimes_are_refused(store: HistoryStore) -> None:
@@ -356,8 +422,10 @@ def test_attempt_rule(
     expected: tuple[bool, int] | None,
 ) -> None:
     begin(store, "r1")
-    store.add_records(
-        "r1", [rec("web1", "os", action, status, minutes(m)) for action, status, m in records]
+    record(
+        store,
+        "r1",
+        records=[rec("web1", "os", action, status, minutes(m)) for action, status, m in records],
     )
     states = store.states(["web1"], ["os"])
     if expected is None:
@@ -372,43 +440,15 @@ def test_attempt_rule(
     assert states == {("web1", "os"): want}
 
 
-def test_attempt_added_in_two_calls_rollback_flips_it_to_failure(store: HistoryStore) -> None:
-    begin(store, "r1")
-    store.add_records(
-        "r1",
-        [
-            rec("web1", "os", Action.BACKUP, Outcome.SUCCESS, minutes(1)),
-            rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(2)),
-        ],
-    )
-    assert store.states(["web1"], ["os"]) == {("web1", "os"): HostComponentState(minutes(2), None)}
-    store.add_records(
-        "r1",
-        [
-            rec("web1", "os", Action.HEALTHCHECK, Outcome.FAILED, minutes(3)),
-            rec("web1", "os", Action.ROLLBACK, Outcome.SUCCESS, minutes(4)),
-        ],
-    )
-    assert store.states(["web1"], ["os"]) == {("web1", "os"): HostComponentState(None, minutes(4))}
-    assert len(store.records(run_id="r1")) == 4
-
-
-def test_skipped_records_become_an_attempt_when_the_update_arrives(store: HistoryStore) -> None:
-    begin(store, "r1")
-    store.add_records("r1", [rec("web1", "os", Action.BACKUP, Outcome.SKIPPED, minutes(1))])
-    assert store.states(["web1"], ["os"]) == {}
-    store.add_records("r1", [rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(2))])
-    assert store.states(["web1"], ["os"]) == {("web1", "os"): HostComponentState(minutes(2), None)}
-
-
 # --------------------------------------------------------------------------- states()
 
 
 def test_states_latest_success_and_failure_across_runs_with_filters(store: HistoryStore) -> None:
     begin(store, "r1", minutes(0))
-    store.add_records(
+    record(
+        store,
         "r1",
-        [
+        records=[
             rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(1)),
             rec("web2", "os", Action.UPDATE, Outcome.SUCCESS, minutes(1)),
             rec("web1", "models", Action.UPDATE, Outcome.FAILED, minutes(1)),
@@ -416,16 +456,17 @@ def test_states_latest_success_and_failure_across_runs_with_filters(store: Histo
         ],
     )
     begin(store, "r2", minutes(100))
-    store.add_records(
+    record(
+        store,
         "r2",
-        [
+        records=[
             rec("web1", "os", Action.UPDATE, Outcome.FAILED, minutes(101)),
             rec("web2", "os", Action.UPDATE, Outcome.SUCCESS, minutes(102)),
             rec("web1", "models", Action.UPDATE, Outcome.SUCCESS, minutes(103)),
         ],
     )
     begin(store, "r3", minutes(200))
-    store.add_records("r3", [rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(201))])
+    record(store, "r3", records=[rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(201))])
 
     everything = store.states(["web1", "web2", "db1", "unknown"], ["os", "models", "docker"])
     assert everything == {
@@ -444,9 +485,12 @@ def test_states_latest_success_and_failure_across_runs_with_filters(store: Histo
 def test_states_with_more_servers_than_one_query_takes(store: HistoryStore) -> None:
     begin(store, "r1")
     servers = [f"host-{i:05d}" for i in range(2500)]
-    store.add_records(
+    record(
+        store,
         "r1",
-        [rec(s, "os", Action.UPDATE, Outcome.SUCCESS, minutes(i)) for i, s in enumerate(servers)],
+        records=[
+            rec(s, "os", Action.UPDATE, Outcome.SUCCESS, minutes(i)) for i, s in enumerate(servers)
+        ],
     )
     wanted = servers[::2]
     states = store.states(wanted, ["os"])
@@ -459,9 +503,10 @@ def test_store_is_a_history_reader_for_the_planner(
 ) -> None:
     reader: HistoryReader = store
     begin(store, "r1", utc("2026-11-23T01:00"))
-    store.add_records(
+    record(
+        store,
         "r1",
-        [
+        records=[
             rec("test-server-1", "os", Action.UPDATE, Outcome.SUCCESS, utc("2026-11-23T01:10")),
             rec("test-server-2", "os", Action.UPDATE, Outcome.FAILED, utc("2026-11-23T01:10")),
         ],
@@ -481,9 +526,10 @@ def test_bulk_states_for_ten_thousand_servers_and_ten_components(store: HistoryS
     servers = [f"host-{i:05d}" for i in range(10_000)]
     components = [f"comp{c}" for c in range(10)]
     begin(store, "bulk")
-    store.add_records(
+    record(
+        store,
         "bulk",
-        (
+        records=(
             rec(s, c, Action.UPDATE, Outcome.SUCCESS, T0 + timedelta(seconds=i))
             for i, s in enumerate(servers)
             for c in components
@@ -502,18 +548,20 @@ def test_bulk_states_for_ten_thousand_servers_and_ten_components(store: HistoryS
 @pytest.fixture
 def filled(store: HistoryStore) -> HistoryStore:
     begin(store, "r1", minutes(0))
-    store.add_records(
+    record(
+        store,
         "r1",
-        [
+        records=[
             rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(1)),
             rec("web2", "os", Action.UPDATE, Outcome.SUCCESS, minutes(2)),
             rec("web1", "models", Action.UPDATE, Outcome.FAILED, minutes(2), error="e"),
         ],
     )
     begin(store, "r2", minutes(10))
-    store.add_records(
+    record(
+        store,
         "r2",
-        [
+        records=[
             rec("db1", "os", Action.BACKUP, Outcome.SUCCESS, minutes(11), environment="prod"),
             rec("db1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(12), environment="prod"),
             rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(12)),
@@ -600,32 +648,40 @@ def test_records_since_accepts_other_time_zones(filled: HistoryStore) -> None:
 
 def test_prune_removes_old_finished_runs_and_recomputes_host_state(store: HistoryStore) -> None:
     old = begin(store, "old", utc("2026-01-01T00:00"))
-    store.add_records(
+    record(
+        store,
         "old",
-        [
+        records=[
             rec("web1", "os", Action.UPDATE, Outcome.FAILED, utc("2026-01-01T00:05")),
             rec("web2", "os", Action.UPDATE, Outcome.SUCCESS, utc("2026-01-01T00:05")),
         ],
+        results=[TaskResult("web1", "p", "t", TaskStatus.FAILED)],
+        counts={"web1": HostCounts(failures=1)},
+        status=RunStatus.FAILED,
+        finished=utc("2026-01-01T00:10"),
+        runner_rc=2,
     )
-    store.add_task_results("old", [TaskResult("web1", "p", "t", TaskStatus.FAILED)])
-    store.set_host_counts("old", {"web1": HostCounts(failures=1)})
-    store.finish_run("old", RunStatus.FAILED, finished=utc("2026-01-01T00:10"), runner_rc=2)
-
-    begin(store, "stuck", utc("2026-01-02T00:00"))  # still running: never pruned
-    store.add_records(
-        "stuck", [rec("web3", "os", Action.UPDATE, Outcome.SUCCESS, utc("2026-01-02T00:05"))]
+    # Still running (a controller that died, not recovered yet): never pruned.
+    begin(store, "stuck", utc("2026-01-02T00:00"))
+    # A finished run with a record of web3 that a pruned run does not touch.
+    begin(store, "mid", utc("2026-03-02T00:00"))
+    record(
+        store,
+        "mid",
+        records=[rec("web3", "os", Action.UPDATE, Outcome.SUCCESS, utc("2026-03-02T00:05"))],
     )
 
     begin(store, "new", utc("2026-06-01T00:00"))
-    store.add_records(
+    record(
+        store,
         "new",
-        [
+        records=[
             rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, utc("2026-06-01T00:05")),
             rec("web2", "os", Action.UPDATE, Outcome.SKIPPED, utc("2026-06-01T00:05")),
         ],
+        counts={"web1": HostCounts(ok=3)},
+        finished=utc("2026-06-01T00:10"),
     )
-    store.set_host_counts("new", {"web1": HostCounts(ok=3)})
-    store.finish_run("new", RunStatus.SUCCESSFUL, finished=utc("2026-06-01T00:10"), runner_rc=0)
 
     before = store.states(["web1", "web2", "web3"], ["os"])
     assert before[("web1", "os")].last_failure == utc("2026-01-01T00:05")
@@ -636,7 +692,7 @@ def test_prune_removes_old_finished_runs_and_recomputes_host_state(store: Histor
     assert pruned[0].status == RunStatus.FAILED
 
     assert store.get_run("old") is None
-    assert [r.id for r in store.runs()] == ["new", "stuck"]
+    assert [r.id for r in store.runs()] == ["new", "mid", "stuck"]
     assert store.task_results("old") == []
     assert store.host_counts("old") == {}
     assert store.records(run_id="old") == []
@@ -644,7 +700,7 @@ def test_prune_removes_old_finished_runs_and_recomputes_host_state(store: Histor
     assert len(store.records()) == 3
     assert store.states(["web1", "web2", "web3"], ["os"]) == {
         ("web1", "os"): HostComponentState(utc("2026-06-01T00:05"), None),
-        ("web3", "os"): HostComponentState(utc("2026-01-02T00:05"), None),
+        ("web3", "os"): HostComponentState(utc("2026-03-02T00:05"), None),
     }
     # attempts of the pruned run are gone too: a second prune finds nothing to do.
     assert store.prune(utc("2026-03-01T00:00")) == []
@@ -763,6 +819,74 @@ def test_a_version_2_history_is_migrated_keeping_its_runs(
         assert [(r.id, r.controller) for r in store.runs()] == [("new", HOST), ("old", None)]
 
 
+# --------------------------------------------------------------------------- read-only
+
+
+def _pg_table_names(history_url: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(history_url, autocommit=True) as raw:
+        rows = raw.execute(
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
+def test_a_read_only_store_of_a_missing_history_creates_nothing(
+    history_url: str | None, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    with pytest.raises(MissingHistoryError, match="no history yet"):
+        open_history(history_url, state_dir, readonly=True)
+    assert not state_dir.exists()
+    if history_url is not None:
+        assert _pg_table_names(history_url) == []
+
+
+def test_a_read_only_store_reads_and_refuses_every_write(
+    history_url: str | None, open_store: Callable[[], HistoryStore], tmp_path: Path
+) -> None:
+    with open_store() as store:
+        begin(store, "done")
+        record(store, "done", records=[rec("web1", "os", Action.UPDATE, Outcome.SUCCESS)])
+        begin(store, "running")
+    files = {p: p.read_bytes() for p in (tmp_path / "state").glob(f"{DB_NAME}*")}
+    with open_history(history_url, tmp_path / "state", readonly=True) as reader:
+        assert reader.readonly
+        assert [r.id for r in reader.runs()] == ["running", "done"]
+        assert reader.states(["web1"], ["os"]) == {("web1", "os"): HostComponentState(T0, None)}
+        writes: list[Callable[[], object]] = [
+            lambda: reader.begin_run(RunRecord("new", "schedule", T0)),
+            lambda: record(reader, "running"),
+            lambda: reader.prune(minutes(600)),
+        ]
+        for write in writes:
+            with pytest.raises(StoreError, match="read-only"):
+                write()
+    with open_store() as store:
+        assert [r.status for r in store.runs()] == [RunStatus.RUNNING, RunStatus.SUCCESSFUL]
+    if history_url is None:  # the database file itself is untouched
+        assert (tmp_path / "state" / DB_NAME).read_bytes() == files[tmp_path / "state" / DB_NAME]
+
+
+def test_a_read_only_store_refuses_an_older_schema_untouched(
+    history_url: str | None, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    _version_2_database(history_url, state_dir)
+    before = (state_dir / DB_NAME).read_bytes() if history_url is None else None
+    with pytest.raises(StoreError, match=r"version 2 is older .* `agentmaint recover FILE`"):
+        open_history(history_url, state_dir, readonly=True)
+    if history_url is None:
+        assert (state_dir / DB_NAME).read_bytes() == before
+    else:
+        assert "lock_holders" not in _pg_table_names(history_url)  # not migrated
+    with open_history(history_url, state_dir) as store:  # a writer upgrades it
+        assert store.schema_version == SCHEMA_VERSION
+    with open_history(history_url, state_dir, readonly=True) as reader:
+        assert [r.id for r in reader.runs()] == ["old"]
+
+
 def test_sqlite_url_forms(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     with HistoryStore.from_url("sqlite:///sub/h.db", state_dir) as store:
@@ -862,11 +986,15 @@ def test_postgresql_types_keep_sqlite_semantics(postgres_url: str, pg_raw: Any) 
     with HistoryStore.from_url(postgres_url, Path()) as store:
         begin(store, "r1")
         # Byte order (the "C" collation), not a locale's: as Python and SQLite sort.
-        store.set_host_counts("r1", {"b": HostCounts(), "B": HostCounts(), "a": HostCounts()})
-        assert list(store.host_counts("r1")) == ["B", "a", "b"]
         # Durations keep all of a double's digits ("real" would keep 6).
         precise = TaskResult("web1", "p", "t", TaskStatus.OK, duration=1.2345678901234)
-        store.add_task_results("r1", [precise])
+        record(
+            store,
+            "r1",
+            counts={"b": HostCounts(), "B": HostCounts(), "a": HostCounts()},
+            results=[precise],
+        )
+        assert list(store.host_counts("r1")) == ["B", "a", "b"]
         assert store.task_results("r1") == [precise]
     types = dict(
         pg_raw.execute(
@@ -998,7 +1126,7 @@ def test_second_store_reads_while_first_holds_a_write_transaction(
 ) -> None:
     first = open_store()
     begin(first, "r1")
-    first.add_records("r1", [rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(1))])
+    record(first, "r1", records=[rec("web1", "os", Action.UPDATE, Outcome.SUCCESS, minutes(1))])
     try:
         with first._writing() as db:  # an open write transaction, uncommitted
             db.execute(
@@ -1018,11 +1146,13 @@ def test_second_store_reads_while_first_holds_a_write_transaction(
 
 
 def _write_200_records(url: str | None, state_dir: str) -> None:
+    """200 runs of one record each, one transaction each."""
     with HistoryStore.from_url(url, Path(state_dir)) as store:
         for i in range(200):
-            store.add_records(
-                "r1",
-                [rec(f"host-{i % 20}", "os", Action.UPDATE, Outcome.SUCCESS, minutes(i))],
+            record(
+                store,
+                f"r{i:03d}",
+                records=[rec(f"host-{i % 20}", "os", Action.UPDATE, Outcome.SUCCESS, minutes(i))],
             )
 
 
@@ -1030,7 +1160,6 @@ def test_reader_while_another_process_writes(
     history_url: str | None, open_store: Callable[[], HistoryStore], tmp_path: Path
 ) -> None:
     with open_store() as store:
-        begin(store, "r1")
         ctx = multiprocessing.get_context("spawn")
         writer = ctx.Process(target=_write_200_records, args=(history_url, str(tmp_path / "state")))
         writer.start()
@@ -1038,7 +1167,7 @@ def test_reader_while_another_process_writes(
         seen: list[int] = []
         try:
             while writer.is_alive() or reads == 0:
-                seen.append(len(store.records(run_id="r1")))
+                seen.append(len(store.records()))
                 store.states([f"host-{i}" for i in range(20)], ["os"])
                 store.runs()
                 reads += 1
@@ -1046,20 +1175,23 @@ def test_reader_while_another_process_writes(
             writer.join(timeout=120)
         assert writer.exitcode == 0
         assert seen == sorted(seen)  # readers see whole commits, never going back
-        assert len(store.records(run_id="r1")) == 200
+        assert len(store.records()) == 200
         states = store.states([f"host-{i}" for i in range(20)], ["os"])
         assert states[("host-19", "os")] == HostComponentState(minutes(199), None)
 
 
 def _write_one_outcome(url: str | None, state_dir: str, run_id: str, outcome: str) -> None:
-    """100 writes of `outcome` for the same 20 (server, os) pairs, one transaction each."""
+    """100 runs of `outcome` for the same 20 (server, os) pairs, one transaction each."""
     parity = 0 if outcome == "success" else 1
     with HistoryStore.from_url(url, Path(state_dir)) as store:
         for i in range(100):
             at = minutes(2 * i + parity)
-            store.add_records(
-                run_id,
-                [rec(f"host-{h}", "os", Action.UPDATE, Outcome(outcome), at) for h in range(20)],
+            record(
+                store,
+                f"{run_id}-{i:03d}",
+                records=[
+                    rec(f"host-{h}", "os", Action.UPDATE, Outcome(outcome), at) for h in range(20)
+                ],
             )
 
 
@@ -1067,9 +1199,6 @@ def test_two_processes_writing_at_once_keep_host_state_right(
     history_url: str | None, open_store: Callable[[], HistoryStore], tmp_path: Path
 ) -> None:
     """Both recompute host_state of the same 20 keys in every write: no update is lost."""
-    with open_store() as store:
-        begin(store, "ok-run")
-        begin(store, "failing-run")
     ctx = multiprocessing.get_context("spawn")
     writers = [
         ctx.Process(
@@ -1088,8 +1217,12 @@ def test_two_processes_writing_at_once_keep_host_state_right(
         want = HostComponentState(last_success=minutes(198), last_failure=minutes(199))
         assert store.states(servers, ["os"]) == {(s, "os"): want for s in servers}
         assert len(store.records()) == 2 * 100 * 20
-        attempts = raw_rows(store, "SELECT run_id, count(*) FROM attempts GROUP BY run_id")
-        assert sorted(attempts) == [("failing-run", 20), ("ok-run", 20)]
+        attempts = raw_rows(
+            store,
+            "SELECT substr(run_id, 1, length(run_id) - 4), count(*) FROM attempts "
+            "GROUP BY substr(run_id, 1, length(run_id) - 4)",
+        )
+        assert sorted(attempts) == [("failing-run", 2000), ("ok-run", 2000)]
 
 
 # --------------------------------------------------------------------------- export

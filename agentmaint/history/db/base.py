@@ -12,7 +12,10 @@ connection and supplies what differs between the engines:
 * `insert_rows` (bulk insert: ``executemany`` in SQLite, ``COPY`` in PostgreSQL) and
   `in_list` (a ``column IN (...)`` filter for any number of values);
 * the schema version and the migrations that bring a database up to date, with the
-  refusal of a database written by a newer agentmaint or that is not a history.
+  refusal of a database written by a newer agentmaint or that is not a history;
+* a read-only mode (`readonly`) for the read commands: nothing is created, migrated
+  or written; a history never created raises `MissingHistoryError`, one of an older
+  schema is refused (`older_schema_message`).
 
 Every engine error surfaces as `StoreError`, naming the database by its
 ``location`` (a path, or a URL without its password).
@@ -30,11 +33,27 @@ from typing import Any, Protocol
 from agentmaint.config.secret import Secret
 from agentmaint.errors import AgentmaintError
 
-__all__ = ["Cursor", "Database", "Dialect", "StoreError", "newer_schema_message"]
+__all__ = [
+    "Cursor",
+    "Database",
+    "Dialect",
+    "MissingHistoryError",
+    "StoreError",
+    "newer_schema_message",
+    "older_schema_message",
+    "readonly_message",
+]
 
 
 class StoreError(AgentmaintError, RuntimeError):
     """The history database cannot be opened, read or written."""
+
+
+class MissingHistoryError(StoreError):
+    """A history opened read-only was never created (no file, or no history schema yet).
+
+    A reader takes it as an empty history.
+    """
 
 
 class Cursor(Protocol):
@@ -81,6 +100,20 @@ def newer_schema_message(location: str, version: int, supported: int) -> str:
     )
 
 
+def older_schema_message(location: str, version: int, supported: int) -> str:
+    """The refusal, by a read-only store, of a database of an older schema."""
+    return (
+        f"{location}: the history database's schema version {version} is older than this "
+        f"agentmaint's ({supported}) and a read command does not upgrade it; run "
+        "`agentmaint recover FILE` (or `agentmaint run FILE`) to upgrade it"
+    )
+
+
+def readonly_message(location: str) -> str:
+    """The refusal of a write through a store opened read-only."""
+    return f"{location}: the history was opened read-only; refusing to write"
+
+
 class Database(ABC):
     """One connection to the history database; used from one thread only."""
 
@@ -94,6 +127,8 @@ class Database(ABC):
     url: Secret | None
     #: The engine's exception for a violated constraint (a duplicate key).
     integrity_error: type[BaseException]
+    #: Opened read-only: `writing` and `migrate` raise `StoreError`.
+    readonly: bool = False
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:

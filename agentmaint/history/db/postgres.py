@@ -11,6 +11,11 @@ as in SQLite, and the derived tables (attempts, host_state) that a write recompu
 from committed rows stay consistent. Readers never wait: a read is one
 ``REPEATABLE READ, READ ONLY`` snapshot.
 
+Read-only (`PostgresDatabase(location, readonly=True)`, the read commands): the
+session defaults to read-only transactions, nothing is migrated and no temporary
+table is created; a database without the history schema raises
+`MissingHistoryError`, one of an older schema `StoreError`.
+
 The URL may hold a password: errors name the database by its redacted URL and
 driver messages are scrubbed of every part of the URL that may be secret.
 """
@@ -23,7 +28,16 @@ from contextlib import contextmanager, suppress
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from agentmaint.history.db.base import Cursor, Database, Dialect, StoreError, newer_schema_message
+from agentmaint.history.db.base import (
+    Cursor,
+    Database,
+    Dialect,
+    MissingHistoryError,
+    StoreError,
+    newer_schema_message,
+    older_schema_message,
+    readonly_message,
+)
 from agentmaint.history.db.schema import SCHEMA_VERSION, TEMP_TABLES, render
 from agentmaint.history.db.url import PostgresLocation, scrub
 
@@ -123,16 +137,23 @@ class PostgresDatabase(Database):
 
     dialect = POSTGRES
 
-    def __init__(self, location: PostgresLocation) -> None:
-        """Connect, refuse a newer or foreign schema untouched, migrate, create temp tables."""
+    def __init__(self, location: PostgresLocation, *, readonly: bool = False) -> None:
+        """Connect, refuse a newer or foreign schema untouched, migrate, create temp tables.
+
+        `readonly` migrates and creates nothing (see the module docstring).
+        """
         driver = import_psycopg()
         self.path = None
         self.location = location.redacted
         self.url = location.url
+        self.readonly = readonly
         self.integrity_error = driver.IntegrityError
         self._error: type[Exception] = driver.Error
         self._conn = connect(location, application_name="agentmaint")
         try:
+            if readonly:
+                self._check_readable()
+                return
             self.migrate()
             for statement in TEMP_TABLES:
                 self._conn.execute(POSTGRES.render(statement))
@@ -171,6 +192,8 @@ class PostgresDatabase(Database):
     @contextmanager
     def writing(self) -> Iterator[Database]:
         """A transaction that takes the history's write lock (an advisory lock) first."""
+        if self.readonly:
+            raise StoreError(readonly_message(self.location))
         with self._transaction(
             f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})", "cannot write the history"
         ):
@@ -194,6 +217,8 @@ class PostgresDatabase(Database):
         An up-to-date database is only read. A database of a newer version, or one with
         history tables but no (or a foreign) ``schema_version``, is refused untouched.
         """
+        if self.readonly:
+            raise StoreError(readonly_message(self.location))
         version = self._version()
         if version == SCHEMA_VERSION:
             return
@@ -222,6 +247,18 @@ class PostgresDatabase(Database):
         self._conn.close()
 
     # ------------------------------------------------------------------ helpers
+
+    def _check_readable(self) -> None:
+        """Make the session read-only and check the schema, changing nothing."""
+        self._conn.execute("SET default_transaction_read_only = on")
+        version = self._version()
+        if version is None:
+            self._refuse_foreign()
+            raise MissingHistoryError(f"{self.location}: no history yet")
+        if version > SCHEMA_VERSION:
+            raise StoreError(newer_schema_message(self.location, version, SCHEMA_VERSION))
+        if version < SCHEMA_VERSION:
+            raise StoreError(older_schema_message(self.location, version, SCHEMA_VERSION))
 
     @contextmanager
     def _transaction(self, begin: str, failure: str) -> Iterator[None]:

@@ -17,7 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agentmaint.history.db.base import Cursor, Database, Dialect, StoreError, newer_schema_message
+from agentmaint.history.db.base import (
+    Cursor,
+    Database,
+    Dialect,
+    MissingHistoryError,
+    StoreError,
+    newer_schema_message,
+    older_schema_message,
+    readonly_message,
+)
 from agentmaint.history.db.schema import SCHEMA_VERSION, TEMP_TABLES, render
 
 __all__ = ["SQLITE", "SqliteDatabase"]
@@ -50,15 +59,21 @@ class SqliteDatabase(Database):
     dialect = SQLITE
     integrity_error = sqlite3.IntegrityError
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         """Open the file (creating it and its directory private when missing) and migrate it.
 
         Raises `StoreError`, leaving the file untouched, if it is not a SQLite database,
-        is corrupt, or was written by a newer agentmaint.
+        is corrupt, or was written by a newer agentmaint. `readonly` creates and migrates
+        nothing: a missing (or never migrated) file raises `MissingHistoryError`, an older
+        schema `StoreError`.
         """
         self.path = Path(path)
         self.location = str(self.path)
         self.url = None
+        self.readonly = readonly
+        if readonly:
+            self._conn = _connect_readonly(self.path)
+            return
         _create_private(self.path)
         self._conn = _connect(self.path)
         try:
@@ -86,6 +101,8 @@ class SqliteDatabase(Database):
     @contextmanager
     def writing(self) -> Iterator[Database]:
         """``BEGIN IMMEDIATE``: the write lock from the start (waits up to the busy timeout)."""
+        if self.readonly:
+            raise StoreError(readonly_message(self.location))
         conn = self._conn
         try:
             with conn:
@@ -118,6 +135,8 @@ class SqliteDatabase(Database):
         An up-to-date database is only read (no write lock), so opening a store never
         waits for a writer.
         """
+        if self.readonly:
+            raise StoreError(readonly_message(self.location))
         conn, migrations = self._conn, render(SQLITE)
         while True:
             try:
@@ -198,6 +217,45 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path}: not a usable SQLite database (or corrupt): {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A ``mode=ro`` connection to a history of the current schema; nothing is created."""
+    if not path.is_file() or path.stat().st_size == 0:
+        # A 0-byte file: created by a store that was never migrated (nothing recorded).
+        raise MissingHistoryError(f"{path}: no history yet")
+    _check_header(path)
+    try:
+        conn = sqlite3.connect(
+            path.absolute().as_uri() + "?mode=ro",
+            uri=True,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=True,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the history database: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(newer_schema_message(str(path), version, SCHEMA_VERSION))
+        if version == 0 and tables == 0:
+            raise MissingHistoryError(f"{path}: no history yet")
+        if version < SCHEMA_VERSION:
+            raise StoreError(older_schema_message(str(path), version, SCHEMA_VERSION))
+        # Connection settings only (nothing on disk): as a writer's, for the same plans.
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        conn.execute("PRAGMA temp_store = MEMORY")
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"{path}: not a usable SQLite database (or corrupt): {exc}") from exc
