@@ -3,6 +3,10 @@
 Molecule only warns when a playbook is missing, so the exit code alone is not enough:
 this fails unless the output shows converge, idempotence and verify succeeding for
 every role. Usage (from the repository root): ``python tests/molecule/run_all.py``.
+
+Every scenario's molecule.yml holds only what differs from the shared base configuration,
+``.config/molecule/config.yml``. molecule looks for that file by itself only at the root
+of the enclosing git checkout, so it is passed explicitly here.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+BASE_CONFIG = ROOT / ".config" / "molecule" / "config.yml"
 STEPS = ("converge", "idempotence", "verify")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\]8;;[^\x1b]*\x1b\\\\")
 
@@ -35,7 +40,7 @@ def main() -> int:
     for role in roles:
         started = time.monotonic()
         done = subprocess.run(
-            [str(bin_dir / "molecule"), "test"],
+            [str(bin_dir / "molecule"), "--base-config", str(BASE_CONFIG), "test"],
             cwd=role,
             env=env,
             capture_output=True,
