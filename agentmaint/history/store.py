@@ -64,9 +64,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from agentmaint.config.schedule import NotifyEvent
 from agentmaint.config.secret import Secret
-from agentmaint.errors import UsageError
+from agentmaint.errors import StoreError, UsageError
 from agentmaint.history.db import open_database
-from agentmaint.history.db.base import Database, StoreError
+from agentmaint.history.db.base import Database
 from agentmaint.history.db.schema import SCHEMA_VERSION
 from agentmaint.history.db.sqlite import SqliteDatabase
 from agentmaint.history.db.url import DB_NAME
@@ -91,7 +91,6 @@ __all__ = [
     "DB_NAME",
     "SCHEMA_VERSION",
     "HistoryStore",
-    "StoreError",
     "open_history",
     "records_to_json",
     "write_records_csv",

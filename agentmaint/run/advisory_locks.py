@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from agentmaint.history.db.base import StoreError
+from agentmaint.errors import LockHeldError, StoreError
 from agentmaint.history.db.postgres import (
     PostgresDatabase,
     connect,
@@ -33,7 +33,7 @@ from agentmaint.history.db.postgres import (
     lock_key,
 )
 from agentmaint.history.db.url import PostgresLocation
-from agentmaint.run.locks import POLL_SECONDS, LockHeldError
+from agentmaint.run.locks import POLL_SECONDS
 
 if TYPE_CHECKING:
     import psycopg

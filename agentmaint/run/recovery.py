@@ -32,14 +32,15 @@ from typing import Any
 
 import yaml
 
-from agentmaint.ansible.events import EventsError, ParsedRun, read_artifact_dir
+from agentmaint.ansible.events import ParsedRun, read_artifact_dir
 from agentmaint.ansible.render import PLAYBOOK_NAME, Target
 from agentmaint.ansible.rollup import parse_play, rollup
 from agentmaint.ansible.runner import kill_run_processes, process_alive
 from agentmaint.ansible.slicing import SLICES_DIR
+from agentmaint.errors import EventsError, LockHeldError
 from agentmaint.history.store import HistoryStore
 from agentmaint.records import RunRecord, RunStatus
-from agentmaint.run.locks import LockHeldError, environment_locks
+from agentmaint.run.locks import environment_locks
 
 
 def recover_interrupted_runs(store: HistoryStore) -> list[RunRecord]:

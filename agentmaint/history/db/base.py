@@ -14,7 +14,7 @@ connection and supplies what differs between the engines:
 * the schema version and the migrations that bring a database up to date, with the
   refusal of a database written by a newer agentmaint or that is not a history.
 
-Every engine error surfaces as `StoreError`, naming the database by its
+Every engine error surfaces as `agentmaint.errors.StoreError`, naming the database by its
 ``location`` (a path, or a URL without its password).
 """
 
@@ -28,13 +28,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agentmaint.config.secret import Secret
-from agentmaint.errors import AgentmaintError
 
-__all__ = ["Cursor", "Database", "Dialect", "StoreError", "newer_schema_message"]
-
-
-class StoreError(AgentmaintError, RuntimeError):
-    """The history database cannot be opened, read or written."""
+__all__ = ["Cursor", "Database", "Dialect", "newer_schema_message"]
 
 
 class Cursor(Protocol):

@@ -23,7 +23,8 @@ from contextlib import contextmanager, suppress
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from agentmaint.history.db.base import Cursor, Database, Dialect, StoreError, newer_schema_message
+from agentmaint.errors import StoreError
+from agentmaint.history.db.base import Cursor, Database, Dialect, newer_schema_message
 from agentmaint.history.db.schema import SCHEMA_VERSION, TEMP_TABLES, render
 from agentmaint.history.db.url import PostgresLocation, scrub
 

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agentmaint.history.db.base import Cursor, Database, Dialect, StoreError, newer_schema_message
+from agentmaint.errors import StoreError
+from agentmaint.history.db.base import Cursor, Database, Dialect, newer_schema_message
 from agentmaint.history.db.schema import SCHEMA_VERSION, TEMP_TABLES, render
 
 __all__ = ["SQLITE", "SqliteDatabase"]
