@@ -33,8 +33,8 @@ from typing import Any
 import yaml
 
 from agentmaint.ansible.events import ParsedRun, read_artifact_dir
-from agentmaint.ansible.render import PLAYBOOK_NAME, Target
-from agentmaint.ansible.rollup import parse_play, rollup
+from agentmaint.ansible.naming import PLAYBOOK_NAME, Target, parse_play
+from agentmaint.ansible.rollup import rollup
 from agentmaint.ansible.runner import kill_run_processes, process_alive
 from agentmaint.ansible.slicing import SLICES_DIR
 from agentmaint.errors import EventsError, LockHeldError
