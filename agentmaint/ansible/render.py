@@ -41,9 +41,6 @@ from agentmaint.planning.planner import Decision
 from agentmaint.records import Action
 
 __all__ = [
-    # Target is re-exported for agentmaint.maintenance until it imports it from
-    # agentmaint.ansible.naming.
-    "Target",
     "Unsafe",
     "ansible_cfg",
     "dump_yaml",
