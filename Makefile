@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (see README.md):
 #   make demo   runs the main job
-#   make test   runs the whole test suite (lint, types, unit and integration tests)
+#   make test   runs the whole test suite (lint, import layers, types, unit and integration tests)
 # Each installs what it needs into .venv/ first.
 
 PYTHON ?= python3
@@ -21,9 +21,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/agentmaint demo --dir .agentmaint-demo
 
+# lint-imports checks the layer and no-cycle contracts of [tool.importlinter] (pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles playbooks
 
 typecheck: $(STAMP)
@@ -41,4 +43,4 @@ test: lint typecheck
 	$(BIN)/pytest --durations=25
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

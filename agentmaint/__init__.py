@@ -1,6 +1,6 @@
 """agentmaint: keep fleets serving AI agents patched, backed up and current.
 
-The public API is what this module exports; see README.md for a walk-through::
+The public API is what this module exports (`__all__`); see README.md for a walk-through::
 
     from datetime import datetime, UTC
     import agentmaint
@@ -9,7 +9,21 @@ The public API is what this module exports; see README.md for a walk-through::
     result = agentmaint.plan(schedule, agentmaint.MemoryHistory(), datetime.now(UTC))
     for decision in result.due:
         print(decision.environment, decision.component, decision.servers, decision.reason)
+
+    result = agentmaint.run_maintenance(schedule)  # plan, run through ansible-runner, record
+    with agentmaint.open_history(schedule.history_url, schedule.state_dir) as store:
+        print(store.records(server="web1"))
+
+The planning side and the errors are imported with the package; the run side (the run,
+its results and observers, the history and its records) and `__version__` on first use,
+so that a script that only plans pays for none of it: no ansible-runner, no database
+drivers (`import agentmaint` costs what it did before the run side was exported).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from agentmaint.config.parse import load_schedule, parse_schedule, validate_file
 from agentmaint.config.schedule import (
@@ -25,42 +39,144 @@ from agentmaint.config.schedule import (
     Schedule,
     UpdateSchedule,
 )
-from agentmaint.errors import AgentmaintError, Problem, ScheduleError, UsageError
+from agentmaint.errors import (
+    AgentmaintError,
+    CronError,
+    EventsError,
+    LockHeldError,
+    MissingHistoryError,
+    Problem,
+    ScheduleError,
+    SecretReferenceError,
+    StateDirError,
+    StoreError,
+    UsageError,
+)
 from agentmaint.planning.history import Attempt, HistoryReader, HostComponentState, MemoryHistory
 from agentmaint.planning.planner import Decision, HostDecision, Plan, plan
 from agentmaint.planning.windows import Window, open_window, upcoming_windows
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    # What mypy and editors see; at run time `__getattr__` imports these on first use.
+    from agentmaint.cli.demo import create_demo
+    from agentmaint.history.store import HistoryStore, open_history
+    from agentmaint.maintenance import run_maintenance
+    from agentmaint.records import (
+        Action,
+        HostCounts,
+        MaintenanceRecord,
+        Outcome,
+        RunRecord,
+        RunStatus,
+        TaskResult,
+        TaskStatus,
+    )
+    from agentmaint.run.importer import import_run
+    from agentmaint.run.observer import BaseObserver, RunObserver
+    from agentmaint.run.results import HostOutcome, Progress, RunResult
+
+    __version__: str
 
 __all__ = [
+    "Action",
     "AgentmaintError",
     "Attempt",
     "Backup",
+    "BaseObserver",
     "Blackout",
     "Component",
+    "CronError",
     "Decision",
     "Environment",
+    "EventsError",
     "Frequency",
     "HistoryReader",
+    "HistoryStore",
     "Host",
     "HostComponentState",
+    "HostCounts",
     "HostDecision",
+    "HostOutcome",
+    "LockHeldError",
+    "MaintenanceRecord",
     "MemoryHistory",
+    "MissingHistoryError",
     "Notification",
+    "Outcome",
     "Plan",
     "Problem",
+    "Progress",
     "PromotionGate",
     "Rollout",
+    "RunObserver",
+    "RunRecord",
+    "RunResult",
+    "RunStatus",
     "Schedule",
     "ScheduleError",
+    "SecretReferenceError",
+    "StateDirError",
+    "StoreError",
+    "TaskResult",
+    "TaskStatus",
     "UpdateSchedule",
     "UsageError",
     "Window",
     "__version__",
+    "create_demo",
+    "import_run",
     "load_schedule",
+    "open_history",
     "open_window",
     "parse_schedule",
     "plan",
+    "run_maintenance",
     "upcoming_windows",
     "validate_file",
 ]
+
+# Where each name imported on first use lives. agentmaint.maintenance and the CLI package
+# (create_demo's) load ansible-runner; the history store (and the importer, which also
+# loads the event parser) loads sqlite3, csv and the PostgreSQL engine; importlib.metadata
+# costs about as much as the history store; even the records and results (enums and
+# dataclasses built at import) cost ~10 ms. None of it is needed to load a schedule and plan.
+_LAZY = {
+    "Action": "agentmaint.records",
+    "BaseObserver": "agentmaint.run.observer",
+    "HistoryStore": "agentmaint.history.store",
+    "HostCounts": "agentmaint.records",
+    "HostOutcome": "agentmaint.run.results",
+    "MaintenanceRecord": "agentmaint.records",
+    "Outcome": "agentmaint.records",
+    "Progress": "agentmaint.run.results",
+    "RunObserver": "agentmaint.run.observer",
+    "RunRecord": "agentmaint.records",
+    "RunResult": "agentmaint.run.results",
+    "RunStatus": "agentmaint.records",
+    "TaskResult": "agentmaint.records",
+    "TaskStatus": "agentmaint.records",
+    "create_demo": "agentmaint.cli.demo",
+    "import_run": "agentmaint.run.importer",
+    "open_history": "agentmaint.history.store",
+    "run_maintenance": "agentmaint.maintenance",
+}
+
+if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+
+    def __getattr__(name: str) -> Any:
+        """Import a run-side name (or read `__version__`) on first use, then keep it."""
+        if name == "__version__":
+            from importlib.metadata import version  # noqa: PLC0415 -- on first use only
+
+            value: Any = version("agentmaint")  # pyproject.toml holds the one written version
+        elif name in _LAZY:
+            value = getattr(importlib.import_module(_LAZY[name]), name)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    """The module's names, with those imported on first use."""
+    return sorted({*globals(), *_LAZY, "__version__"})

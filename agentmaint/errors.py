@@ -1,12 +1,27 @@
-"""The exception tree of agentmaint.
+"""The exception tree of agentmaint: every exception it raises on purpose.
 
-Every exception raised on purpose by the library derives from `AgentmaintError`
-and, where one fits, from the built-in it resembles, so callers may catch either::
+Each derives from `AgentmaintError` and from the built-in it resembles, so callers
+may catch either (``except agentmaint.AgentmaintError`` catches them all)::
 
-    AgentmaintError
-    ├── ScheduleError (ValueError)        the schedule file is unreadable or invalid;
-    │                                     carries every problem as `Problem(path, message)`
-    └── UsageError (ValueError)           an API argument or CLI option is invalid
+    Exception
+    └── AgentmaintError                     anything agentmaint raises on purpose
+        ├── ScheduleError (ValueError)      the schedule file is unreadable or invalid;
+        │                                   carries every problem as `Problem(path, message)`
+        ├── UsageError (ValueError)         an API argument or CLI option is invalid
+        ├── CronError (ValueError)          a cron expression is invalid, or never matches
+        ├── SecretReferenceError (ValueError)
+        │                                   a ``${ENV_VAR}`` or ``file:`` secret cannot be
+        │                                   resolved (the message names no value)
+        ├── EventsError (ValueError)        an ansible-runner artifact directory is unreadable
+        ├── StoreError (RuntimeError)       the history database cannot be opened, read or
+        │   │                               written
+        │   └── MissingHistoryError (FileNotFoundError)
+        │                                   a history opened read-only was never created
+        │                                   (readers take it as an empty history)
+        ├── LockHeldError (RuntimeError)    another run holds an environment's lock
+        │                                   (the CLI exits 3; every other error exits 2)
+        └── StateDirError (OSError)         the state directory cannot hold a run's history
+                                            and artifacts
 
 This module imports nothing from agentmaint, so any module may import it.
 """
@@ -17,6 +32,21 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+__all__ = [
+    "AgentmaintError",
+    "CronError",
+    "EventsError",
+    "LockHeldError",
+    "MissingHistoryError",
+    "Problem",
+    "ScheduleError",
+    "SecretReferenceError",
+    "StateDirError",
+    "StoreError",
+    "UsageError",
+    "format_path",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +88,48 @@ class ScheduleError(AgentmaintError, ValueError):
 
 class UsageError(AgentmaintError, ValueError):
     """An argument given to the API or the CLI is invalid."""
+
+
+class CronError(AgentmaintError, ValueError):
+    """A cron expression is invalid, or a search found no match.
+
+    The message names the field and the problem, e.g. ``hour: 24 is out of
+    range 0-23`` or ``never matches: day 30 does not occur in February``.
+    """
+
+
+class SecretReferenceError(AgentmaintError, ValueError):
+    """A ``${ENV_VAR}`` or ``file:`` reference cannot be resolved; the message names no value."""
+
+
+class EventsError(AgentmaintError, ValueError):
+    """An ansible-runner artifact directory cannot be read at all."""
+
+
+class StoreError(AgentmaintError, RuntimeError):
+    """The history database cannot be opened, read or written."""
+
+
+class MissingHistoryError(StoreError, FileNotFoundError):
+    """A history opened read-only was never created (no file, or no history schema yet).
+
+    A reader takes it as an empty history.
+    """
+
+
+class LockHeldError(AgentmaintError, RuntimeError):
+    """Another run holds the lock of an environment this run needs."""
+
+    def __init__(self, environment: str, holder: dict[str, object]) -> None:
+        """Record the environment and what is known of the lock's holder."""
+        self.environment = environment
+        self.holder = holder
+        who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown holder"
+        super().__init__(f"environment {environment!r} is locked by another run ({who})")
+
+
+class StateDirError(AgentmaintError, OSError):
+    """The state directory cannot hold a run's history and artifacts."""
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")

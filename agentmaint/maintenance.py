@@ -27,7 +27,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agentmaint.ansible.render import Target, targets_from_decisions
+from agentmaint.ansible.naming import Target
+from agentmaint.ansible.render import targets_from_decisions
 from agentmaint.ansible.slicing import SLICES_DIR
 from agentmaint.ansible.strategy import Strategy
 from agentmaint.ansible.strategy import resolve as resolve_strategy

@@ -7,22 +7,27 @@ so Ansible never templates it (a command containing ``{{ lookup('pipe', 'id') }}
 runs literally). Host, environment and component names are validated by the
 schema (letters, digits, ``_ . -``) before they get here.
 
-Naming contract with `agentmaint.ansible.rollup`: each play is named
-``Maintain <component> | <environment>`` and each task ``<Action> | <component>``
-(actions: backup, update, healthcheck, rollback), so every event maps back to its
-environment, component and action.
+Plays and tasks are named by `agentmaint.ansible.naming` (``Maintain <component> |
+<environment>`` plays, ``<Action> | <component>`` tasks), the contract the roll-up reads
+back, so every event maps back to its environment, component and action.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agentmaint.ansible.naming import (
+    INTERNAL,
+    TASK_SEPARATOR,
+    Target,
+    play_name,
+    task_name,
+)
 from agentmaint.ansible.strategy import Strategy
 from agentmaint.config.roles import (
     DEFAULT_ROLE,
@@ -35,10 +40,15 @@ from agentmaint.config.schedule import Backup, Component, Environment, Schedule
 from agentmaint.planning.planner import Decision
 from agentmaint.records import Action
 
-PLAY_PREFIX = "Maintain "
-TASK_SEPARATOR = " | "
-INTERNAL = "Failed"  # the rescue's final task: not an Action, so roll-ups skip it
-PLAYBOOK_NAME = "maintenance.yml"
+__all__ = [
+    "Unsafe",
+    "ansible_cfg",
+    "dump_yaml",
+    "inventory",
+    "playbook",
+    "targets_from_decisions",
+    "unsafe_tree",
+]
 
 
 class Unsafe(str):
@@ -74,27 +84,6 @@ _Dumper.add_representer(Unsafe, _represent_unsafe)
 def dump_yaml(document: Any) -> str:
     """Serialise generated data (with `Unsafe` strings tagged) as YAML."""
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
-
-
-def play_name(environment: str, component: str) -> str:
-    """The name of the play that maintains `component` in `environment`."""
-    return f"{PLAY_PREFIX}{component}{TASK_SEPARATOR}{environment}"
-
-
-def task_name(action: Action | str, component: str) -> str:
-    """The name of a task doing `action` for `component`."""
-    value = action.value if isinstance(action, Action) else action
-    return f"{value.capitalize()}{TASK_SEPARATOR}{component}"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One play to generate: a component to maintain on some hosts of an environment."""
-
-    environment: str
-    component: str
-    hosts: tuple[str, ...]
-    serial: int | str | None = None  # overrides the environment's rollout.serial (slices)
 
 
 def targets_from_decisions(decisions: Iterable[Decision]) -> tuple[Target, ...]:

@@ -1,7 +1,7 @@
 """Roll per-task results up into the seed's history records, one per (host, component, action).
 
 The generated plays name every play ``Maintain <component> | <environment>`` and
-every task ``<Action> | <component>`` (see `agentmaint.ansible.render`), and the bundled roles
+every task ``<Action> | <component>`` (see `agentmaint.ansible.naming`), and the bundled roles
 name theirs ``<Action>: <what it does> | <component>``, so each `TaskResult` maps back
 to what it was doing. Actions that never ran are filled in
 from what was targeted: an update after a failed or unreachable backup is
@@ -14,49 +14,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from agentmaint.ansible.render import PLAY_PREFIX, TASK_SEPARATOR, Target
+from agentmaint.ansible.naming import Target, classify, parse_play, task_component, task_step
 from agentmaint.records import Action, MaintenanceRecord, Outcome, TaskResult, TaskStatus
+
+__all__ = ["rollup"]
 
 _FAILED = {TaskStatus.FAILED, TaskStatus.RESCUED}
 _SUCCEEDED = {TaskStatus.OK, TaskStatus.CHANGED, TaskStatus.IGNORED}
-
-
-def parse_play(name: str) -> tuple[str, str] | None:
-    """(environment, component) from a generated play name, or None for other plays."""
-    if not name.startswith(PLAY_PREFIX):
-        return None
-    component, _, environment = name[len(PLAY_PREFIX) :].rpartition(TASK_SEPARATOR)
-    component, environment = component.strip(), environment.strip()
-    return (environment, component) if environment and component else None
-
-
-def parse_task(name: str) -> Action | None:
-    """The action of a task name, or None for internal and foreign tasks.
-
-    Both ``Update | web`` (generated) and ``Update: refresh the apt cache | web`` (a
-    step of a bundled role) are update tasks of component ``web``.
-    """
-    head, separator, _ = name.partition(TASK_SEPARATOR)
-    if not separator:
-        return None
-    try:
-        return Action(head.partition(":")[0].strip().lower())
-    except ValueError:
-        return None
-
-
-def classify(play: str, task: str) -> tuple[str, str, Action] | None:
-    """(environment, component, action) of a result, or None for foreign and internal tasks.
-
-    The environment comes from the play name; the component and the action from the task
-    name, since a bundled play may cover several components.
-    """
-    parsed = parse_play(play)
-    action = parse_task(task)
-    if parsed is None or action is None:
-        return None
-    component = task.rpartition(TASK_SEPARATOR)[2].strip() or parsed[1]
-    return parsed[0], component, action
 
 
 def rollup(
@@ -84,9 +48,7 @@ def rollup(
         if play is None:
             continue
         if result.status in {TaskStatus.FAILED, TaskStatus.UNREACHABLE}:
-            failed_in.setdefault(
-                result.host, result.task.rpartition(TASK_SEPARATOR)[2].strip() or play[1]
-            )
+            failed_in.setdefault(result.host, task_component(result.task) or play[1])
         found = classify(result.play, result.task)
         if found is not None:
             grouped.setdefault((found[0], found[1], result.host, found[2]), []).append(result)
@@ -180,7 +142,7 @@ def _failed(results: Sequence[TaskResult]) -> bool:
 
 def _step(task: str, message: str) -> str:
     """``message`` prefixed with the step of a role task (``Update: <step> | web``)."""
-    step = task.partition(TASK_SEPARATOR)[0].partition(":")[2].strip()
+    step = task_step(task)
     return f"{step}: {message}" if step else message
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentmaint.ansible.render import Target
+from agentmaint.ansible.naming import Target
 from agentmaint.config.schedule import LOCAL_NODE, Environment, ExecutionNode, Schedule
 
 #: The directory of a run (``runs/<id>/``) that holds its slices' job directories.

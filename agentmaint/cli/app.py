@@ -21,8 +21,7 @@ from agentmaint.cli.reading import _plan, _validate, _windows
 from agentmaint.cli.render import _render
 from agentmaint.cli.running import _run
 from agentmaint.cli.tryout import _demo, _notify_test
-from agentmaint.errors import AgentmaintError, ScheduleError
-from agentmaint.run.locks import LockHeldError
+from agentmaint.errors import AgentmaintError, LockHeldError, ScheduleError
 
 __all__ = ["main", "run"]
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from agentmaint.config.durations import parse_duration
 from agentmaint.config.schedule import Schedule
-from agentmaint.errors import UsageError
-from agentmaint.history.store import MissingHistoryError, open_history
+from agentmaint.errors import MissingHistoryError, UsageError
+from agentmaint.history.store import open_history
 from agentmaint.planning.forced import forced_plan
 from agentmaint.planning.history import HistoryReader, MemoryHistory
 from agentmaint.planning.planner import Plan, plan

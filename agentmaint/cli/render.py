@@ -8,8 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from agentmaint.ansible.naming import Target
 from agentmaint.ansible.remote import ssh_argv, worker_command
-from agentmaint.ansible.render import Target, targets_from_decisions
+from agentmaint.ansible.render import targets_from_decisions
 from agentmaint.ansible.slicing import Slice, slice_targets
 from agentmaint.cli.options import _selected_plan, parse_instant
 from agentmaint.cli.output import EXIT_OK

@@ -21,7 +21,7 @@ daylight-saving gaps and repeats they bring) are the caller's business, see
 `agentmaint.planning.windows`. Expressions that can never match (``0 0 30 2 *``) are
 rejected when parsed, so the searches always find an answer.
 
-This module imports nothing from agentmaint and nothing outside the standard library.
+This module imports only `agentmaint.errors` and the standard library.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, datetime, timedelta
 
-from agentmaint.errors import AgentmaintError
+from agentmaint.errors import CronError
 
-__all__ = ["CronError", "CronExpression"]
+__all__ = ["CronExpression"]
 
 _MINUTE = timedelta(minutes=1)
 #: The Gregorian calendar repeats every 400 years, so any day pattern that can
@@ -56,14 +56,6 @@ _MONTH_NAMES = {name.upper(): number for number, name in enumerate(calendar.mont
 _DAY_NAMES = {name.upper(): (index + 1) % 7 for index, name in enumerate(calendar.day_abbr)}
 #: The most days each month can have (February in leap years).
 _MAX_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-class CronError(AgentmaintError, ValueError):
-    """A cron expression is invalid, or a search found no match.
-
-    The message names the field and the problem, e.g. ``hour: 24 is out of
-    range 0-23`` or ``never matches: day 30 does not occur in February``.
-    """
 
 
 @dataclass(frozen=True, slots=True)

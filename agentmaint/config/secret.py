@@ -7,7 +7,7 @@ e.g. ``Bearer ${API_TOKEN}``). `resolve` turns such text into a `Secret`, whose
 `repr` and `str` are ``***``; only `Secret.reveal` gives the value, at the point of
 use. `redact` removes known secret values from any text before it is shown or stored.
 
-This module imports nothing from agentmaint, so any module may import it.
+This module imports only `agentmaint.errors`, so any module may import it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from agentmaint.errors import SecretReferenceError
 
 MASK = "***"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -64,10 +66,6 @@ class Secret:
     def __reduce__(self) -> Any:
         """Refuse to pickle, so a secret never lands in a file by accident."""
         raise TypeError("Secret values cannot be pickled")
-
-
-class SecretReferenceError(ValueError):
-    """A ``${ENV_VAR}`` or ``file:`` reference cannot be resolved; the message names no value."""
 
 
 def resolve(text: str, environ: dict[str, str] | None = None) -> Secret:

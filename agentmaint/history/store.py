@@ -72,8 +72,9 @@ from typing import TYPE_CHECKING, Any
 
 from agentmaint.config.schedule import NotifyEvent
 from agentmaint.config.secret import Secret
+from agentmaint.errors import MissingHistoryError, StoreError
 from agentmaint.history.db import open_database
-from agentmaint.history.db.base import Database, MissingHistoryError, StoreError
+from agentmaint.history.db.base import Database
 from agentmaint.history.db.schema import SCHEMA_VERSION
 from agentmaint.history.db.sqlite import SqliteDatabase
 from agentmaint.history.db.url import DB_NAME

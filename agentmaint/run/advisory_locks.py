@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from agentmaint.history.db.base import StoreError
+from agentmaint.errors import LockHeldError, StoreError
 from agentmaint.history.db.postgres import (
     PostgresDatabase,
     connect,
@@ -33,7 +33,6 @@ from agentmaint.history.db.postgres import (
     lock_key,
 )
 from agentmaint.history.db.url import PostgresLocation
-from agentmaint.run.locks import POLL_SECONDS, LockHeldError
 
 if TYPE_CHECKING:
     import psycopg
@@ -62,11 +61,13 @@ def advisory_locks(
     environments: Iterable[str],
     *,
     run_id: str,
+    poll_seconds: float,
     deadline: float | None = None,
 ) -> Iterator[None]:
     """Hold the advisory locks of `environments` (taken in sorted order) for the body.
 
-    Polls until `deadline` (a `time.monotonic` value; None: one try) and raises
+    Polls every `poll_seconds` (the caller's cadence, the same as for lock files)
+    until `deadline` (a `time.monotonic` value; None: one try) and raises
     `LockHeldError` naming the holder when a lock is still taken then. Database
     errors raise `StoreError`.
     """
@@ -76,7 +77,7 @@ def advisory_locks(
         try:
             _prepare(conn, location, driver)
             for name in sorted(set(environments)):
-                _take(conn, name, run_id, deadline)
+                _take(conn, name, run_id, deadline, poll_seconds)
         except driver.Error as exc:
             raise StoreError(
                 f"{location.redacted}: cannot take the environment locks: {exc}"
@@ -98,7 +99,13 @@ def _prepare(conn: psycopg.Connection[Any], location: PostgresLocation, driver: 
         PostgresDatabase(location).close()  # creates (migrates) the schema, or refuses it
 
 
-def _take(conn: psycopg.Connection[Any], name: str, run_id: str, deadline: float | None) -> None:
+def _take(
+    conn: psycopg.Connection[Any],
+    name: str,
+    run_id: str,
+    deadline: float | None,
+    poll_seconds: float,
+) -> None:
     key = environment_key(name)
     while True:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
@@ -106,7 +113,7 @@ def _take(conn: psycopg.Connection[Any], name: str, run_id: str, deadline: float
             break
         if deadline is None or time.monotonic() >= deadline:
             raise LockHeldError(name, _holder(conn, name, key))
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll_seconds)
     conn.execute(
         "INSERT INTO lock_holders (environment, session, pid, controller, started, run_id) "
         "VALUES (%s, pg_backend_pid(), %s, %s, %s, %s) "

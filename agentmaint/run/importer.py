@@ -1,7 +1,7 @@
 """Record a run made outside agentmaint (a bundled playbook run with ansible-runner directly).
 
 The plays and tasks must follow the generated naming contract (see
-`agentmaint.ansible.render`): ``Maintain <component> | <environment>`` plays and
+`agentmaint.ansible.naming`): ``Maintain <component> | <environment>`` plays and
 ``<Action> | <component>`` tasks; the bundled playbooks do. Targets are taken
 from the hosts that appear in each play.
 """
@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agentmaint.ansible.events import ParsedRun
-from agentmaint.ansible.render import Target
-from agentmaint.ansible.rollup import classify, rollup
+from agentmaint.ansible.naming import Target, classify
+from agentmaint.ansible.rollup import rollup
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import UsageError
 from agentmaint.history.store import HistoryStore, RecordOutcome, RunRecording

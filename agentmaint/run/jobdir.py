@@ -10,14 +10,8 @@ import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from agentmaint.ansible.render import (
-    PLAYBOOK_NAME,
-    Target,
-    ansible_cfg,
-    dump_yaml,
-    inventory,
-    playbook,
-)
+from agentmaint.ansible.naming import PLAYBOOK_NAME, Target
+from agentmaint.ansible.render import ansible_cfg, dump_yaml, inventory, playbook
 from agentmaint.ansible.runner import Job
 from agentmaint.ansible.strategy import Strategy
 from agentmaint.ansible.strategy import on_node as strategy_on_node

@@ -25,24 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agentmaint.config.secret import Secret
-from agentmaint.errors import AgentmaintError
+from agentmaint.errors import LockHeldError
 from agentmaint.history.db.url import PostgresLocation, is_postgres_url, parse_history_url
+from agentmaint.run.advisory_locks import advisory_locks
 
-__all__ = ["POLL_SECONDS", "LockHeldError", "environment_locks"]
+__all__ = ["POLL_SECONDS", "environment_locks"]
 
 #: Seconds between tries while waiting for a lock.
 POLL_SECONDS = 0.2
-
-
-class LockHeldError(AgentmaintError, RuntimeError):
-    """Another run holds the lock of an environment this run needs."""
-
-    def __init__(self, environment: str, holder: dict[str, object]) -> None:
-        """Record the environment and what is known of the lock's holder."""
-        self.environment = environment
-        self.holder = holder
-        who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown holder"
-        super().__init__(f"environment {environment!r} is locked by another run ({who})")
 
 
 @contextlib.contextmanager
@@ -65,11 +55,15 @@ def environment_locks(
     deadline = time.monotonic() + wait.total_seconds() if wait else None
     url = history_url.reveal() if isinstance(history_url, Secret) else history_url
     if is_postgres_url(url):
-        from agentmaint.run.advisory_locks import advisory_locks  # noqa: PLC0415 -- imports us
-
         location = parse_history_url(url, state_dir)
         assert isinstance(location, PostgresLocation)  # is_postgres_url said so
-        with advisory_locks(location, environments, run_id=run_id, deadline=deadline):
+        with advisory_locks(
+            location,
+            environments,
+            run_id=run_id,
+            poll_seconds=POLL_SECONDS,
+            deadline=deadline,
+        ):
             yield
         return
     directory = state_dir / "locks"

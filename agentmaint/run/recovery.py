@@ -33,16 +33,17 @@ from typing import Any
 
 import yaml
 
-from agentmaint.ansible.events import EventsError, ParsedRun, read_artifact_dir
-from agentmaint.ansible.render import PLAYBOOK_NAME, Target
-from agentmaint.ansible.rollup import parse_play, rollup
+from agentmaint.ansible.events import ParsedRun, read_artifact_dir
+from agentmaint.ansible.naming import PLAYBOOK_NAME, Target, parse_play
+from agentmaint.ansible.rollup import rollup
 from agentmaint.ansible.runner import kill_run_processes, process_alive
 from agentmaint.ansible.slicing import SLICES_DIR
 from agentmaint.config.secret import Secret
+from agentmaint.errors import EventsError, LockHeldError
 from agentmaint.history.db.url import SqliteLocation, parse_history_url
 from agentmaint.history.store import HistoryStore, RunRecording, open_history
 from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
-from agentmaint.run.locks import LockHeldError, environment_locks
+from agentmaint.run.locks import environment_locks
 
 
 def recover_history(url: str | Secret | None, state_dir: Path) -> list[RunRecord]:

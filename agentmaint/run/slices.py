@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from agentmaint.ansible.events import EventParser
+from agentmaint.ansible.naming import Target, classify, parse_play
 from agentmaint.ansible.remote import run_remote_job
-from agentmaint.ansible.render import Target
-from agentmaint.ansible.rollup import classify, parse_play
 from agentmaint.ansible.runner import Job, JobOutcome, run_job
 from agentmaint.ansible.slicing import SLICES_DIR, Slice, slice_targets
 from agentmaint.ansible.strategy import Strategy

@@ -7,16 +7,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from agentmaint.errors import AgentmaintError
+from agentmaint.errors import StateDirError
 
-__all__ = ["MIN_FREE_BYTES", "StateDirError", "check_state_dir"]
+__all__ = ["MIN_FREE_BYTES", "check_state_dir"]
 
 #: Free space a run needs in state_dir before it touches any host (artifacts, history).
 MIN_FREE_BYTES = 64 * 1024 * 1024
-
-
-class StateDirError(AgentmaintError, OSError):
-    """The state directory cannot hold a run's history and artifacts."""
 
 
 def check_state_dir(state_dir: Path) -> None:

@@ -323,8 +323,7 @@ _UnsafeLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_s
 
 
 def test_action_enum_matches_rendered_names() -> None:
-    from agentmaint.ansible.render import task_name
-    from agentmaint.ansible.rollup import parse_task
+    from agentmaint.ansible.naming import parse_task, task_name
 
     for action in Action:
         assert parse_task(task_name(action, "x")) is action

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agentmaint.ansible.render import task_name
+from agentmaint.ansible.naming import task_name
 from agentmaint.ansible.runner import run_processes
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agentmaint.config.cron import CronError, CronExpression
+from agentmaint.config.cron import CronExpression
+from agentmaint.errors import CronError
 
 MINUTE = timedelta(minutes=1)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from agentmaint.ansible.events import EventParser, EventsError, ParsedRun, read_artifact_dir
-from agentmaint.errors import AgentmaintError
+from agentmaint.ansible.events import EventParser, ParsedRun, read_artifact_dir
+from agentmaint.errors import AgentmaintError, EventsError
 from agentmaint.records import HostCounts, RunStatus, TaskStatus
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "data" / "artifacts"

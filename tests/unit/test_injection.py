@@ -19,7 +19,8 @@ import pytest
 import yaml
 from ansible.parsing.yaml.loader import AnsibleLoader
 
-from agentmaint.ansible.render import Target, dump_yaml, inventory, playbook
+from agentmaint.ansible.naming import Target
+from agentmaint.ansible.render import dump_yaml, inventory, playbook
 from agentmaint.config.parse import parse_schedule
 from agentmaint.errors import ScheduleError
 

@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 
 from agentmaint.config.secret import Secret
-from agentmaint.history.store import HistoryStore, StoreError
+from agentmaint.errors import LockHeldError, StoreError
+from agentmaint.history.store import HistoryStore
 from agentmaint.records import RunRecord, RunStatus
 from agentmaint.run.advisory_locks import environment_key
-from agentmaint.run.locks import LockHeldError, environment_locks
+from agentmaint.run.locks import environment_locks
 from agentmaint.run.recovery import recover_interrupted_runs
 from tests.postgres import PASSWORD
 

@@ -14,9 +14,9 @@ import pytest
 
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import Channel, ChannelType, NotifyEvent, Schedule
-from agentmaint.config.secret import Secret, SecretReferenceError, redact, resolve
+from agentmaint.config.secret import Secret, redact, resolve
 from agentmaint.config.validation import schedule_schema
-from agentmaint.errors import ScheduleError
+from agentmaint.errors import ScheduleError, SecretReferenceError
 from agentmaint.notify import (
     event_of,
     mrkdwn_escape,

@@ -6,7 +6,9 @@ import pytest
 import yaml
 from ansible.parsing.yaml.loader import AnsibleLoader
 
-from agentmaint.ansible.render import Unsafe, dump_yaml, play_name, task_name
+from agentmaint.ansible.naming import classify, parse_play, parse_task, play_name, task_name
+from agentmaint.ansible.render import Unsafe, dump_yaml
+from agentmaint.records import Action
 
 TRICKY = [
     "true",
@@ -57,3 +59,17 @@ def test_no_anchors_or_aliases() -> None:
 def test_naming_contract() -> None:
     assert play_name("production", "os") == "Maintain os | production"
     assert task_name("update", "os") == "Update | os"
+
+
+def test_naming_contract_reads_back_what_it_writes() -> None:
+    assert parse_play(play_name("production", "os")) == ("production", "os")
+    assert parse_play("Gathering Facts") is None
+    for action in Action:
+        assert parse_task(task_name(action, "web")) is action
+    # A bundled role's step names its component after the separator, like a generated task.
+    assert classify(play_name("prod", "app"), "Update: refresh the apt cache | os") == (
+        "prod",
+        "os",
+        Action.UPDATE,
+    )
+    assert classify(play_name("prod", "app"), "Failed | app") is None

@@ -9,7 +9,8 @@ import pytest
 import yaml
 from ansible.parsing.yaml.loader import AnsibleLoader
 
-from agentmaint.ansible.render import Target, dump_yaml, playbook
+from agentmaint.ansible.naming import Target
+from agentmaint.ansible.render import dump_yaml, playbook
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.roles import COMPONENT_ROLES, argument_specs, role_name
 from agentmaint.errors import ScheduleError

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agentmaint.ansible.render import Target
+from agentmaint.ansible.naming import Target
 from agentmaint.ansible.slicing import slice_targets
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import Schedule

@@ -28,7 +28,7 @@ import pytest
 
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import NotifyEvent
-from agentmaint.errors import AgentmaintError, UsageError
+from agentmaint.errors import AgentmaintError, MissingHistoryError, StoreError, UsageError
 from agentmaint.history.db.postgres import POSTGRES
 from agentmaint.history.db.schema import render
 from agentmaint.history.db.sqlite import SQLITE
@@ -38,11 +38,9 @@ from agentmaint.history.store import (
     DB_NAME,
     SCHEMA_VERSION,
     HistoryStore,
-    MissingHistoryError,
     Recorded,
     RecordOutcome,
     RunRecording,
-    StoreError,
     open_history,
     records_to_json,
     write_records_csv,

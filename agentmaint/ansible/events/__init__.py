@@ -35,7 +35,7 @@ rare failures for which the stream is genuinely ambiguous.
 The package follows the parser's own sections; the leading-underscore names its
 modules share are private to the package:
 
-* `model`: the frozen outcome, `ParsedRun`, and `EventsError`;
+* `model`: the frozen outcome, `ParsedRun`;
 * `bookkeeping`: the kinds of result record and the parser's internal records;
 * `fields`: reading the fields of one event (messages, changed, includes);
 * `outcome`: counters, the ``playbook_on_stats`` numbers and the run's status;
@@ -47,7 +47,7 @@ modules share are private to the package:
 """
 
 from agentmaint.ansible.events.artifacts import read_artifact_dir
-from agentmaint.ansible.events.model import EventsError, ParsedRun
+from agentmaint.ansible.events.model import ParsedRun
 from agentmaint.ansible.events.parser import EventParser
 
-__all__ = ["EventParser", "EventsError", "ParsedRun", "read_artifact_dir"]
+__all__ = ["EventParser", "ParsedRun", "read_artifact_dir"]

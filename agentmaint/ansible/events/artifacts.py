@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agentmaint.ansible.events.model import EventsError, ParsedRun
+from agentmaint.ansible.events.model import ParsedRun
 from agentmaint.ansible.events.parser import EventParser
+from agentmaint.errors import EventsError
 
 __all__ = ["read_artifact_dir"]
 

@@ -1,4 +1,4 @@
-"""The frozen outcome of parsing one run's events, `ParsedRun`, and `EventsError`."""
+"""The frozen outcome of parsing one run's events, `ParsedRun`."""
 
 from __future__ import annotations
 
@@ -6,14 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agentmaint.errors import AgentmaintError
 from agentmaint.records import HostCounts, RunStatus, TaskResult
 
-__all__ = ["EventsError", "ParsedRun"]
-
-
-class EventsError(AgentmaintError, ValueError):
-    """An ansible-runner artifact directory cannot be read at all."""
+__all__ = ["ParsedRun"]
 
 
 @dataclass(frozen=True)

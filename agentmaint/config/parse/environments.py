@@ -6,7 +6,7 @@ from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agentmaint.config.cron import CronError, CronExpression
+from agentmaint.config.cron import CronExpression
 from agentmaint.config.parse.base import Path_, _BuilderBase
 from agentmaint.config.schedule import (
     WEEKDAY_NAMES,
@@ -18,6 +18,7 @@ from agentmaint.config.schedule import (
     Rollout,
     UpdateSchedule,
 )
+from agentmaint.errors import CronError
 
 DEFAULT_DURATION = timedelta(hours=1)
 _DAY_NUMBERS = {name.lower(): number for number, name in enumerate(WEEKDAY_NAMES)} | {

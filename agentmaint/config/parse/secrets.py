@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from agentmaint.config.parse.base import Path_, _BuilderBase
-from agentmaint.config.secret import Secret, SecretReferenceError, referenced_variables
+from agentmaint.config.secret import Secret, referenced_variables
 from agentmaint.config.secret import resolve as resolve_secret
+from agentmaint.errors import SecretReferenceError
 
 
 class _Secrets(_BuilderBase):

@@ -3,7 +3,7 @@
 ``history.url`` chooses (`agentmaint.history.db.url`); both hold the same schema, upgraded
 by the same migrations (`agentmaint.history.db.schema`). Modules:
 
-* `agentmaint.history.db.base`: the `Database` interface the store's queries run on, `StoreError`;
+* `agentmaint.history.db.base`: the `Database` interface the store's queries run on;
 * `agentmaint.history.db.url`: parsing ``history.url`` and redacting it for messages;
 * `agentmaint.history.db.schema`: the migrations, rendered per engine;
 * `agentmaint.history.db.sqlite`, `agentmaint.history.db.postgres`: the two engines.
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentmaint.history.db.base import Database, MissingHistoryError, StoreError
+from agentmaint.history.db.base import Database
 from agentmaint.history.db.postgres import PostgresDatabase
 from agentmaint.history.db.sqlite import SqliteDatabase
 from agentmaint.history.db.url import PostgresLocation, parse_history_url
 
-__all__ = ["Database", "MissingHistoryError", "StoreError", "open_database"]
+__all__ = ["Database", "open_database"]
 
 
 def open_database(url: str | None, state_dir: Path, *, readonly: bool = False) -> Database:

@@ -17,7 +17,7 @@ connection and supplies what differs between the engines:
   or written; a history never created raises `MissingHistoryError`, one of an older
   schema is refused (`older_schema_message`).
 
-Every engine error surfaces as `StoreError`, naming the database by its
+Every engine error surfaces as `agentmaint.errors.StoreError`, naming the database by its
 ``location`` (a path, or a URL without its password).
 """
 
@@ -31,29 +31,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agentmaint.config.secret import Secret
-from agentmaint.errors import AgentmaintError
 
 __all__ = [
     "Cursor",
     "Database",
     "Dialect",
-    "MissingHistoryError",
-    "StoreError",
     "newer_schema_message",
     "older_schema_message",
     "readonly_message",
 ]
-
-
-class StoreError(AgentmaintError, RuntimeError):
-    """The history database cannot be opened, read or written."""
-
-
-class MissingHistoryError(StoreError):
-    """A history opened read-only was never created (no file, or no history schema yet).
-
-    A reader takes it as an empty history.
-    """
 
 
 class Cursor(Protocol):

@@ -28,12 +28,11 @@ from contextlib import contextmanager, suppress
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from agentmaint.errors import MissingHistoryError, StoreError
 from agentmaint.history.db.base import (
     Cursor,
     Database,
     Dialect,
-    MissingHistoryError,
-    StoreError,
     newer_schema_message,
     older_schema_message,
     readonly_message,

@@ -17,12 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agentmaint.errors import MissingHistoryError, StoreError
 from agentmaint.history.db.base import (
     Cursor,
     Database,
     Dialect,
-    MissingHistoryError,
-    StoreError,
     newer_schema_message,
     older_schema_message,
     readonly_message,

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from agentmaint.config.secret import MASK, Secret, redact
-from agentmaint.history.db.base import StoreError
+from agentmaint.errors import StoreError
 
 __all__ = [
     "DB_NAME",
