@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from agentmaint.config.secret import Secret
 from agentmaint.errors import LockHeldError, StoreError
 from agentmaint.history.store import HistoryStore
 from agentmaint.records import RunRecord, RunStatus
@@ -47,12 +46,12 @@ print("released", flush=True)
 """
 
 
-@pytest.fixture(params=["flock", "postgresql"])
-def lock_url(request: pytest.FixtureRequest) -> str | None:
-    """``history.url`` selecting the lock service (None: lock files)."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
+@pytest.fixture
+def lock_url() -> str | None:
+    """``history.url`` selecting the lock service: here None, lock files.
+
+    tests/integration/test_locks_postgresql.py runs these tests again with advisory locks.
+    """
     return None
 
 
@@ -203,58 +202,6 @@ def test_a_sqlite_history_url_keeps_the_lock_files(state_dir: Path) -> None:
 # --------------------------------------------------------------------------- PostgreSQL only
 
 
-def test_an_advisory_lock_taken_outside_agentmaint_is_reported_by_session(
-    postgres_url: str, state_dir: Path
-) -> None:
-    import psycopg
-
-    HistoryStore.from_url(postgres_url, state_dir).close()
-    with psycopg.connect(postgres_url, autocommit=True, application_name="someone-else") as other:
-        other.execute("SELECT pg_advisory_lock(%s)", (environment_key("blue"),))
-        session = other.execute("SELECT pg_backend_pid()").fetchone()
-        # A row left by a dead holder is not believed: its session does not hold the lock.
-        other.execute(
-            "INSERT INTO lock_holders (environment, session, pid, controller, started, run_id) "
-            "VALUES ('blue', -1, 1, 'ghost', '2020-01-01', 'stale-run')"
-        )
-        with (
-            pytest.raises(LockHeldError) as caught,
-            environment_locks(state_dir, ["blue"], run_id="mine", history_url=postgres_url),
-        ):
-            pass
-    holder = caught.value.holder
-    assert session is not None and holder["session"] == session[0]
-    assert holder["application"] == "someone-else"
-    assert "stale-run" not in str(caught.value)
-
-
-def test_advisory_locks_leave_no_holder_rows_and_accept_a_secret_url(
-    postgres_url: str, state_dir: Path
-) -> None:
-    import psycopg
-
-    with environment_locks(
-        state_dir, ["blue", "green"], run_id="r1", history_url=Secret(postgres_url)
-    ):
-        with psycopg.connect(postgres_url) as raw:
-            rows = raw.execute(
-                "SELECT environment, pid, controller, run_id FROM lock_holders ORDER BY 1"
-            ).fetchall()
-        assert rows == [("blue", os.getpid(), HOST, "r1"), ("green", os.getpid(), HOST, "r1")]
-    with psycopg.connect(postgres_url) as raw:
-        assert raw.execute("SELECT count(*) FROM lock_holders").fetchone() == (0,)
-    assert not (state_dir / "locks").exists()  # no lock files with a shared history
-
-
-def test_advisory_locks_on_a_fresh_database_create_the_schema(
-    postgres_url: str, state_dir: Path
-) -> None:
-    with environment_locks(state_dir, ["blue"], run_id="r1", history_url=postgres_url):
-        pass
-    with HistoryStore.from_url(postgres_url, state_dir) as store:
-        assert store.runs() == []
-
-
 def test_advisory_locks_on_an_unreachable_server_raise_store_error(state_dir: Path) -> None:
     url = "postgresql://agentmaint:hunter2@127.0.0.1:1/db"
     with (
@@ -304,43 +251,8 @@ def test_recovery_judges_this_controllers_runs_by_pid(history: HistoryStore) -> 
     assert live is not None and live.status is RunStatus.RUNNING
 
 
-def test_recovery_of_another_controllers_run_in_a_shared_history(
-    postgres_url: str, state_dir: Path, holders: list[Holder]
-) -> None:
-    with HistoryStore.from_url(postgres_url, state_dir) as store:
-        # The pid means nothing here (another machine's): only its locks tell.
-        _running_run(store, "theirs", pid=os.getppid(), controller="ctl-b.example")
-        holder = Holder(state_dir, postgres_url, "theirs", "blue")  # ctl-b, alive
-        holders.append(holder)
-        assert recover_interrupted_runs(store) == []
-        run = store.get_run("theirs")
-        assert run is not None and run.status is RunStatus.RUNNING
-
-        holder.kill()  # ctl-b dies: its connection, and with it the lock, goes
-        deadline = time.monotonic() + 10
-        while not (recovered := recover_interrupted_runs(store)):
-            assert time.monotonic() < deadline, "never recovered"
-            time.sleep(0.2)
-        assert [r.id for r in recovered] == ["theirs"]
-        run = store.get_run("theirs")
-        assert run is not None and run.status is RunStatus.INTERRUPTED
-        assert run.message is not None
-        assert f"(pid {os.getppid()} on ctl-b.example) died" in run.message
-        assert run.controller == "ctl-b.example"
-
-
 def test_in_a_sqlite_history_every_run_is_judged_by_pid(state_dir: Path) -> None:
     with HistoryStore.open(state_dir) as store:
         _running_run(store, "copied-alive", pid=os.getppid(), controller="elsewhere")
         _running_run(store, "copied-dead", pid=_dead_pid(), controller="elsewhere")
         assert [r.id for r in recover_interrupted_runs(store)] == ["copied-dead"]
-
-
-def test_a_foreign_run_without_environments_is_left_alone(
-    postgres_url: str, state_dir: Path
-) -> None:
-    with HistoryStore.from_url(postgres_url, state_dir) as store:
-        store.begin_run(
-            RunRecord("odd", "schedule", datetime.now(UTC), pid=1, controller="ctl-b.example")
-        )
-        assert recover_interrupted_runs(store) == []
