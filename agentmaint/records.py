@@ -102,6 +102,24 @@ class RunRecord:
     components: tuple[str, ...] = ()
     controller: str | None = None  # the controller's host name (`HistoryStore.begin_run` sets it)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The run as JSON-ready data (``run --json``'s ``run``, ``recover --json``)."""
+        return {
+            "id": self.id,
+            "trigger": self.trigger,
+            "status": self.status.value,
+            "started": self.started.isoformat(),
+            "finished": self.finished.isoformat() if self.finished else None,
+            "runner_rc": self.runner_rc,
+            "artifact_dir": str(self.artifact_dir) if self.artifact_dir else None,
+            "check": self.check_mode,
+            "message": self.message,
+            "pid": self.pid,
+            "controller": self.controller,
+            "environments": list(self.environments),
+            "components": list(self.components),
+        }
+
 
 class Action(StrEnum):
     """The phases of maintaining one component on one host."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -18,7 +17,7 @@ from agentmaint.cli.output import EXIT_OK, _print_json, _print_partial
 from agentmaint.config.parse import load_schedule
 from agentmaint.errors import UsageError
 from agentmaint.history.store import HistoryStore, open_history, records_to_json, write_records_csv
-from agentmaint.records import HostCounts, RunRecord
+from agentmaint.records import HostCounts
 from agentmaint.run.importer import import_run
 from agentmaint.run.recovery import recover_history
 
@@ -94,23 +93,10 @@ def _recover(args: argparse.Namespace, out: Console) -> int:
     schedule = load_schedule(args.file)
     runs = recover_history(schedule.history_url, schedule.state_dir)
     if args.json:
-        _print_json({"recovered": [_run_json(run) for run in runs]})
+        _print_json({"recovered": [run.to_dict() for run in runs]})
         return EXIT_OK
     for run in runs:
         out.print(f"recovered run {run.id} ({run.status.value}): {run.message}", highlight=False)
     if not runs:
         out.print("nothing to recover", highlight=False)
     return EXIT_OK
-
-
-def _run_json(run: RunRecord) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "trigger": run.trigger,
-        "status": run.status.value,
-        "started": run.started.isoformat(),
-        "finished": run.finished.isoformat() if run.finished else None,
-        "pid": run.pid,
-        "controller": run.controller,
-        "message": run.message,
-    }

@@ -101,19 +101,7 @@ class RunResult:
         run = self.run
         return {
             "at": self.plan.at.astimezone(UTC).isoformat(),
-            "run": None
-            if run is None
-            else {
-                "id": run.id,
-                "trigger": run.trigger,
-                "status": run.status.value,
-                "started": run.started.isoformat(),
-                "finished": run.finished.isoformat() if run.finished else None,
-                "runner_rc": run.runner_rc,
-                "artifact_dir": str(run.artifact_dir) if run.artifact_dir else None,
-                "check": run.check_mode,
-                "message": run.message,
-            },
+            "run": None if run is None else run.to_dict(),
             "failed_hosts": list(self.failed_hosts),
             "outcomes": [
                 {
