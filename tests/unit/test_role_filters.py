@@ -31,7 +31,9 @@ docker = _plugin("agentmaint_docker")
 model = _plugin("agentmaint_model")
 
 
-@pytest.mark.parametrize("role", ["agentmaint_docker", "agentmaint_model"])
+@pytest.mark.parametrize(
+    "role", ["agentmaint_docker", "agentmaint_model", "agentmaint_os_packages"]
+)
 def test_every_filter_a_task_uses_is_exported_under_the_role_prefix(role: str) -> None:
     exported = _plugin(role).FilterModule().filters()
     used = {
