@@ -1,5 +1,7 @@
 """The `agentmaint` command line: rich tables for people, ``--json`` for scripts.
 
+The front end over the whole pipeline; nothing in the library imports it.
+
 Exit codes: 0 success, 2 invalid input or usage (with ``path: message`` lines
 on standard error, never a traceback). This is the only package that prints.
 

@@ -1,5 +1,8 @@
 """Notifications about runs: email over SMTP, Slack incoming webhooks, generic JSON webhooks.
 
+The last stage of the pipeline: `agentmaint.notify.observer.Notifier` watches a run
+(a `RunObserver`) and tells people how it started and ended.
+
 `notify_run` sends what a finished (or starting) run means to every channel whose
 ``when`` includes the run's event (`event_of`), with retries and exponential
 backoff (`RETRY_DELAYS`), and returns one `Delivery` per channel. It never raises
