@@ -20,6 +20,7 @@ working or home directory) is refused with `UsageError`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
@@ -132,8 +133,9 @@ def _demo_root(directory: Path) -> Path:
     # Not resolve(): only the last component decides what would be deleted, and it is
     # not a symlink. Symlinks higher up (e.g. /tmp on macOS) are fine.
     root = Path(os.path.abspath(directory))
-    protected = {Path("/"), Path.home().absolute(), Path.cwd()}
-    protected |= set(Path.cwd().parents) | set(Path.home().absolute().parents)
+    protected = {Path("/"), *_with_parents(Path.cwd())}
+    with contextlib.suppress(RuntimeError):  # no home directory known: nothing to protect
+        protected |= _with_parents(Path.home().absolute())
     if root in protected or root.resolve() in protected:
         raise UsageError(
             f"--dir: {directory} is the working directory, the home directory or one "
@@ -151,6 +153,11 @@ def _demo_root(directory: Path) -> Path:
             f"(no {MARKER} file in it); give a new or empty directory"
         )
     return root
+
+
+def _with_parents(path: Path) -> set[Path]:
+    """`path` and every directory above it (deleting any of them would delete `path`)."""
+    return {path, *path.parents}
 
 
 def _is_marker(path: Path) -> bool:
