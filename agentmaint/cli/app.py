@@ -126,7 +126,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--dir",
         type=Path,
         default=Path(".agentmaint-demo"),
-        help="where to create the demo fleet (reset each time)",
+        help=(
+            "where to create the demo fleet: a new or empty directory, or one an earlier "
+            "demo created (reset each time); anything else is refused"
+        ),
     )
     demo.add_argument("--json", action="store_true")
     return parser

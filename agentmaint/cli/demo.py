@@ -11,17 +11,33 @@ cycle on it really:
   (the rollback, recorded as its own action);
 * updates ``model`` by copying a new model file into a versioned directory after
   verifying its sha256 digest, then switching the ``current`` symlink atomically.
+
+The demo only ever deletes a directory it created itself: it writes a marker file
+(`MARKER`) first, and resets a directory only when that marker is a regular file in it.
+Anything else (a symlink, a file, a non-empty directory without the marker, the
+working or home directory) is refused with `UsageError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import shlex
 import shutil
+import stat
 import sys
 from pathlib import Path
 
 from agentmaint.ansible.render import dump_yaml
+from agentmaint.errors import UsageError
+
+#: The file `create_demo` writes first: only a directory holding it may be reset.
+MARKER = ".agentmaint-demo"
+_MARKER_TEXT = (
+    "This directory was created by `agentmaint demo`; "
+    "`agentmaint demo --dir` deletes and recreates it.\n"
+)
 
 HOSTS = ("demo-1", "demo-2", "demo-3")
 FAILING_HOST = "demo-3"
@@ -69,11 +85,18 @@ print("rolled back to", previous)
 
 
 def create_demo(directory: Path) -> Path:
-    """Create (or reset) the demo fleet in `directory`; return its schedule file."""
-    root = directory.resolve()
+    """Create (or reset) the demo fleet in `directory`; return its schedule file.
+
+    `directory` may be missing, empty, or a demo this function created (it holds the
+    `MARKER` file), which is deleted and created again. Raises `UsageError` for anything
+    else, and deletes nothing then.
+    """
+    root = _demo_root(directory)
     if root.exists():
-        shutil.rmtree(root)
-    (root / "bin").mkdir(parents=True)
+        shutil.rmtree(root)  # a real directory (not a symlink) holding our marker
+    root.mkdir(mode=0o755, parents=True, exist_ok=True)
+    _write_marker(root)
+    (root / "bin").mkdir()
     (root / "artifacts").mkdir()
     (root / "bin" / "update_model.py").write_text(_UPDATE_MODEL)
     (root / "bin" / "rollback_model.py").write_text(_ROLLBACK_MODEL)
@@ -94,6 +117,64 @@ def create_demo(directory: Path) -> Path:
             (base / "etc" / "policy").write_text("reject-version=2\n")
     (root / "schedule.yaml").write_text(_schedule(root, digest))
     return root / "schedule.yaml"
+
+
+def _demo_root(directory: Path) -> Path:
+    """The absolute demo directory, once it is known to be safe to (re)create.
+
+    Returns it only when it does not exist, or is an empty directory, or is a real
+    directory holding our marker (to be reset); raises `UsageError` otherwise.
+    """
+    if os.path.islink(directory):
+        raise UsageError(
+            f"--dir: {directory} is a symlink; the demo never follows one "
+            "(give a new directory, or one an earlier `agentmaint demo` created)"
+        )
+    # Not resolve(): only the last component decides what would be deleted, and it is
+    # not a symlink. Symlinks higher up (e.g. /tmp on macOS) are fine.
+    root = Path(os.path.abspath(directory))
+    protected = {Path("/"), *_with_parents(Path.cwd())}
+    with contextlib.suppress(RuntimeError):  # no home directory known: nothing to protect
+        protected |= _with_parents(Path.home().absolute())
+    if root in protected or root.resolve() in protected:
+        raise UsageError(
+            f"--dir: {directory} is the working directory, the home directory or one "
+            "of their parents; the demo only resets a directory it created"
+        )
+    if not os.path.lexists(root):
+        return root
+    if not root.is_dir():
+        raise UsageError(f"--dir: {directory} exists and is not a directory")
+    if _is_marker(root / MARKER):
+        return root
+    if any(root.iterdir()):
+        raise UsageError(
+            f"--dir: {directory} is not empty and was not created by `agentmaint demo` "
+            f"(no {MARKER} file in it); give a new or empty directory"
+        )
+    return root
+
+
+def _with_parents(path: Path) -> set[Path]:
+    """`path` and every directory above it (deleting any of them would delete `path`)."""
+    return {path, *path.parents}
+
+
+def _is_marker(path: Path) -> bool:
+    """Whether `path` is a regular file (a symlink named like the marker is not one)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _write_marker(root: Path) -> None:
+    """Write the marker first, so that even a half-created demo can be reset."""
+    fd = os.open(
+        root / MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+    )
+    with os.fdopen(fd, "w") as handle:
+        handle.write(_MARKER_TEXT)
 
 
 def _schedule(root: Path, digest: str) -> str:

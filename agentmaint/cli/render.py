@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from pathlib import Path
 
@@ -30,10 +31,10 @@ def _render(args: argparse.Namespace, out: Console) -> int:
         out.print("nothing due: nothing rendered (use --force to render anyway)")
         return EXIT_OK
     directory: Path = args.out
-    if directory.exists():
-        if any(directory.iterdir()):
-            raise UsageError(f"--out: {directory} exists and is not empty")
-        directory.rmdir()
+    try:
+        _check_out(directory)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot use {directory}: {exc.strerror or exc}") from None
     run_id = new_run_id(at)
     node = None
     if args.node is not None:
@@ -42,7 +43,10 @@ def _render(args: argparse.Namespace, out: Console) -> int:
             out.print(f"nothing due on execution node {args.node}: nothing rendered")
             return EXIT_OK
         targets, node = part.targets, part.node
-    job = prepare_run_dir(schedule, targets, run_id=run_id, directory=directory, node=node)
+    try:
+        job = prepare_run_dir(schedule, targets, run_id=run_id, directory=directory, node=node)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot write {directory}: {exc.strerror or exc}") from None
     out.print(f"inventory: {job.inventory}", highlight=False)
     out.print(f"playbook:  {job.private_data_dir / 'project' / job.playbook}", highlight=False)
     if node is not None:
@@ -59,6 +63,26 @@ def _render(args: argparse.Namespace, out: Console) -> int:
         highlight=False,
     )
     return EXIT_OK
+
+
+def _check_out(directory: Path) -> None:
+    """Accept a new path or an empty real directory (removed, then created fresh).
+
+    Raises `UsageError` for a symlink (dangling or not: never written through), a
+    file, or a directory that is not empty.
+    """
+    if os.path.islink(directory):
+        raise UsageError(
+            f"--out: {directory} is a symlink; render never writes through one "
+            "(give a new path or an empty directory)"
+        )
+    if not os.path.lexists(directory):
+        return
+    if not directory.is_dir():
+        raise UsageError(f"--out: {directory} exists and is not a directory")
+    if any(directory.iterdir()):
+        raise UsageError(f"--out: {directory} exists and is not empty")
+    directory.rmdir()
 
 
 def _node_slice(schedule: Schedule, targets: tuple[Target, ...], name: str) -> Slice | None:

@@ -36,7 +36,7 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
     at = datetime.now(UTC)
     if not args.json:
         out.print(
-            f"demo fleet in {args.dir.resolve()} (schedule: {schedule_file})", highlight=False
+            f"demo fleet in {schedule_file.parent} (schedule: {schedule_file})", highlight=False
         )
         with _history_reader(schedule) as history:
             _print_plan(plan(schedule, history, at), schedule, out)

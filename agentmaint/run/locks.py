@@ -4,7 +4,9 @@ With the history in SQLite (the default), the locks are files under
 ``state_dir/locks/``: `flock(2)` locks belong to the open file, and the kernel
 releases them when the holder exits, however it dies, so a lock left by a dead
 process is free again at once. The file also records who holds it (pid, host
-name, start time, run id) so that a refused run can name the holder.
+name, start time, run id) so that a refused run can name the holder. A lock file
+(or the ``locks`` directory) that is a symlink is refused, never followed: opening
+it would truncate whatever it points to.
 
 With the history in PostgreSQL (``history.url``), every controller sharing it uses
 advisory locks in that database instead (`agentmaint.run.advisory_locks`), with the same
@@ -19,13 +21,14 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agentmaint.config.secret import Secret
-from agentmaint.errors import LockHeldError
+from agentmaint.errors import LockHeldError, StateDirError
 from agentmaint.history.db.url import PostgresLocation, is_postgres_url, parse_history_url
 from agentmaint.run.advisory_locks import advisory_locks
 
@@ -67,6 +70,11 @@ def environment_locks(
             yield
         return
     directory = state_dir / "locks"
+    if os.path.islink(directory):
+        raise StateDirError(
+            f"{directory} is a symlink; agentmaint never follows one there: "
+            "remove it (a real directory is created in its place)"
+        )
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         for name in sorted(set(environments)):
@@ -76,7 +84,7 @@ def environment_locks(
 
 @contextlib.contextmanager
 def _lock(path: Path, name: str, run_id: str, deadline: float | None) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_lock_file(path)
     try:
         while True:
             try:
@@ -100,6 +108,27 @@ def _lock(path: Path, name: str, run_id: str, deadline: float | None) -> Iterato
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
+
+
+def _open_lock_file(path: Path) -> int:
+    """Open (or create) the lock file `path`, never through a symlink; return its fd.
+
+    Not truncated at open: the holder's record is rewritten only once the lock is ours.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise StateDirError(
+                f"lock file {path} is a symlink; agentmaint never follows one: "
+                "remove it (no run holds it)"
+            ) from None
+        raise StateDirError(f"cannot open lock file {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StateDirError(f"lock file {path} is not a regular file: remove it")
+    return fd
 
 
 def _holder(fd: int) -> dict[str, object]:

@@ -7,6 +7,8 @@ older than ``history.retention_days`` with their run directories.
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,8 @@ from agentmaint.run.observer import BaseObserver
 from agentmaint.run.results import RunResult
 
 __all__ = ["Recorder", "Retention"]
+
+_log = logging.getLogger(__name__)
 
 
 class Recorder(BaseObserver):
@@ -49,8 +53,9 @@ class Recorder(BaseObserver):
 class Retention(BaseObserver):
     """After a run, prunes runs older than the retention period, and their directories.
 
-    Only directories under ``state_dir/runs`` are removed: never anything else a
-    pruned run's record might point to.
+    Only real directories directly under ``state_dir/runs`` are removed, compared by
+    their real paths: never anything else a pruned run's record might point to (a
+    symlink, ``runs/..``, a ``runs`` that is itself a symlink).
     """
 
     def __init__(self, store: HistoryStore, state_dir: Path, days: int | None) -> None:
@@ -68,5 +73,17 @@ class Retention(BaseObserver):
             if old.artifact_dir is not None:
                 sliced = old.artifact_dir.name == SLICES_DIR
                 run_dir = old.artifact_dir.parent if sliced else old.artifact_dir.parent.parent
-                if run_dir.parent == self._runs:
+                if not os.path.lexists(run_dir):
+                    continue  # already gone
+                if self._owns(run_dir):
                     shutil.rmtree(run_dir, ignore_errors=True)
+                elif run_dir.parent == self._runs:
+                    _log.warning("retention: not removing %s: not a real run directory", run_dir)
+
+    def _owns(self, run_dir: Path) -> bool:
+        """Whether `run_dir` is a real directory directly inside the real ``state_dir/runs``."""
+        if os.path.islink(self._runs) or os.path.islink(run_dir) or not run_dir.is_dir():
+            return False
+        runs = os.path.realpath(self._runs)
+        real = os.path.realpath(run_dir)
+        return os.path.dirname(real) == runs and real != runs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ ROOT = Path(__file__).parent.parent.parent
 pytestmark = pytest.mark.integration
 
 
-def test_readme_python_examples_run() -> None:
+def test_readme_python_examples_run(tmp_path: Path) -> None:
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     expected = ["testing os", "failed ('demo-3',)", "failed tasks on ['demo-3']"]
@@ -22,6 +23,8 @@ def test_readme_python_examples_run() -> None:
         result = subprocess.run(
             [sys.executable, "-c", block],
             cwd=ROOT,
+            # The examples' demo directories (tempfile.mkdtemp) go where pytest cleans up.
+            env={**os.environ, "TMPDIR": str(tmp_path)},
             capture_output=True,
             text=True,
             check=False,
