@@ -882,7 +882,7 @@ def test_a_history_damaged_in_the_middle_is_refused_untouched(tmp_path: Path) ->
     damage_in_the_middle(path)
     before = _sha256(path)
     assert integrity_problems(path)  # what `agentmaint history check` reports
-    with pytest.raises(StoreError, match="damaged.*restore it from a backup") as caught:
+    with pytest.raises(StoreError, match=r"damaged.*restore it from a backup") as caught:
         HistoryStore(path)
     assert str(path) in str(caught.value)
     assert _sha256(path) == before
