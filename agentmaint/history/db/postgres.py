@@ -241,6 +241,21 @@ class PostgresDatabase(Database):
                 conn.execute(statement)
             conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
 
+    def check(self) -> list[str]:
+        """Read every table of the history in full (``agentmaint history check``).
+
+        Returns what could not be read (empty: all of it could). The schema itself was
+        checked when the database was opened (an agentmaint history of this version).
+        """
+        problems: list[str] = []
+        for table in _TABLES:
+            try:
+                with self.reading():
+                    self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            except StoreError as exc:
+                problems.append(f"table {table}: {exc}")
+        return problems
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self._conn.close()

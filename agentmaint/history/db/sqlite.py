@@ -47,7 +47,14 @@ from agentmaint.history.db.base import (
 )
 from agentmaint.history.db.schema import SCHEMA_VERSION, TEMP_TABLES, render
 
-__all__ = ["APPLICATION_ID", "SQLITE", "SqliteDatabase", "foreign_reason", "integrity_problems"]
+__all__ = [
+    "APPLICATION_ID",
+    "SQLITE",
+    "SqliteDatabase",
+    "foreign_reason",
+    "integrity_problems",
+    "is_sqlite_file",
+]
 
 SQLITE = Dialect(
     name="sqlite",
@@ -450,3 +457,12 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot open the history database: {exc}") from exc
     return conn
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """Whether `path` is a file that starts like a SQLite database."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
