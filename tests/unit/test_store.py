@@ -30,6 +30,7 @@ import pytest
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import NotifyEvent
 from agentmaint.errors import AgentmaintError, MissingHistoryError, StoreError, UsageError
+from agentmaint.history.db import check_database
 from agentmaint.history.db.postgres import POSTGRES
 from agentmaint.history.db.schema import render
 from agentmaint.history.db.sqlite import APPLICATION_ID, SQLITE, integrity_problems
@@ -1244,3 +1245,17 @@ def test_export_of_stored_records(filled: HistoryStore) -> None:
     out = io.StringIO()
     write_records_csv(stored, out)
     assert len(out.getvalue().splitlines()) == 4
+
+
+def test_check_database_reports_a_sound_history_and_a_missing_one(
+    history_url: str | None, open_store: Callable[[], HistoryStore], tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    missing = check_database(history_url, state_dir)
+    assert (missing.exists, missing.ok) == (False, True)
+    with open_store() as store:
+        begin(store, "r1")
+        record(store, "r1", results=[TaskResult("h1", "p", "t", TaskStatus.OK)])
+    report = check_database(history_url, state_dir)
+    assert (report.exists, report.ok, report.problems) == (True, True, ())
+    assert report.checked
