@@ -94,9 +94,10 @@ class SqliteDatabase(Database):
         """Open the file (creating it and its directory private when missing) and migrate it.
 
         Raises `StoreError`, leaving the file untouched, if it is not a SQLite database,
-        is corrupt, or was written by a newer agentmaint. `readonly` creates and migrates
-        nothing: a missing (or never migrated) file raises `MissingHistoryError`, an older
-        schema `StoreError`.
+        is empty (0 bytes), is another program's database, is damaged (``quick_check``)
+        or was written by a newer agentmaint. `readonly` creates and migrates nothing: a
+        missing (or never migrated) file raises `MissingHistoryError`, an older schema
+        `StoreError`; it checks only the ``runs`` and ``host_state`` tables for damage.
         """
         self.path = Path(path)
         self.location = str(self.path)
