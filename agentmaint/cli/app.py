@@ -93,9 +93,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     history = sub.add_parser(
-        "history", help="show the maintenance history (or: history import FILE ARTIFACT_DIR)"
+        "history",
+        help="show the maintenance history (or: history import FILE ARTIFACT_DIR; "
+        "history check FILE: the full integrity check, exit 2 if damaged)",
     )
-    history.add_argument("args", nargs="+", metavar="FILE | import FILE ARTIFACT_DIR")
+    history.add_argument("args", nargs="+", metavar="FILE | import FILE ARTIFACT_DIR | check FILE")
     history.add_argument("--environment", "-e")
     history.add_argument("--component", "-c")
     history.add_argument("--server", "-s")

@@ -1,4 +1,4 @@
-"""The commands on recorded runs: ``history``, ``history import``, ``events``, ``recover``."""
+"""The commands on recorded runs: ``history`` (``import``, ``check``), ``events``, ``recover``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from rich.table import Table
 from agentmaint.ansible.events import read_artifact_dir
 from agentmaint.cli.console import history_table
 from agentmaint.cli.options import _history_reader, parse_instant
-from agentmaint.cli.output import EXIT_OK, _print_json, _print_partial
+from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_json, _print_partial
 from agentmaint.config.parse import load_schedule
 from agentmaint.errors import UsageError
+from agentmaint.history.db import check_database, check_sqlite_file, is_sqlite_file
 from agentmaint.history.store import HistoryStore, open_history, records_to_json, write_records_csv
 from agentmaint.records import HostCounts
 from agentmaint.run.importer import import_run
@@ -24,6 +25,10 @@ from agentmaint.run.recovery import recover_history
 
 def _history(args: argparse.Namespace, out: Console) -> int:
     words: list[str] = args.args
+    if words[0] == "check" and len(words) > 1:
+        if len(words) != 2:
+            raise UsageError("usage: agentmaint history check FILE")
+        return _history_check(Path(words[1]), out, as_json=args.json)
     if words[0] == "import":
         if len(words) != 3:
             raise UsageError("usage: agentmaint history import FILE ARTIFACT_DIR")
@@ -61,6 +66,42 @@ def _history_import(file: Path, artifact_dir: Path, out: Console) -> int:
     out.print(f"imported run {run.id} ({run.status.value}) from {artifact_dir}", highlight=False)
     _print_partial(parsed, out)
     return EXIT_OK
+
+
+def _history_check(file: Path, out: Console, *, as_json: bool) -> int:
+    """The full integrity check of FILE's history, or of FILE itself if it is a SQLite file."""
+    if is_sqlite_file(file):  # a history file itself (a backup to check before restoring it)
+        report = check_sqlite_file(file)
+    else:
+        schedule = load_schedule(file)
+        url = schedule.history_url.reveal() if schedule.history_url is not None else None
+        report = check_database(url, schedule.state_dir)
+    code = EXIT_OK if report.ok else EXIT_INVALID
+    if as_json:
+        _print_json(
+            {
+                "location": report.location,
+                "exists": report.exists,
+                "ok": report.ok,
+                "checked": report.checked,
+                "problems": list(report.problems),
+            }
+        )
+        return code
+    if not report.exists:
+        out.print(f"{report.location}: no history yet (nothing to check)", highlight=False)
+    elif report.ok:
+        out.print(f"{report.location}: ok (checked: {report.checked})", highlight=False)
+    else:
+        out.print(f"{report.location}: {len(report.problems)} problem(s)", highlight=False)
+        for problem in report.problems:
+            out.print(f"  {problem}", markup=False, highlight=False)
+        out.print(
+            "Move it aside and restore the history from a backup that this command finds "
+            "sound; `sqlite3 FILE .recover` may salvage a damaged SQLite file.",
+            highlight=False,
+        )
+    return code
 
 
 def _events(args: argparse.Namespace, out: Console) -> int:

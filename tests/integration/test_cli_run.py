@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from agentmaint.cli import main
 from agentmaint.compat import InfrastructureMaintenance
 from agentmaint.history.store import HistoryStore
 from tests.schedules import always_open, local_hosts
+from tests.unit.test_store import a_history_with_rows, damage_in_the_middle
 
 pytestmark = pytest.mark.integration
 
@@ -237,3 +240,71 @@ def test_sigkill_of_controller_is_recorded_by_agentmaint_recover(
     assert json.loads(capsys.readouterr().out)["run"] is None
     assert main(["run", str(path), "--json", "--force"]) == 0
     assert json.loads(capsys.readouterr().out)["run"]["status"] == "successful"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _touching_schedule(tmp_path: Path) -> Path:
+    """A schedule whose update leaves a file per host it touched (tmp_path/touched-HOST)."""
+    command = f'touch {tmp_path}/touched-"$AGENTMAINT_HOST"'
+    return write(
+        tmp_path,
+        always_open(
+            local_hosts("h1", "h2"), {"app": {"update_command": command, "frequency": "weekly"}}
+        ),
+    )
+
+
+def _foreign_database(path: Path) -> None:
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE notes (body TEXT)")
+        raw.execute("INSERT INTO notes VALUES ('not agentmaint''s')")
+    raw.close()
+
+
+@pytest.mark.parametrize("kind", ["damaged", "empty", "foreign"])
+def test_run_refuses_a_bad_history_before_any_host_is_touched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    path = _touching_schedule(tmp_path)
+    history = tmp_path / ".agentmaint" / "history.sqlite3"
+    history.parent.mkdir(mode=0o700)
+    if kind == "damaged":
+        a_history_with_rows(history)
+        damage_in_the_middle(history)
+    elif kind == "empty":
+        history.touch()
+    else:
+        _foreign_database(history)
+    before = _sha256(history)
+    for command in (["run", str(path), "--force"], ["run", str(path)], ["recover", str(path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert str(history) in err
+        assert {"damaged": "damaged", "empty": "empty (0 bytes)", "foreign": "not an agentmaint"}[
+            kind
+        ] in err
+        assert "Traceback" not in err
+    assert not list(tmp_path.glob("touched-*"))  # no host was touched
+    assert _sha256(history) == before
+    assert main(["history", "check", str(path)]) == 2
+    assert main(["history", "check", str(history)]) == 2
+    assert _sha256(history) == before
+
+
+def test_history_check_reports_a_sound_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _touching_schedule(tmp_path)
+    assert main(["history", "check", str(path), "--json"]) == 0  # no history yet
+    assert json.loads(capsys.readouterr().out)["exists"] is False
+    assert main(["run", str(path), "--json"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in tmp_path.glob("touched-*")) == ["touched-h1", "touched-h2"]
+    assert main(["history", "check", str(path)]) == 0
+    assert "ok" in capsys.readouterr().out
+    assert main(["history", "check", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["ok"], report["problems"]) == (True, [])

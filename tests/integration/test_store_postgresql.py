@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from agentmaint.errors import StoreError
+from agentmaint.history.db import check_database
 from agentmaint.history.store import DB_NAME, SCHEMA_VERSION, HistoryStore
 from agentmaint.records import HostCounts, TaskResult, TaskStatus
 from tests.postgres import PASSWORD, PostgresServer
@@ -114,6 +115,10 @@ def test_postgresql_newer_schema_version_is_refused_untouched(
     [
         (["CREATE TABLE runs (x integer)"], r"has table\(s\) runs but no schema_version"),
         (
+            ["CREATE TABLE notes (body text)", "INSERT INTO notes VALUES ('theirs')"],
+            r"has table\(s\) notes but no schema_version",
+        ),
+        (
             ["CREATE TABLE schema_version (v integer)"],
             "its schema_version table is foreign",
         ),
@@ -122,7 +127,12 @@ def test_postgresql_newer_schema_version_is_refused_untouched(
             "does not hold one version",
         ),
     ],
-    ids=["tables-without-version", "foreign-version-table", "empty-version-table"],
+    ids=[
+        "tables-without-version",
+        "another-programs-tables",
+        "foreign-version-table",
+        "empty-version-table",
+    ],
 )
 def test_postgresql_foreign_database_is_refused_untouched(
     postgres_url: str, pg_raw: Any, setup: list[str], message: str
@@ -132,7 +142,12 @@ def test_postgresql_foreign_database_is_refused_untouched(
     tables = _pg_tables(pg_raw)
     with pytest.raises(StoreError, match=message) as caught:
         HistoryStore.from_url(postgres_url, Path())
-    assert "refusing to use it" in str(caught.value)
+    assert "refusing to use it" in str(caught.value).lower()
+    assert _pg_tables(pg_raw) == tables
+    with pytest.raises(StoreError, match=message):  # a reader refuses it too
+        HistoryStore.from_url(postgres_url, Path(), readonly=True)
+    report = check_database(postgres_url, Path())  # and `history check` reports it
+    assert not report.ok
     assert _pg_tables(pg_raw) == tables
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import multiprocessing
+import random
 import socket
 import sqlite3
 import stat
@@ -28,9 +30,10 @@ import pytest
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import NotifyEvent
 from agentmaint.errors import AgentmaintError, MissingHistoryError, StoreError, UsageError
+from agentmaint.history.db import check_database
 from agentmaint.history.db.postgres import POSTGRES
 from agentmaint.history.db.schema import render
-from agentmaint.history.db.sqlite import SQLITE
+from agentmaint.history.db.sqlite import APPLICATION_ID, SQLITE, integrity_problems
 from agentmaint.history.db.url import redact_url
 from agentmaint.history.delivery import Delivery, DeliveryStatus
 from agentmaint.history.store import (
@@ -771,11 +774,119 @@ def test_garbage_file_is_refused_untouched(tmp_path: Path, content: bytes) -> No
     assert path.read_bytes() == content
 
 
-def test_empty_file_becomes_a_database(tmp_path: Path) -> None:
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("readonly", [False, True], ids=["writer", "reader"])
+def test_an_empty_history_file_is_refused_untouched(tmp_path: Path, readonly: bool) -> None:
+    # A 0-byte history lost its history: a new one would update every host again.
     path = tmp_path / DB_NAME
     path.touch()
+    with pytest.raises(StoreError, match=r"empty \(0 bytes\).*delete it") as caught:
+        HistoryStore(path, readonly=readonly)
+    assert not isinstance(caught.value, MissingHistoryError)
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_NAME]
+
+
+def test_a_new_history_is_created_complete_and_marked(tmp_path: Path) -> None:
+    path = tmp_path / "state" / DB_NAME
     with HistoryStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
+    assert sorted(p.name for p in path.parent.iterdir()) == [DB_NAME]  # no temporary left
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    raw.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def _foreign(path: Path, *statements: str) -> None:
+    with sqlite3.connect(path) as raw:
+        for statement in statements:
+            raw.execute(statement)
+    raw.close()
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ("CREATE TABLE notes (body TEXT)", "INSERT INTO notes VALUES ('mine')"),
+        ("PRAGMA application_id = 1234", "CREATE TABLE runs (id TEXT)", "PRAGMA user_version = 3"),
+        ("CREATE TABLE notes (body TEXT)", "PRAGMA user_version = 2"),
+        ("PRAGMA application_id = 1234",),
+    ],
+    ids=["tables-no-version", "foreign-application-id", "version-without-runs", "foreign-empty"],
+)
+@pytest.mark.parametrize("readonly", [False, True], ids=["writer", "reader"])
+def test_another_programs_sqlite_database_is_refused_untouched(
+    tmp_path: Path, statements: tuple[str, ...], readonly: bool
+) -> None:
+    path = tmp_path / DB_NAME
+    _foreign(path, *statements)
+    before = _sha256(path)
+    with pytest.raises(StoreError, match="not an agentmaint history") as caught:
+        HistoryStore(path, readonly=readonly)
+    assert str(path) in str(caught.value)
+    assert not isinstance(caught.value, MissingHistoryError)
+    assert _sha256(path) == before
+
+
+def test_an_older_unmarked_history_is_accepted_and_marked(tmp_path: Path) -> None:
+    path = tmp_path / DB_NAME
+    with sqlite3.connect(path) as raw:
+        for statement in (sql for m in render(SQLITE) for sql in m):
+            raw.execute(statement)
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    raw.close()
+    with HistoryStore(path, readonly=True) as reader:
+        assert reader.runs() == []
+    with HistoryStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    raw.close()
+
+
+def damage_in_the_middle(path: Path) -> None:
+    """2 KiB of (seeded) random bytes written at the middle of the file."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2048] = random.Random(15).randbytes(2048)
+    path.write_bytes(bytes(data))
+
+
+def a_history_with_rows(path: Path, runs: int = 60) -> None:
+    """A history of `runs` recorded runs (a few hundred KiB)."""
+    with HistoryStore(path) as store:
+        for n in range(runs):
+            begin(store, f"run-{n:03d}", minutes(n))
+            results = [
+                TaskResult(
+                    host=f"web{h}.example.com",
+                    play="Maintain production",
+                    task=f"os_packages : upgrade {t} " + "x" * 40,
+                    status=TaskStatus.OK,
+                    counter=h * 10 + t,
+                )
+                for h in range(5)
+                for t in range(4)
+            ]
+            record(store, f"run-{n:03d}", results=results, started=minutes(n))
+
+
+def test_a_history_damaged_in_the_middle_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / DB_NAME
+    a_history_with_rows(path)
+    assert integrity_problems(path) == []
+    damage_in_the_middle(path)
+    before = _sha256(path)
+    assert integrity_problems(path)  # what `agentmaint history check` reports
+    with pytest.raises(StoreError, match=r"damaged.*restore it from a backup") as caught:
+        HistoryStore(path)
+    assert str(path) in str(caught.value)
+    assert _sha256(path) == before
 
 
 def _version_2_database(history_url: str | None, state_dir: Path) -> None:
@@ -1134,3 +1245,17 @@ def test_export_of_stored_records(filled: HistoryStore) -> None:
     out = io.StringIO()
     write_records_csv(stored, out)
     assert len(out.getvalue().splitlines()) == 4
+
+
+def test_check_database_reports_a_sound_history_and_a_missing_one(
+    history_url: str | None, open_store: Callable[[], HistoryStore], tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    missing = check_database(history_url, state_dir)
+    assert (missing.exists, missing.ok) == (False, True)
+    with open_store() as store:
+        begin(store, "r1")
+        record(store, "r1", results=[TaskResult("h1", "p", "t", TaskStatus.OK)])
+    report = check_database(history_url, state_dir)
+    assert (report.exists, report.ok, report.problems) == (True, True, ())
+    assert report.checked

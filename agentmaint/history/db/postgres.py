@@ -69,7 +69,7 @@ POSTGRES = Dialect(
 
 #: Seconds to wait for the server when the URL sets no ``connect_timeout``.
 CONNECT_TIMEOUT = 10
-#: The tables of the history schema (a database holding one without a version is foreign).
+#: The tables of the history schema (`check` reads each in full).
 _TABLES = (
     "runs",
     "task_results",
@@ -214,7 +214,7 @@ class PostgresDatabase(Database):
         """Apply the migrations the database lacks, all in one transaction.
 
         An up-to-date database is only read. A database of a newer version, or one with
-        history tables but no (or a foreign) ``schema_version``, is refused untouched.
+        tables but no (or a foreign) ``schema_version``, is refused untouched.
         """
         if self.readonly:
             raise StoreError(readonly_message(self.location))
@@ -240,6 +240,21 @@ class PostgresDatabase(Database):
             for statement in (sql for migration in migrations[version:] for sql in migration):
                 conn.execute(statement)
             conn.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
+
+    def check(self) -> list[str]:
+        """Read every table of the history in full (``agentmaint history check``).
+
+        Returns what could not be read (empty: all of it could). The schema itself was
+        checked when the database was opened (an agentmaint history of this version).
+        """
+        problems: list[str] = []
+        for table in _TABLES:
+            try:
+                with self.reading():
+                    self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            except StoreError as exc:
+                problems.append(f"table {table}: {exc}")
+        return problems
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -294,12 +309,22 @@ class PostgresDatabase(Database):
         return version
 
     def _refuse_foreign(self) -> None:
-        """Refuse a database that has history tables but no schema version."""
-        found = existing_tables(self._conn, _TABLES)
+        """Refuse a database whose schema has tables but no schema version.
+
+        Another program's tables, or agentmaint's without a version: as in SQLite, a
+        database is only made a history when it holds nothing yet.
+        """
+        rows = self._conn.execute(
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+            "ORDER BY tablename"
+        ).fetchall()
+        found = [row[0] for row in rows]
         if found:
+            shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
             raise StoreError(
-                f"{self.location}: not an agentmaint history (it has table(s) "
-                f"{', '.join(found)} but no schema_version); refusing to use it"
+                f"{self.location}: not an agentmaint history (it has table(s) {shown} but no "
+                "schema_version): another program's database? Refusing to use it; it is "
+                "left untouched. Point history.url at another database"
             )
 
 

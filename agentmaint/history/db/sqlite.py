@@ -3,15 +3,34 @@
 The file is created private (directory 0700, file 0600). The database runs in WAL
 mode with a 30 s busy timeout, so any number of readers work while one writer
 writes, in the same or other processes; writes take the write lock at their start
-(``BEGIN IMMEDIATE``). The schema version is ``PRAGMA user_version``. A file that
-is not a SQLite database, is corrupt, or was written by a newer agentmaint is
-refused without being touched.
+(``BEGIN IMMEDIATE``). The schema version is ``PRAGMA user_version``.
+
+An agentmaint history is marked with ``PRAGMA application_id`` (`APPLICATION_ID`), set
+when agentmaint creates or migrates it; a history of an older agentmaint (a schema
+version and a ``runs`` table, no application id) is accepted and marked. A new history
+is created complete under a temporary name and linked into place, so a history file
+that exists was always an agentmaint history. Refused without being touched, with exit
+2 at the CLI:
+
+* a file that is not a SQLite database, or was written by a newer agentmaint;
+* another program's database (`foreign_reason`): a foreign application id, or tables
+  but no agentmaint schema;
+* an empty (0-byte) file: its history is lost, and starting a new one would make every
+  host due again;
+* a damaged database: ``PRAGMA quick_check`` at every open that may write (``run``,
+  ``recover``, ``history import``: before any host is touched), and of the ``runs`` and
+  ``host_state`` tables (what plans are made from) at a read-only open, since a full
+  check reads the whole file (linear in its size: too slow for every ``plan`` on a big
+  history). `integrity_problems` is the full ``PRAGMA integrity_check``
+  (``agentmaint history check``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +47,14 @@ from agentmaint.history.db.base import (
 )
 from agentmaint.history.db.schema import SCHEMA_VERSION, TEMP_TABLES, render
 
-__all__ = ["SQLITE", "SqliteDatabase"]
+__all__ = [
+    "APPLICATION_ID",
+    "SQLITE",
+    "SqliteDatabase",
+    "foreign_reason",
+    "integrity_problems",
+    "is_sqlite_file",
+]
 
 SQLITE = Dialect(
     name="sqlite",
@@ -50,6 +76,12 @@ _CACHE_KIB = 32 * 1024
 _WAL_LIMIT_BYTES = 64 * 1024 * 1024
 #: Bound parameters per statement, well below SQLite's limit (32766 since 3.32, 999 before).
 _MAX_PARAMS = 900
+#: ``PRAGMA application_id`` of an agentmaint history: "AgMt" as a big-endian int32.
+APPLICATION_ID = int.from_bytes(b"AgMt", "big")
+#: The tables a read-only open checks (``quick_check``): what plans and recovery read.
+_READ_CHECKED_TABLES = ("runs", "host_state")
+#: Problems shown in a refusal (``quick_check`` may list up to 100).
+_SHOWN_PROBLEMS = 3
 
 
 class SqliteDatabase(Database):
@@ -62,9 +94,10 @@ class SqliteDatabase(Database):
         """Open the file (creating it and its directory private when missing) and migrate it.
 
         Raises `StoreError`, leaving the file untouched, if it is not a SQLite database,
-        is corrupt, or was written by a newer agentmaint. `readonly` creates and migrates
-        nothing: a missing (or never migrated) file raises `MissingHistoryError`, an older
-        schema `StoreError`.
+        is empty (0 bytes), is another program's database, is damaged (``quick_check``)
+        or was written by a newer agentmaint. `readonly` creates and migrates nothing: a
+        missing (or never migrated) file raises `MissingHistoryError`, an older schema
+        `StoreError`; it checks only the ``runs`` and ``host_state`` tables for damage.
         """
         self.path = Path(path)
         self.location = str(self.path)
@@ -73,7 +106,8 @@ class SqliteDatabase(Database):
         if readonly:
             self._conn = _connect_readonly(self.path)
             return
-        _create_private(self.path)
+        if not _exists(self.path):
+            _create_history(self.path)
         self._conn = _connect(self.path)
         try:
             self.migrate()
@@ -128,18 +162,35 @@ class SqliteDatabase(Database):
         version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
         return version
 
+    @classmethod
+    def _build(cls, path: Path) -> None:
+        """Migrate and mark the new, empty file `path` (a history being created), and close it."""
+        db = cls.__new__(cls)
+        db.path, db.location, db.url, db.readonly = path, str(path), None, False
+        db._conn = _connect(path, new=True)
+        try:
+            db.migrate()
+        finally:
+            db.close()
+
+    def _marked(self) -> bool:
+        application_id: int = self._conn.execute("PRAGMA application_id").fetchone()[0]
+        return application_id == APPLICATION_ID
+
     def migrate(self) -> None:
         """Apply the migrations the file lacks, each in its own transaction.
 
         An up-to-date database is only read (no write lock), so opening a store never
-        waits for a writer.
+        waits for a writer. Every migration marks the file as agentmaint's
+        (``application_id``), and so does opening an up-to-date history of an older
+        agentmaint that did not mark it.
         """
         if self.readonly:
             raise StoreError(readonly_message(self.location))
         conn, migrations = self._conn, render(SQLITE)
         while True:
             try:
-                if self.schema_version() == SCHEMA_VERSION:
+                if self.schema_version() == SCHEMA_VERSION and self._marked():
                     return
                 with conn:
                     conn.execute("BEGIN IMMEDIATE")
@@ -148,8 +199,10 @@ class SqliteDatabase(Database):
                         raise StoreError(
                             newer_schema_message(self.location, version, SCHEMA_VERSION)
                         )
+                    if not self._marked():
+                        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                     if version == SCHEMA_VERSION:
-                        return
+                        continue
                     for statement in migrations[version]:
                         conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {version + 1}")
@@ -163,22 +216,144 @@ class SqliteDatabase(Database):
         self._conn.close()
 
 
-def _create_private(path: Path) -> None:
-    """Create the parent directory (0700) and an empty database file (0600) when missing."""
+def _exists(path: Path) -> bool:
+    """Whether something is at `path` (a dangling symlink counts: it is not ours to replace)."""
+    return os.path.lexists(path)
+
+
+def _create_history(path: Path) -> None:
+    """Create a new, migrated, marked history at `path` (directory 0700, file 0600).
+
+    The database is built under a temporary name beside `path` and hard-linked into
+    place, which fails if anything appeared there meanwhile: a history file is never
+    seen half-created (a 0-byte file is refused, not taken for a new history), and of
+    two processes creating it at once one wins and the other opens its file.
+    """
     parent = path.parent
     try:
         if not parent.exists():
             parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             parent.chmod(0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.new-", dir=parent)
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the history database: {exc}") from exc
+    temporary = Path(name)
     try:
-        os.fchmod(fd, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+        SqliteDatabase._build(temporary)
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the history database: {exc}") from exc
     finally:
-        os.close(fd)
+        for leftover in (temporary, *(Path(f"{temporary}{s}") for s in ("-wal", "-shm"))):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def empty_file_message(path: Path) -> str:
+    """The refusal of a 0-byte history file."""
+    return (
+        f"{path}: the history file is empty (0 bytes): its history is lost, and a new one "
+        "would make every host due again; refusing to use it (it is left untouched). "
+        "Restore it from a backup, or delete it to start a new, empty history"
+    )
+
+
+def foreign_reason(conn: sqlite3.Connection) -> str | None:
+    """Why the database of `conn` is not an agentmaint history, or None if it is (or is empty).
+
+    An agentmaint history carries `APPLICATION_ID`; one of an older agentmaint has
+    none but a schema version and a ``runs`` table. A database without tables (and no
+    foreign application id) is empty: a new history may be created in it.
+    """
+    application_id: int = conn.execute("PRAGMA application_id").fetchone()[0]
+    if application_id == APPLICATION_ID:
+        return None
+    if application_id != 0:
+        return f"its application_id is {application_id:#010x}, not agentmaint's"
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' "
+            "ESCAPE '!'"
+        )
+    }
+    if not tables:
+        return None if version == 0 else f"it has user_version {version} but no tables"
+    if version == 0:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        return f"it has table(s) {shown} but no agentmaint schema version"
+    if "runs" not in tables:
+        return f"it has user_version {version} but no agentmaint runs table"
+    return None
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    reason = foreign_reason(conn)
+    if reason is not None:
+        raise StoreError(
+            f"{path}: not an agentmaint history ({reason}): another program's database? "
+            "Refusing to use it; it is left untouched. Point history.url at another file"
+        )
+
+
+def _quick_check(conn: sqlite3.Connection, path: Path, tables: Sequence[str] = ()) -> None:
+    """Refuse a damaged database (``PRAGMA quick_check``, of `tables` only if given)."""
+    problems: list[str] = []
+    for table in tables or (None,):
+        pragma = "PRAGMA quick_check" if table is None else f"PRAGMA quick_check({table})"
+        try:
+            rows = [str(row[0]) for row in conn.execute(pragma)]
+        except sqlite3.DatabaseError as exc:  # too damaged to list its problems
+            rows = [str(exc)]
+        problems += [row for row in rows if row != "ok"]
+    if problems:
+        raise StoreError(damaged_message(path, problems))
+
+
+def damaged_message(path: Path, problems: Sequence[str]) -> str:
+    """The refusal of a damaged history file."""
+    shown = "; ".join(problems[:_SHOWN_PROBLEMS])
+    more = (
+        f" (and {len(problems) - _SHOWN_PROBLEMS} more)" if len(problems) > _SHOWN_PROBLEMS else ""
+    )
+    return (
+        f"{path}: the history database is damaged ({shown}{more}); refusing to use it, "
+        "nothing was run. Move it aside and restore it from a backup (check a copy with "
+        f"`agentmaint history check`), or salvage it: sqlite3 {path} .recover"
+    )
+
+
+def integrity_problems(path: Path) -> list[str]:
+    """Everything wrong with the SQLite history `path` (empty: it is sound), changing nothing.
+
+    The full ``PRAGMA integrity_check`` (every page, index and constraint), after the
+    refusals of an open: not a SQLite database, empty, another program's database.
+    """
+    if not path.is_file():
+        return [f"{path}: not a file"]
+    if path.stat().st_size == 0:
+        return [empty_file_message(path)]
+    try:
+        _check_header(path)
+        conn = _open_readonly(path)
+    except StoreError as exc:
+        return [str(exc)]
+    try:
+        reason = foreign_reason(conn)
+        if reason is not None:
+            return [f"not an agentmaint history: {reason}"]
+        return [str(row[0]) for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+    except sqlite3.DatabaseError as exc:
+        return [f"not a usable SQLite database (or corrupt): {exc}"]
+    finally:
+        conn.close()
 
 
 def _check_header(path: Path) -> None:
@@ -192,8 +367,13 @@ def _check_header(path: Path) -> None:
         raise StoreError(f"{path}: not a SQLite database (or corrupt); refusing to use it")
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open a connection, checking the file is a usable database of a known schema version."""
+def _connect(path: Path, *, new: bool = False) -> sqlite3.Connection:
+    """Open a connection, checking the file is a usable history of a known schema version.
+
+    `new`: the empty file is a history being created (`_create_history`).
+    """
+    if not new and path.is_file() and path.stat().st_size == 0:
+        raise StoreError(empty_file_message(path))
     _check_header(path)
     try:
         conn = sqlite3.connect(
@@ -208,6 +388,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         if version > SCHEMA_VERSION:
             raise StoreError(newer_schema_message(str(path), version, SCHEMA_VERSION))
+        # Before the first write (journal_mode rewrites the header): refused untouched.
+        _refuse_foreign(conn, path)
+        _quick_check(conn, path)
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -227,28 +410,25 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     """A ``mode=ro`` connection to a history of the current schema; nothing is created."""
-    if not path.is_file() or path.stat().st_size == 0:
-        # A 0-byte file: created by a store that was never migrated (nothing recorded).
+    if not path.is_file():
         raise MissingHistoryError(f"{path}: no history yet")
+    if path.stat().st_size == 0:
+        # As a writer would: agentmaint never leaves a 0-byte history (it creates one
+        # complete), so this one lost its history; reading it as empty would plan every
+        # host again.
+        raise StoreError(empty_file_message(path))
     _check_header(path)
-    try:
-        conn = sqlite3.connect(
-            path.absolute().as_uri() + "?mode=ro",
-            uri=True,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=True,
-        )
-    except sqlite3.Error as exc:
-        raise StoreError(f"{path}: cannot open the history database: {exc}") from exc
+    conn = _open_readonly(path)
     try:
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         version: int = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(newer_schema_message(str(path), version, SCHEMA_VERSION))
+        _refuse_foreign(conn, path)
         if version == 0 and tables == 0:
             raise MissingHistoryError(f"{path}: no history yet")
+        _quick_check(conn, path, _READ_CHECKED_TABLES)
         if version < SCHEMA_VERSION:
             raise StoreError(older_schema_message(str(path), version, SCHEMA_VERSION))
         # Connection settings only (nothing on disk): as a writer's, for the same plans.
@@ -262,3 +442,28 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """A ``mode=ro`` connection to `path` (nothing is created or written)."""
+    try:
+        conn = sqlite3.connect(
+            path.absolute().as_uri() + "?mode=ro",
+            uri=True,
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=True,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: cannot open the history database: {exc}") from exc
+    return conn
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """Whether `path` is a file that starts like a SQLite database."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False
