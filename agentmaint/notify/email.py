@@ -15,6 +15,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from agentmaint.config.schedule import SmtpSettings, TLSMode
+from agentmaint.notify.deadline import Abort, shutdown
 from agentmaint.notify.summary import (
     _COLUMNS,
     _cell,
@@ -77,15 +78,24 @@ def email_message(smtp: SmtpSettings, to: Sequence[str], summary: dict[str, Any]
     return message
 
 
-def _send_email(smtp: SmtpSettings, to: Sequence[str], message: EmailMessage) -> None:
+def _send_email(
+    smtp: SmtpSettings, to: Sequence[str], message: EmailMessage, abort: Abort, timeout: float
+) -> None:
+    """Send `message`; `smtp.timeout` bounds each command, `timeout` the conversation.
+
+    The client's socket is registered with `abort` (read when aborting: STARTTLS
+    replaces it), so the caller can end a conversation that outlives its deadline.
+    """
     context = ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
-    timeout = smtp.timeout.total_seconds()
+    per_command = min(smtp.timeout.total_seconds(), timeout)
     client: smtplib.SMTP
     if smtp.tls is TLSMode.SSL:
-        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
+        client = smtplib.SMTP_SSL(timeout=per_command, context=context)
     else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+        client = smtplib.SMTP(timeout=per_command)
+    abort.on_abort(lambda: shutdown(getattr(client, "sock", None)))
     with client:
+        client.connect(smtp.host, smtp.port)
         if smtp.tls is TLSMode.STARTTLS:
             client.starttls(context=context)
         if smtp.username is not None:
