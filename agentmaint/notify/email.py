@@ -78,6 +78,25 @@ def email_message(smtp: SmtpSettings, to: Sequence[str], summary: dict[str, Any]
     return message
 
 
+class _Smtp(smtplib.SMTP):
+    """An SMTP client whose socket `abort` can shut down, from the greeting on."""
+
+    def __init__(self, abort: Abort, host: str, port: int, timeout: float) -> None:
+        # Registered before connecting: the greeting may already be what never ends.
+        abort.on_abort(lambda: shutdown(getattr(self, "sock", None)))
+        super().__init__(host, port, timeout=timeout)
+
+
+class _SmtpSsl(smtplib.SMTP_SSL):
+    """An implicit-TLS SMTP client whose socket `abort` can shut down."""
+
+    def __init__(
+        self, abort: Abort, host: str, port: int, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        abort.on_abort(lambda: shutdown(getattr(self, "sock", None)))
+        super().__init__(host, port, timeout=timeout, context=context)
+
+
 def _send_email(
     smtp: SmtpSettings, to: Sequence[str], message: EmailMessage, abort: Abort, timeout: float
 ) -> None:
@@ -90,12 +109,10 @@ def _send_email(
     per_command = min(smtp.timeout.total_seconds(), timeout)
     client: smtplib.SMTP
     if smtp.tls is TLSMode.SSL:
-        client = smtplib.SMTP_SSL(timeout=per_command, context=context)
+        client = _SmtpSsl(abort, smtp.host, smtp.port, per_command, context)
     else:
-        client = smtplib.SMTP(timeout=per_command)
-    abort.on_abort(lambda: shutdown(getattr(client, "sock", None)))
+        client = _Smtp(abort, smtp.host, smtp.port, per_command)
     with client:
-        client.connect(smtp.host, smtp.port)
         if smtp.tls is TLSMode.STARTTLS:
             client.starttls(context=context)
         if smtp.username is not None:
