@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 from agentmaint.config.schedule import Channel, NotifyEvent, Schedule
 from agentmaint.config.secret import redact
-from agentmaint.errors import DeliveryCanceledError
 from agentmaint.history.delivery import Delivery, DeliveryStatus
 from agentmaint.notify.deadline import Abort, Stop, bounded
 
@@ -61,7 +60,7 @@ def _deliver(
             bounded(attempt, until=min(time.monotonic() + attempt_deadline, spent), stop=stop)
         except Exception as exc:
             error = _error_text(exc, schedule)
-            if number < tries and not isinstance(exc, DeliveryCanceledError):
+            if number < tries and not stop.cancelled:
                 pause = min(delays[number - 1], max(0.0, spent - time.monotonic()))
                 (sleep or stop.wait)(pause)
             continue
