@@ -629,10 +629,10 @@ def test_sigterm_ends_a_run_blocked_in_a_notification(tmp_path: Path) -> None:
         stored = store.get_run(run["id"])
         assert stored is not None and stored.status.value == "canceled"
         deliveries = store.notifications(run["id"])
-    # The start abandoned, then the end (a cancelled run is "partial") not even tried:
-    # the grace was spent on the start.
-    assert [(d.event.value, d.status.value) for d in deliveries] == [
-        ("start", "failed"),
-        ("partial", "failed"),
-    ]
+    # The start abandoned, then the end not even tried: the grace was spent on the start.
+    # (A cancelled run is "failure" or "partial" by whether the job got to h1 first.)
+    assert [(d.event.value, d.status.value) for d in deliveries] in (
+        [("start", "failed"), ("failure", "failed")],
+        [("start", "failed"), ("partial", "failed")],
+    )
     assert all("cancelled" in (d.error or "") for d in deliveries), deliveries
