@@ -18,6 +18,12 @@ may catch either (``except agentmaint.AgentmaintError`` catches them all)::
         │   └── MissingHistoryError (FileNotFoundError)
         │                                   a history opened read-only was never created
         │                                   (readers take it as an empty history)
+        ├── DeliveryTimeoutError (TimeoutError)
+        │                                   a notification got no complete answer within
+        │                                   its total deadline (kept in a failed Delivery)
+        ├── DeliveryCanceledError (RuntimeError)
+        │                                   a notification was abandoned because the run
+        │                                   was cancelled (kept in a failed Delivery)
         ├── LockHeldError (RuntimeError)    another run holds an environment's lock
         │                                   (the CLI exits 3; every other error exits 2)
         └── StateDirError (OSError)         the state directory cannot hold a run's history
@@ -36,6 +42,8 @@ from dataclasses import dataclass
 __all__ = [
     "AgentmaintError",
     "CronError",
+    "DeliveryCanceledError",
+    "DeliveryTimeoutError",
     "EventsError",
     "LockHeldError",
     "MissingHistoryError",
@@ -115,6 +123,14 @@ class MissingHistoryError(StoreError, FileNotFoundError):
 
     A reader takes it as an empty history.
     """
+
+
+class DeliveryTimeoutError(AgentmaintError, TimeoutError):
+    """A notification got no complete answer within its total deadline."""
+
+
+class DeliveryCanceledError(AgentmaintError, RuntimeError):
+    """A notification was abandoned because the run was cancelled (SIGINT/SIGTERM)."""
 
 
 class LockHeldError(AgentmaintError, RuntimeError):

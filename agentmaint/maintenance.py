@@ -11,7 +11,8 @@ a caller's own metrics or logs) is a `RunObserver` (`agentmaint.run.observer`)::
     started  -> observers: Recorder (run stored as running), Notifier (start), ...
     execute  -> every slice's job through ansible-runner; each finished task to observers
     conclude -> the typed RunResult from what the slices parsed
-    finished -> observers: Recorder, Retention, Notifier, then the caller's
+    finished -> observers: Recorder, Retention (under the locks), then, once the locks
+                are released, Notifier and the caller's (a slow channel delays no run)
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from agentmaint.run.environment import secret_environment
 from agentmaint.run.ids import new_run_id
 from agentmaint.run.jobdir import job_timeout
 from agentmaint.run.locks import environment_locks
-from agentmaint.run.observer import Observers, RunObserver
+from agentmaint.run.observer import FinishLater, Observers, RunObserver
 from agentmaint.run.recorder import Recorder, Retention
 from agentmaint.run.recovery import recover_interrupted_runs
 from agentmaint.run.results import RunResult
@@ -73,7 +74,9 @@ def run_maintenance(
     windows and history. `check` runs Ansible in check mode; its results are kept
     with the run but do not count as updates. Setting `cancel` stops the run
     (recorded as ``canceled``). `observers` watch the run after the history and the
-    notifications have (see `agentmaint.run.observer`), in the calling thread. Raises
+    notifications have (see `agentmaint.run.observer`), in the calling thread; the
+    notifications and `observers` hear the end of the run after the environment locks
+    are released. Raises
     `LockHeldError` when another run holds an environment this one needs.
     """
     strategy = resolve_strategy(schedule.execution.strategy)  # one that cannot work: fail now
@@ -86,42 +89,52 @@ def run_maintenance(
             return RunResult(plan=the_plan)
         run_id = new_run_id(the_plan.at)
         envs = sorted({t.environment for t in targets})
-        with environment_locks(
-            schedule.state_dir,
-            envs,
-            run_id=run_id,
-            wait=lock_wait,
-            history_url=schedule.history_url,
-        ):
-            if not force:
-                # Decide again under the locks: a run that held them (while this one
-                # waited, or between the first plan and the lock) may have done the work,
-                # and the window may have moved on.
-                the_plan = _decide(schedule, history, at, envs, components, force=False)
-                targets = targets_from_decisions(the_plan.due)
-                if not targets:
-                    return RunResult(plan=the_plan)
-            notifier = Notifier(schedule, history)
-            watchers = Observers(
-                [
-                    Recorder(history),
-                    Retention(history, schedule.state_dir, schedule.history_retention_days),
-                    notifier,
-                    *observers,
-                ]
-            )
-            result = _execute(
-                schedule,
-                the_plan,
-                targets,
+        cancel = cancel or threading.Event()
+        notifier = Notifier(schedule, history, cancel)
+        # The end of the run reaches these after the locks are released: a channel that
+        # is slow to answer must not keep other runs out of the environments.
+        outside = FinishLater([notifier, *observers])
+        try:
+            with environment_locks(
+                schedule.state_dir,
+                envs,
                 run_id=run_id,
-                trigger=trigger or ("force" if force else "schedule"),
-                check=check,
-                cancel=cancel or threading.Event(),
-                observer=watchers,
-                strategy=strategy,
-            )
-            return replace(result, notifications=notifier.deliveries)
+                wait=lock_wait,
+                history_url=schedule.history_url,
+            ):
+                if not force:
+                    # Decide again under the locks: a run that held them (while this one
+                    # waited, or between the first plan and the lock) may have done the
+                    # work, and the window may have moved on.
+                    the_plan = _decide(schedule, history, at, envs, components, force=False)
+                    targets = targets_from_decisions(the_plan.due)
+                    if not targets:
+                        return RunResult(plan=the_plan)
+                watchers = Observers(
+                    [
+                        Recorder(history),
+                        Retention(history, schedule.state_dir, schedule.history_retention_days),
+                        outside,
+                    ]
+                )
+                result = _execute(
+                    schedule,
+                    the_plan,
+                    targets,
+                    run_id=run_id,
+                    trigger=trigger or ("force" if force else "schedule"),
+                    check=check,
+                    cancel=cancel,
+                    observer=watchers,
+                    strategy=strategy,
+                )
+        except BaseException:
+            # The error of the run comes first; the others still hear how it ended.
+            with contextlib.suppress(Exception):
+                outside.finish()
+            raise
+        outside.finish()
+        return replace(result, notifications=notifier.deliveries)
 
 
 @contextlib.contextmanager

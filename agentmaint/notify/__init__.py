@@ -5,7 +5,10 @@ The last stage of the pipeline: `agentmaint.notify.observer.Notifier` watches a 
 
 `notify_run` sends what a finished (or starting) run means to every channel whose
 ``when`` includes the run's event (`event_of`), with retries and exponential
-backoff (`RETRY_DELAYS`), and returns one `Delivery` per channel. It never raises
+backoff (`RETRY_DELAYS`), and returns one `Delivery` per channel. Every attempt has
+a total deadline (`ATTEMPT_DEADLINE`), every channel a budget for all its attempts
+(`CHANNEL_BUDGET`), and a cancelled run (`Stop`) a grace (`CANCEL_GRACE`): a server
+that never answers, or drips its answer, cannot hold a run. It never raises
 and never changes the run's result: a channel that fails is a failed `Delivery`.
 `send_test` sends a test message through every channel.
 
@@ -25,12 +28,14 @@ Secrets (`agentmaint.config.secret.Secret`) are revealed only to the transport t
 them; every error kept in a `Delivery` is redacted first. This package never prints
 and never logs.
 
-Modules: `summary` (what a notification says: the run's event, its summary and
-plain text), one module per channel (`email`, `slack`, `webhook`), `retry`
-(attempts with retries, one `Delivery` per channel) and `send` (`notify_run`,
-`send_test`: which channels hear a run, and each channel's sender).
+Modules: `deadline` (the bounds above and how an attempt is cut short), `summary`
+(what a notification says: the run's event, its summary and plain text), one module
+per channel (`email`, `slack`, `webhook`), `retry` (attempts with retries, one
+`Delivery` per channel) and `send` (`notify_run`, `send_test`: which channels hear a
+run, and each channel's sender).
 """
 
+from agentmaint.notify.deadline import ATTEMPT_DEADLINE, CANCEL_GRACE, CHANNEL_BUDGET, Stop
 from agentmaint.notify.email import email_message, render_html
 from agentmaint.notify.retry import Sleep
 from agentmaint.notify.send import RETRY_DELAYS, notify_run, send_test, wants
@@ -45,12 +50,16 @@ from agentmaint.notify.webhook import (
 )
 
 __all__ = [
+    "ATTEMPT_DEADLINE",
+    "CANCEL_GRACE",
+    "CHANNEL_BUDGET",
     "EVENT_HEADER",
     "HTTP_TIMEOUT",
     "NEEDS_ATTENTION",
     "RETRY_DELAYS",
     "SIGNATURE_HEADER",
     "Sleep",
+    "Stop",
     "email_message",
     "event_of",
     "mrkdwn_escape",

@@ -15,6 +15,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from agentmaint.config.schedule import SmtpSettings, TLSMode
+from agentmaint.notify.deadline import Abort, shutdown
 from agentmaint.notify.summary import (
     _COLUMNS,
     _cell,
@@ -77,14 +78,40 @@ def email_message(smtp: SmtpSettings, to: Sequence[str], summary: dict[str, Any]
     return message
 
 
-def _send_email(smtp: SmtpSettings, to: Sequence[str], message: EmailMessage) -> None:
+class _Smtp(smtplib.SMTP):
+    """An SMTP client whose socket `abort` can shut down, from the greeting on."""
+
+    def __init__(self, abort: Abort, host: str, port: int, timeout: float) -> None:
+        # Registered before connecting: the greeting may already be what never ends.
+        abort.on_abort(lambda: shutdown(getattr(self, "sock", None)))
+        super().__init__(host, port, timeout=timeout)
+
+
+class _SmtpSsl(smtplib.SMTP_SSL):
+    """An implicit-TLS SMTP client whose socket `abort` can shut down."""
+
+    def __init__(
+        self, abort: Abort, host: str, port: int, timeout: float, context: ssl.SSLContext
+    ) -> None:
+        abort.on_abort(lambda: shutdown(getattr(self, "sock", None)))
+        super().__init__(host, port, timeout=timeout, context=context)
+
+
+def _send_email(
+    smtp: SmtpSettings, to: Sequence[str], message: EmailMessage, abort: Abort, timeout: float
+) -> None:
+    """Send `message`; `smtp.timeout` bounds each command, `timeout` the conversation.
+
+    The client's socket is registered with `abort` (read when aborting: STARTTLS
+    replaces it), so the caller can end a conversation that outlives its deadline.
+    """
     context = ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
-    timeout = smtp.timeout.total_seconds()
+    per_command = min(smtp.timeout.total_seconds(), timeout)
     client: smtplib.SMTP
     if smtp.tls is TLSMode.SSL:
-        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
+        client = _SmtpSsl(abort, smtp.host, smtp.port, per_command, context)
     else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
+        client = _Smtp(abort, smtp.host, smtp.port, per_command)
     with client:
         if smtp.tls is TLSMode.STARTTLS:
             client.starttls(context=context)

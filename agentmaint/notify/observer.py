@@ -2,14 +2,18 @@
 
 A notification never aborts or changes a run: `Notifier` catches every error of its
 own (`notify_run` already turns delivery failures into failed `Delivery` records).
+Every delivery is bounded in time (`agentmaint.notify.deadline`); once the run's
+`cancel` event is set, the deliveries still to come get `CANCEL_GRACE` seconds in all.
 """
 
 from __future__ import annotations
 
+import threading
+
 from agentmaint.config.schedule import NotifyEvent, Schedule
 from agentmaint.history.delivery import Delivery
 from agentmaint.history.store import HistoryStore
-from agentmaint.notify import notify_run
+from agentmaint.notify import Stop, notify_run
 from agentmaint.planning.planner import Plan
 from agentmaint.records import RunRecord
 from agentmaint.run.observer import BaseObserver
@@ -21,10 +25,19 @@ __all__ = ["Notifier"]
 class Notifier(BaseObserver):
     """Sends a run's notifications and records each delivery with the run."""
 
-    def __init__(self, schedule: Schedule, store: HistoryStore | None) -> None:
-        """Notify the channels of `schedule`; record deliveries in `store` (if any)."""
+    def __init__(
+        self,
+        schedule: Schedule,
+        store: HistoryStore | None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Notify the channels of `schedule`; record deliveries in `store` (if any).
+
+        `cancel` is the run's cancel event: once set, deliveries are cut short.
+        """
         self._schedule = schedule
         self._store = store
+        self._stop = Stop(cancel)
         #: Every delivery of the run so far, in order (channels and errors redacted).
         self.deliveries: tuple[Delivery, ...] = ()
 
@@ -39,7 +52,7 @@ class Notifier(BaseObserver):
     def _send(self, result: RunResult, event: NotifyEvent | None) -> None:
         sent: tuple[Delivery, ...] = ()
         try:
-            sent = notify_run(self._schedule, result, event)
+            sent = notify_run(self._schedule, result, event, stop=self._stop)
             if sent and result.run is not None and self._store is not None:
                 self._store.add_notifications(result.run.id, sent)
         except Exception:  # the boundary: a notification never aborts or changes a run

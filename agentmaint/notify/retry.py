@@ -1,23 +1,31 @@
 """Delivery attempts with retries: one `Delivery` per channel, its error redacted.
 
+Every attempt is bounded by `ATTEMPT_DEADLINE` and all of a channel's attempts and
+pauses by `CHANNEL_BUDGET` (`agentmaint.notify.deadline`); once the run is cancelled,
+by its `CANCEL_GRACE` too, and no new attempt starts after that.
+
 Errors are redacted with every secret of the notification settings and cut to a
 bounded length before they are kept (they reach the history).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from agentmaint.config.schedule import Channel, NotifyEvent, Schedule
 from agentmaint.config.secret import redact
 from agentmaint.history.delivery import Delivery, DeliveryStatus
+from agentmaint.notify.deadline import Abort, Stop, bounded
 
 __all__ = ["Sleep"]
 
 _MAX_ERROR = 500
 
 Sleep = Callable[[float], None]
+#: One delivery attempt: called with what cuts it short and the seconds it has left.
+Attempt = Callable[[Abort, float], None]
 
 
 def _error_text(exc: BaseException, schedule: Schedule) -> str:
@@ -31,23 +39,36 @@ def _deliver(
     channel: Channel,
     *,
     event: NotifyEvent,
-    attempt: Callable[[], None],
+    attempt: Attempt,
     delays: Sequence[float],
-    sleep: Sleep,
+    sleep: Sleep | None,
+    stop: Stop,
+    attempt_deadline: float,
+    budget: float,
 ) -> Delivery:
+    """Up to ``len(delays) + 1`` attempts within `budget` seconds; the `Delivery`."""
     tries = len(delays) + 1
+    start = time.monotonic()
+    spent = start + budget
     error = None
+    made = 0
     for number in range(1, tries + 1):
+        if number > 1 and (stop.cancelled or time.monotonic() >= spent):
+            break  # no new attempt once cancelled or out of budget
+        made = number
         try:
-            attempt()
+            bounded(attempt, until=min(time.monotonic() + attempt_deadline, spent), stop=stop)
         except Exception as exc:
             error = _error_text(exc, schedule)
-            if number < tries:
-                sleep(delays[number - 1])
+            if number < tries and not stop.cancelled:
+                pause = min(delays[number - 1], max(0.0, spent - time.monotonic()))
+                (sleep or stop.wait)(pause)
             continue
         return Delivery(
             channel.describe(), event, DeliveryStatus.DELIVERED, number, datetime.now(UTC)
         )
+    if stop.cancelled and error is not None and "cancelled" not in error:
+        error += " (the run was cancelled: no further attempt)"
     return Delivery(
-        channel.describe(), event, DeliveryStatus.FAILED, tries, datetime.now(UTC), error
+        channel.describe(), event, DeliveryStatus.FAILED, made, datetime.now(UTC), error
     )

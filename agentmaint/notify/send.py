@@ -7,20 +7,19 @@ Each channel's message is built once (`_sender`), then sent with retries
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from agentmaint.config.schedule import Channel, ChannelType, NotifyEvent, Schedule, SmtpSettings
 from agentmaint.history.delivery import Delivery, DeliveryStatus
+from agentmaint.notify.deadline import ATTEMPT_DEADLINE, CHANNEL_BUDGET, Stop
 from agentmaint.notify.email import _send_email, email_message
-from agentmaint.notify.retry import Sleep, _deliver, _error_text
+from agentmaint.notify.retry import Attempt, Sleep, _deliver, _error_text
 from agentmaint.notify.slack import slack_payload
 from agentmaint.notify.summary import event_of, summarize
 from agentmaint.notify.webhook import (
     EVENT_HEADER,
-    HTTP_TIMEOUT,
     SIGNATURE_HEADER,
     _post_json,
     sign,
@@ -31,7 +30,8 @@ from agentmaint.run.results import RunResult
 
 __all__ = ["RETRY_DELAYS", "notify_run", "send_test", "wants"]
 
-#: Pauses between attempts: 3 tries, 1 s then 2 s apart. Tests pass their own.
+#: Pauses between attempts: 3 tries, 1 s then 2 s apart (within the channel's
+#: `CHANNEL_BUDGET`). Tests pass their own.
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0)
 
 
@@ -42,12 +42,12 @@ def wants(channel: Channel, event: NotifyEvent) -> bool:
 
 def _sender(
     schedule: Schedule, channel: Channel, result: RunResult, summary: dict[str, Any]
-) -> Callable[[], None]:
+) -> Attempt:
     """A function that makes one delivery attempt through `channel`."""
     if channel.type is ChannelType.EMAIL:
         smtp = schedule.notification.smtp or SmtpSettings()
         message = email_message(smtp, channel.to, summary)
-        return lambda: _send_email(smtp, channel.to, message)
+        return lambda abort, timeout: _send_email(smtp, channel.to, message, abort, timeout)
     assert channel.url is not None
     url = channel.url.reveal()
     headers = {"Content-Type": "application/json", "User-Agent": "agentmaint"}
@@ -59,7 +59,7 @@ def _sender(
         headers[EVENT_HEADER] = summary["event"]
         if channel.secret is not None:
             headers[SIGNATURE_HEADER] = sign(body, channel.secret.reveal())
-    return lambda: _post_json(url, body, headers, HTTP_TIMEOUT)
+    return lambda abort, timeout: _post_json(url, body, headers, abort, timeout)
 
 
 def notify_run(
@@ -68,14 +68,19 @@ def notify_run(
     event: NotifyEvent | None = None,
     *,
     delays: Sequence[float] | None = None,
-    sleep: Sleep = time.sleep,
+    sleep: Sleep | None = None,
+    stop: Stop | None = None,
 ) -> tuple[Delivery, ...]:
     """Send `event` (default: `event_of(result)`) to every channel that wants it.
 
     Each channel gets up to ``len(delays) + 1`` attempts, `delays` seconds apart
-    (default `RETRY_DELAYS`). Never raises (except for BaseExceptions such as
-    KeyboardInterrupt); failures come back as failed deliveries, redacted.
+    (default `RETRY_DELAYS`; `sleep` pauses, default a wait that `stop` cuts short),
+    each within `ATTEMPT_DEADLINE` and all within `CHANNEL_BUDGET` seconds. Once
+    `stop`'s run is cancelled, deliveries end within its grace. Never raises (except
+    for BaseExceptions such as KeyboardInterrupt); failures come back as failed
+    deliveries, redacted.
     """
+    stop = stop or Stop(None)
     pauses = RETRY_DELAYS if delays is None else tuple(delays)
     try:
         event = event or event_of(result)
@@ -104,7 +109,16 @@ def notify_run(
             attempt = _sender(schedule, channel, result, summary)
             deliveries.append(
                 _deliver(
-                    schedule, channel, event=event, attempt=attempt, delays=pauses, sleep=sleep
+                    schedule,
+                    channel,
+                    event=event,
+                    attempt=attempt,
+                    delays=pauses,
+                    sleep=sleep,
+                    stop=stop,
+                    # Read here, not bound as defaults, so that tests can shorten them.
+                    attempt_deadline=ATTEMPT_DEADLINE,
+                    budget=CHANNEL_BUDGET,
                 )
             )
         except Exception as exc:
@@ -122,7 +136,7 @@ def notify_run(
 
 
 def send_test(
-    schedule: Schedule, *, delays: Sequence[float] | None = None, sleep: Sleep = time.sleep
+    schedule: Schedule, *, delays: Sequence[float] | None = None, sleep: Sleep | None = None
 ) -> tuple[Delivery, ...]:
     """Send a test message through every configured channel; one `Delivery` per channel."""
     empty = RunResult(plan=Plan(at=datetime.now(UTC), decisions=()))

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import urllib.request
 from typing import Any
 
+from agentmaint.notify.deadline import Abort, shutdown
 from agentmaint.run.results import RunResult
 
 __all__ = ["EVENT_HEADER", "HTTP_TIMEOUT", "SIGNATURE_HEADER", "sign", "webhook_payload"]
 
-#: Seconds an HTTP delivery may take.
+#: Seconds one socket operation of an HTTP delivery may take (the whole attempt is
+#: bounded by `agentmaint.notify.deadline.ATTEMPT_DEADLINE`).
 HTTP_TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Agentmaint-Signature"
 EVENT_HEADER = "X-Agentmaint-Event"
@@ -32,9 +35,33 @@ def sign(body: bytes, key: str) -> str:
     return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
+def _post_json(
+    url: str, body: bytes, headers: dict[str, str], abort: Abort, timeout: float
+) -> None:
+    """POST `body`; every connection made is registered with `abort` to be cut short."""
+
+    def connection(host: str, **options: Any) -> http.client.HTTPConnection:
+        made = http.client.HTTPConnection(host, **options)
+        abort.on_abort(lambda: shutdown(made.sock))
+        return made
+
+    def tls_connection(host: str, **options: Any) -> http.client.HTTPSConnection:
+        made = http.client.HTTPSConnection(host, **options)
+        abort.on_abort(lambda: shutdown(made.sock))
+        return made
+
+    class _Http(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(connection, req)
+
+    class _Https(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(tls_connection, req)
+
+    # Our handlers replace urllib's defaults; proxies and redirects work as before.
+    opener = urllib.request.build_opener(_Http, _Https)
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with opener.open(request, timeout=min(timeout, HTTP_TIMEOUT)) as response:
         response.read()
         if not 200 <= response.status < 300:
             raise OSError(f"HTTP {response.status}")

@@ -26,7 +26,7 @@ from agentmaint.planning.planner import Plan
 from agentmaint.records import RunRecord, RunStatus
 from agentmaint.run.results import Progress, RunResult
 
-__all__ = ["BaseObserver", "Observers", "RunObserver"]
+__all__ = ["BaseObserver", "FinishLater", "Observers", "RunObserver"]
 
 
 @runtime_checkable
@@ -109,3 +109,39 @@ class Observers(BaseObserver):
                 error = error or exc
         if error is not None:
             raise error
+
+
+class FinishLater(BaseObserver):
+    """Observers told of everything at once, except the end of the run: that on `finish`.
+
+    The run's composition root wraps the observers that need not run under the
+    environment locks (notifications, the caller's) in this, and calls `finish` once
+    it has left the locks: a slow channel then delays no other run.
+    """
+
+    def __init__(self, observers: Sequence[RunObserver]) -> None:
+        """Call `observers` in this order; keep the end of the run for `finish`."""
+        self._observers = Observers(observers)
+        self._results: list[RunResult] = []
+
+    def run_started(self, run: RunRecord, plan: Plan) -> None:
+        """Tell every observer now."""
+        self._observers.run_started(run, plan)
+
+    def task_finished(self, progress: Progress) -> None:
+        """Tell every observer now."""
+        self._observers.task_finished(progress)
+
+    def status_changed(self, status: str) -> None:
+        """Tell every observer now."""
+        self._observers.status_changed(status)
+
+    def run_finished(self, result: RunResult) -> None:
+        """Keep `result` for `finish`."""
+        self._results.append(result)
+
+    def finish(self) -> None:
+        """Tell every observer how the run ended (if it did); the first error propagates."""
+        results, self._results = self._results, []
+        for result in results:
+            self._observers.run_finished(result)

@@ -8,16 +8,21 @@ printed, not in any file under ``state_dir`` (SQLite bytes and run artifacts).
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import hashlib
 import hmac
 import json
+import signal
 import socket
+import socketserver
 import ssl
 import stat
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -33,6 +38,7 @@ from agentmaint.cli import main
 from agentmaint.config.parse import load_schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
+from agentmaint.run.locks import environment_locks
 from tests.schedules import always_open, local_hosts
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
@@ -474,3 +480,159 @@ def test_no_secret_anywhere_after_a_full_run(
         stored = store.notifications()
     assert {d.status.value for d in stored} == {"delivered", "failed"}
     assert all(WEBHOOK_TOKEN not in (d.error or "") for d in stored)
+
+
+# --------------------------------------------------------------------------- hangs
+
+
+@dataclass
+class Drip:
+    """A server that accepts and then sends `prefix` and one byte a second, forever.
+
+    With an empty `prefix` and ``drip=False`` it accepts and never says anything.
+    """
+
+    port: int
+    connected: threading.Event = field(default_factory=threading.Event)
+    connections: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+@contextlib.contextmanager
+def dripping(
+    prefix: bytes = b"HTTP/1.1 200 OK\r\nX-Slow: ", *, drip: bool = True
+) -> Iterator[Drip]:
+    stopped = threading.Event()
+    state = Drip(port=0)
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            state.connections += 1
+            state.connected.set()
+            try:
+                if prefix:
+                    self.request.sendall(prefix)
+                while not stopped.wait(1.0):
+                    if drip:
+                        self.request.sendall(b"a")  # never a whole line, never the end
+            except OSError:
+                pass  # the client gave up: exactly what is expected
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        stopped.set()
+        server.shutdown()
+        server.server_close()
+
+
+def hook_fleet(url: str, when: list[str]) -> dict[str, Any]:
+    return always_open(
+        local_hosts("h1"),
+        {"app": {"update_command": "true", "frequency": "weekly"}},
+        notification={"channels": [{"type": "webhook", "url": url, "when": when}]},
+    )
+
+
+def test_a_dripping_webhook_fails_within_the_channel_budget(tmp_path: Path) -> None:
+    # The documented bounds, unchanged: this is the promise the README makes.
+    with dripping() as server:
+        schedule = load_schedule(write(tmp_path, hook_fleet(server.url, ["always"])))
+        begun = time.monotonic()
+        (delivery,) = notify.send_test(schedule)
+        took = time.monotonic() - begun
+    assert server.connections >= 1
+    assert delivery.status.value == "failed"
+    assert delivery.error is not None
+    assert delivery.error.startswith("DeliveryTimeoutError: no complete answer within")
+    assert took < notify.CHANNEL_BUDGET + 10, f"{took:.1f} s for one dripping channel"
+
+
+@pytest.mark.parametrize("drip", [True, False], ids=["dripping", "silent"])
+def test_an_smtp_server_that_never_finishes_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drip: bool
+) -> None:
+    monkeypatch.setattr(notify.send, "ATTEMPT_DEADLINE", 2.0)
+    monkeypatch.setattr(notify.send, "CHANNEL_BUDGET", 3.0)
+    with dripping(b"220-" if drip else b"", drip=drip) as server:
+        document = hook_fleet("http://unused", [])
+        document["notification"] = {
+            "smtp": {"host": "127.0.0.1", "port": server.port, "timeout": "30s"},
+            "channels": [{"type": "email", "to": "ops@example.com", "when": ["always"]}],
+        }
+        begun = time.monotonic()
+        (delivery,) = notify.send_test(load_schedule(write(tmp_path, document)))
+        took = time.monotonic() - begun
+    assert server.connections >= 1
+    assert delivery.status.value == "failed"
+    assert (delivery.error or "").startswith("DeliveryTimeoutError")
+    assert took < 3.0 + 10, f"{took:.1f} s although the per-command timeout is 30 s"
+
+
+def test_the_lock_is_free_while_the_finish_notification_is_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notify.send, "ATTEMPT_DEADLINE", 3.0)
+    monkeypatch.setattr(notify.send, "CHANNEL_BUDGET", 5.0)
+    with dripping() as server:
+        schedule = load_schedule(write(tmp_path, hook_fleet(server.url, ["success"])))
+        results: list[Any] = []
+        run = threading.Thread(target=lambda: results.append(run_maintenance(schedule)))
+        run.start()
+        try:
+            assert server.connected.wait(120), "the finish notification never came"
+            # The run is now blocked in its delivery: another run can take the environment.
+            with environment_locks(schedule.state_dir, ["fleet"], run_id="second-run"):
+                taken = True
+        finally:
+            run.join(60)
+    assert taken and not run.is_alive()
+    (result,) = results
+    assert result.succeeded
+    ((status, error),) = [(d.status.value, d.error) for d in result.notifications]
+    assert status == "failed" and error.startswith("DeliveryTimeoutError")
+    with HistoryStore.open(schedule.state_dir) as store:
+        stored = store.notifications(result.run.id)
+    assert [(d.event.value, d.status.value) for d in stored] == [("success", "failed")]
+
+
+def test_sigterm_ends_a_run_blocked_in_a_notification(tmp_path: Path) -> None:
+    with dripping() as server:
+        path = write(tmp_path, hook_fleet(server.url, ["start", "always"]))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agentmaint", "run", str(path), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.connected.wait(120), "the start notification never came"
+            process.send_signal(signal.SIGTERM)
+            # Far below the 2 x CHANNEL_BUDGET the two events could take without the signal.
+            out, err = process.communicate(timeout=notify.CANCEL_GRACE + 10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    run = json.loads(out)["run"]
+    assert run["status"] == "canceled"
+    with HistoryStore.open(tmp_path / ".agentmaint") as store:
+        stored = store.get_run(run["id"])
+        assert stored is not None and stored.status.value == "canceled"
+        deliveries = store.notifications(run["id"])
+    # The start abandoned, then the end not even tried: the grace was spent on the start.
+    # (A cancelled run is "failure" or "partial" by whether the job got to h1 first.)
+    assert [(d.event.value, d.status.value) for d in deliveries] in (
+        [("start", "failed"), ("failure", "failed")],
+        [("start", "failed"), ("partial", "failed")],
+    )
+    assert all("cancelled" in (d.error or "") for d in deliveries), deliveries

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import pickle
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,14 @@ from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import Channel, ChannelType, NotifyEvent, Schedule
 from agentmaint.config.secret import Secret, redact, resolve
 from agentmaint.config.validation import schedule_schema
-from agentmaint.errors import ScheduleError, SecretReferenceError
+from agentmaint.errors import (
+    DeliveryCanceledError,
+    DeliveryTimeoutError,
+    ScheduleError,
+    SecretReferenceError,
+)
 from agentmaint.notify import (
+    Stop,
     event_of,
     mrkdwn_escape,
     notify_run,
@@ -29,8 +38,10 @@ from agentmaint.notify import (
     wants,
     webhook_payload,
 )
+from agentmaint.notify.deadline import Abort, bounded
 from agentmaint.planning.planner import Plan
 from agentmaint.records import Action, Outcome, RunRecord, RunStatus
+from agentmaint.run.observer import BaseObserver, FinishLater, Observers
 from agentmaint.run.results import HostOutcome, RunResult
 
 START = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
@@ -293,3 +304,83 @@ def test_failures_never_raise_and_are_redacted(seed_config: dict[str, Any]) -> N
 
 def test_channel_type_is_exported() -> None:
     assert Channel(ChannelType.SLACK, url=Secret("https://x/y")).describe() == "slack https://x/***"
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+def test_a_cancelled_run_cuts_an_attempt_short_and_shuts_its_connection() -> None:
+    cancel = threading.Event()
+    stop = Stop(cancel, grace=0.5)
+    released = threading.Event()  # what the attempt blocks on, like a read
+    shut: list[str] = []
+
+    def attempt(abort: Abort, timeout: float) -> None:
+        abort.on_abort(lambda: (shut.append("shut"), released.set()))
+        cancel.set()  # SIGTERM arrives while the attempt waits
+        released.wait()
+
+    with pytest.raises(DeliveryCanceledError, match="cancelled"):
+        bounded(attempt, until=time.monotonic() + 3600, stop=stop)
+    assert shut == ["shut"]
+    # Once the grace is spent, nothing more is even attempted.
+    called: list[float] = []
+    with pytest.raises(DeliveryCanceledError):
+        bounded(lambda _abort, timeout: called.append(timeout), until=math.inf, stop=stop)
+    assert called == []
+
+
+def test_an_attempt_past_its_deadline_is_abandoned() -> None:
+    forever = threading.Event()
+    with pytest.raises(DeliveryTimeoutError, match=r"within 0\.2 s"):
+        bounded(
+            lambda abort, timeout: forever.wait(), until=time.monotonic() + 0.2, stop=Stop(None)
+        )
+
+
+def test_attempt_errors_reach_the_caller() -> None:
+    def attempt(abort: Abort, timeout: float) -> None:
+        raise OSError("HTTP 500")
+
+    with pytest.raises(OSError, match="HTTP 500"):
+        bounded(attempt, until=time.monotonic() + 60, stop=Stop(None))
+
+
+def test_no_retry_once_the_run_is_cancelled(seed_config: dict[str, Any]) -> None:
+    seed_config["notification"] = {
+        "channels": [{"type": "webhook", "url": "http://127.0.0.1:1/x", "when": ["always"]}]
+    }
+    cancel = threading.Event()
+    cancel.set()
+    pauses: list[float] = []
+    (delivery,) = notify_run(
+        parse_schedule(seed_config),
+        result(RunStatus.SUCCESSFUL, OK1),
+        sleep=pauses.append,
+        stop=Stop(cancel, grace=5.0),
+    )
+    assert delivery.status.value == "failed" and delivery.attempts == 1 and pauses == []
+    assert "the run was cancelled: no further attempt" in (delivery.error or "")
+
+
+def test_finish_later_keeps_the_end_for_finish() -> None:
+    seen: list[str] = []
+
+    class Watch(BaseObserver):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def status_changed(self, status: str) -> None:
+            seen.append(f"{self.name} {status}")
+
+        def run_finished(self, result: RunResult) -> None:
+            seen.append(f"{self.name} finished")
+
+    later = FinishLater([Watch("notifier"), Watch("caller")])
+    both = Observers([Watch("recorder"), later])
+    both.status_changed("running")
+    both.run_finished(result(RunStatus.SUCCESSFUL, OK1))
+    assert seen == ["recorder running", "notifier running", "caller running", "recorder finished"]
+    later.finish()
+    later.finish()  # told once only
+    assert seen[4:] == ["notifier finished", "caller finished"]
