@@ -42,6 +42,8 @@ from agentmaint.config.schedule import (
 from agentmaint.errors import (
     AgentmaintError,
     CronError,
+    DeliveryCanceledError,
+    DeliveryTimeoutError,
     EventsError,
     LockHeldError,
     MissingHistoryError,
@@ -87,6 +89,8 @@ __all__ = [
     "Component",
     "CronError",
     "Decision",
+    "DeliveryCanceledError",
+    "DeliveryTimeoutError",
     "Environment",
     "EventsError",
     "Frequency",

@@ -18,6 +18,8 @@ EXPORTED = {
     "Blackout",
     "Component",
     "Decision",
+    "DeliveryCanceledError",
+    "DeliveryTimeoutError",
     "Environment",
     "Frequency",
     "HistoryReader",
