@@ -146,8 +146,14 @@ def run_slices(
     """Run every slice's job at once; events are handled in THIS thread.
 
     Events keep their stream order within a slice. A slice that fails (a node that is
-    down) does not stop the others; its outcome says why.
+    down) does not stop the others; its outcome says why. A run canceled before its
+    jobs start (a signal during the start notification) starts none: no host is touched.
     """
+    if cancel.is_set():
+        for part in slices:
+            artifacts = part.job.private_data_dir / "artifacts" / part.job.ident
+            part.outcome = JobOutcome("canceled", None, artifacts)
+        return
     if is_plain(slices):
         only = slices[0]  # the common case: no thread, no second queue
         only.outcome = run_job(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -473,3 +474,32 @@ def test_an_observer_sees_the_whole_run_after_the_history(make_schedule: MakeSch
     assert seen["stored_at_end"] is RunStatus.SUCCESSFUL  # recorded before we were told
     assert seen["records_at_end"] == len(H)
     assert len(result.task_results) == len(H)
+
+
+def test_a_run_canceled_before_its_jobs_start_touches_no_host(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*H),
+            {"app": {"update_command": f"touch {out}/$AGENTMAINT_HOST", "frequency": "weekly"}},
+        )
+    )
+    cancel = threading.Event()
+
+    class CancelAtStart(BaseObserver):
+        def run_started(self, run: RunRecord, plan: Plan) -> None:
+            cancel.set()  # what SIGTERM during the start notification does
+
+    result = run_maintenance(schedule, cancel=cancel, observers=[CancelAtStart()])
+    assert result.run is not None and result.run.status is RunStatus.CANCELED
+    assert list(out.iterdir()) == []  # no host was touched
+    with HistoryStore.open(schedule.state_dir) as store:
+        stored = store.get_run(result.run.id)
+        assert stored is not None and stored.status is RunStatus.CANCELED
+        assert store.task_results(result.run.id) == []
+        # Every host is still due: nothing was done.
+        (decision,) = plan(schedule, store, datetime.now(UTC)).decisions
+        assert decision.due and sorted(decision.servers) == list(H)
