@@ -29,6 +29,18 @@ def _ours(pid: int) -> bool:
     return not entries or entries[0] == marker + os.environ[SESSION_VARIABLE].encode()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_url(request: pytest.FixtureRequest) -> str | None:
+    """``history.url`` of a test's schedule, once per engine (None: the default SQLite file).
+
+    A module that defines its own `history_url` (test_store_postgresql.py) overrides this.
+    """
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return None
+
+
 @pytest.fixture(autouse=True)
 def no_run_process_left() -> Iterator[None]:
     """After every test: no process of any agentmaint run is left (whatever the test did)."""

@@ -40,15 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FACT_TABLES = ("task_results", "host_counts", "records", "attempts")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def history_url(request: pytest.FixtureRequest) -> str | None:
-    """``history.url`` of the schedule (None: the default SQLite file)."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return None
-
-
 def write_schedule(tmp_path: Path, hosts: int, history_url: str | None) -> Path:
     document = always_open(
         local_hosts(*(f"h{i:02d}" for i in range(1, hosts + 1))),

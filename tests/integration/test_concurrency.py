@@ -26,15 +26,6 @@ pytestmark = pytest.mark.integration
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def history_url(request: pytest.FixtureRequest) -> str | None:
-    """``history.url`` of the schedule (None: the default SQLite file)."""
-    if request.param == "postgresql":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return None
-
-
 def _schedule(tmp_path: Path, gate: Path, history_url: str | None) -> Path:
     """Two environments; `blue` updates wait for `gate` to exist (at most 60 s)."""
     wait = f"for i in $(seq 600); do test -e {gate} && break; sleep 0.1; done; test -e {gate}"
