@@ -359,8 +359,7 @@ def integrity_problems(path: Path) -> list[str]:
 def _check_header(path: Path) -> None:
     """Refuse, without touching it, a non-empty file that does not start like a SQLite database."""
     try:
-        with path.open("rb") as handle:
-            header = handle.read(len(_SQLITE_MAGIC))
+        header = _header(path)
     except OSError as exc:
         raise StoreError(f"{path}: cannot read the history database: {exc}") from exc
     if header and header != _SQLITE_MAGIC:
@@ -381,7 +380,7 @@ def _connect(path: Path, *, new: bool = False) -> sqlite3.Connection:
         )
     except sqlite3.Error as exc:
         raise StoreError(f"{path}: cannot open the history database: {exc}") from exc
-    try:
+    with _closed_on_failure(conn, path):
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         # Reading page 1 and the schema fails clearly on a corrupt or foreign file.
         version: int = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -393,18 +392,9 @@ def _connect(path: Path, *, new: bool = False) -> sqlite3.Connection:
         _quick_check(conn, path)
         conn.execute("PRAGMA journal_mode = WAL").fetchone()
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        # Index maintenance on big histories wants more than the default 2 MiB page cache;
-        # temporary key tables live in memory; the WAL file is truncated after checkpoints.
-        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-        conn.execute("PRAGMA temp_store = MEMORY")
+        # The WAL file is truncated after checkpoints.
         conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT_BYTES}")
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise StoreError(f"{path}: not a usable SQLite database (or corrupt): {exc}") from exc
-    except BaseException:
-        conn.close()
-        raise
+        _session_settings(conn)
     return conn
 
 
@@ -419,8 +409,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         raise StoreError(empty_file_message(path))
     _check_header(path)
     conn = _open_readonly(path)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    with _closed_on_failure(conn, path):
         version: int = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -431,17 +420,32 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         _quick_check(conn, path, _READ_CHECKED_TABLES)
         if version < SCHEMA_VERSION:
             raise StoreError(older_schema_message(str(path), version, SCHEMA_VERSION))
-        # Connection settings only (nothing on disk): as a writer's, for the same plans.
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-        conn.execute("PRAGMA temp_store = MEMORY")
+        _session_settings(conn)  # as a writer's, for the same plans
+    return conn
+
+
+@contextlib.contextmanager
+def _closed_on_failure(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """Close `conn` if setting it up fails; a SQLite error becomes a `StoreError`."""
+    try:
+        yield
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"{path}: not a usable SQLite database (or corrupt): {exc}") from exc
     except BaseException:
         conn.close()
         raise
-    return conn
+
+
+def _session_settings(conn: sqlite3.Connection) -> None:
+    """Per-connection settings (nothing on disk), the same for readers and writers.
+
+    Index maintenance on big histories wants more than the default 2 MiB page cache;
+    temporary key tables live in memory.
+    """
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+    conn.execute("PRAGMA temp_store = MEMORY")
 
 
 def _open_readonly(path: Path) -> sqlite3.Connection:
@@ -463,7 +467,12 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
 def is_sqlite_file(path: Path) -> bool:
     """Whether `path` is a file that starts like a SQLite database."""
     try:
-        with path.open("rb") as handle:
-            return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+        return _header(path) == _SQLITE_MAGIC
     except OSError:
         return False
+
+
+def _header(path: Path) -> bytes:
+    """The first bytes of `path`, as many as SQLite's magic string (fewer if shorter)."""
+    with path.open("rb") as handle:
+        return handle.read(len(_SQLITE_MAGIC))
