@@ -9,7 +9,7 @@ so that text order is time order; enums are stored as their values):
 
 ``runs``
     One row per `RunRecord` (environments and components as JSON lists; the
-    controller's host name, schema version 3).
+    controller's host name, schema version 3; its process identity, version 4).
 ``task_results``
     One row per `TaskResult`, ordered by ``counter``.
 ``host_counts``

@@ -918,7 +918,7 @@ def test_a_version_2_history_is_migrated_keeping_its_runs(
 ) -> None:
     _version_2_database(history_url, tmp_path / "state")
     with HistoryStore.from_url(history_url, tmp_path / "state") as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         [old] = store.runs()
         assert (old.id, old.pid, old.controller) == ("old", 7, None)  # recorded before v3
         begin(store, "new", minutes(5))

@@ -160,8 +160,17 @@ _MIGRATION_3: tuple[str, ...] = (
     """,
 )
 
+# Version 4: identities that survive reuse and copies. `process` says which process the
+# controller was, beyond its pid (a pid is reused; see agentmaint.run.process); the index on
+# task_results.play_uuid finds a job already recorded by its content (Ansible's play uuids
+# are unique to one ansible-playbook process), wherever its artifacts were copied.
+_MIGRATION_4: tuple[str, ...] = (
+    "ALTER TABLE runs ADD COLUMN process {text}",
+    "CREATE INDEX task_results_play ON task_results (play_uuid)",
+)
+
 #: Ordered migrations: entry i takes the schema from version i to version i + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4)
 
 #: The schema version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
