@@ -25,7 +25,8 @@ may catch either (``except agentmaint.AgentmaintError`` catches them all)::
         │                                   a notification was abandoned because the run
         │                                   was cancelled (kept in a failed Delivery)
         ├── LockHeldError (RuntimeError)    another run holds an environment's lock
-        │                                   (the CLI exits 3; every other error exits 2)
+        │   │                               (the CLI exits 3; every other error exits 2)
+        │   └── LockWaitCanceledError       cancelled while waiting for a lock (``--wait``)
         └── StateDirError (OSError)         the state directory cannot hold a run's history
                                             and artifacts
 
@@ -46,6 +47,7 @@ __all__ = [
     "DeliveryTimeoutError",
     "EventsError",
     "LockHeldError",
+    "LockWaitCanceledError",
     "MissingHistoryError",
     "Problem",
     "ScheduleError",
@@ -140,8 +142,29 @@ class LockHeldError(AgentmaintError, RuntimeError):
         """Record the environment and what is known of the lock's holder."""
         self.environment = environment
         self.holder = holder
-        who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown holder"
-        super().__init__(f"environment {environment!r} is locked by another run ({who})")
+        super().__init__(f"environment {environment!r} is locked by another run ({self.who})")
+
+    @property
+    def who(self) -> str:
+        """The holder as known from its lock: ``pid 12, controller c1, run ...``."""
+        return ", ".join(f"{k} {v}" for k, v in self.holder.items()) or "unknown holder"
+
+
+class LockWaitCanceledError(LockHeldError):
+    """The run was cancelled (SIGINT/SIGTERM) while it waited for an environment's lock.
+
+    Nothing was run: no host was touched and nothing was recorded.
+    """
+
+    def __init__(self, environment: str, holder: dict[str, object]) -> None:
+        """Record the environment waited for and what is known of its holder."""
+        super().__init__(environment, holder)
+        #: The signal that cancelled the wait, when the CLI knows it.
+        self.signal: int | None = None
+        self.args = (
+            f"cancelled while waiting for environment {environment!r}, locked by another "
+            f"run ({self.who}): nothing was run",
+        )
 
 
 class StateDirError(AgentmaintError, OSError):

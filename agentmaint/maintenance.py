@@ -77,7 +77,8 @@ def run_maintenance(
     notifications have (see `agentmaint.run.observer`), in the calling thread; the
     notifications and `observers` hear the end of the run after the environment locks
     are released. Raises
-    `LockHeldError` when another run holds an environment this one needs.
+    `LockHeldError` when another run holds an environment this one needs (after
+    `lock_wait`, when given), `LockWaitCanceledError` when `cancel` is set while waiting.
     """
     strategy = resolve_strategy(schedule.execution.strategy)  # one that cannot work: fail now
     check_state_dir(schedule.state_dir)
@@ -101,6 +102,7 @@ def run_maintenance(
                 run_id=run_id,
                 wait=lock_wait,
                 history_url=schedule.history_url,
+                cancel=cancel,
             ):
                 if not force:
                     # Decide again under the locks: a run that held them (while this one

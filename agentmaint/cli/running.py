@@ -13,9 +13,17 @@ from rich.console import Console
 
 from agentmaint.cli.console import LiveProgress, result_table
 from agentmaint.cli.options import _duration_option, parse_instant
-from agentmaint.cli.output import EXIT_FAILED, EXIT_OK, _print_deliveries, _print_json, _print_plan
+from agentmaint.cli.output import (
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    _print_deliveries,
+    _print_json,
+    _print_plan,
+)
 from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
+from agentmaint.errors import LockWaitCanceledError
 from agentmaint.maintenance import run_maintenance
 from agentmaint.run.results import RunResult
 
@@ -42,17 +50,23 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     schedule = load_schedule(args.file)
     at = parse_instant(args.at)
     wait = _duration_option("--wait", args.wait)
-    result, received = _run_with_display(
-        schedule,
-        out,
-        as_json=args.json,
-        at=at,
-        environments=args.environments,
-        components=args.components,
-        force=args.force,
-        check=args.check,
-        lock_wait=wait,
-    )
+    try:
+        result, received = _run_with_display(
+            schedule,
+            out,
+            as_json=args.json,
+            at=at,
+            environments=args.environments,
+            components=args.components,
+            force=args.force,
+            check=args.check,
+            lock_wait=wait,
+        )
+    except LockWaitCanceledError as exc:
+        Console(stderr=True, soft_wrap=True).print(
+            f"agentmaint: {exc}", markup=False, highlight=False
+        )
+        return 128 + exc.signal if exc.signal else EXIT_LOCKED
     return _report(result, schedule, out, args.json, received)
 
 
@@ -63,12 +77,22 @@ def _run_with_display(
 
     Returns the result and the signals received (empty when none interrupted the run).
     """
-    with _cancel_on_signals() as (cancel, received):
+    with _cancel_on_signals() as (cancel, received), _signal_noted(received):
         if as_json:
             return run_maintenance(schedule, cancel=cancel, **options), received
         with LiveProgress(out) as progress:
             result = run_maintenance(schedule, cancel=cancel, observers=[progress], **options)
         return result, received
+
+
+@contextlib.contextmanager
+def _signal_noted(received: list[int]) -> Iterator[None]:
+    """A lock wait cut short by a signal carries the signal (the exit code is 128 + it)."""
+    try:
+        yield
+    except LockWaitCanceledError as exc:
+        exc.signal = received[0] if received else None
+        raise
 
 
 def _report(

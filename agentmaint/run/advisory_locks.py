@@ -20,11 +20,11 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from agentmaint.errors import LockHeldError, StoreError
+from agentmaint.errors import LockHeldError, LockWaitCanceledError, StoreError
 from agentmaint.history.db.postgres import (
     PostgresDatabase,
     connect,
@@ -61,15 +61,16 @@ def advisory_locks(
     environments: Iterable[str],
     *,
     run_id: str,
-    poll_seconds: float,
+    pause: Callable[[], bool],
     deadline: float | None = None,
 ) -> Iterator[None]:
     """Hold the advisory locks of `environments` (taken in sorted order) for the body.
 
-    Polls every `poll_seconds` (the caller's cadence, the same as for lock files)
-    until `deadline` (a `time.monotonic` value; None: one try) and raises
-    `LockHeldError` naming the holder when a lock is still taken then. Database
-    errors raise `StoreError`.
+    Tries again after every `pause()` (the caller's cadence, the same as for lock
+    files; True when the run was cancelled meanwhile: `LockWaitCanceledError`) until
+    `deadline` (a `time.monotonic` value; None: one try) and raises `LockHeldError`
+    naming the holder when a lock is still taken then. Database errors raise
+    `StoreError`.
     """
     driver = import_psycopg()
     conn = connect(location, application_name="agentmaint locks")
@@ -77,7 +78,7 @@ def advisory_locks(
         try:
             _prepare(conn, location, driver)
             for name in sorted(set(environments)):
-                _take(conn, name, run_id, deadline, poll_seconds)
+                _take(conn, name, run_id, deadline, pause)
         except driver.Error as exc:
             raise StoreError(
                 f"{location.redacted}: cannot take the environment locks: {exc}"
@@ -104,7 +105,7 @@ def _take(
     name: str,
     run_id: str,
     deadline: float | None,
-    poll_seconds: float,
+    pause: Callable[[], bool],
 ) -> None:
     key = environment_key(name)
     while True:
@@ -113,7 +114,8 @@ def _take(
             break
         if deadline is None or time.monotonic() >= deadline:
             raise LockHeldError(name, _holder(conn, name, key))
-        time.sleep(poll_seconds)
+        if pause():
+            raise LockWaitCanceledError(name, _holder(conn, name, key))
     conn.execute(
         "INSERT INTO lock_holders (environment, session, pid, controller, started, run_id) "
         "VALUES (%s, pg_backend_pid(), %s, %s, %s, %s) "

@@ -22,17 +22,18 @@ import json
 import os
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agentmaint.config.secret import Secret
-from agentmaint.errors import LockHeldError, StateDirError
+from agentmaint.errors import LockHeldError, LockWaitCanceledError, StateDirError
 from agentmaint.history.db.url import PostgresLocation, is_postgres_url, parse_history_url
 from agentmaint.run.advisory_locks import advisory_locks
 
-__all__ = ["POLL_SECONDS", "environment_locks"]
+__all__ = ["POLL_SECONDS", "environment_locks", "pause"]
 
 #: Seconds between tries while waiting for a lock.
 POLL_SECONDS = 0.2
@@ -46,14 +47,16 @@ def environment_locks(
     run_id: str,
     wait: timedelta | None = None,
     history_url: str | Secret | None = None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[None]:
     """Hold the locks of `environments` (taken in sorted order) for the `with` body.
 
     `history_url` is ``history.url``: a ``postgresql://`` URL selects PostgreSQL
     advisory locks in that database; anything else (None, ``sqlite:///...``) the lock
     files under `state_dir`. Raises `LockHeldError` at once, or after `wait` when
-    given; `StoreError` when the database cannot be used (its message names the URL
-    without its password).
+    given; `LockWaitCanceledError` as soon as `cancel` is set while waiting (a
+    signal must not leave a run waiting for minutes, then starting); `StoreError`
+    when the database cannot be used (its message names the URL without its password).
     """
     deadline = time.monotonic() + wait.total_seconds() if wait else None
     url = history_url.reveal() if isinstance(history_url, Secret) else history_url
@@ -64,7 +67,7 @@ def environment_locks(
             location,
             environments,
             run_id=run_id,
-            poll_seconds=POLL_SECONDS,
+            pause=lambda: pause(POLL_SECONDS, cancel),
             deadline=deadline,
         ):
             yield
@@ -78,12 +81,14 @@ def environment_locks(
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         for name in sorted(set(environments)):
-            stack.enter_context(_lock(directory / f"{name}.lock", name, run_id, deadline))
+            stack.enter_context(_lock(directory / f"{name}.lock", name, run_id, deadline, cancel))
         yield
 
 
 @contextlib.contextmanager
-def _lock(path: Path, name: str, run_id: str, deadline: float | None) -> Iterator[None]:
+def _lock(
+    path: Path, name: str, run_id: str, deadline: float | None, cancel: threading.Event | None
+) -> Iterator[None]:
     fd = _open_lock_file(path)
     try:
         while True:
@@ -93,7 +98,8 @@ def _lock(path: Path, name: str, run_id: str, deadline: float | None) -> Iterato
             except BlockingIOError:
                 if deadline is None or time.monotonic() >= deadline:
                     raise LockHeldError(name, _holder(fd)) from None
-                time.sleep(POLL_SECONDS)
+                if pause(POLL_SECONDS, cancel):
+                    raise LockWaitCanceledError(name, _holder(fd)) from None
         info = {
             "pid": os.getpid(),
             "controller": socket.gethostname(),
@@ -108,6 +114,14 @@ def _lock(path: Path, name: str, run_id: str, deadline: float | None) -> Iterato
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
+
+
+def pause(seconds: float, cancel: threading.Event | None) -> bool:
+    """Wait `seconds` between two tries for a lock; True as soon as `cancel` is set."""
+    if cancel is None:
+        time.sleep(seconds)
+        return False
+    return cancel.wait(seconds)
 
 
 def _open_lock_file(path: Path) -> int:

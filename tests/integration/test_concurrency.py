@@ -6,6 +6,7 @@ Run with the history in SQLite (lock files) and in PostgreSQL (advisory locks).
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -92,6 +93,17 @@ def test_second_run_of_a_locked_environment_exits_3_then_waits(
     third = _agentmaint("run", str(path), "--environment", "blue", "--wait", "2m", "--json")
     time.sleep(1.0)
     assert third.poll() is None, third.communicate()  # still waiting for the lock
+
+    # A waiting run that is told to stop (a timer stopped, Ctrl-C) stops waiting and runs
+    # nothing, instead of sleeping until its deadline and then touching hosts.
+    impatient = _agentmaint("run", str(path), "--environment", "blue", "--wait", "1h")
+    time.sleep(1.0)
+    assert impatient.poll() is None, impatient.communicate()
+    impatient.send_signal(signal.SIGTERM)
+    out, err = impatient.communicate(timeout=60)
+    assert impatient.returncode == 128 + signal.SIGTERM, err
+    assert "cancelled while waiting for environment 'blue'" in err
+    assert "nothing was run" in err and "Traceback" not in err
 
     gate.touch()  # let the first run (and green) finish
     out_first, err_first = first.communicate(timeout=120)

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from agentmaint.errors import LockHeldError, StoreError
+from agentmaint.errors import LockHeldError, LockWaitCanceledError, StoreError
 from agentmaint.history.store import HistoryStore
 from agentmaint.records import RunRecord, RunStatus
 from agentmaint.run.advisory_locks import environment_key
@@ -162,6 +163,29 @@ def test_wait_queues_behind_the_holder(
         state_dir, ["blue"], run_id="mine", wait=timedelta(seconds=60), history_url=lock_url
     ):
         assert holder.process.wait(timeout=60) == 0
+
+
+def test_a_cancel_ends_the_wait_for_a_lock_at_once(
+    state_dir: Path, lock_url: str | None, holders: list[Holder]
+) -> None:
+    holders.append(Holder(state_dir, lock_url, "holder-run", "blue"))
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    # Waiting would last an hour (then LockHeldError); the cancel ends it as soon as it is set.
+    with (
+        pytest.raises(LockWaitCanceledError, match="cancelled while waiting.*holder-run") as caught,
+        environment_locks(
+            state_dir,
+            ["blue"],
+            run_id="mine",
+            wait=timedelta(hours=1),
+            history_url=lock_url,
+            cancel=cancel,
+        ),
+    ):
+        pytest.fail("the lock was taken although another process holds it")
+    assert caught.value.environment == "blue"
+    assert isinstance(caught.value, LockHeldError)  # callers catching the parent still do
 
 
 def test_a_killed_holder_leaves_its_locks_free(

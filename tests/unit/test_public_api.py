@@ -66,6 +66,7 @@ EXPORTED = {
     "CronError",
     "EventsError",
     "LockHeldError",
+    "LockWaitCanceledError",
     "Problem",
     "ScheduleError",
     "SecretReferenceError",
