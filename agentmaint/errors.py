@@ -26,7 +26,8 @@ may catch either (``except agentmaint.AgentmaintError`` catches them all)::
         │                                   was cancelled (kept in a failed Delivery)
         ├── LockHeldError (RuntimeError)    another run holds an environment's lock
         │   │                               (the CLI exits 3; every other error exits 2)
-        │   └── LockWaitCanceledError       cancelled while waiting for a lock (``--wait``)
+        │   └── LockWaitCanceledError (RuntimeError)
+        │                                   cancelled while waiting for a lock (``--wait``)
         └── StateDirError (OSError)         the state directory cannot hold a run's history
                                             and artifacts
 

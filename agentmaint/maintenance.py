@@ -49,7 +49,7 @@ from agentmaint.run.recorder import Recorder, Retention
 from agentmaint.run.recovery import recover_interrupted_runs
 from agentmaint.run.results import RunResult
 from agentmaint.run.slices import is_plain, prepare_slices, run_slices
-from agentmaint.run.statedir import check_state_dir
+from agentmaint.run.statedir import check_state_dir, make_run_dir
 
 __all__ = ["run_maintenance"]
 
@@ -178,7 +178,7 @@ def _execute(
 ) -> RunResult:
     """Render, tell the observers the run started, execute every slice, conclude."""
     started = datetime.now(UTC)
-    run_dir = schedule.state_dir / "runs" / run_id
+    run_dir = make_run_dir(schedule.state_dir, run_id)
     # Short and private: a Unix socket path must fit in 108 bytes.
     control_dir = Path(tempfile.mkdtemp(prefix="agentmaint-cp-"))
     try:
@@ -205,7 +205,13 @@ def _execute(
             components=tuple(dict.fromkeys(t.component for t in targets)),
             controller=socket.gethostname(),
         )
-        observer.run_started(run, the_plan)
+        try:
+            observer.run_started(run, the_plan)
+        except BaseException:
+            # Refused before any host was touched (e.g. a read-only history): the run
+            # directory this call made holds nothing worth keeping, and no record keeps it.
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         try:
             run_slices(
                 slices, cancel=cancel, observer=observer, hidden=secret_environment(schedule)

@@ -66,7 +66,7 @@ def _render(args: argparse.Namespace, out: Console) -> int:
 
 
 def _check_out(directory: Path) -> None:
-    """Accept a new path or an empty real directory (removed, then created fresh).
+    """Accept a new path or an empty real directory (written into, kept as it is).
 
     Raises `UsageError` for a symlink (dangling or not: never written through), a
     file, or a directory that is not empty.
@@ -82,7 +82,6 @@ def _check_out(directory: Path) -> None:
         raise UsageError(f"--out: {directory} exists and is not a directory")
     if any(directory.iterdir()):
         raise UsageError(f"--out: {directory} exists and is not empty")
-    directory.rmdir()
 
 
 def _node_slice(schedule: Schedule, targets: tuple[Target, ...], name: str) -> Slice | None:

@@ -173,7 +173,9 @@ def test_a_cancel_ends_the_wait_for_a_lock_at_once(
     threading.Timer(0.3, cancel.set).start()
     # Waiting would last an hour (then LockHeldError); the cancel ends it as soon as it is set.
     with (
-        pytest.raises(LockWaitCanceledError, match="cancelled while waiting.*holder-run") as caught,
+        pytest.raises(
+            LockWaitCanceledError, match=r"cancelled while waiting.*holder-run"
+        ) as caught,
         environment_locks(
             state_dir,
             ["blue"],

@@ -16,14 +16,17 @@ import yaml
 
 from agentmaint.cli import main
 from agentmaint.cli.demo import create_demo
-from agentmaint.errors import StateDirError, UsageError
+from agentmaint.config.parse import load_schedule
+from agentmaint.errors import StateDirError, StoreError, UsageError
 from agentmaint.history.store import HistoryStore, RunRecording
+from agentmaint.maintenance import run_maintenance
 from agentmaint.planning.planner import Plan
 from agentmaint.records import RunRecord, RunStatus
 from agentmaint.run.locks import environment_locks
+from agentmaint.run.observer import BaseObserver
 from agentmaint.run.recorder import Retention
 from agentmaint.run.results import RunResult
-from agentmaint.run.statedir import check_state_dir
+from agentmaint.run.statedir import check_state_dir, make_run_dir
 from tests.schedules import always_open, local_hosts
 
 #: The file `agentmaint demo` writes first in a directory it creates.
@@ -253,6 +256,50 @@ def test_a_symlinked_runs_directory_is_refused(
     assert code == 2
     assert "runs is a symlink" in err
     assert_untouched(target)
+
+
+def test_runs_made_a_symlink_after_the_start_check_is_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    schedule_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run may wait minutes for its locks after the check: the run directory is made safely."""
+    target = precious(tmp_path / "target")
+    runs = schedule_file.parent / ".agentmaint" / "runs"
+
+    def check_then_swap(state_dir: Path) -> None:
+        check_state_dir(state_dir)
+        runs.rmdir() if runs.is_dir() else None
+        runs.symlink_to(target)  # between the check and the run directory
+
+    monkeypatch.setattr("agentmaint.maintenance.check_state_dir", check_then_swap)
+    code, err = cli(capsys, "run", str(schedule_file), "--force")
+    assert code == 2
+    assert "runs is not a real directory" in err and "never follows a symlink" in err
+    assert_untouched(target)
+
+
+def test_make_run_dir_creates_a_private_directory(tmp_path: Path) -> None:
+    run_dir = make_run_dir(tmp_path / "state", "r1")
+    assert run_dir == tmp_path / "state" / "runs" / "r1"
+    assert run_dir.is_dir() and not run_dir.is_symlink()
+    assert run_dir.stat().st_mode & 0o777 == 0o700
+    with pytest.raises(StateDirError, match="cannot create"):
+        make_run_dir(tmp_path / "state", "r1")  # never reused
+
+
+def test_a_run_refused_at_its_start_leaves_no_run_directory(schedule_file: Path) -> None:
+    """An observer (the history, read-only) refusing the start: nothing of the run is left."""
+    schedule = load_schedule(schedule_file)
+
+    class Refuses(BaseObserver):
+        def run_started(self, run: RunRecord, plan: Plan) -> None:
+            raise StoreError("the history is read-only")
+
+    with pytest.raises(StoreError, match="read-only"):
+        run_maintenance(schedule, force=True, observers=[Refuses()])
+    assert list((schedule.state_dir / "runs").iterdir()) == []
 
 
 # --------------------------------------------------------------------------- retention
