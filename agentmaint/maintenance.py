@@ -67,6 +67,7 @@ def run_maintenance(
     cancel: threading.Event | None = None,
     observers: Sequence[RunObserver] = (),
     lock_wait: timedelta | None = None,
+    scheduled: bool = False,
 ) -> RunResult:
     """Run what is due now (or at `at`) and record it; return the typed result.
 
@@ -76,7 +77,9 @@ def run_maintenance(
     (recorded as ``canceled``). `observers` watch the run after the history and the
     notifications have (see `agentmaint.run.observer`), in the calling thread; the
     notifications and `observers` hear the end of the run after the environment locks
-    are released. Raises
+    are released. `scheduled` is a run started by a timer, cron or the daemon (trigger
+    ``scheduled``): with ``execution.overlap: wait`` and no `lock_wait`, it waits for a
+    locked environment until its window closes. Raises
     `LockHeldError` when another run holds an environment this one needs (after
     `lock_wait`, when given), `LockWaitCanceledError` when `cancel` is set while waiting.
     """
@@ -89,6 +92,8 @@ def run_maintenance(
         if not targets:
             return RunResult(plan=the_plan)
         run_id = new_run_id(the_plan.at)
+        if scheduled and lock_wait is None and schedule.execution.overlap == "wait":
+            lock_wait = _rest_of_window(the_plan)
         envs = sorted({t.environment for t in targets})
         cancel = cancel or threading.Event()
         notifier = Notifier(schedule, history, cancel)
@@ -124,7 +129,8 @@ def run_maintenance(
                     the_plan,
                     targets,
                     run_id=run_id,
-                    trigger=trigger or ("force" if force else "schedule"),
+                    trigger=trigger
+                    or ("scheduled" if scheduled else "force" if force else "schedule"),
                     check=check,
                     cancel=cancel,
                     observer=watchers,
@@ -147,6 +153,12 @@ def _history(schedule: Schedule, store: HistoryStore | None) -> Iterator[History
         return
     with open_history(schedule.history_url, schedule.state_dir) as opened:
         yield opened
+
+
+def _rest_of_window(the_plan: Plan) -> timedelta | None:
+    """How long a scheduled run may wait for its locks: until its last window closes."""
+    ends = [d.window.end for d in the_plan.due if d.window is not None]
+    return max(max(ends) - the_plan.at, timedelta(0)) if ends else None
 
 
 def _decide(

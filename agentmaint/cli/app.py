@@ -78,6 +78,13 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="wait this long for a locked environment instead of exiting 3",
     )
+    run_cmd.add_argument(
+        "--scheduled",
+        action="store_true",
+        help="started by a timer, cron or the daemon: outside a window or with nothing due, "
+        "exit 0 with one line; an environment still locked by a previous run: exit 0 "
+        "(execution.overlap: skip) or wait until the window closes (wait)",
+    )
     run_cmd.add_argument("--json", action="store_true", help="print the run record as JSON")
 
     render = sub.add_parser("render", help="write the inventory and playbook without running")

@@ -19,11 +19,10 @@ from agentmaint.cli.output import (
     EXIT_OK,
     _print_deliveries,
     _print_json,
-    _print_plan,
 )
 from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
-from agentmaint.errors import LockWaitCanceledError
+from agentmaint.errors import LockHeldError, LockWaitCanceledError
 from agentmaint.maintenance import run_maintenance
 from agentmaint.run.results import RunResult
 
@@ -61,13 +60,46 @@ def _run(args: argparse.Namespace, out: Console) -> int:
             force=args.force,
             check=args.check,
             lock_wait=wait,
+            scheduled=args.scheduled,
         )
     except LockWaitCanceledError as exc:
         Console(stderr=True, soft_wrap=True).print(
             f"agentmaint: {exc}", markup=False, highlight=False
         )
         return 128 + exc.signal if exc.signal else EXIT_LOCKED
+    except LockHeldError as exc:
+        if not args.scheduled:
+            raise
+        # A timer firing while the previous run still goes is not an error: that run does
+        # the work; the next tick (or window) sees what is left.
+        _one_line(out, args.json, f"previous run still going: {exc}", skipped="locked")
+        return EXIT_OK
+    if result.nothing_due and (args.scheduled or not args.json):
+        when = result.plan.at.strftime("%Y-%m-%d %H:%M UTC")
+        _one_line(
+            out,
+            args.json,
+            f"nothing due at {when} (agentmaint plan {schedule.source} shows why)",
+            skipped="nothing due",
+            document=result.to_dict(),
+        )
+        return EXIT_OK
     return _report(result, schedule, out, args.json, received)
+
+
+def _one_line(
+    out: Console,
+    as_json: bool,
+    line: str,
+    *,
+    skipped: str,
+    document: dict[str, Any] | None = None,
+) -> None:
+    """What a run that did nothing says: one line, or its JSON document with the reason."""
+    if as_json:
+        _print_json({**(document or {"run": None}), "skipped": skipped, "message": line})
+    else:
+        out.print(line, markup=False, highlight=False)
 
 
 def _run_with_display(
@@ -101,7 +133,6 @@ def _report(
     if as_json:
         _print_json(result.to_dict())
     elif result.nothing_due:
-        _print_plan(result.plan, schedule, out)
         out.print("nothing due", highlight=False)
     else:
         out.print(result_table(result))

@@ -189,6 +189,8 @@ class Execution:
     strategy: str = "auto"  # see `agentmaint.ansible.strategy`
     nodes: tuple[ExecutionNode, ...] = ()
     local_slices: int | None = 1  # None: auto (see `agentmaint.ansible.slicing`)
+    #: A scheduled run finding an environment locked: ``skip`` (exit 0) or ``wait``.
+    overlap: str = "skip"
 
     def node(self, name: str) -> ExecutionNode | None:
         """The execution node called `name`, or None."""

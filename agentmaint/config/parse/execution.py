@@ -37,6 +37,7 @@ class _Execution(_BuilderBase):
             strategy=strategy if isinstance(strategy := raw.get("strategy"), str) else "auto",
             nodes=tuple(n for n in parsed if n is not None),
             local_slices=None if (slices := raw.get("local_slices", 1)) == "auto" else slices,
+            overlap=str(raw.get("overlap", "skip")),
         )
 
     def execution_node(self, raw: Any, path: Path_, base_dir: Path) -> ExecutionNode | None:
