@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     )
     from agentmaint.run.importer import import_run
     from agentmaint.run.observer import BaseObserver, RunObserver
-    from agentmaint.run.results import HostOutcome, Progress, RunResult
+    from agentmaint.run.results import HostOutcome, Progress, RunResult, Unrecorded
 
     __version__: str
 
@@ -125,6 +125,7 @@ __all__ = [
     "StoreError",
     "TaskResult",
     "TaskStatus",
+    "Unrecorded",
     "UpdateSchedule",
     "UsageError",
     "Window",
@@ -161,6 +162,7 @@ _LAZY = {
     "RunStatus": "agentmaint.records",
     "TaskResult": "agentmaint.records",
     "TaskStatus": "agentmaint.records",
+    "Unrecorded": "agentmaint.run.results",
     "create_demo": "agentmaint.cli.demo",
     "import_run": "agentmaint.run.importer",
     "open_history": "agentmaint.history.store",

@@ -74,8 +74,10 @@ def run_maintenance(
     `force` runs the chosen environments and components on every host, ignoring
     windows and history. `check` runs Ansible in check mode; its results are kept
     with the run but do not count as updates. Setting `cancel` stops the run
-    (recorded as ``canceled``). `observers` watch the run after the history and the
-    notifications have (see `agentmaint.run.observer`), in the calling thread; the
+    (recorded as ``canceled``). A run the history could not record at its end is
+    returned all the same, with `RunResult.unrecorded` saying why and where its results
+    wait for the next recovery to record them. `observers` watch the run after the
+    history and the notifications have (see `agentmaint.run.observer`), in the calling thread; the
     notifications and `observers` hear the end of the run after the environment locks
     are released. `scheduled` is a run started by a timer, cron or the daemon (trigger
     ``scheduled``): with ``execution.overlap: wait`` and no `lock_wait`, it waits for a
@@ -117,13 +119,14 @@ def run_maintenance(
                     targets = targets_from_decisions(the_plan.due)
                     if not targets:
                         return RunResult(plan=the_plan)
-                watchers = Observers(
-                    [
-                        Recorder(history),
-                        Retention(history, schedule.state_dir, schedule.history_retention_days),
-                        outside,
-                    ]
+                recorder = Recorder(history)
+                retention = Retention(
+                    history,
+                    schedule.state_dir,
+                    schedule.history_retention_days,
+                    recorder=recorder,
                 )
+                watchers = Observers([recorder, retention, outside])
                 result = _execute(
                     schedule,
                     the_plan,
@@ -142,7 +145,7 @@ def run_maintenance(
                 outside.finish()
             raise
         outside.finish()
-        return replace(result, notifications=notifier.deliveries)
+        return replace(result, notifications=notifier.deliveries, unrecorded=recorder.unrecorded)
 
 
 @contextlib.contextmanager

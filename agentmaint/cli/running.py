@@ -24,7 +24,8 @@ from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import LockHeldError, LockWaitCanceledError
 from agentmaint.maintenance import run_maintenance
-from agentmaint.run.results import RunResult
+from agentmaint.records import RunRecord
+from agentmaint.run.results import RunResult, Unrecorded
 
 
 @contextlib.contextmanager
@@ -142,6 +143,31 @@ def _report(
         if run.message:
             out.print(f"[red]{run.message}[/]", highlight=False)
         _print_deliveries(result.notifications, out, failures_only=False)
+        if result.unrecorded is not None:
+            _print_unrecorded(result.unrecorded, run, schedule, out)
     if signals:
         return 128 + signals[0]
     return EXIT_OK if result.succeeded else EXIT_FAILED
+
+
+def _print_unrecorded(
+    unrecorded: Unrecorded, run: RunRecord, schedule: Schedule, out: Console
+) -> None:
+    """Say that the run is not in the history yet, why, and what records it."""
+    if unrecorded.kept_in is not None:
+        kept = (
+            f"its results are kept in {unrecorded.kept_in}; the next `agentmaint run "
+            f"{schedule.source}` or `agentmaint recover {schedule.source}` records them"
+        )
+    else:
+        kept = (
+            f"its results could not be kept either: they are only in its artifacts "
+            f"({run.artifact_dir}); `agentmaint recover {schedule.source}` records what they "
+            "hold (as interrupted)"
+        )
+    out.print(
+        f"warning: run {run.id} is NOT recorded in the history yet ({unrecorded.reason}); {kept}",
+        style="bold yellow",
+        markup=False,
+        highlight=False,
+    )

@@ -55,7 +55,10 @@ Concurrency: any number of readers (``agentmaint history``) work while one write
 (a run) writes, in the same or other processes (or, with PostgreSQL, on other
 controllers). Writes take the write lock at their start (SQLite: ``BEGIN
 IMMEDIATE`` in WAL mode with a 30 s busy timeout; PostgreSQL: an advisory
-transaction lock), so the derived tables stay consistent. A `HistoryStore`
+transaction lock, waited for at most 30 s too), so the derived tables stay consistent.
+A write that cannot take the lock in time, or fails (a full disk), raises `StoreError`
+and changes nothing; a run that ends then keeps its results for a later recording
+(`agentmaint.history.pending`). A `HistoryStore`
 instance wraps one connection and must be used from one thread only (the thread
 that opened it); open one store per thread.
 """

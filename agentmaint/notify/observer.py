@@ -2,15 +2,19 @@
 
 A notification never aborts or changes a run: `Notifier` catches every error of its
 own (`notify_run` already turns delivery failures into failed `Delivery` records).
+Deliveries the history cannot record (it is not writable) are logged and kept in
+`Notifier.deliveries`, which the run's result carries.
 Every delivery is bounded in time (`agentmaint.notify.deadline`); once the run's
 `cancel` event is set, the deliveries still to come get `CANCEL_GRACE` seconds in all.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from agentmaint.config.schedule import NotifyEvent, Schedule
+from agentmaint.errors import StoreError
 from agentmaint.history.delivery import Delivery
 from agentmaint.history.store import HistoryStore
 from agentmaint.notify import Stop, notify_run
@@ -20,6 +24,8 @@ from agentmaint.run.observer import BaseObserver
 from agentmaint.run.results import RunResult
 
 __all__ = ["Notifier"]
+
+_log = logging.getLogger(__name__)
 
 
 class Notifier(BaseObserver):
@@ -55,6 +61,14 @@ class Notifier(BaseObserver):
             sent = notify_run(self._schedule, result, event, stop=self._stop)
             if sent and result.run is not None and self._store is not None:
                 self._store.add_notifications(result.run.id, sent)
+        except StoreError as exc:
+            # The deliveries happened: they stay in the run's result (and the CLI's report).
+            _log.warning(
+                "run %s: %d notification delivery(ies) not recorded in the history: %s",
+                result.run.id if result.run is not None else "?",
+                len(sent),
+                exc,
+            )
         except Exception:  # the boundary: a notification never aborts or changes a run
             pass
         self.deliveries += sent

@@ -12,6 +12,14 @@ is gone:
 3. marks the run ``interrupted``. Its environment locks were already released
    when the controller died (see `agentmaint.run.locks`).
 
+A ``running`` run whose directory holds its unrecorded results
+(``runs/<id>/unrecorded.json``: the run ended, but the history could not be written
+then; see `agentmaint.run.recorder`) did not die: whatever its pid says, that
+recording is what happened, and it is recorded as it is (its real status, end,
+results and roll-up), its message saying it was recorded late and why; the file is
+then removed. A file that cannot be used (a symlink, not agentmaint's) is left
+untouched and the run is judged as any other.
+
 Whether the controller is gone: a run of this machine (its ``controller`` is this
 host name, or unknown; with a SQLite history always) is judged by its pid. A run
 of another controller sharing a PostgreSQL history is judged by its environment
@@ -24,6 +32,7 @@ environment cannot be judged that way and is left alone.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from dataclasses import replace
@@ -39,11 +48,15 @@ from agentmaint.ansible.rollup import rollup
 from agentmaint.ansible.runner import kill_run_processes, process_alive
 from agentmaint.ansible.slicing import SLICES_DIR
 from agentmaint.config.secret import Secret
-from agentmaint.errors import EventsError, LockHeldError
+from agentmaint.errors import EventsError, LockHeldError, StoreError
 from agentmaint.history.db.url import SqliteLocation, parse_history_url
-from agentmaint.history.store import HistoryStore, RunRecording, open_history
+from agentmaint.history.pending import read_pending, remove_pending
+from agentmaint.history.store import HistoryStore, Recorded, RunRecording, open_history
 from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
 from agentmaint.run.locks import environment_locks
+from agentmaint.run.recorder import run_directory
+
+_log = logging.getLogger(__name__)
 
 
 def recover_history(url: str | Secret | None, state_dir: Path) -> list[RunRecord]:
@@ -62,7 +75,9 @@ def recover_history(url: str | Secret | None, state_dir: Path) -> list[RunRecord
 def recover_interrupted_runs(store: HistoryStore) -> list[RunRecord]:
     """Record every dead controller's run as ``interrupted``; return the runs this call recorded.
 
-    A run another process recorded meanwhile (a concurrent recovery) is not returned.
+    A run that ended with its results kept unrecorded is recorded from them instead
+    (see the module). A run another process recorded meanwhile (a concurrent recovery)
+    is not returned.
     """
     here = socket.gethostname()
     shared = store.history_url is not None
@@ -70,6 +85,11 @@ def recover_interrupted_runs(store: HistoryStore) -> list[RunRecord]:
     for run in store.runs(status=RunStatus.RUNNING):
         if run.pid is None:
             continue  # not a controller's run (an import being recorded)
+        late = _record_late(store, run)
+        if late is not None:
+            if late.written:
+                recovered.append(late.run)
+            continue
         if not shared or run.controller in (None, here):
             if run.pid == os.getpid() or process_alive(run.pid):
                 continue
@@ -85,6 +105,44 @@ def recover_interrupted_runs(store: HistoryStore) -> list[RunRecord]:
             if found is not None:
                 recovered.append(found)
     return recovered
+
+
+def _record_late(store: HistoryStore, run: RunRecord) -> Recorded | None:
+    """Record the results `run` kept when the history could not take them; None if none.
+
+    `record_run` decides atomically: of concurrent recoveries, one records them.
+    """
+    directory = run_directory(run)
+    if directory is None:
+        return None
+    try:
+        pending = read_pending(directory)
+    except StoreError as exc:
+        _log.warning("run %s: %s; judging the run without it", run.id, exc)
+        return None
+    if pending is None:
+        return None
+    ended = pending.recording.run
+    if ended.id != run.id:
+        _log.warning(
+            "run %s: %s holds run %s, not this one; left untouched", run.id, directory, ended.id
+        )
+        return None
+    note = (
+        f"recorded late (at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC): the history could "
+        f"not be written when the run ended ({pending.reason})"
+    )
+    told = replace(ended, message=f"{ended.message}; {note}" if ended.message else note)
+    recorded = store.record_run(replace(pending.recording, run=told))
+    try:
+        remove_pending(directory)
+    except OSError as exc:  # recorded all the same: the run is no longer looked at
+        _log.warning(
+            "run %s: recorded, but its kept results stay in %s: %s", run.id, directory, exc
+        )
+    if recorded.written:
+        _log.info("run %s: recorded late from %s", run.id, directory)
+    return recorded
 
 
 def _recover_foreign(store: HistoryStore, run: RunRecord) -> RunRecord | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from agentmaint.history.delivery import Delivery
@@ -24,7 +25,7 @@ from agentmaint.records import (
     TaskResult,
 )
 
-__all__ = ["HostOutcome", "Progress", "RunResult", "host_outcomes"]
+__all__ = ["HostOutcome", "Progress", "RunResult", "Unrecorded", "host_outcomes"]
 
 _BAD = frozenset({Outcome.FAILED, Outcome.UNREACHABLE})
 
@@ -63,11 +64,31 @@ class HostOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Unrecorded:
+    """A run that ended but is not (yet) in the history: why, and where its results wait."""
+
+    #: Why the history could not take the run (the database's error, without a password).
+    reason: str
+    #: The file its results are kept in until a recovery records them; None when even
+    #: that could not be written (they are then only in the run's artifacts).
+    kept_in: Path | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``unrecorded`` value of ``run --json``."""
+        return {
+            "reason": self.reason,
+            "kept_in": None if self.kept_in is None else str(self.kept_in),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """The typed result of `run_maintenance`.
 
     `task_results` holds every parsed task result of the run (what the history keeps
     per task); it is not part of `to_dict`, whose ``records`` are the roll-up.
+    `unrecorded` is set when the run ended but the history could not record it: the
+    outcomes are what happened on the hosts all the same.
     """
 
     plan: Plan
@@ -77,6 +98,7 @@ class RunResult:
     counts: Mapping[str, HostCounts] = field(default_factory=dict)
     notifications: tuple[Delivery, ...] = ()  # how the run's notifications went (redacted)
     task_results: tuple[TaskResult, ...] = ()
+    unrecorded: Unrecorded | None = None
 
     @property
     def nothing_due(self) -> bool:
@@ -118,6 +140,7 @@ class RunResult:
             "records": [r.to_dict() for r in self.records],
             "hosts": {h: c.to_dict() for h, c in self.counts.items()},
             "notifications": [d.to_dict() for d in self.notifications],
+            "unrecorded": None if self.unrecorded is None else self.unrecorded.to_dict(),
         }
 
 

@@ -48,6 +48,7 @@ EXPORTED = {
     "Progress",
     "RunObserver",
     "RunResult",
+    "Unrecorded",
     "create_demo",
     "import_run",
     "open_history",

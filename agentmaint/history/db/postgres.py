@@ -8,7 +8,10 @@ version is the one row of the ``schema_version`` table.
 Transactions: every write transaction starts by taking one transaction-level advisory
 lock (`WRITE_LOCK_KEY`), so writers from any number of controllers run one at a time,
 as in SQLite, and the derived tables (attempts, host_state) that a write recomputes
-from committed rows stay consistent. Readers never wait: a read is one
+from committed rows stay consistent. A write waits for that lock at most
+`WRITE_LOCK_TIMEOUT_MS` (``lock_timeout``, as SQLite's busy timeout), then fails with
+`StoreError`: a writer that holds it for long (or hangs) delays, but never stops, the
+others. Readers never wait: a read is one
 ``REPEATABLE READ, READ ONLY`` snapshot.
 
 Read-only (`PostgresDatabase(location, readonly=True)`, the read commands): the
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "POSTGRES",
     "WRITE_LOCK_KEY",
+    "WRITE_LOCK_TIMEOUT_MS",
     "PostgresDatabase",
     "connect",
     "existing_tables",
@@ -90,6 +94,9 @@ def lock_key(name: str) -> int:
 
 #: The transaction-level advisory lock every write transaction takes first.
 WRITE_LOCK_KEY = lock_key("agentmaint history writes")
+#: How long a write transaction waits for the write lock (and any other lock) before it
+#: fails: the same as SQLite's busy timeout.
+WRITE_LOCK_TIMEOUT_MS = 30_000
 
 
 def import_psycopg() -> ModuleType:
@@ -194,7 +201,9 @@ class PostgresDatabase(Database):
         if self.readonly:
             raise StoreError(readonly_message(self.location))
         with self._transaction(
-            f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})", "cannot write the history"
+            f"BEGIN; SET LOCAL lock_timeout = {int(WRITE_LOCK_TIMEOUT_MS)}; "
+            f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})",
+            "cannot write the history",
         ):
             yield self
 
