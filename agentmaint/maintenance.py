@@ -144,7 +144,7 @@ def run_maintenance(
             with contextlib.suppress(Exception):
                 outside.finish()
             raise
-        outside.finish()
+        outside.finish(recorder.unrecorded)
         return replace(result, notifications=notifier.deliveries, unrecorded=recorder.unrecorded)
 
 

@@ -109,6 +109,7 @@ def summarize(schedule: Schedule, result: RunResult, event: NotifyEvent) -> dict
         "duration_seconds": round(duration.total_seconds(), 3),
         "duration": format_duration(timedelta(seconds=round(duration.total_seconds()))) or "0s",
         "message": run.message,
+        "unrecorded": None if result.unrecorded is None else result.unrecorded.to_dict(),
         "hosts": {
             "total": len(hosts),
             "succeeded": len([h for h in hosts if h not in bad_hosts]),
@@ -178,6 +179,12 @@ def render_text(summary: dict[str, Any]) -> str:
     ]
     if summary["message"]:
         parts.append(f"Message:      {summary['message']}")
+    if summary.get("unrecorded"):
+        parts.append(
+            f"NOT RECORDED: the history could not take this run "
+            f"({summary['unrecorded']['reason']}); the next agentmaint run or recover "
+            "records it"
+        )
     if summary["outcomes"]:
         parts += ["", _table_text(summary["outcomes"])]
     problems = _problem_lines(summary)

@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 
 from agentmaint.planning.planner import Plan
 from agentmaint.records import RunRecord, RunStatus
-from agentmaint.run.results import Progress, RunResult
+from agentmaint.run.results import Progress, RunResult, Unrecorded
 
 __all__ = ["BaseObserver", "FinishLater", "Observers", "RunObserver"]
 
@@ -140,8 +140,14 @@ class FinishLater(BaseObserver):
         """Keep `result` for `finish`."""
         self._results.append(result)
 
-    def finish(self) -> None:
-        """Tell every observer how the run ended (if it did); the first error propagates."""
+    def finish(self, unrecorded: Unrecorded | None = None) -> None:
+        """Tell every observer how the run ended (if it did); the first error propagates.
+
+        `unrecorded`: the history could not record the run (known only once the recorder,
+        an observer under the locks, has tried): the observers hear it with the result.
+        """
         results, self._results = self._results, []
         for result in results:
-            self._observers.run_finished(result)
+            self._observers.run_finished(
+                replace(result, unrecorded=unrecorded or result.unrecorded)
+            )

@@ -243,6 +243,8 @@ def test_a_held_write_lock_at_the_end_keeps_the_run_for_recovery(
         # Notified: the start, and how the run ended on the hosts.
         assert [event for event, _ in hooks.received] == ["start", "partial"]
         assert hooks.received[1][1]["failed_hosts"] == ["h2"]
+        # ... and that it is not recorded yet, with where its results wait.
+        assert hooks.received[1][1]["unrecorded"]["kept_in"] == str(kept)
         assert "notification partial: delivered via" in out
         # A recovery while the lock is still held records nothing and changes nothing.
         assert main(["recover", str(path)]) == 2
