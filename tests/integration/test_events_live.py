@@ -78,7 +78,7 @@ CASES: dict[str, Case] = {
       debug: {msg: after}
 """,
         expect={("h2", "break h2"): FAILED, ("h2", "after"): None, ("h1", "after"): OK},
-        messages={("h2", "break h2"): "non-zero return code"},
+        messages={("h2", "break h2"): "non-zero return code 1 from false"},
     ),
     "unreachable_and_ignore_unreachable": Case(
         PLAY

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from agentmaint.ansible.events import EventParser, ParsedRun, read_artifact_dir
+from agentmaint.ansible.events.fields import _message
 from agentmaint.errors import AgentmaintError, EventsError
 from agentmaint.records import HostCounts, RunStatus, TaskStatus
 
@@ -56,7 +57,8 @@ CASES: dict[str, dict[str, Any]] = {
             "h3": hc(ok=2, changed=1, skipped=1),
         },
         "tasks": {
-            ("h2", "break h2"): (TaskStatus.FAILED, "non-zero return code"),
+            # A command that failed silently: its exit code and program say what there is.
+            ("h2", "break h2"): (TaskStatus.FAILED, "non-zero return code 1 from false"),
             ("h1", "break h2"): (TaskStatus.SKIPPED, None),
             ("h3", "after"): (TaskStatus.OK, "still here"),
             ("h2", "after"): None,
@@ -97,7 +99,7 @@ CASES: dict[str, dict[str, Any]] = {
         "tasks": {
             ("h1", "loop"): (
                 TaskStatus.FAILED,
-                "One or more items failed: item=2: non-zero return code",
+                "One or more items failed: item=2: non-zero return code 1 from false",
             ),
             ("h1", "never reached"): None,
         },
@@ -128,7 +130,7 @@ CASES: dict[str, dict[str, Any]] = {
             ("h1", "restart service"): (TaskStatus.OK, "restarted"),
             ("h2", "restart service"): (TaskStatus.OK, "restarted"),
             ("h1", "check service"): (TaskStatus.SKIPPED, None),
-            ("h2", "check service"): (TaskStatus.FAILED, "non-zero return code"),
+            ("h2", "check service"): (TaskStatus.FAILED, "non-zero return code 1 from false"),
             ("h1", "after"): (TaskStatus.OK, "after handlers"),
             ("h2", "after"): None,
         },
@@ -956,3 +958,20 @@ def test_results_since_follows_the_stream() -> None:
         seen.extend(f"{r.host}:{r.task}" for r in parser.results_since(len(seen)))
     assert seen == [f"{r.host}:{r.task}" for r in parser.results]
     assert len(seen) > 3
+
+
+@pytest.mark.parametrize(
+    ("cmd", "expected"),
+    [
+        ("/usr/bin/systemctl restart agent", "non-zero return code 3 from systemctl"),
+        ("LANG=C apt-get -q upgrade", "non-zero return code 3 from apt-get"),
+        (["/opt/bin/check", "--quiet"], "non-zero return code 3 from check"),
+        ("echo 'unbalanced", "non-zero return code 3 from echo"),
+        (None, "non-zero return code 3"),
+    ],
+)
+def test_a_silent_failed_command_names_its_exit_code_and_program(
+    cmd: object, expected: str
+) -> None:
+    res = {"msg": "non-zero return code", "rc": 3, "cmd": cmd, "stdout": "", "stderr": ""}
+    assert _message(res) == expected

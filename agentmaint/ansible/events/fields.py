@@ -7,7 +7,9 @@ shape (a field of the wrong type reads as missing).
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -67,6 +69,23 @@ def _last_line(res: Mapping[str, Any]) -> str | None:
     return None
 
 
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _program(cmd: Any) -> str | None:
+    """The program a command result ran: the first word of ``cmd`` (a string or a list)."""
+    if isinstance(cmd, list) and cmd:
+        cmd = cmd[0]
+    if not isinstance(cmd, str) or not cmd.strip():
+        return None
+    try:
+        words = shlex.split(cmd)
+    except ValueError:  # unbalanced quotes: the raw first word says enough
+        words = cmd.split()
+    words = [w for w in words if not _ASSIGNMENT.match(w)] or words  # skip ``VAR=value``
+    return os.path.basename(words[0].rstrip(";"))[:80] if words else None
+
+
 def _message(res: Mapping[str, Any]) -> str | None:
     """The human message of a result: msg, else reason/skip_reason, else an output tail.
 
@@ -78,6 +97,10 @@ def _message(res: Mapping[str, Any]) -> str | None:
     if isinstance(msg, str):
         if msg.strip() == _NON_ZERO and (said := _last_line(res)):
             return _tail(f"{_NON_ZERO} ({res.get('rc')}): {said}")  # what the command said
+        if msg.strip() == _NON_ZERO:
+            # A command that failed silently: which one, and how, is all there is to say.
+            program = _program(res.get("cmd"))
+            return _tail(f"{_NON_ZERO} {res.get('rc')}" + (f" from {program}" if program else ""))
         if msg.strip():
             return _tail(msg)
     elif msg not in _NO_MESSAGES:
