@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from agentmaint.config.schedule import Channel, NotifyEvent, Schedule
+from agentmaint.config.schedule import Channel, ChannelType, NotifyEvent, Schedule, SmtpSettings
 from agentmaint.config.secret import redact
 from agentmaint.history.delivery import Delivery, DeliveryStatus
 from agentmaint.notify.deadline import Abort, Stop, bounded
 
-__all__ = ["Sleep"]
+__all__ = ["Sleep", "describe"]
 
 _MAX_ERROR = 500
 
@@ -32,6 +32,18 @@ def _error_text(exc: BaseException, schedule: Schedule) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     text = redact(text, schedule.notification.secrets())
     return text if len(text) <= _MAX_ERROR else text[: _MAX_ERROR - 1] + "…"
+
+
+def describe(schedule: Schedule, channel: Channel) -> str:
+    """The channel as its deliveries name it; an email's names the SMTP server and port.
+
+    ``email to ops@example.com via smtp.example.com:587 (starttls)``: a failure then says
+    which server refused or never answered. Never a secret.
+    """
+    text = channel.describe()
+    if channel.type is ChannelType.EMAIL:
+        text += f" via {(schedule.notification.smtp or SmtpSettings()).describe()}"
+    return text
 
 
 def _deliver(
@@ -65,10 +77,10 @@ def _deliver(
                 (sleep or stop.wait)(pause)
             continue
         return Delivery(
-            channel.describe(), event, DeliveryStatus.DELIVERED, number, datetime.now(UTC)
+            describe(schedule, channel), event, DeliveryStatus.DELIVERED, number, datetime.now(UTC)
         )
     if stop.cancelled and error is not None and "cancelled" not in error:
         error += " (the run was cancelled: no further attempt)"
     return Delivery(
-        channel.describe(), event, DeliveryStatus.FAILED, made, datetime.now(UTC), error
+        describe(schedule, channel), event, DeliveryStatus.FAILED, made, datetime.now(UTC), error
     )

@@ -15,7 +15,7 @@ from agentmaint.config.schedule import Channel, ChannelType, NotifyEvent, Schedu
 from agentmaint.history.delivery import Delivery, DeliveryStatus
 from agentmaint.notify.deadline import ATTEMPT_DEADLINE, CHANNEL_BUDGET, Stop
 from agentmaint.notify.email import _send_email, email_message
-from agentmaint.notify.retry import Attempt, Sleep, _deliver, _error_text
+from agentmaint.notify.retry import Attempt, Sleep, _deliver, _error_text, describe
 from agentmaint.notify.slack import slack_payload
 from agentmaint.notify.summary import event_of, summarize
 from agentmaint.notify.webhook import (
@@ -124,7 +124,7 @@ def notify_run(
         except Exception as exc:
             deliveries.append(
                 Delivery(
-                    channel.describe(),
+                    describe(schedule, channel),
                     event,
                     DeliveryStatus.FAILED,
                     0,

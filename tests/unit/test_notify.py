@@ -302,6 +302,19 @@ def test_failures_never_raise_and_are_redacted(seed_config: dict[str, Any]) -> N
     assert "sekrit" not in (delivery.error or "") and delivery.error
 
 
+def test_an_email_failure_names_the_smtp_server_and_port(seed_config: dict[str, Any]) -> None:
+    seed_config["notification"] = {
+        "smtp": {"host": "127.0.0.1", "port": 1, "tls": "none"},
+        "channels": [{"type": "email", "to": "ops@example.com", "when": ["always"]}],
+    }
+    (delivery,) = notify_run(
+        parse_schedule(seed_config), result(RunStatus.SUCCESSFUL, OK1), delays=(), sleep=None
+    )
+    assert delivery.status.value == "failed"
+    assert delivery.channel == "email to ops@example.com via 127.0.0.1:1 (none)"
+    assert "Connection refused" in (delivery.error or "")
+
+
 def test_channel_type_is_exported() -> None:
     assert Channel(ChannelType.SLACK, url=Secret("https://x/y")).describe() == "slack https://x/***"
 
