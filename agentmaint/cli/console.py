@@ -99,6 +99,8 @@ def result_table(result: RunResult) -> Table:
     """The outcome per (environment, component, host), with each action's status."""
     run = result.run
     title = "Result" if run is None else f"Run {run.id}: {run.status.value}"
+    if run is not None and run.check_mode:
+        title += " [bold](check mode: a dry run, no host was changed)[/]"
     table = Table(title=title, title_justify="left")
     for column in ("Environment", "Component", "Host", "Outcome", "Actions"):
         table.add_column(column)

@@ -96,7 +96,9 @@ def summarize(schedule: Schedule, result: RunResult, event: NotifyEvent) -> dict
             headline = f"run {run.status.value} in {', '.join(environments)}"
     return {
         "event": event.value,
-        "title": f"agentmaint {event.value}: {headline}",
+        "title": f"agentmaint {event.value}: "
+        + ("[check mode, nothing changed] " if run.check_mode else "")
+        + headline,
         "schedule": schedule.source,
         "run_id": run.id,
         "status": run.status.value,

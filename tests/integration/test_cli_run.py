@@ -100,6 +100,23 @@ def test_run_lock_held_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["run", str(path), "--json"]) == 0  # free again
 
 
+def test_a_dry_run_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "changed"
+    path = write(
+        tmp_path,
+        always_open(
+            local_hosts("h1"),
+            {"app": {"update_command": f"touch {marker}", "frequency": "weekly"}},
+        ),
+    )
+    assert main(["run", str(path), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "check mode: a dry run, no host was changed" in " ".join(out.split())
+    assert main(["run", str(path), "--check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"]["check"] is True
+    assert not marker.exists()
+
+
 def test_sigterm_cancels_and_leaves_nothing_running(tmp_path: Path) -> None:
     started = tmp_path / "started"
     path = write(

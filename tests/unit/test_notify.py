@@ -9,6 +9,7 @@ import math
 import pickle
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -313,6 +314,15 @@ def test_an_email_failure_names_the_smtp_server_and_port(seed_config: dict[str, 
     assert delivery.status.value == "failed"
     assert delivery.channel == "email to ops@example.com via 127.0.0.1:1 (none)"
     assert "Connection refused" in (delivery.error or "")
+
+
+def test_a_dry_run_is_labelled_in_notifications(seed_config: dict[str, Any]) -> None:
+    dry = result(RunStatus.SUCCESSFUL, OK1)
+    assert dry.run is not None
+    dry = replace(dry, run=replace(dry.run, check_mode=True))
+    summary = summarize(schedule_of(seed_config), dry, NotifyEvent.SUCCESS)
+    assert summary["title"].startswith("agentmaint success: [check mode, nothing changed] ")
+    assert "check mode" in render_text(summary)
 
 
 def test_channel_type_is_exported() -> None:
