@@ -81,10 +81,15 @@ def run_maintenance(
     notifications and `observers` hear the end of the run after the environment locks
     are released. `scheduled` is a run started by a timer, cron or the daemon (trigger
     ``scheduled``): with ``execution.overlap: wait`` and no `lock_wait`, it waits for a
-    locked environment until its window closes. Raises
-    `LockHeldError` when another run holds an environment this one needs (after
-    `lock_wait`, when given), `LockWaitCanceledError` when `cancel` is set while waiting.
+    locked environment until its window closes. Raises `ScheduleError` before anything
+    else when a secret reference of `schedule` cannot be resolved (a schedule loaded with
+    ``resolve_secrets=False``), `LockHeldError` when another run holds an environment this
+    one needs (after `lock_wait`, when given), `LockWaitCanceledError` when `cancel` is set
+    while waiting.
     """
+    # Every secret the run may use (notifications, the history URL), read before any host
+    # is touched: a missing one must stop the run, not the notification at its end.
+    schedule = schedule.resolve_secrets()
     strategy = resolve_strategy(schedule.execution.strategy)  # one that cannot work: fail now
     check_state_dir(schedule.state_dir)
     with _history(schedule, store) as history:

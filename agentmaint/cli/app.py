@@ -44,6 +44,11 @@ def _build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a schedule file; report every problem")
     validate.add_argument("file", type=Path)
     validate.add_argument("--json", action="store_true", help="machine-readable output")
+    validate.add_argument(
+        "--no-secrets",
+        action="store_true",
+        help="check secret references (${VAR}, file:/path) for form only; read none (CI lint)",
+    )
 
     plan_cmd = sub.add_parser("plan", help="show what is due now (or --at an instant)")
     _selection(plan_cmd)

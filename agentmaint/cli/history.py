@@ -12,9 +12,8 @@ from rich.table import Table
 
 from agentmaint.ansible.events import read_artifact_dir
 from agentmaint.cli.console import history_table
-from agentmaint.cli.options import _history_reader, parse_instant
+from agentmaint.cli.options import _history_reader, parse_instant, read_schedule
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_json, _print_partial
-from agentmaint.config.parse import load_schedule
 from agentmaint.errors import UsageError
 from agentmaint.history.db import check_database, check_sqlite_file, is_sqlite_file
 from agentmaint.history.store import HistoryStore, open_history, records_to_json, write_records_csv
@@ -35,7 +34,7 @@ def _history(args: argparse.Namespace, out: Console) -> int:
         return _history_import(Path(words[1]), Path(words[2]), out)
     if len(words) != 1:
         raise UsageError("usage: agentmaint history FILE [filters]")
-    schedule = load_schedule(Path(words[0]))
+    schedule = read_schedule(Path(words[0]), history=True)
     since = parse_instant(args.since) if args.since else None
     with _history_reader(schedule) as history:
         records = (
@@ -59,7 +58,7 @@ def _history(args: argparse.Namespace, out: Console) -> int:
 
 
 def _history_import(file: Path, artifact_dir: Path, out: Console) -> int:
-    schedule = load_schedule(file)
+    schedule = read_schedule(file, history=True)
     parsed = read_artifact_dir(artifact_dir)
     with open_history(schedule.history_url, schedule.state_dir) as store:
         run = import_run(schedule, store, parsed, artifact_dir)
@@ -73,7 +72,7 @@ def _history_check(file: Path, out: Console, *, as_json: bool) -> int:
     if is_sqlite_file(file):  # a history file itself (a backup to check before restoring it)
         report = check_sqlite_file(file)
     else:
-        schedule = load_schedule(file)
+        schedule = read_schedule(file, history=True)
         url = schedule.history_url.reveal() if schedule.history_url is not None else None
         report = check_database(url, schedule.state_dir)
     code = EXIT_OK if report.ok else EXIT_INVALID
@@ -131,7 +130,7 @@ def _events(args: argparse.Namespace, out: Console) -> int:
 
 
 def _recover(args: argparse.Namespace, out: Console) -> int:
-    schedule = load_schedule(args.file)
+    schedule = read_schedule(args.file, history=True)
     runs = recover_history(schedule.history_url, schedule.state_dir)
     if args.json:
         _print_json({"recovered": [run.to_dict() for run in runs]})

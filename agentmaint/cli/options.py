@@ -1,7 +1,8 @@
 """Option values and what several commands derive from them.
 
-``--at`` instants, durations, the history a plan is made against, and the plan
-of the ``--environment``/``--component`` selection.
+The schedule with the secrets a command uses, ``--at`` instants, durations, the
+history a plan is made against, and the plan of the ``--environment``/``--component``
+selection.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from agentmaint.config.durations import parse_duration
+from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import MissingHistoryError, UsageError
 from agentmaint.history.store import open_history
@@ -19,7 +22,19 @@ from agentmaint.planning.forced import forced_plan
 from agentmaint.planning.history import HistoryReader, MemoryHistory
 from agentmaint.planning.planner import Plan, plan
 
-__all__ = ["parse_instant"]
+__all__ = ["parse_instant", "read_schedule"]
+
+
+def read_schedule(file: Path, *, history: bool = False) -> Schedule:
+    """The schedule in `file` with only the secrets a command reads resolved.
+
+    `history`: ``history.url`` (it may hold a PostgreSQL password). Notification
+    secrets are never resolved here: only ``run`` and ``notify-test`` use them, and
+    they load the schedule with every secret resolved.
+    """
+    return load_schedule(file, resolve_secrets=False).resolve_secrets(
+        notification=False, history=history
+    )
 
 
 def parse_instant(text: str) -> datetime:

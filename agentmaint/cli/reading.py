@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from agentmaint.cli.options import _selected_plan, parse_instant
+from agentmaint.cli.options import _selected_plan, parse_instant, read_schedule
 from agentmaint.cli.output import EXIT_OK, _print_json, _print_plan
 from agentmaint.config.parse import load_schedule
 from agentmaint.errors import UsageError
@@ -18,8 +18,10 @@ from agentmaint.planning.windows import upcoming_windows
 
 
 def _validate(args: argparse.Namespace, out: Console) -> int:
-    schedule = load_schedule(args.file)
+    # --no-secrets: references checked for form only, nothing read (lint in CI).
+    schedule = load_schedule(args.file, resolve_secrets=not args.no_secrets)
     hosts = sum(len(env.hosts) for env in schedule.environments.values())
+    unresolved = schedule.unresolved_secrets()
     if args.json:
         _print_json(
             {
@@ -28,19 +30,24 @@ def _validate(args: argparse.Namespace, out: Console) -> int:
                 "environments": len(schedule.environments),
                 "components": len(schedule.components),
                 "hosts": hosts,
+                "secrets": "form-only" if args.no_secrets else "resolved",
+                "unresolved_secrets": [s.path for s in unresolved],
             }
         )
         return EXIT_OK
+    note = ""
+    if args.no_secrets:
+        note = f"; {len(unresolved)} secret reference(s) checked for form only, not resolved"
     out.print(
         f"[green]valid[/]: {args.file}: {len(schedule.environments)} environment(s), "
-        f"{hosts} host(s), {len(schedule.components)} component(s)",
+        f"{hosts} host(s), {len(schedule.components)} component(s){note}",
         highlight=False,
     )
     return EXIT_OK
 
 
 def _plan(args: argparse.Namespace, out: Console) -> int:
-    schedule = load_schedule(args.file)
+    schedule = read_schedule(args.file, history=True)
     result = _selected_plan(schedule, parse_instant(args.at), args)
     if args.json:
         _print_json(result.to_dict())
@@ -52,7 +59,7 @@ def _plan(args: argparse.Namespace, out: Console) -> int:
 def _windows(args: argparse.Namespace, out: Console) -> int:
     if args.count < 1:
         raise UsageError("--count must be at least 1")
-    schedule = load_schedule(args.file)
+    schedule = read_schedule(args.file)
     at = parse_instant(args.at)
     names = args.environments or list(schedule.environments)
     unknown = [n for n in names if n not in schedule.environments]

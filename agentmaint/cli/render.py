@@ -13,9 +13,8 @@ from agentmaint.ansible.naming import Target
 from agentmaint.ansible.remote import ssh_argv, worker_command
 from agentmaint.ansible.render import targets_from_decisions
 from agentmaint.ansible.slicing import Slice, slice_targets
-from agentmaint.cli.options import _selected_plan, parse_instant
+from agentmaint.cli.options import _selected_plan, parse_instant, read_schedule
 from agentmaint.cli.output import EXIT_OK
-from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import LOCAL_NODE, Schedule
 from agentmaint.errors import UsageError
 from agentmaint.run.ids import new_run_id
@@ -23,7 +22,8 @@ from agentmaint.run.jobdir import prepare_run_dir
 
 
 def _render(args: argparse.Namespace, out: Console) -> int:
-    schedule = load_schedule(args.file)
+    # The job holds no secret: only the plan's history (not read with --force) needs one.
+    schedule = read_schedule(args.file, history=not args.force)
     at = parse_instant(args.at)
     result = _selected_plan(schedule, at, args, force=args.force)
     targets = targets_from_decisions(result.due)

@@ -7,7 +7,7 @@ immutable. Times are aware datetimes; durations are `timedelta`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
 from agentmaint.config.cron import CronExpression
-from agentmaint.config.secret import MASK, Secret
+from agentmaint.config.secret import MASK, Secret, SecretReference, SecretResolver
 
 #: Weekday numbers as `datetime.weekday()` gives them.
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -273,7 +273,9 @@ class Channel:
         if self.type is ChannelType.EMAIL:
             return f"email{label} to {', '.join(self.to)}"
         host = ""
-        if self.url is not None:
+        if isinstance(self.url, SecretReference):
+            host = f" (URL from {self.url.describe()}, not resolved)"
+        elif self.url is not None:
             parts = urlsplit(self.url.reveal())
             port_no = _safe_port(parts)
             port = f":{port_no}" if port_no else ""
@@ -284,6 +286,14 @@ class Channel:
         """Every secret value of the channel (for redaction)."""
         found = [s for s in (self.url, self.secret) if s is not None]
         return (*found, *self.headers.values())
+
+    def _resolved(self, resolver: SecretResolver) -> Channel:
+        return replace(
+            self,
+            url=resolver.secret(self.url),
+            secret=resolver.secret(self.secret),
+            headers={name: resolver.secret(value) for name, value in self.headers.items()},
+        )
 
 
 def _safe_port(parts: SplitResult) -> int | None:
@@ -318,6 +328,17 @@ class Notification:
         for channel in self.channels:
             found.extend(channel.secrets())
         return tuple(found)
+
+    def _resolved(self, resolver: SecretResolver) -> Notification:
+        smtp = self.smtp
+        if smtp is not None:
+            smtp = replace(smtp, password=resolver.secret(smtp.password))
+        return replace(
+            self,
+            slack_webhook=resolver.secret(self.slack_webhook),
+            smtp=smtp,
+            channels=tuple(channel._resolved(resolver) for channel in self.channels),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +375,41 @@ class Schedule:
     history_url: Secret | None = None  # sqlite:///... or postgresql://... (None: the embedded file)
     history_env_names: tuple[str, ...] = ()  # variables `history_url` was read from
     source: str = "<memory>"
+
+    def unresolved_secrets(self) -> tuple[SecretReference, ...]:
+        """The secret references not resolved yet (loaded with ``resolve_secrets=False``)."""
+        found = [*self.notification.secrets(), self.history_url]
+        unique = {s.path: s for s in found if isinstance(s, SecretReference)}
+        return tuple(unique[path] for path in sorted(unique))
+
+    def resolve_secrets(
+        self,
+        *,
+        notification: bool = True,
+        history: bool = True,
+        environ: Mapping[str, str] | None = None,
+    ) -> Schedule:
+        """The schedule with its secret references resolved (itself when it has none).
+
+        `notification`: the notification secrets (SMTP password, Slack and webhook URLs,
+        webhook keys and headers); `history`: ``history.url``. A command resolves only
+        what it uses (``plan`` the history URL, ``run`` everything, before it touches a
+        host). `environ` defaults to the process environment. Raises `ScheduleError`
+        naming the setting path and the variable or file of each reference that cannot
+        be resolved (never a value).
+        """
+        if not self.unresolved_secrets():
+            return self
+        resolver = SecretResolver(environ)
+        resolved = replace(
+            self,
+            notification=self.notification._resolved(resolver)
+            if notification
+            else self.notification,
+            history_url=resolver.secret(self.history_url) if history else self.history_url,
+        )
+        resolver.raise_problems(self.source)
+        return resolved
 
     def environment_of(self, host: str) -> Environment | None:
         """The environment a host belongs to (host names are unique across environments)."""

@@ -7,6 +7,11 @@ e.g. ``Bearer ${API_TOKEN}``). `resolve` turns such text into a `Secret`, whose
 `repr` and `str` are ``***``; only `Secret.reveal` gives the value, at the point of
 use. `redact` removes known secret values from any text before it is shown or stored.
 
+A schedule loaded without its secrets (``resolve_secrets=False``, to lint it where
+the production secrets are not) holds a `SecretReference` for each reference instead:
+its form was checked (`reference_problem`), nothing was read. `SecretResolver`
+resolves them later, all at once, reporting each failure at its setting path.
+
 This module imports only `agentmaint.errors`, so any module may import it.
 """
 
@@ -14,16 +19,19 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, quote_plus
 
-from agentmaint.errors import SecretReferenceError
+from agentmaint.errors import Problem, ScheduleError, SecretReferenceError
 
 MASK = "***"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FILE_PREFIX = "file:"
+_HTTP_SCHEMES = ("http://", "https://")
+#: What a URL secret that is not one is told (its value is never shown).
+NOT_A_URL = "is not an http:// or https:// URL (value not shown: it is secret)"
 
 
 class Secret:
@@ -68,7 +76,160 @@ class Secret:
         raise TypeError("Secret values cannot be pickled")
 
 
-def resolve(text: str, environ: dict[str, str] | None = None) -> Secret:
+class SecretReference(Secret):
+    """A secret field not resolved yet: its reference as written and its setting path.
+
+    A schedule loaded with ``resolve_secrets=False`` holds these where it would hold a
+    resolved `Secret`; `resolve` reads the environment or file (what
+    `Schedule.resolve_secrets` does for every reference). `reveal` raises rather than
+    read anything behind the caller's back, so that the commands that do not need a
+    secret (``validate --no-secrets``, ``render``, ``plan``) never depend on it.
+    Like a `Secret` it renders as ``***``: a reference may carry literal parts
+    (``https://hooks.example/${KEY}``); `describe` names only where the value comes from.
+    """
+
+    __slots__ = ("_http_url", "_path")
+
+    def __init__(self, reference: str, path: str, *, http_url: bool = False) -> None:
+        """Keep `reference` (its form already checked) for the setting at `path`.
+
+        `http_url`: the resolved value must be an http:// or https:// URL.
+        """
+        super().__init__(reference)
+        self._path = path
+        self._http_url = http_url
+
+    @property
+    def path(self) -> str:
+        """The setting's path in the schedule, e.g. ``notification.smtp.password``."""
+        return self._path
+
+    def describe(self) -> str:
+        """Where the value comes from: ``${SMTP_PASSWORD}`` or ``file:/run/secrets/x``."""
+        if self._value.startswith(_FILE_PREFIX):
+            return self._value
+        return ", ".join(f"${{{name}}}" for name in referenced_variables(self._value))
+
+    def reveal(self) -> str:
+        """Refuse: an unresolved reference has no value yet."""
+        raise SecretReferenceError(
+            f"{self._path}: {self.describe()} was not resolved (load the schedule with "
+            "resolve_secrets=True or call Schedule.resolve_secrets() first)"
+        )
+
+    def resolve(self, environ: Mapping[str, str] | None = None) -> Secret:
+        """The resolved `Secret`; `SecretReferenceError` (naming no value) if it cannot be."""
+        secret = resolve(self._value, environ)
+        if self._http_url and not secret.reveal().startswith(_HTTP_SCHEMES):
+            raise SecretReferenceError(NOT_A_URL)
+        return secret
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the same reference at the same path (never to a resolved `Secret`)."""
+        return (
+            isinstance(other, SecretReference)
+            and other._value == self._value
+            and other._path == self._path
+        )
+
+    def __hash__(self) -> int:
+        """Hash of the reference and its path."""
+        return hash((SecretReference, self._value, self._path))
+
+    def __bool__(self) -> bool:
+        """True: a reference is there (resolving it refuses an empty value)."""
+        return True
+
+
+_S = TypeVar("_S", bound=Secret | None)
+
+
+class SecretResolver:
+    """Resolves the `SecretReference`s of a schedule, collecting every failure.
+
+    Each reference is read once (a Slack webhook is both ``slack_webhook`` and a
+    channel); a plain `Secret` or None passes through. `raise_problems` raises one
+    `ScheduleError` naming each setting path that failed.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        """Resolve from `environ` (default: the process environment)."""
+        self._environ = environ
+        self._resolved: dict[int, Secret] = {}
+        self.problems: list[Problem] = []
+
+    def secret(self, secret: _S) -> _S:
+        """`secret` resolved if it is a reference (unchanged, with a problem, if it fails)."""
+        if not isinstance(secret, SecretReference):
+            return secret
+        key = id(secret)
+        if key not in self._resolved:
+            try:
+                self._resolved[key] = secret.resolve(self._environ)
+            except SecretReferenceError as exc:
+                self.problems.append(Problem(secret.path, str(exc)))
+                self._resolved[key] = secret
+        return cast(_S, self._resolved[key])
+
+    def raise_problems(self, source: str) -> None:
+        """Raise `ScheduleError` for `source` if any reference failed to resolve."""
+        if self.problems:
+            unique = sorted(set(self.problems), key=lambda p: (p.path, p.message))
+            raise ScheduleError(source, unique)
+
+
+def is_reference(text: str) -> bool:
+    """Whether `text` is a ``file:`` reference or holds ``${ENV_VAR}`` references."""
+    return text.startswith(_FILE_PREFIX) or _REFERENCE.search(text) is not None
+
+
+def reference_problem(text: str) -> str | None:
+    """What is wrong with the form of secret `text` (None when it is well formed).
+
+    Checks the form only, reading nothing: a ``file:`` reference names an absolute
+    path (``file:/abs/path`` or ``file:~/path``) without ``${...}`` in it (it would
+    not be expanded), and every ``${`` starts a ``${NAME}`` reference. A literal,
+    even one with a lone ``$`` (``pa$$word``), is well formed. The message never
+    quotes the text: it may be a literal secret.
+    """
+    if text.startswith(_FILE_PREFIX):
+        path = text[len(_FILE_PREFIX) :]
+        if not path:
+            return "file: reference names no file (write file:/absolute/path)"
+        if "${" in path:
+            return "file: reference has ${...} in its path; it is not expanded there"
+        if not path.startswith(("/", "~")):
+            return "file: reference needs an absolute path (file:/absolute/path)"
+        return None
+    start = text.find("${")
+    while start != -1:
+        if not _REFERENCE.match(text, start):
+            return (
+                f"malformed reference at character {start + 1}: '${{' must start "
+                "${NAME} (NAME: letters, digits and '_', not starting with a digit)"
+            )
+        start = text.find("${", start + 2)
+    return None
+
+
+def url_problem(text: str) -> str | None:
+    """What is wrong with a URL secret's text before resolution (None: nothing known).
+
+    A literal must be an http(s) URL; a reference can only be checked where its
+    literal part already names a scheme (``ftp://${HOST}/``); the rest is checked
+    when it is resolved.
+    """
+    if not is_reference(text):
+        return None if text.startswith(_HTTP_SCHEMES) else NOT_A_URL
+    if text.startswith(_FILE_PREFIX):
+        return None
+    prefix = text[: text.find("${")]
+    if "://" in prefix and not prefix.startswith(_HTTP_SCHEMES):
+        return NOT_A_URL
+    return None
+
+
+def resolve(text: str, environ: Mapping[str, str] | None = None) -> Secret:
     """Resolve the references in `text` into a `Secret`.
 
     Raises `SecretReferenceError` for an unset variable or an unreadable or empty
@@ -106,9 +267,14 @@ def referenced_variables(text: str) -> tuple[str, ...]:
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:
-    """`text` with every secret value (also URL-quoted) replaced by ``***``."""
+    """`text` with every secret value (also URL-quoted) replaced by ``***``.
+
+    An unresolved `SecretReference` has no value to remove and is skipped.
+    """
     values: set[str] = set()
     for secret in secrets:
+        if isinstance(secret, SecretReference):
+            continue
         value = secret.reveal()
         if not value:
             continue

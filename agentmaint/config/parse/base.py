@@ -20,9 +20,11 @@ Path_ = list[str | int]
 class _BuilderBase:
     """Collects the problems of a (possibly invalid) document; reads its scalars."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, resolve_secrets: bool = True) -> None:
         self.problems = problems
         self.secret_variables: list[str] = []
+        #: False: secret references are checked for form and kept unresolved.
+        self.resolve_secrets = resolve_secrets
 
     def fail(self, path: Path_, message: str) -> None:
         self.problems.append(Problem(format_path(path), message))

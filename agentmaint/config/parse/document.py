@@ -24,31 +24,50 @@ from agentmaint.errors import Problem, ScheduleError
 __all__ = ["load_schedule", "parse_schedule", "validate_file"]
 
 
-def load_schedule(path: str | Path) -> Schedule:
+def load_schedule(path: str | Path, *, resolve_secrets: bool = True) -> Schedule:
     """Read, validate and build the schedule in `path` (YAML, or JSON by its suffix).
 
-    Raises `ScheduleError` listing every problem found.
+    `resolve_secrets`: see `parse_schedule`. Raises `ScheduleError` listing every
+    problem found.
     """
     file = Path(path)
     document = load_file(file)
-    return parse_schedule(document, source=str(file), base_dir=file.resolve().parent)
+    return parse_schedule(
+        document,
+        source=str(file),
+        base_dir=file.resolve().parent,
+        resolve_secrets=resolve_secrets,
+    )
 
 
-def validate_file(path: str | Path) -> list[Problem]:
-    """Every problem of the schedule in `path`; empty when it is valid."""
+def validate_file(path: str | Path, *, resolve_secrets: bool = True) -> list[Problem]:
+    """Every problem of the schedule in `path`; empty when it is valid.
+
+    With ``resolve_secrets=False`` secret references are checked for form only, so a
+    schedule can be linted where its secrets are not set (CI).
+    """
     try:
-        load_schedule(path)
+        load_schedule(path, resolve_secrets=resolve_secrets)
     except ScheduleError as exc:
         return list(exc.problems)
     return []
 
 
 def parse_schedule(
-    document: Any, *, source: str = "<memory>", base_dir: Path | None = None
+    document: Any,
+    *,
+    source: str = "<memory>",
+    base_dir: Path | None = None,
+    resolve_secrets: bool = True,
 ) -> Schedule:
     """Validate a schedule document (plain data, as loaded from YAML/JSON) and build it.
 
     `base_dir` anchors a relative `state_dir` (default: the current directory).
+    Secret references (``${ENV_VAR}``, ``file:/path``) are always checked for form;
+    `resolve_secrets` (the default) also resolves them, each failure a problem at its
+    setting path. With ``resolve_secrets=False`` nothing is read: each reference
+    stays a `SecretReference` until `Schedule.resolve_secrets` resolves it (a command
+    that never uses a secret needs none of them set).
     Raises `ScheduleError` listing every problem found.
     """
     problems = schema_problems(document)
@@ -56,7 +75,7 @@ def parse_schedule(
         if not problems:
             problems.append(Problem("", "the document must be a mapping"))
         raise ScheduleError(source, problems)
-    builder = _Builder(problems)
+    builder = _Builder(problems, resolve_secrets=resolve_secrets)
     schedule = builder.schedule(document, source, base_dir or Path.cwd())
     if problems:
         unique = sorted(set(problems), key=lambda p: (p.path, p.message))

@@ -26,7 +26,7 @@ _CHANNEL_WORDS = tuple(kind.value for kind in ChannelType)
 
 
 class _Notification(_Secrets):
-    """Builds the notification settings and channels (their secrets resolved)."""
+    """Builds the notification settings and channels (their secrets checked, maybe resolved)."""
 
     def notification(self, raw: Any) -> Notification:
         if not isinstance(raw, dict):
@@ -34,9 +34,7 @@ class _Notification(_Secrets):
         path: Path_ = ["notification"]
         default_when = self.when(raw.get("when"), DEFAULT_WHEN)
         emails = _addresses(raw.get("email"))
-        webhook = self.secret(raw.get("slack_webhook"), [*path, "slack_webhook"])
-        if webhook is not None:
-            self.check_url(webhook, [*path, "slack_webhook"])
+        webhook = self.secret(raw.get("slack_webhook"), [*path, "slack_webhook"], http_url=True)
         smtp = self.smtp(raw.get("smtp"), [*path, "smtp"])
         channels: list[Channel] = []
         if emails:
@@ -57,10 +55,6 @@ class _Notification(_Secrets):
             channels=tuple(channels),
             env_names=tuple(dict.fromkeys(self.secret_variables)),
         )
-
-    def check_url(self, url: Secret, path: Path_) -> None:
-        if not url.reveal().startswith(("http://", "https://")):
-            self.fail(path, "is not an http:// or https:// URL (value not shown: it is secret)")
 
     def when(self, raw: Any, default: frozenset[NotifyEvent]) -> frozenset[NotifyEvent]:
         if not isinstance(raw, list):
@@ -113,12 +107,9 @@ class _Notification(_Secrets):
         to = _addresses(raw.get("to"))
         if kind is ChannelType.EMAIL and not to:
             self.fail([*path, "to"], "is required for an email channel (one or more addresses)")
-        url = self.secret(raw.get("url"), [*path, "url"])
-        if kind is not ChannelType.EMAIL:
-            if url is None and "url" not in raw:
-                self.fail([*path, "url"], f"is required for a {kind.value} channel")
-            elif url is not None:
-                self.check_url(url, [*path, "url"])
+        url = self.secret(raw.get("url"), [*path, "url"], http_url=kind is not ChannelType.EMAIL)
+        if kind is not ChannelType.EMAIL and url is None and "url" not in raw:
+            self.fail([*path, "url"], f"is required for a {kind.value} channel")
         headers: dict[str, Secret] = {}
         raw_headers = raw.get("headers")
         for header, value in (raw_headers if isinstance(raw_headers, dict) else {}).items():

@@ -1,4 +1,9 @@
-"""Secret fields: ``${ENV}`` and ``file:`` references resolved, their variables kept.
+"""Secret fields: ``${ENV}`` and ``file:`` references checked, resolved, their variables kept.
+
+Every secret field is checked for form first (`reference_problem`), in both modes.
+Then a reference is resolved at once, or kept as a `SecretReference` when the
+schedule is loaded with ``resolve_secrets=False`` (`Schedule.resolve_secrets`
+resolves it later). Literals are `Secret`s either way.
 
 The variables the notification secrets were read from are remembered
 (`Notification.env_names`) so that they are kept out of Ansible jobs.
@@ -9,31 +14,47 @@ from __future__ import annotations
 from typing import Any
 
 from agentmaint.config.parse.base import Path_, _BuilderBase
-from agentmaint.config.secret import Secret, referenced_variables
-from agentmaint.config.secret import resolve as resolve_secret
-from agentmaint.errors import SecretReferenceError
+from agentmaint.config.secret import (
+    Secret,
+    SecretReference,
+    is_reference,
+    reference_problem,
+    referenced_variables,
+    url_problem,
+)
+from agentmaint.errors import SecretReferenceError, format_path
 
 
 class _Secrets(_BuilderBase):
-    """Resolves secret fields, reporting a reference that cannot be resolved."""
+    """Checks and resolves secret fields, reporting a reference that is malformed or fails."""
 
     def history_url(self, value: Any) -> Secret | None:
         """``history.url``, resolved like any secret (it may carry a password)."""
-        if not isinstance(value, str) or not value:
-            return None
-        try:
-            return resolve_secret(value)
-        except SecretReferenceError as exc:
-            self.fail(["history", "url"], str(exc))
-            return None
+        return self._secret(value, ["history", "url"], http_url=False)
 
-    def secret(self, value: Any, path: Path_) -> Secret | None:
-        """A secret field resolved (``${ENV}``, ``file:``); None when absent or empty."""
+    def secret(self, value: Any, path: Path_, *, http_url: bool = False) -> Secret | None:
+        """A notification secret (``${ENV}``, ``file:``); None when absent, empty or wrong.
+
+        `http_url`: the value must be an http:// or https:// URL.
+        """
+        if isinstance(value, str) and reference_problem(value) is None:
+            self.secret_variables.extend(referenced_variables(value))
+        return self._secret(value, path, http_url=http_url)
+
+    def _secret(self, value: Any, path: Path_, *, http_url: bool) -> Secret | None:
         if not isinstance(value, str) or not value:
             return None
-        self.secret_variables.extend(referenced_variables(value))
+        problem = reference_problem(value) or (url_problem(value) if http_url else None)
+        if problem is not None:
+            self.fail(path, problem)
+            return None
+        if not is_reference(value):
+            return Secret(value)
+        reference = SecretReference(value, format_path(path), http_url=http_url)
+        if not self.resolve_secrets:
+            return reference
         try:
-            return resolve_secret(value)
+            return reference.resolve()
         except SecretReferenceError as exc:
             self.fail(path, str(exc))
             return None
