@@ -18,7 +18,8 @@ of the file, composed in `document`:
 * `components`: components, their role arguments and health checks, backups;
 * `execution`: ``execution`` and its execution nodes;
 * `notification`: the notification section and its channels;
-* `secrets`: secret fields (``${ENV}``, ``file:``), resolved and remembered;
+* `secrets`: secret fields (``${ENV}``, ``file:``), checked for form, resolved or kept
+  as references (``resolve_secrets=False``), their variables remembered;
 * `checks`: the cross-field checks (a host in one environment only, promotion
   cycles, execution nodes that exist).
 """
