@@ -39,7 +39,7 @@ from agentmaint.run.ids import new_run_id
 
 __all__ = ["import_run", "read_import"]
 
-_SAME_JOB = "same job: copied or a slice of it"
+_SAME_JOB = "(same job: copied or a slice of it)"
 
 
 def read_import(store: HistoryStore, artifact_dir: Path) -> ParsedRun:
@@ -131,8 +131,8 @@ def import_run(
             else ""
         )
         raise UsageError(
-            f"{artifact_dir}: already in the history as run {owner.id} (ansible-runner "
-            f"ident {parsed.ident}: the job of that run){note}; nothing imported"
+            f"{artifact_dir}: already in the history as run {owner.id} {_SAME_JOB[:-1]}; "
+            f"ansible-runner ident {parsed.ident}){note}; nothing imported"
         )
     ends = [r.end for r in parsed.results if r.end is not None]
     starts = [r.start for r in parsed.results if r.start is not None]
@@ -148,7 +148,7 @@ def import_run(
         backup_seen |= key[2] is Action.BACKUP
     targets = tuple(Target(env, comp, tuple(names)) for (env, comp), names in hosts.items())
     if not parsed.results:
-        why = f": {parsed.error}" if parsed.error else ""
+        why = f": {parsed.error.splitlines()[0]}" if parsed.error else ""
         raise UsageError(
             f"{artifact_dir}: no task result: the playbook ended, or its events end, before "
             f"its first task ({parsed.status.value}{why}); nothing imported"
@@ -187,7 +187,7 @@ def import_run(
     recorded = store.record_run(RunRecording(run, parsed.results, parsed.counts, records))
     if recorded.outcome is RecordOutcome.DUPLICATE_JOB:
         raise UsageError(
-            f"{artifact_dir}: already in the history as run {recorded.run.id} ({_SAME_JOB}); "
+            f"{artifact_dir}: already in the history as run {recorded.run.id} {_SAME_JOB}; "
             "nothing imported"
         )
     return recorded.run
