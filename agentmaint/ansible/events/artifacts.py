@@ -113,7 +113,9 @@ def read_artifact_dir(path: Path) -> ParsedRun:
     each file name starts with); unreadable or truncated files are skipped with a
     warning naming them, and make the run partial. With several runs under
     ``artifacts/``, the newest is read. The status comes from the ``status`` file
-    (inferred when missing), rc from ``rc``. Raises `EventsError` when there is
+    (inferred when missing), rc from ``rc``; `ParsedRun.directory` is the directory
+    read and `ParsedRun.ident` the ``runner_ident`` its events name (its name when
+    none does: what a copy under another name keeps). Raises `EventsError` when there is
     no such directory, no ``job_events/`` (or it cannot be listed) or no event
     file in it.
 
