@@ -39,7 +39,7 @@ from agentmaint.run.ids import new_run_id
 
 __all__ = ["import_run", "read_import"]
 
-_SAME_JOB = "(same job: copied or a slice of it)"
+_SAME_JOB = "same job: copied or a slice of it"
 
 
 def read_import(store: HistoryStore, artifact_dir: Path) -> ParsedRun:
@@ -131,7 +131,7 @@ def import_run(
             else ""
         )
         raise UsageError(
-            f"{artifact_dir}: already in the history as run {owner.id} {_SAME_JOB[:-1]}; "
+            f"{artifact_dir}: already in the history as run {owner.id} ({_SAME_JOB}; "
             f"ansible-runner ident {parsed.ident}){note}; nothing imported"
         )
     ends = [r.end for r in parsed.results if r.end is not None]
@@ -187,7 +187,7 @@ def import_run(
     recorded = store.record_run(RunRecording(run, parsed.results, parsed.counts, records))
     if recorded.outcome is RecordOutcome.DUPLICATE_JOB:
         raise UsageError(
-            f"{artifact_dir}: already in the history as run {recorded.run.id} {_SAME_JOB}; "
+            f"{artifact_dir}: already in the history as run {recorded.run.id} ({_SAME_JOB}); "
             "nothing imported"
         )
     return recorded.run
