@@ -18,7 +18,7 @@ from agentmaint.errors import UsageError
 from agentmaint.history.db import check_database, check_sqlite_file, is_sqlite_file
 from agentmaint.history.store import HistoryStore, open_history, records_to_json, write_records_csv
 from agentmaint.records import HostCounts
-from agentmaint.run.importer import import_run
+from agentmaint.run.importer import import_run, read_import
 from agentmaint.run.recovery import recover_history
 
 
@@ -59,8 +59,8 @@ def _history(args: argparse.Namespace, out: Console) -> int:
 
 def _history_import(file: Path, artifact_dir: Path, out: Console) -> int:
     schedule = read_schedule(file, history=True)
-    parsed = read_artifact_dir(artifact_dir)
     with open_history(schedule.history_url, schedule.state_dir) as store:
+        parsed = read_import(store, artifact_dir)
         run = import_run(schedule, store, parsed, artifact_dir)
     out.print(f"imported run {run.id} ({run.status.value}) from {artifact_dir}", highlight=False)
     _print_partial(parsed, out)

@@ -13,8 +13,18 @@ IMMEDIATE``, PostgreSQL an advisory transaction lock) and decides by the run's
 stored state, so recording is idempotent and several processes may attempt it at
 once: a run already finished is left alone (`RecordOutcome.ALREADY_RECORDED`), a
 ``running`` run is filled in and finished, an unknown run is inserted whole (an
-import) unless another run already holds its artifact directory
-(`RecordOutcome.DUPLICATE_ARTIFACTS`).
+import) unless it is a job the history already holds (`RecordOutcome.DUPLICATE_JOB`).
+
+A job is known by its content, not by where its files are: another run already holds
+its artifact directory, or a recorded task result is one of its own. A task result is
+known by its play uuid, task uuid, host and start time. Ansible makes its play and task
+uuids once per ``ansible-playbook`` process (the controller's MAC address, 32 random
+bits, a counter), so the same play uuid means the same process wherever its artifacts
+were copied (a ``cp -a`` of them, one slice of a sliced run); the host and the start
+time (to the microsecond) make a chance match of the random bits between two runs of
+the same playbook harmless. The play uuids are found through the ``task_results_play``
+index. The decision is taken under the write lock, so two imports of copies of one job
+at once record it once.
 """
 
 from __future__ import annotations
@@ -74,15 +84,17 @@ class RecordOutcome(StrEnum):
 
     RECORDED = "recorded"  # written now: the running run finished, or the new run inserted
     ALREADY_RECORDED = "already-recorded"  # the run was finished before: nothing written
-    DUPLICATE_ARTIFACTS = "duplicate-artifacts"  # a new run's artifacts belong to another run
+    DUPLICATE_JOB = "duplicate-job"  # a new run's job is another run's: nothing written
+    #: The former name of `DUPLICATE_JOB` (then only a shared artifact directory).
+    DUPLICATE_ARTIFACTS = "duplicate-job"
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """The outcome of `HistoryStore.record_run` and the run as the history now holds it.
 
-    For `RecordOutcome.DUPLICATE_ARTIFACTS`, `run` is the other run that holds the
-    artifact directory.
+    For `RecordOutcome.DUPLICATE_JOB`, `run` is the other run: the one that holds the
+    artifact directory or a task result of the job.
     """
 
     outcome: RecordOutcome
@@ -119,12 +131,9 @@ def write_run(db: Database, recording: RunRecording, controller: str) -> Recorde
             ),
         )
     else:
-        if run.artifact_dir is not None:
-            other = db.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE artifact_dir = ?", (str(run.artifact_dir),)
-            ).fetchone()
-            if other is not None:
-                return Recorded(RecordOutcome.DUPLICATE_ARTIFACTS, run_from_row(other))
+        other = _same_job(db, run, recording.results)
+        if other is not None:
+            return Recorded(RecordOutcome.DUPLICATE_JOB, other)
         db.execute(
             f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(13)})", run_row(run, controller)
         )
@@ -146,3 +155,35 @@ def write_run(db: Database, recording: RunRecording, controller: str) -> Recorde
         recompute_attempts(db, keys)
         recompute_states(db, {(server, component) for _, server, component in keys})
     return Recorded(RecordOutcome.RECORDED, run_from_row(db.execute(select, (run.id,)).fetchone()))
+
+
+def _same_job(db: Database, run: RunRecord, results: Sequence[TaskResult]) -> RunRecord | None:
+    """The recorded run that already holds `run`'s job, if any (see the module docstring)."""
+    other = None
+    if run.artifact_dir is not None:
+        other = db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE artifact_dir = ?", (str(run.artifact_dir),)
+        ).fetchone()
+    if other is None:
+        owner = _result_owner(db, results)
+        if owner is not None:
+            other = db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (owner,)).fetchone()
+    return None if other is None else run_from_row(other)
+
+
+def _result_owner(db: Database, results: Sequence[TaskResult]) -> str | None:
+    """The id of a run that holds one of `results` (same play, task, host and start)."""
+    keys = {
+        (r.play_uuid, r.task_uuid, r.host, None if r.start is None else to_text(r.start))
+        for r in results
+        if r.play_uuid is not None
+    }
+    plays = sorted({key[0] for key in keys})
+    if not plays:
+        return None
+    rows = db.execute(
+        "SELECT run_id, play_uuid, task_uuid, host, start FROM task_results "
+        f"WHERE play_uuid IN ({marks(len(plays))})",
+        tuple(plays),
+    ).fetchall()
+    return next((row[0] for row in rows if tuple(row[1:]) in keys), None)

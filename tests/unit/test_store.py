@@ -348,8 +348,61 @@ def test_record_run_inserts_an_unknown_run_whole(store: HistoryStore) -> None:
     assert len(store.records(run_id="imported")) == 1
     # Another new run with the same artifacts (a second import of them) records nothing.
     again = record(store, "other", artifact_dir=Path("/x/artifacts/imported"))
-    assert again == Recorded(RecordOutcome.DUPLICATE_ARTIFACTS, done.run)
+    assert again == Recorded(RecordOutcome.DUPLICATE_JOB, done.run)
     assert store.get_run("other") is None
+    assert RecordOutcome.DUPLICATE_ARTIFACTS is RecordOutcome.DUPLICATE_JOB  # the former name
+
+
+def job_result(host: str, play: str, start: datetime, counter: int = 1) -> TaskResult:
+    """A task result of the job whose ansible-playbook process made play uuid `play`."""
+    return TaskResult(
+        host=host,
+        play="Maintain os | prod",
+        task="Update | os",
+        status=TaskStatus.CHANGED,
+        start=start,
+        end=start + timedelta(seconds=3),
+        play_uuid=play,
+        task_uuid=f"{play}-task",
+        counter=counter,
+    )
+
+
+def test_a_new_run_holding_a_recorded_task_result_is_the_same_job(store: HistoryStore) -> None:
+    # A sliced run: two slices (two ansible-playbook processes, two play uuids).
+    slice_1 = [job_result("web1", "p-1", minutes(1)), job_result("web2", "p-1", minutes(2), 2)]
+    slice_2 = [job_result("db1", "p-2", minutes(1))]
+    begin(store, "sliced")
+    done = record(store, "sliced", results=slice_1 + slice_2, artifact_dir=Path("/r/slices"))
+    assert done.written
+    # A copy of slice 2 elsewhere, and a partial copy of slice 1: the same jobs.
+    for results, where in ((slice_2, "/copy/2"), (slice_1[1:], "/copy/1")):
+        again = record(store, "copy", results=results, artifact_dir=Path(where))
+        assert again == Recorded(RecordOutcome.DUPLICATE_JOB, done.run)
+        assert store.get_run("copy") is None
+    assert len(store.task_results("sliced")) == 3
+
+
+def test_another_run_of_the_same_playbook_is_a_new_job(store: HistoryStore) -> None:
+    first = record(store, "first", results=[job_result("web1", "p-1", minutes(1))])
+    assert first.written
+    # A new ansible-playbook process: new play uuid, same host, task and names.
+    second = record(store, "second", results=[job_result("web1", "p-2", minutes(1))])
+    assert second.written and second.outcome is RecordOutcome.RECORDED
+    # The same play uuid by chance (32 random bits of Ansible's uuids), another start.
+    third = record(store, "third", results=[job_result("web1", "p-1", minutes(90))])
+    assert third.written
+    # Results without play uuid (no content identity): known by the artifact path only.
+    bare = dataclasses.replace(job_result("web1", "p-1", minutes(1)), play_uuid=None)
+    assert record(store, "bare", results=[bare]).written
+    assert sorted(r.id for r in store.runs()) == ["bare", "first", "second", "third"]
+
+
+def test_finishing_a_running_run_is_never_refused_as_a_duplicate(store: HistoryStore) -> None:
+    results = [job_result("web1", "p-1", minutes(1))]
+    assert record(store, "imported", results=results).written
+    begin(store, "live")  # e.g. the live run whose artifacts were imported elsewhere first
+    assert record(store, "live", results=results).outcome is RecordOutcome.RECORDED
 
 
 def test_a_recording_must_end_its_run() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,9 @@ def read_artifact_dir(path: Path) -> ParsedRun:
     each file name starts with); unreadable or truncated files are skipped with a
     warning naming them, and make the run partial. With several runs under
     ``artifacts/``, the newest is read. The status comes from the ``status`` file
-    (inferred when missing), rc from ``rc``. Raises `EventsError` when there is
+    (inferred when missing), rc from ``rc``; `ParsedRun.directory` is the directory
+    read and `ParsedRun.ident` the ``runner_ident`` its events name (its name when
+    none does: what a copy under another name keeps). Raises `EventsError` when there is
     no such directory, no ``job_events/`` (or it cannot be listed) or no event
     file in it.
 
@@ -133,6 +136,7 @@ def read_artifact_dir(path: Path) -> ParsedRun:
     for note in notes:
         parser.warn(note)
     feed = parser.feed
+    ident: str | None = None
     try:
         if not names:
             raise EventsError(f"{events_dir}: no event files")
@@ -147,6 +151,8 @@ def read_artifact_dir(path: Path) -> ParsedRun:
             if type(event) is not dict:
                 parser.mark_partial(f"{events_dir / name}: not an event object; skipped")
                 continue
+            if ident is None and type(event.get("runner_ident")) is str:
+                ident = event["runner_ident"]
             feed(event)
     finally:
         if dir_fd is not None:
@@ -159,4 +165,5 @@ def read_artifact_dir(path: Path) -> ParsedRun:
             rc = int(rc_text)
         except ValueError:
             parser.warn(f"{directory / 'rc'}: not an integer: {rc_text[:40]!r}")
-    return parser.finish(status=status, rc=rc)
+    parsed = parser.finish(status=status, rc=rc)
+    return replace(parsed, directory=directory, ident=ident or directory.name)

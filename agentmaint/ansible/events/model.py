@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentmaint.records import HostCounts, RunStatus, TaskResult
@@ -20,6 +21,10 @@ class ParsedRun:
     when the stream was truncated or malformed, so that `results` and `counts`
     are incomplete. `warnings` explain `partial`, ambiguities, and any
     difference between `counts` and `stats`.
+
+    `directory` is the ``artifacts/<ident>/`` directory read (None for a stream fed
+    live) and `ident` the ansible-runner ident its events name (``runner_ident``; the
+    directory's name when they name none).
     """
 
     status: RunStatus
@@ -30,6 +35,8 @@ class ParsedRun:
     error: str | None = None
     partial: bool = False
     warnings: tuple[str, ...] = ()
+    directory: Path | None = None
+    ident: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary: status, rc, partial, error, per-host counts, task results."""
