@@ -45,6 +45,7 @@ from agentmaint.run.ids import new_run_id
 from agentmaint.run.jobdir import job_timeout
 from agentmaint.run.locks import environment_locks
 from agentmaint.run.observer import FinishLater, Observers, RunObserver
+from agentmaint.run.process import process_identity
 from agentmaint.run.recorder import Recorder, Retention
 from agentmaint.run.recovery import recover_interrupted_runs
 from agentmaint.run.results import RunResult
@@ -219,6 +220,7 @@ def _execute(
             environments=tuple(sorted({t.environment for t in targets})),
             components=tuple(dict.fromkeys(t.component for t in targets)),
             controller=socket.gethostname(),
+            process=process_identity(),
         )
         try:
             observer.run_started(run, the_plan)
