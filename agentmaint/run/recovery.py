@@ -6,7 +6,9 @@ finishes it; the next agentmaint command that opens the history calls
 is gone:
 
 1. ends whatever Ansible processes of the run are still alive on this machine
-   (ansible-playbook and its workers outlive their controller);
+   (ansible-playbook and its workers outlive their controller), and removes what the
+   run created outside its directory: its SSH ControlPath directory, and its jobs (their
+   processes and directories) on execution nodes (see `agentmaint.run.outside`);
 2. reads what the run's artifact directory holds (ansible-runner's callback
    writes every event to disk as it happens) and records those results;
 3. marks the run ``interrupted``. Its environment locks were already released
@@ -55,6 +57,7 @@ from agentmaint.history.pending import read_pending, remove_pending
 from agentmaint.history.store import HistoryStore, Recorded, RunRecording, open_history
 from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
 from agentmaint.run.locks import environment_locks
+from agentmaint.run.outside import remove_outside
 from agentmaint.run.process import controller_alive
 from agentmaint.run.recorder import run_directory
 
@@ -170,6 +173,9 @@ def _recover(store: HistoryStore, run: RunRecord, *, local: bool) -> RunRecord |
     if local:
         for ident, _, _ in jobs:
             kill_run_processes(ident)  # a repeat finds none left: only the run's own are hit
+        directory = run_directory(run)
+        if directory is not None:
+            remove_outside(directory, run.id)
     now = datetime.now(UTC)
     where = "" if local else f" on {run.controller}"
     note = f"the controller (pid {run.pid}{where}) died during the run"
