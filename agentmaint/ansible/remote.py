@@ -16,8 +16,12 @@ The same three steps AWX uses, with SSH as the transport::
 Cancellation and timeouts work as for a local job: the job's timeout travels with it (the
 worker enforces it), and cancelling (or a stalled stream) ends the node's processes of the
 job (found, like local ones, by ``AGENTMAINT_JOB_ID`` in their environment) with a second
-SSH command, then the local ssh. A node that cannot be reached or dies mid-job ends the job
-with status ``error`` and the reason (the last line ssh printed, or ansible-runner's).
+SSH command, which also removes the job's directory there (a killed worker never reaches its
+``--delete``), then the local ssh. A controller killed mid-job can do neither: the recovery of
+its run does both with `end_node_job` when the node can be reached (see
+`agentmaint.run.outside`); otherwise they stay on the node. A node that cannot be reached
+or dies mid-job ends the job with status ``error`` and the reason (the last line ssh
+printed, or ansible-runner's).
 
 Nothing secret travels: the stream holds the rendered job only (no controller environment),
 and the node's own environment stays on the node (its ``command`` artifact comes back,
