@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from agentmaint.ansible.naming import task_name
-from agentmaint.ansible.runner import _processes_mentioning, run_processes
+from agentmaint.ansible.runner import run_processes
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import Action, RunStatus
@@ -240,6 +240,18 @@ def test_factory_hosts_are_isolated_from_the_fleet(
         assert on_host(host, f"test ! -e {directory}/mine && hostname") == host.name
 
 
+def mentioning(text: str) -> list[int]:
+    """Pids of the processes whose command line holds `text` (an ssh master's, its path)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return [pid for pid in found if pid != os.getpid()]
+
+
 def test_recovery_of_a_killed_run_ends_its_ssh_masters_and_removes_their_directory(
     sshd_fleet: list[TestHost], make_schedule: MakeSchedule, tmp_path: Path
 ) -> None:
@@ -277,13 +289,13 @@ def test_recovery_of_a_killed_run_ends_its_ssh_masters_and_removes_their_directo
     control = f"{tempfile.gettempdir()}/agentmaint-cp-{run.id}-"
     (left,) = [n for n in os.listdir(tempfile.gettempdir()) if run.id in n]
     assert left.startswith("agentmaint-cp-")
-    assert _processes_mentioning(control) != []  # its masters outlived it
+    assert mentioning(control) != []  # its masters outlived it
     try:
         done = subprocess.run(
             [agentmaint, "recover", source], capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stderr
-        assert _processes_mentioning(control) == []
+        assert mentioning(control) == []
         assert [n for n in os.listdir(tempfile.gettempdir()) if run.id in n] == []
     finally:
         stop_ssh_clients(h.address for h in sshd_fleet)
