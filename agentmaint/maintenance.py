@@ -21,12 +21,10 @@ import contextlib
 import os
 import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from agentmaint.ansible.naming import Target
 from agentmaint.ansible.render import targets_from_decisions
@@ -45,6 +43,8 @@ from agentmaint.run.ids import new_run_id
 from agentmaint.run.jobdir import job_timeout
 from agentmaint.run.locks import environment_locks
 from agentmaint.run.observer import FinishLater, Observers, RunObserver
+from agentmaint.run.outside import make_control_path_dir
+from agentmaint.run.process import process_identity
 from agentmaint.run.recorder import Recorder, Retention
 from agentmaint.run.recovery import recover_interrupted_runs
 from agentmaint.run.results import RunResult
@@ -199,8 +199,7 @@ def _execute(
     """Render, tell the observers the run started, execute every slice, conclude."""
     started = datetime.now(UTC)
     run_dir = make_run_dir(schedule.state_dir, run_id)
-    # Short and private: a Unix socket path must fit in 108 bytes.
-    control_dir = Path(tempfile.mkdtemp(prefix="agentmaint-cp-"))
+    control_dir = make_control_path_dir(run_dir, run_id)
     try:
         slices = prepare_slices(
             schedule,
@@ -224,6 +223,7 @@ def _execute(
             environments=tuple(sorted({t.environment for t in targets})),
             components=tuple(dict.fromkeys(t.component for t in targets)),
             controller=socket.gethostname(),
+            process=process_identity(),
         )
         try:
             observer.run_started(run, the_plan)

@@ -101,6 +101,9 @@ class RunRecord:
     environments: tuple[str, ...] = ()
     components: tuple[str, ...] = ()
     controller: str | None = None  # the controller's host name (`HistoryStore.begin_run` sets it)
+    #: The controller's process identity beyond its pid (``"<boot id>:<start time>"``,
+    #: see `agentmaint.run.process`); None for runs recorded before it was kept.
+    process: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The run as JSON-ready data (``run --json``'s ``run``, ``recover --json``)."""
@@ -116,6 +119,7 @@ class RunRecord:
             "message": self.message,
             "pid": self.pid,
             "controller": self.controller,
+            "process": self.process,
             "environments": list(self.environments),
             "components": list(self.components),
         }

@@ -16,8 +16,12 @@ The same three steps AWX uses, with SSH as the transport::
 Cancellation and timeouts work as for a local job: the job's timeout travels with it (the
 worker enforces it), and cancelling (or a stalled stream) ends the node's processes of the
 job (found, like local ones, by ``AGENTMAINT_JOB_ID`` in their environment) with a second
-SSH command, then the local ssh. A node that cannot be reached or dies mid-job ends the job
-with status ``error`` and the reason (the last line ssh printed, or ansible-runner's).
+SSH command, which also removes the job's directory there (a killed worker never reaches its
+``--delete``), then the local ssh. A controller killed mid-job can do neither: the recovery of
+its run does both with `end_node_job` when the node can be reached (see
+`agentmaint.run.outside`); otherwise they stay on the node. A node that cannot be reached
+or dies mid-job ends the job with status ``error`` and the reason (the last line ssh
+printed, or ansible-runner's).
 
 Nothing secret travels: the stream holds the rendered job only (no controller environment),
 and the node's own environment stays on the node (its ``command`` artifact comes back,
@@ -33,7 +37,7 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,6 +65,7 @@ _SSH_OPTIONS = {
     "ServerAliveCountMax": "3",
 }
 _POLL_SECONDS = 0.1
+_END_TIMEOUT_SECONDS = 20  # to reach a node and end a job there (ssh gives up after ~10 s)
 _ENDED = {"successful", "failed", "timeout", "canceled"}
 _STATUS_KEY = "__agentmaint_status__"
 _EOF_KEY = "__agentmaint_eof__"
@@ -98,12 +103,15 @@ def remote_dir(node: ExecutionNode, ident: str) -> str:
     return f"{node.work_dir.rstrip('/')}/agentmaint-{ident}"
 
 
-def kill_command(ident: str) -> str:
+def kill_command(ident: str, directory: str | None = None) -> str:
     """A POSIX shell command that SIGKILLs every process of the job on a Linux node.
 
     Like `agentmaint.ansible.runner.kill_run_processes`: the job's processes carry its id in
     their environment (ansible-core's task workers leave the process group, so a group
-    kill would miss them). Two passes catch processes forked during the first.
+    kill would miss them). Two passes catch processes forked during the first. With
+    `directory` (the job's `remote_dir`), it is then removed: a killed worker never
+    reaches its own ``--delete``. Only a real directory (not a symlink) of the node's
+    user is removed, never followed into.
     """
     entry = shlex.quote(f"^{JOB_ID_VARIABLE}={ident}$")
     one_pass = (
@@ -111,7 +119,37 @@ def kill_command(ident: str) -> str:
         f'grep -qz {entry} "$p/environ" 2>/dev/null && kill -9 "${{p#/proc/}}" 2>/dev/null; '
         "done"
     )
-    return f"{one_pass}; sleep 0.2; {one_pass}; exit 0"
+    remove = ""
+    if directory is not None:
+        path = shlex.quote(directory)
+        remove = (
+            f"; if [ -d {path} ] && [ ! -L {path} ] && [ -O {path} ]; then rm -rf -- {path}; fi"
+        )
+    return f"{one_pass}; sleep 0.2; {one_pass}{remove}; exit 0"
+
+
+def end_node_job(ssh: Sequence[str], ident: str, directory: str) -> str | None:
+    """End what is left of a job on its node: its processes, then its directory.
+
+    `ssh` is the node's ``ssh`` command line without the remote command (`ssh_argv`
+    less its last word). For the recovery of a run whose controller died: nothing
+    ended the job on the node then. Returns None when done, else why not (the node is
+    unreachable: what the job left there stays).
+    """
+    try:
+        done = subprocess.run(
+            [*ssh, kill_command(ident, directory)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=_END_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"ssh exited with {done.returncode}"
+    return None
 
 
 def run_remote_job(
@@ -282,13 +320,13 @@ def _ssh_environment(ident: str, hidden: tuple[set[str], list[str]]) -> dict[str
 
 
 def _stop(node: ExecutionNode, ident: str, ssh: subprocess.Popen[bytes]) -> None:
-    """End the job on the node (best effort: it may be gone), then the local ssh."""
+    """End the job and its directory on the node (best effort: it may be gone), then the ssh."""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(
-            ssh_argv(node, kill_command(ident)),
+            ssh_argv(node, kill_command(ident, remote_dir(node, ident))),
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            timeout=20,
+            timeout=_END_TIMEOUT_SECONDS,
             check=False,
         )
     if ssh.poll() is None:

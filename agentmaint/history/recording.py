@@ -39,6 +39,7 @@ from agentmaint.history.derived import recompute_attempts, recompute_states
 from agentmaint.history.rows import (
     COUNT_COLUMNS,
     RECORD_INSERT_COLUMNS,
+    RUN_COLUMN_COUNT,
     RUN_COLUMNS,
     TASK_COLUMNS,
     count_rows,
@@ -135,7 +136,8 @@ def write_run(db: Database, recording: RunRecording, controller: str) -> Recorde
         if other is not None:
             return Recorded(RecordOutcome.DUPLICATE_JOB, other)
         db.execute(
-            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(13)})", run_row(run, controller)
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(RUN_COLUMN_COUNT)})",
+            run_row(run, controller),
         )
     if recording.results:
         db.insert_rows(

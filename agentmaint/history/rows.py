@@ -31,6 +31,7 @@ __all__ = [
     "RECORD_COLUMNS",
     "RECORD_INSERT_COLUMNS",
     "RUN_COLUMNS",
+    "RUN_COLUMN_COUNT",
     "TASK_COLUMNS",
     "count_rows",
     "from_text",
@@ -47,8 +48,10 @@ __all__ = [
 
 RUN_COLUMNS = (
     "id, trigger, started, status, finished, runner_rc, artifact_dir, pid, message, "
-    "check_mode, environments, components, controller"
+    "check_mode, environments, components, controller, process"
 )
+#: How many columns `RUN_COLUMNS` names (a row of `run_row` has as many values).
+RUN_COLUMN_COUNT = len(RUN_COLUMNS.split(","))
 TASK_COLUMNS = (
     'counter, host, play, task, status, role, module, start, "end", duration, rc, message, '
     "play_uuid, task_uuid"
@@ -124,6 +127,7 @@ def run_row(run: RunRecord, controller: str) -> tuple[Any, ...]:
         json.dumps(list(run.environments)),
         json.dumps(list(run.components)),
         run.controller or controller,
+        run.process,
     )
 
 
@@ -143,6 +147,9 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
         environments=tuple(json.loads(row[10])),
         components=tuple(json.loads(row[11])),
         controller=row[12],
+        # A run kept in a file before schema version 4 (see `agentmaint.history.pending`)
+        # has no process column.
+        process=row[13] if len(row) > 13 else None,
     )
 
 

@@ -88,6 +88,7 @@ from agentmaint.history.recording import Recorded, RecordOutcome, RunRecording, 
 from agentmaint.history.rows import (
     COUNT_COLUMNS,
     RECORD_COLUMNS,
+    RUN_COLUMN_COUNT,
     RUN_COLUMNS,
     TASK_COLUMNS,
     from_text,
@@ -228,7 +229,9 @@ class HistoryStore:
         row = run_row(run, socket.gethostname())
         try:
             with self._writing() as db:
-                db.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(13)})", row)
+                db.execute(
+                    f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({marks(RUN_COLUMN_COUNT)})", row
+                )
         except StoreError as exc:
             if isinstance(exc.__cause__, self._db.integrity_error):
                 raise StoreError(f"{self.location}: run {run.id!r} is already recorded") from exc

@@ -20,6 +20,7 @@ from agentmaint.config.roles import ROLES_PATH
 from agentmaint.config.schedule import ExecutionNode, Schedule
 from agentmaint.errors import StateDirError
 from agentmaint.planning.planner import Plan
+from agentmaint.run.outside import OUTSIDE_NAME
 
 __all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir"]
 
@@ -45,13 +46,15 @@ def prepare_run_dir(
     `strategy` defaults to what ``execution.strategy`` resolves to
     (see `agentmaint.ansible.strategy`).
     `directory` must not exist, or be empty (a run's directory made by
-    `agentmaint.run.statedir.make_run_dir`). `ident` names the job and its artifact
-    directory (default: `run_id`). For a job that runs on an execution `node` the
-    directory is self-contained: the bundled roles are copied into it, every path in
-    ansible.cfg is relative to it, and local hosts keep the node's own Python.
+    `agentmaint.run.statedir.make_run_dir`, holding at most its ``outside.json``). `ident`
+    names the job and its artifact directory (default: `run_id`). For a job that runs on
+    an execution `node` the directory is self-contained: the bundled roles are copied
+    into it, every path in ansible.cfg is relative to it, and local hosts keep the node's
+    own Python.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if any(directory.iterdir()):
+    # The run's record of what it creates outside (`agentmaint.run.outside`) comes first.
+    if any(entry.name != OUTSIDE_NAME for entry in directory.iterdir()):
         raise StateDirError(f"{directory} is not empty: a job directory must be fresh")
     for sub in ("inventory", "project", "tmp"):
         (directory / sub).mkdir(mode=0o700)

@@ -6,7 +6,9 @@ finishes it; the next agentmaint command that opens the history calls
 is gone:
 
 1. ends whatever Ansible processes of the run are still alive on this machine
-   (ansible-playbook and its workers outlive their controller);
+   (ansible-playbook and its workers outlive their controller), and removes what the
+   run created outside its directory: its SSH ControlPath directory, and its jobs (their
+   processes and directories) on execution nodes (see `agentmaint.run.outside`);
 2. reads what the run's artifact directory holds (ansible-runner's callback
    writes every event to disk as it happens) and records those results;
 3. marks the run ``interrupted``. Its environment locks were already released
@@ -21,7 +23,9 @@ then removed. A file that cannot be used (a symlink, not agentmaint's) is left
 untouched and the run is judged as any other.
 
 Whether the controller is gone: a run of this machine (its ``controller`` is this
-host name, or unknown; with a SQLite history always) is judged by its pid. A run
+host name, or unknown; with a SQLite history always) is judged by its pid and, when
+the run recorded it, its process identity (`agentmaint.run.process`): a live process
+that reused the pid, or a pid of an earlier boot, is not the run's controller. A run
 of another controller sharing a PostgreSQL history is judged by its environment
 locks, which a live run holds for as long as it runs: it is recovered only when
 this process can take every one of them, and it is recovered while holding them
@@ -33,7 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -45,7 +48,7 @@ import yaml
 from agentmaint.ansible.events import ParsedRun, read_artifact_dir
 from agentmaint.ansible.naming import PLAYBOOK_NAME, Target, parse_play
 from agentmaint.ansible.rollup import rollup
-from agentmaint.ansible.runner import kill_run_processes, process_alive
+from agentmaint.ansible.runner import kill_run_processes
 from agentmaint.ansible.slicing import SLICES_DIR
 from agentmaint.config.secret import Secret
 from agentmaint.errors import EventsError, LockHeldError, StoreError
@@ -54,6 +57,8 @@ from agentmaint.history.pending import read_pending, remove_pending
 from agentmaint.history.store import HistoryStore, Recorded, RunRecording, open_history
 from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
 from agentmaint.run.locks import environment_locks
+from agentmaint.run.outside import remove_outside
+from agentmaint.run.process import controller_alive
 from agentmaint.run.recorder import run_directory
 
 _log = logging.getLogger(__name__)
@@ -91,7 +96,7 @@ def recover_interrupted_runs(store: HistoryStore) -> list[RunRecord]:
                 recovered.append(late.run)
             continue
         if not shared or run.controller in (None, here):
-            if run.pid == os.getpid() or process_alive(run.pid):
+            if controller_alive(run.pid, run.process):
                 continue
             # Saves reading the artifacts of a run that finished just before its exit, or
             # that another process recovered; `record_run` is what decides, atomically.
@@ -168,6 +173,9 @@ def _recover(store: HistoryStore, run: RunRecord, *, local: bool) -> RunRecord |
     if local:
         for ident, _, _ in jobs:
             kill_run_processes(ident)  # a repeat finds none left: only the run's own are hit
+        directory = run_directory(run)
+        if directory is not None:
+            remove_outside(directory, run.id)
     now = datetime.now(UTC)
     where = "" if local else f" on {run.controller}"
     note = f"the controller (pid {run.pid}{where}) died during the run"

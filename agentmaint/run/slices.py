@@ -26,6 +26,7 @@ from agentmaint.config.schedule import Schedule
 from agentmaint.records import TaskResult
 from agentmaint.run.jobdir import prepare_run_dir
 from agentmaint.run.observer import RunObserver
+from agentmaint.run.outside import record_node_jobs
 from agentmaint.run.results import Progress
 
 __all__ = ["SliceRun", "is_plain", "prepare_slices", "progress_of", "run_slices"]
@@ -91,11 +92,12 @@ def prepare_slices(
     """One job per slice.
 
     A run that is one local slice keeps the plain layout (``runs/<id>/artifacts/<id>``);
-    slices go to ``runs/<id>/slices/<n>-<node>/``.
+    slices go to ``runs/<id>/slices/<n>-<node>/``. The jobs bound for execution nodes are
+    written down in `run_dir` (`agentmaint.run.outside`).
     """
     slices = slice_targets(schedule, targets, cpus=os.cpu_count() or 1)
     plain = len(slices) == 1 and slices[0].node is None
-    return [
+    prepared = [
         SliceRun(
             part,
             prepare_run_dir(
@@ -113,6 +115,11 @@ def prepare_slices(
         )
         for part in slices
     ]
+    # Before any job reaches its node: what a killed controller leaves there is known.
+    record_node_jobs(
+        run_dir, [(p.job.ident, p.slice.node) for p in prepared if p.slice.node is not None]
+    )
+    return prepared
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,10 +22,16 @@ from agentmaint.ansible.runner import run_processes
 from agentmaint.cli import main
 from agentmaint.compat import InfrastructureMaintenance
 from agentmaint.history.store import HistoryStore
+from agentmaint.run.process import process_identity
 from tests.schedules import always_open, local_hosts
 from tests.unit.test_store import a_history_with_rows, damage_in_the_middle
 
 pytestmark = pytest.mark.integration
+
+
+def temporary_entries(run_id: str) -> list[str]:
+    """What the system's temporary directory holds of run `run_id` (other runs share it)."""
+    return sorted(name for name in os.listdir(tempfile.gettempdir()) if run_id in name)
 
 
 def write(tmp_path: Path, document: dict[str, object]) -> Path:
@@ -224,12 +231,15 @@ def test_sigkill_of_controller_is_recorded_by_agentmaint_recover(
     while not Path(f"{started}-h1").exists() or not Path(f"{started}-h2").exists():
         assert time.monotonic() < deadline, "the updates never started"
         time.sleep(0.2)
+    identity = process_identity(process.pid)
     process.kill()  # SIGKILL: no handler runs, nothing is finished
     process.wait(timeout=30)
     with HistoryStore.open(tmp_path / ".agentmaint") as store:
         (run,) = store.runs()
         assert run.status.value == "running"  # as the dead controller left it
+    assert run.process is not None and run.process == identity
     assert run_processes(run.id) != []  # ansible-playbook outlives its controller
+    assert [n.split(run.id)[0] for n in temporary_entries(run.id)] == ["agentmaint-cp-"]
 
     assert main(["history", str(path), "--json"]) == 0  # a read command recovers nothing
     capsys.readouterr()
@@ -239,6 +249,7 @@ def test_sigkill_of_controller_is_recorded_by_agentmaint_recover(
     assert main(["recover", str(path), "--json"]) == 0
     assert [r["id"] for r in json.loads(capsys.readouterr().out)["recovered"]] == [run.id]
     assert run_processes(run.id) == []
+    assert temporary_entries(run.id) == []  # its SSH ControlPath directory is gone too
     assert main(["recover", str(path)]) == 0  # a second time: nothing left to recover
     assert capsys.readouterr().out == "nothing to recover\n"
     with HistoryStore.open(tmp_path / ".agentmaint") as store:

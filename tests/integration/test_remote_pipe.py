@@ -6,8 +6,10 @@ The same runs over real SSH to namespaced nodes are in tests/ssh/test_execution_
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -47,6 +49,11 @@ def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (bin_dir / "ssh").write_text(FAKE_SSH)
     (bin_dir / "ssh").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
+
+
+def temporary_entries(run_id: str) -> list[str]:
+    """What the system's temporary directory (the nodes' work_dir too) holds of a run."""
+    return sorted(name for name in os.listdir(tempfile.gettempdir()) if run_id in name)
 
 
 def hosts(*names: str) -> dict[str, dict[str, Any]]:
@@ -157,6 +164,8 @@ def test_cancel_ends_the_job_on_the_node(tmp_path: Path, make_schedule: MakeSche
     with HistoryStore.open(schedule.state_dir) as store:
         statuses = {(r.server, r.status.value) for r in store.records(run_id=result.run.id)}
     assert statuses == {(h, "failed") for h in ("h1", "h2", "h3", "h4")}  # cut short mid-update
+    # The killed workers never removed their job directories on the "nodes": the cancel did.
+    assert temporary_entries(result.run.id) == []
     # The autouse check then finds no process of the run left, here or on the "nodes".
 
 
@@ -228,6 +237,11 @@ def test_controller_killed_during_a_sliced_run(tmp_path: Path, make_schedule: Ma
         (run,) = store.runs()
     assert run.status is RunStatus.RUNNING
     assert run_processes(f"{run.id}-1") != [] and run_processes(f"{run.id}-2") != []
+    # Its ControlPath directory here, and each job's directory on its "node" (here too).
+    jobs = [f"agentmaint-{run.id}-1", f"agentmaint-{run.id}-2"]
+    (control,) = set(temporary_entries(run.id)) - set(jobs)
+    assert control.startswith(f"agentmaint-cp-{run.id}-")
+    assert sorted(temporary_entries(run.id)) == sorted([control, *jobs])
 
     listed = subprocess.run(
         [str(Path(sys.executable).parent / "agentmaint"), "recover", str(source), "--json"],
@@ -237,6 +251,7 @@ def test_controller_killed_during_a_sliced_run(tmp_path: Path, make_schedule: Ma
     )
     assert listed.returncode == 0, listed.stderr
     assert run_processes(f"{run.id}-1") == [] and run_processes(f"{run.id}-2") == []
+    assert temporary_entries(run.id) == []  # the recovery ended the jobs on their nodes
     with HistoryStore.open(schedule.state_dir) as store:
         recovered = store.get_run(run.id)
         assert recovered is not None and recovered.status is RunStatus.INTERRUPTED

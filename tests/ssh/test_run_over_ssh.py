@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -235,3 +238,64 @@ def test_factory_hosts_are_isolated_from_the_fleet(
     assert {h.address for h in fresh}.isdisjoint(h.address for h in sshd_fleet)
     for host in [*fresh, *sshd_fleet[1:]]:
         assert on_host(host, f"test ! -e {directory}/mine && hostname") == host.name
+
+
+def mentioning(text: str) -> list[int]:
+    """Pids of the processes whose command line holds `text` (an ssh master's, its path)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def test_recovery_of_a_killed_run_ends_its_ssh_masters_and_removes_their_directory(
+    sshd_fleet: list[TestHost], make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    """SIGKILL of the controller mid-update: its ControlPersist masters and their ControlPath
+    directory outlive it; `agentmaint recover` ends the one and removes the other."""
+    directory = unique_dir()
+    schedule = make_schedule(
+        always_open(
+            inventory(sshd_fleet[:1]),
+            {
+                "app": {
+                    "update_command": f"mkdir -p {directory} && touch {directory}/started; "
+                    "sleep 30",
+                    "frequency": "weekly",
+                }
+            },
+            execution={"strategy": "linear"},  # ssh ControlPersist masters (mitogen has none)
+        )
+    )
+    agentmaint = str(Path(sys.executable).parent / "agentmaint")
+    source = str(tmp_path / "schedule.yaml")
+    process = subprocess.Popen(
+        [agentmaint, "run", source], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while sshd_fleet[0].ssh(f"test -e {directory}/started").returncode != 0:
+            assert time.monotonic() < deadline, "the update never started"
+            time.sleep(0.5)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    with HistoryStore.open(schedule.state_dir) as store:
+        (run,) = store.runs()
+    control = f"{tempfile.gettempdir()}/agentmaint-cp-{run.id}-"
+    (left,) = [n for n in os.listdir(tempfile.gettempdir()) if run.id in n]
+    assert left.startswith("agentmaint-cp-")
+    assert mentioning(control) != []  # its masters outlived it
+    try:
+        done = subprocess.run(
+            [agentmaint, "recover", source], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert mentioning(control) == []
+        assert [n for n in os.listdir(tempfile.gettempdir()) if run.id in n] == []
+    finally:
+        stop_ssh_clients(h.address for h in sshd_fleet)

@@ -28,6 +28,7 @@ from agentmaint.history.store import HistoryStore
 from agentmaint.records import RunRecord, RunStatus
 from agentmaint.run.advisory_locks import environment_key
 from agentmaint.run.locks import environment_locks
+from agentmaint.run.process import process_identity
 from agentmaint.run.recovery import recover_interrupted_runs
 from tests.postgres import PASSWORD
 
@@ -38,6 +39,7 @@ import json, sys
 from datetime import timedelta
 from pathlib import Path
 from agentmaint.run.locks import environment_locks
+from agentmaint.run.process import process_identity
 state_dir, url, run_id, names = sys.argv[1], sys.argv[2] or None, sys.argv[3], sys.argv[4:]
 with environment_locks(Path(state_dir), names, run_id=run_id, history_url=url,
                        wait=timedelta(seconds=60)):
@@ -282,3 +284,67 @@ def test_in_a_sqlite_history_every_run_is_judged_by_pid(state_dir: Path) -> None
         _running_run(store, "copied-alive", pid=os.getppid(), controller="elsewhere")
         _running_run(store, "copied-dead", pid=_dead_pid(), controller="elsewhere")
         assert [r.id for r in recover_interrupted_runs(store)] == ["copied-dead"]
+
+
+# --------------------------------------------------------------------------- pid reuse
+
+
+@pytest.fixture
+def reused_pid() -> Iterator[int]:
+    """A live process that is not a controller: a dead run's pid, now another's."""
+    process = subprocess.Popen(["sleep", "60"])
+    try:
+        yield process.pid
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _starttime(pid: int) -> str:
+    return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split())[19]
+
+
+def test_a_live_process_with_another_identity_is_not_the_runs_controller(
+    history: HistoryStore, reused_pid: int
+) -> None:
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    real = f"{boot}:{_starttime(reused_pid)}"
+    assert process_identity(reused_pid) == real
+    _running_run(history, "reused", pid=reused_pid, process=f"{boot}:1")
+    _running_run(
+        history, "other-boot", pid=reused_pid, process=f"0-other-boot:{_starttime(reused_pid)}"
+    )
+    _running_run(history, "its-own", pid=reused_pid, process=real)
+    _running_run(history, "before-v4", pid=reused_pid)  # no identity: judged by pid alone
+    recovered = recover_interrupted_runs(history)
+    assert sorted(r.id for r in recovered) == ["other-boot", "reused"]
+    assert {r.id: r.status for r in history.runs()} == {
+        "reused": RunStatus.INTERRUPTED,
+        "other-boot": RunStatus.INTERRUPTED,
+        "its-own": RunStatus.RUNNING,
+        "before-v4": RunStatus.RUNNING,
+    }
+    stored = history.get_run("its-own")
+    assert stored is not None and stored.process == real
+
+
+def test_this_process_with_another_identity_is_not_the_runs_controller(
+    history: HistoryStore,
+) -> None:
+    mine = process_identity()
+    assert mine is not None
+    _running_run(history, "mine", pid=os.getpid(), process=mine)
+    _running_run(history, "earlier-boot", pid=os.getpid(), process="0-other-boot:1")
+    assert [r.id for r in recover_interrupted_runs(history)] == ["earlier-boot"]
+
+
+def test_a_lock_file_naming_a_live_pid_does_not_hold_the_lock(
+    state_dir: Path, reused_pid: int
+) -> None:
+    """The lock is the flock, not the pid the file names: a dead holder's reused pid frees it."""
+    (state_dir / "locks").mkdir(parents=True)
+    stale = {"pid": reused_pid, "controller": HOST, "started": "2026-01-01", "run": "dead"}
+    (state_dir / "locks" / "blue.lock").write_text(json.dumps(stale))
+    with environment_locks(state_dir, ["blue"], run_id="next"):
+        info = json.loads((state_dir / "locks" / "blue.lock").read_text())
+    assert (info["pid"], info["run"]) == (os.getpid(), "next")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -53,6 +54,7 @@ def recording(run_dir: Path, *, controller: str | None = "ctl-1") -> RunRecordin
         environments=("fleet", "prod"),
         components=("app",),
         controller=controller,
+        process="0e2d7c1a-boot:123456",
     )
     results = (
         TaskResult(
@@ -115,6 +117,14 @@ def test_the_json_round_trip_is_exact(tmp_path: Path, controller: str | None) ->
     assert tuple(back.recording.results) == tuple(pending.recording.results)
     assert dict(back.recording.counts) == dict(pending.recording.counts)
     assert tuple(back.recording.records) == tuple(pending.recording.records)
+
+
+def test_a_file_kept_before_the_process_identity_reads_back_without_it(tmp_path: Path) -> None:
+    document = json.loads(to_json(PendingRecording(recording(tmp_path / "r1"), "db locked")))
+    document["run"] = document["run"][:13]  # the run's columns before schema version 4
+    back = from_json(json.dumps(document))
+    assert back.recording.run.process is None
+    assert back.recording.run.pid == 4242
 
 
 @pytest.mark.parametrize(

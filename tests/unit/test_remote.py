@@ -93,3 +93,23 @@ def test_kill_command_ends_exactly_the_jobs_processes() -> None:
         for proc in (mine, other):
             proc.kill()
             proc.wait()
+
+
+def test_kill_command_removes_the_jobs_directory_never_through_a_symlink(tmp_path: Path) -> None:
+    job = tmp_path / "agentmaint-run-1"
+    (job / "project").mkdir(parents=True)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "data").write_text("keep")
+    linked = tmp_path / "agentmaint-run-2"
+    linked.symlink_to(precious)
+    for ident, directory in (("run-1", job), ("run-2", linked)):
+        done = subprocess.run(
+            ["sh", "-c", kill_command(ident, str(directory))],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    assert not job.exists()
+    assert linked.is_symlink() and (precious / "data").read_text() == "keep"

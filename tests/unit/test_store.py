@@ -164,6 +164,7 @@ def test_run_round_trip_and_finish(store: HistoryStore) -> None:
         check_mode=True,
         environments=("testing", "production"),
         components=("os", "models"),
+        process="0e2d7c1a-boot:123456",
     )
     store.begin_run(run)
     got = store.get_run("r1")

@@ -1,0 +1,57 @@
+"""A controller's process identity: boot id and start time, beyond a reusable pid."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentmaint.run.process import controller_alive, process_identity
+
+BOOT = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+
+@pytest.fixture
+def odd_name(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process whose command name holds what a naive /proc/<pid>/stat parser trips on."""
+    program = tmp_path / "x) S 1 2 3 4"
+    program.symlink_to("/bin/sleep")
+    process = subprocess.Popen([str(program), "60"])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _ticks(identity: str | None) -> int:
+    assert identity is not None
+    boot, _, start = identity.rpartition(":")
+    assert boot == BOOT
+    return int(start)
+
+
+def test_identity_is_the_boot_id_and_the_start_time(
+    odd_name: subprocess.Popen[bytes],
+) -> None:
+    assert "x) S 1 2 3" in Path(f"/proc/{odd_name.pid}/stat").read_text()  # the trap is set
+    mine, child = process_identity(), process_identity(odd_name.pid)
+    assert process_identity(os.getpid()) == mine
+    # Started after this process (a later start time), and stable while it lives.
+    assert _ticks(child) >= _ticks(mine)
+    assert process_identity(odd_name.pid) == child
+    assert controller_alive(odd_name.pid, child)
+    assert not controller_alive(odd_name.pid, f"{BOOT}:{_ticks(child) + 1}")
+    assert not controller_alive(odd_name.pid, f"another-boot:{_ticks(child)}")
+    assert controller_alive(odd_name.pid, None)  # no identity recorded: the pid decides
+
+
+def test_a_dead_process_has_no_identity_and_is_not_alive() -> None:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    assert process_identity(process.pid) is None
+    assert not controller_alive(process.pid, None)
+    assert not controller_alive(process.pid, f"{BOOT}:1")
