@@ -20,6 +20,7 @@ from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
 from agentmaint.cli.reading import _plan, _validate, _windows
 from agentmaint.cli.render import _render
 from agentmaint.cli.running import _run
+from agentmaint.cli.timer import add_timer_parser, timer_command
 from agentmaint.cli.tryout import _demo, _notify_test
 from agentmaint.errors import AgentmaintError, LockHeldError, ScheduleError
 
@@ -141,6 +142,8 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--json", action="store_true")
+
+    add_timer_parser(sub)
     return parser
 
 
@@ -204,6 +207,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "recover": _recover,
     "demo": _demo,
     "notify-test": _notify_test,
+    "timer": timer_command,
 }
 
 
