@@ -27,7 +27,7 @@ from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import UsageError
 from agentmaint.planning.calendar import WindowCalendar, window_calendar
-from agentmaint.planning.windows import upcoming_windows
+from agentmaint.planning.windows import next_window_after
 from agentmaint.timer import install
 from agentmaint.timer.analyze import calendar_elapses
 from agentmaint.timer.crontab import CronEnvironment, render_crontab
@@ -298,8 +298,9 @@ def _status(args: argparse.Namespace, out: Console) -> int:
         env = schedule.environments[env_name]
         specs = [event.systemd() for event in calendar.window_events]
         elapses = sorted({e for spec in specs for e in calendar_elapses(spec, args.count)})
-        starts = [w.start for w in upcoming_windows(env.schedule, now, args.count + 1)]
-        starts = [s for s in starts if s > now][: args.count]
+        starts: list[datetime] = []
+        while len(starts) < args.count:
+            starts.append(next_window_after(env.schedule, starts[-1] if starts else now).start)
         fires = elapses[: args.count]
         document["environments"][env_name] = {
             "schedule": env.schedule.describe(),

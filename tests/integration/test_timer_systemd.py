@@ -9,6 +9,7 @@ window. No systemd needs to run: systemd-analyze computes calendars offline.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -223,3 +224,23 @@ def test_verify_reads_back_escaped_paths(tmp_path: Path) -> None:
     broken.write_text(units.service.replace("100%%d", "100%d"))
     done = _verify(broken)
     assert "is not executable" in done.stderr
+
+
+def test_status_lists_window_starts_next_to_timer_elapses(
+    schedule_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["timer", "status", str(schedule_file), "--count", "4", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["timer"] == "agentmaint-fleet.timer"
+    assert document["systemd_running"] is False
+    assert document["installed"] == "absent"
+    assert document["enabled"] is None
+    assert set(document["environments"]) == set(ENVIRONMENTS)
+    for name, env in document["environments"].items():
+        assert len(env["window_starts"]) == 4, name
+        assert env["timer_elapses"] == env["window_starts"], name
+        assert env["match"] is True
+    assert main(["timer", "status", str(schedule_file), "-n", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "enabled: unknown (systemd is not running here)" in text
+    assert "differs" not in text
