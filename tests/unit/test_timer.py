@@ -399,3 +399,39 @@ def test_timedelta_jitter_boundary(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["timer", "render", str(source), "--out", str(out), "--jitter", "44m"]) == 0
     code, err = _exit(capsys, "timer", "render", str(source), "--out", str(out), "--jitter", "45m")
     assert code == 2 and "45m" in err
+
+
+def test_parse_elapses_reads_only_utc_lines() -> None:
+    from datetime import UTC, datetime
+
+    from agentmaint.timer.analyze import parse_elapses
+
+    output = """  Original form: Sun *-03-25..31 03:30:00 Europe/Berlin
+Normalized form: Sun *-03-25..31 03:30:00 Europe/Berlin
+    Next elapse: Sun 2027-03-28 01:30:00 UTC
+       From now: 3 months 21 days left
+       Iter. #2: Sun 2028-03-26 01:30:00 UTC
+       From now: 1 year 3 months left
+       Iter. #3: Sun 2029-03-25 03:30:00 CEST
+"""
+    assert parse_elapses(output) == (
+        datetime(2027, 3, 28, 1, 30, tzinfo=UTC),
+        datetime(2028, 3, 26, 1, 30, tzinfo=UTC),
+    )
+    assert parse_elapses("Normalized form: 2020-01-01\n    Next elapse: never\n") == ()
+
+
+def test_calendar_elapses_reports_a_rejected_spec() -> None:
+    import subprocess
+
+    from agentmaint.timer.analyze import calendar_elapses
+
+    def runner(argv: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        assert env["TZ"] == "UTC"
+        assert argv[1:3] == ["calendar", "--iterations=3"]
+        return subprocess.CompletedProcess(
+            argv, 1, "", "Failed to parse calendar specification 'x'\n"
+        )
+
+    with pytest.raises(UsageError, match="rejects 'x'"):
+        calendar_elapses("x", 3, runner=runner)
