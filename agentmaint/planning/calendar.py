@@ -357,8 +357,9 @@ def window_calendar(
     ticks, notes = _tick_events(schedule, starts, offsets)
     if not offsets:
         notes.append(
-            f"no poll ticks: the window ({schedule.describe()}) is not longer than "
-            f"{format_duration(poll)} plus the zone's clock shift ({format_duration(shift)})"
+            f"no poll ticks fit in the window ({schedule.describe()}): every "
+            f"{format_duration(poll)} tick would fall within the zone's clock shift "
+            f"({format_duration(shift)}) of its start or last start"
         )
     return WindowCalendar(
         starts=starts, moved_starts=tuple(moved), ticks=tuple(ticks), notes=tuple(notes)
