@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -20,6 +20,7 @@ from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
 from agentmaint.cli.reading import _plan, _validate, _windows
 from agentmaint.cli.render import _render
 from agentmaint.cli.running import _run
+from agentmaint.cli.timer import add_timer_parser, timer_command
 from agentmaint.cli.tryout import _demo, _notify_test
 from agentmaint.errors import AgentmaintError, LockHeldError, ScheduleError
 
@@ -68,29 +69,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     windows.add_argument("--json", action="store_true", help="machine-readable output")
 
-    run_cmd = sub.add_parser("run", help="run what is due and record it")
-    _selection(run_cmd)
-    run_cmd.add_argument(
-        "--force",
-        action="store_true",
-        help="run the chosen environments/components regardless of windows and history",
-    )
-    run_cmd.add_argument("--check", action="store_true", help="Ansible check mode (dry run)")
-    run_cmd.add_argument(
-        "--wait",
-        type=str,
-        default=None,
-        metavar="DURATION",
-        help="wait this long for a locked environment instead of exiting 3",
-    )
-    run_cmd.add_argument(
-        "--scheduled",
-        action="store_true",
-        help="started by a timer, cron or the daemon: outside a window or with nothing due, "
-        "exit 0 with one line; an environment still locked by a previous run: exit 0 "
-        "(execution.overlap: skip) or wait until the window closes (wait)",
-    )
-    run_cmd.add_argument("--json", action="store_true", help="print the run record as JSON")
+    _add_run(sub)
 
     render = sub.add_parser("render", help="write the inventory and playbook without running")
     _selection(render)
@@ -104,20 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "(for ansible-runner transmit, e.g. through Receptor)",
     )
 
-    history = sub.add_parser(
-        "history",
-        help="show the maintenance history (or: history import FILE ARTIFACT_DIR; "
-        "history check FILE: the full integrity check, exit 2 if damaged)",
-    )
-    history.add_argument("args", nargs="+", metavar="FILE | import FILE ARTIFACT_DIR | check FILE")
-    history.add_argument("--environment", "-e")
-    history.add_argument("--component", "-c")
-    history.add_argument("--server", "-s")
-    history.add_argument("--since", help="ISO 8601 instant")
-    history.add_argument("--limit", "-n", type=int, default=None)
-    fmt = history.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true")
-    fmt.add_argument("--csv", action="store_true")
+    _add_history(sub)
 
     recover = sub.add_parser(
         "recover", help="record the runs whose controller died (and upgrade the history)"
@@ -146,7 +112,54 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--json", action="store_true")
+
+    add_timer_parser(sub)
     return parser
+
+
+def _add_run(sub: Any) -> None:
+    """The ``run`` command's arguments."""
+    run_cmd = sub.add_parser("run", help="run what is due and record it")
+    _selection(run_cmd)
+    run_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="run the chosen environments/components regardless of windows and history",
+    )
+    run_cmd.add_argument("--check", action="store_true", help="Ansible check mode (dry run)")
+    run_cmd.add_argument(
+        "--wait",
+        type=str,
+        default=None,
+        metavar="DURATION",
+        help="wait this long for a locked environment instead of exiting 3",
+    )
+    run_cmd.add_argument(
+        "--scheduled",
+        action="store_true",
+        help="started by a timer, cron or the daemon: outside a window or with nothing due, "
+        "exit 0 with one line; an environment still locked by a previous run: exit 0 "
+        "(execution.overlap: skip) or wait until the window closes (wait)",
+    )
+    run_cmd.add_argument("--json", action="store_true", help="print the run record as JSON")
+
+
+def _add_history(sub: Any) -> None:
+    """The ``history`` command's arguments (and its import/check forms)."""
+    history = sub.add_parser(
+        "history",
+        help="show the maintenance history (or: history import FILE ARTIFACT_DIR; "
+        "history check FILE: the full integrity check, exit 2 if damaged)",
+    )
+    history.add_argument("args", nargs="+", metavar="FILE | import FILE ARTIFACT_DIR | check FILE")
+    history.add_argument("--environment", "-e")
+    history.add_argument("--component", "-c")
+    history.add_argument("--server", "-s")
+    history.add_argument("--since", help="ISO 8601 instant")
+    history.add_argument("--limit", "-n", type=int, default=None)
+    fmt = history.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
 
 
 def _selection(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +222,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "recover": _recover,
     "demo": _demo,
     "notify-test": _notify_test,
+    "timer": timer_command,
 }
 
 
