@@ -16,6 +16,7 @@ from rich.console import Console
 
 from agentmaint import __version__
 from agentmaint.cli.history import _events, _history, _recover
+from agentmaint.cli.metrics import _metrics
 from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
 from agentmaint.cli.reading import _plan, _validate, _windows
 from agentmaint.cli.render import _render
@@ -114,6 +115,8 @@ def _build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
 
+    _metrics_parser(sub)
+
     recover = sub.add_parser(
         "recover", help="record the runs whose controller died (and upgrade the history)"
     )
@@ -142,6 +145,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true")
     return parser
+
+
+def _metrics_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    metrics = sub.add_parser(
+        "metrics",
+        help="print the Prometheus metrics of the history and the plan (what metrics.textfile "
+        "holds); reads the history, never writes it",
+    )
+    metrics.add_argument("file", type=Path)
+    metrics.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
 
 
 def _selection(parser: argparse.ArgumentParser) -> None:
@@ -202,6 +215,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "history": _history,
     "events": _events,
     "recover": _recover,
+    "metrics": _metrics,
     "demo": _demo,
     "notify-test": _notify_test,
 }
