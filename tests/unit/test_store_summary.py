@@ -5,22 +5,28 @@ Here on SQLite; tests/integration/test_store_postgresql.py runs them again on Po
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+
+import pytest
 
 from agentmaint.history.store import HistoryStore
 from agentmaint.history.summary import HistorySummary, LastAttempt
 from agentmaint.records import Action, Outcome, RunStatus
-from tests.unit.test_store import (  # noqa: F401 -- fixtures: the engine under test
-    begin,
-    history_url,
-    minutes,
-    open_store,
-    rec,
-    record,
-    store,
-)
+from tests.unit import test_store
+from tests.unit.test_store import begin, minutes, rec, record
+
+# The engine under test (test_store_postgresql.py overrides history_url).
+history_url = test_store.history_url
+open_store = test_store.open_store
 
 A, B = "fleet-a", "fleet-b"
+
+
+@pytest.fixture
+def history(open_store: Callable[[], HistoryStore]) -> Iterator[HistoryStore]:
+    with open_store() as opened:
+        yield opened
 
 
 def _fill(store: HistoryStore) -> None:
@@ -73,9 +79,9 @@ def _fill(store: HistoryStore) -> None:
     begin(store, "r5", started=minutes(200), environments=(A,))  # still running: not counted
 
 
-def test_summary_of_runs_attempts_and_rollbacks(store: HistoryStore) -> None:
-    _fill(store)
-    summary = store.summary(["h1", "h2", "h3", "h9"], ["app", "db"])
+def test_summary_of_runs_attempts_and_rollbacks(history: HistoryStore) -> None:
+    _fill(history)
+    summary = history.summary(["h1", "h2", "h3", "h9"], ["app", "db"])
     assert summary.attempts == {
         ("h1", "app"): LastAttempt(
             at=minutes(63), failed=True, last_success=minutes(5), rolled_back=True
@@ -98,26 +104,26 @@ def test_summary_of_runs_attempts_and_rollbacks(store: HistoryStore) -> None:
     assert summary.rollbacks == {(A, "app"): 1}
 
 
-def test_summary_attempts_are_only_those_asked_for(store: HistoryStore) -> None:
-    _fill(store)
-    summary = store.summary(["h3"], ["db"])
+def test_summary_attempts_are_only_those_asked_for(history: HistoryStore) -> None:
+    _fill(history)
+    summary = history.summary(["h3"], ["db"])
     assert set(summary.attempts) == {("h3", "db")}
-    assert store.summary([], ["app"]).attempts == {}
-    assert store.summary(["h1"], []).attempts == {}
+    assert history.summary([], ["app"]).attempts == {}
+    assert history.summary(["h1"], []).attempts == {}
 
 
-def test_summary_of_an_empty_history(store: HistoryStore) -> None:
-    assert store.summary(["h1"], ["app"]) == HistorySummary()
+def test_summary_of_an_empty_history(history: HistoryStore) -> None:
+    assert history.summary(["h1"], ["app"]) == HistorySummary()
 
 
 def test_a_success_and_a_failure_at_the_same_instant_read_as_a_success(
-    store: HistoryStore,
+    history: HistoryStore,
 ) -> None:
     # As the planner reads it (HostComponentState.last_attempt_failed): a tie is no failure.
     at = minutes(5)
-    record(store, "ok", records=[rec("h1", "app", Action.UPDATE, Outcome.SUCCESS, at)])
+    record(history, "ok", records=[rec("h1", "app", Action.UPDATE, Outcome.SUCCESS, at)])
     record(
-        store,
+        history,
         "ko",
         status=RunStatus.FAILED,
         started=minutes(1),
@@ -126,13 +132,13 @@ def test_a_success_and_a_failure_at_the_same_instant_read_as_a_success(
             rec("h1", "app", Action.ROLLBACK, Outcome.SUCCESS, at),
         ],
     )
-    assert store.summary(["h1"], ["app"]).attempts == {
+    assert history.summary(["h1"], ["app"]).attempts == {
         ("h1", "app"): LastAttempt(at=at, failed=False, last_success=at)
     }
 
 
-def test_the_last_run_of_an_environment_is_the_last_finished(store: HistoryStore) -> None:
-    record(store, "long", environments=(A,), started=minutes(0), finished=minutes(90))
-    record(store, "short", environments=(A,), started=minutes(30), finished=minutes(40))
-    last = store.summary([], []).last_runs[A]
+def test_the_last_run_of_an_environment_is_the_last_finished(history: HistoryStore) -> None:
+    record(history, "long", environments=(A,), started=minutes(0), finished=minutes(90))
+    record(history, "short", environments=(A,), started=minutes(30), finished=minutes(40))
+    last = history.summary([], []).last_runs[A]
     assert (last.id, last.finished - last.started) == ("long", timedelta(minutes=90))
