@@ -8,6 +8,8 @@ parser and compared with what the history says through its ordinary queries; pro
 from __future__ import annotations
 
 import importlib.metadata
+import re
+import subprocess
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -259,3 +261,93 @@ def test_a_refused_textfile_is_a_warning_and_the_run_still_succeeds(
     assert precious.read_text() == "keep\n"
     assert textfile.is_symlink()
     assert load_schedule(path).metrics is not None
+
+
+RULE_TESTS = """
+rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  # One sample a minute: an instant query looks back only 5 minutes.
+  - interval: 1m
+    input_series:
+      # h1 never updated; h2 updated an hour before each sample.
+      - series: 'agentmaint_last_success_timestamp_seconds{instance="c1",
+          environment="fleet",component="app",host="h1"}'
+        values: '0x3600'
+      - series: 'agentmaint_last_success_timestamp_seconds{instance="c1",
+          environment="fleet",component="app",host="h2"}'
+        values: '0+60x3600'
+      - series: 'agentmaint_interval_seconds{instance="c1",environment="fleet",component="app"}'
+        values: '86400x3600'
+      # A failed run at 10h; old runs pruned at 20h (the counter goes down: no alert).
+      - series: 'agentmaint_runs_total{instance="c1",environment="fleet",status="failed"}'
+        values: '3x599 4x599 2x2400'
+      # A rollback at 30h.
+      - series: 'agentmaint_rollbacks_total{instance="c1",environment="fleet",component="app"}'
+        values: '1x1799 2x1800'
+    alert_rule_test:
+      - eval_time: 47h
+        alertname: AgentmaintHostNotUpdated
+        exp_alerts: []
+      - eval_time: 50h
+        alertname: AgentmaintHostNotUpdated
+        exp_alerts:
+          - exp_labels:
+              {severity: warning, instance: c1, environment: fleet, component: app, host: h1}
+            exp_annotations:
+              summary: "app not updated on h1 (fleet) for two intervals"
+      - eval_time: 10h30m
+        alertname: AgentmaintRunFailed
+        exp_alerts:
+          - exp_labels: {severity: critical, instance: c1, environment: fleet, status: failed}
+            exp_annotations:
+              summary: "a maintenance run of fleet ended failed: agentmaint history FILE -e fleet"
+      - eval_time: 12h
+        alertname: AgentmaintRunFailed
+        exp_alerts: []
+      - eval_time: 20h30m
+        alertname: AgentmaintRunFailed
+        exp_alerts: []
+      - eval_time: 30h30m
+        alertname: AgentmaintRolledBack
+        exp_alerts:
+          - exp_labels: {severity: warning, instance: c1, environment: fleet, component: app}
+            exp_annotations:
+              summary: "app was rolled back in fleet"
+      - eval_time: 29h
+        alertname: AgentmaintRolledBack
+        exp_alerts: []
+"""
+
+
+def test_the_readme_alerting_rules_are_valid_and_fire_when_they_should(
+    tmp_path: Path, promtool: Path
+) -> None:
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
+    section = readme.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    [rules] = [
+        block
+        for block in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+        if "groups:" in block
+    ]
+    (tmp_path / "rules.yml").write_text(rules)
+    (tmp_path / "tests.yml").write_text(RULE_TESTS)
+    checked = subprocess.run(
+        [str(promtool), "check", "rules", "rules.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 3 rules found" in checked.stdout
+    tested = subprocess.run(
+        [str(promtool), "test", "rules", "tests.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
