@@ -12,7 +12,7 @@ a caller's own metrics or logs) is a `RunObserver` (`agentmaint.run.observer`)::
     execute  -> every slice's job through ansible-runner; each finished task to observers
     conclude -> the typed RunResult from what the slices parsed
     finished -> observers: Recorder, Retention (under the locks), then, once the locks
-                are released, Notifier, MetricsWriter (``metrics``) and the caller's (a
+                are released, MetricsWriter (``metrics``), Notifier and the caller's (a
                 slow channel delays no run)
 """
 
@@ -103,8 +103,9 @@ def run_maintenance(
         notifier = Notifier(schedule, history, cancel)
         # The end of the run reaches these after the locks are released: a channel that
         # is slow to answer must not keep other runs out of the environments.
+        # The metrics first: a local file, which a slow notification channel must not delay.
         metrics = [MetricsWriter(schedule, history, at=at)] if schedule.metrics else []
-        outside = FinishLater([notifier, *metrics, *observers])
+        outside = FinishLater([*metrics, notifier, *observers])
         try:
             with environment_locks(
                 schedule.state_dir,
