@@ -28,8 +28,11 @@ may catch either (``except agentmaint.AgentmaintError`` catches them all)::
         │   │                               (the CLI exits 3; every other error exits 2)
         │   └── LockWaitCanceledError (RuntimeError)
         │                                   cancelled while waiting for a lock (``--wait``)
-        └── StateDirError (OSError)         the state directory cannot hold a run's history
-                                            and artifacts
+        ├── StateDirError (OSError)         the state directory cannot hold a run's history
+        │                                   and artifacts
+        └── MetricsError (OSError)          the metrics textfile cannot be written (its
+                                            directory is not a real one, it is a symlink,
+                                            ...); a run only logs it
 
 This module imports nothing from agentmaint, so any module may import it.
 """
@@ -49,6 +52,7 @@ __all__ = [
     "EventsError",
     "LockHeldError",
     "LockWaitCanceledError",
+    "MetricsError",
     "MissingHistoryError",
     "Problem",
     "ScheduleError",
@@ -170,6 +174,13 @@ class LockWaitCanceledError(LockHeldError):
 
 class StateDirError(AgentmaintError, OSError):
     """The state directory cannot hold a run's history and artifacts."""
+
+
+class MetricsError(AgentmaintError, OSError):
+    """The metrics textfile cannot be written; nothing was written (see `agentmaint.metrics`).
+
+    A symlink in its place, or as its directory, is refused rather than followed.
+    """
 
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")

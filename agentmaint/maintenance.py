@@ -12,7 +12,8 @@ a caller's own metrics or logs) is a `RunObserver` (`agentmaint.run.observer`)::
     execute  -> every slice's job through ansible-runner; each finished task to observers
     conclude -> the typed RunResult from what the slices parsed
     finished -> observers: Recorder, Retention (under the locks), then, once the locks
-                are released, Notifier and the caller's (a slow channel delays no run)
+                are released, MetricsWriter (``metrics``), Notifier and the caller's (a
+                slow channel delays no run)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from agentmaint.ansible.strategy import Strategy
 from agentmaint.ansible.strategy import resolve as resolve_strategy
 from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore, open_history
+from agentmaint.metrics.observer import MetricsWriter
 from agentmaint.notify.observer import Notifier
 from agentmaint.planning.forced import forced_plan
 from agentmaint.planning.planner import Plan, plan
@@ -106,7 +108,9 @@ def run_maintenance(
         notifier = Notifier(schedule, history, cancel)
         # The end of the run reaches these after the locks are released: a channel that
         # is slow to answer must not keep other runs out of the environments.
-        outside = FinishLater([notifier, *observers])
+        # The metrics first: a local file, which a slow notification channel must not delay.
+        metrics = [MetricsWriter(schedule, history, at=at)] if schedule.metrics else []
+        outside = FinishLater([*metrics, notifier, *observers])
         try:
             with environment_locks(
                 schedule.state_dir,

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from agentmaint import __version__
 from agentmaint.cli.history import _events, _history, _recover
+from agentmaint.cli.metrics import _metrics
 from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
 from agentmaint.cli.reading import _plan, _validate, _windows
 from agentmaint.cli.render import _render
@@ -84,6 +85,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     _add_history(sub)
+
+    _metrics_parser(sub)
 
     recover = sub.add_parser(
         "recover", help="record the runs whose controller died (and upgrade the history)"
@@ -162,6 +165,16 @@ def _add_history(sub: Any) -> None:
     fmt.add_argument("--csv", action="store_true")
 
 
+def _metrics_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    metrics = sub.add_parser(
+        "metrics",
+        help="print the Prometheus metrics of the history and the plan (what metrics.textfile "
+        "holds); reads the history, never writes it",
+    )
+    metrics.add_argument("file", type=Path)
+    metrics.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
+
+
 def _selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path)
     parser.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
@@ -220,6 +233,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "history": _history,
     "events": _events,
     "recover": _recover,
+    "metrics": _metrics,
     "demo": _demo,
     "notify-test": _notify_test,
     "timer": timer_command,

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from agentmaint.cli.console import LiveProgress, result_table
+from agentmaint.cli.metrics import _write_metrics_quietly
 from agentmaint.cli.options import _duration_option, parse_instant
 from agentmaint.cli.output import (
     EXIT_FAILED,
@@ -48,7 +49,9 @@ def _cancel_on_signals() -> Iterator[tuple[threading.Event, list[int]]]:
 
 def _run(args: argparse.Namespace, out: Console) -> int:
     schedule = load_schedule(args.file)
-    at = parse_instant(args.at)
+    # None: "now" when each stage needs it (the metrics written at the end of a run plan
+    # at the end, not at the start).
+    at = None if args.at == "now" else parse_instant(args.at)
     wait = _duration_option("--wait", args.wait)
     try:
         result, received = _run_with_display(
@@ -74,7 +77,11 @@ def _run(args: argparse.Namespace, out: Console) -> int:
         # A timer firing while the previous run still goes is not an error: that run does
         # the work; the next tick (or window) sees what is left.
         _one_line(out, args.json, f"previous run still going: {exc}", skipped="locked")
+        _write_metrics_quietly(schedule, at)
         return EXIT_OK
+    if result.nothing_due:
+        # Every trigger refreshes the metrics: the window and what is due change with time.
+        _write_metrics_quietly(schedule, at)
     if result.nothing_due and (args.scheduled or not args.json):
         when = result.plan.at.strftime("%Y-%m-%d %H:%M UTC")
         _one_line(

@@ -359,6 +359,17 @@ class Backup:
 
 
 @dataclass(frozen=True, slots=True)
+class Metrics:
+    """Prometheus metrics written for node_exporter's textfile collector (see `agentmaint.metrics`).
+
+    `textfile` (absolute; a ``.prom`` file) is rewritten atomically after every run and
+    every scheduled run that found nothing to do.
+    """
+
+    textfile: Path
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     """A whole validated schedule file."""
 
@@ -374,6 +385,7 @@ class Schedule:
     history_retention_days: int | None = None
     history_url: Secret | None = None  # sqlite:///... or postgresql://... (None: the embedded file)
     history_env_names: tuple[str, ...] = ()  # variables `history_url` was read from
+    metrics: Metrics | None = None  # None: no textfile is written
     source: str = "<memory>"
 
     def unresolved_secrets(self) -> tuple[SecretReference, ...]:

@@ -99,6 +99,7 @@ from agentmaint.history.rows import (
     task_from_row,
     to_text,
 )
+from agentmaint.history.summary import HistorySummary, summarize
 from agentmaint.planning.history import HostComponentState, StateKey
 from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
 
@@ -368,6 +369,16 @@ class HistoryStore:
                             instant(success), instant(failure)
                         )
         return result
+
+    def summary(self, servers: Collection[str], components: Collection[str]) -> HistorySummary:
+        """The history in aggregate, for monitoring (`agentmaint.history.summary`), one snapshot.
+
+        The latest attempt of each (server, component) of `servers` x `components` ever
+        attempted; finished runs by environment and status; the last finished run of each
+        environment; rollbacks by environment and component.
+        """
+        with self._reading() as db:
+            return summarize(db, servers, components)
 
     # ------------------------------------------------------------------ notifications
 

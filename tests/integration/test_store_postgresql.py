@@ -21,6 +21,7 @@ from agentmaint.records import HostCounts, TaskResult, TaskStatus
 from tests.postgres import PASSWORD, PostgresServer
 from tests.unit.test_store import *  # noqa: F403 -- the engine-agnostic tests, run here on PostgreSQL
 from tests.unit.test_store import _lock, _open, begin, here, record
+from tests.unit.test_store_summary import *  # noqa: F403 -- HistoryStore.summary, on PostgreSQL
 
 
 @pytest.fixture

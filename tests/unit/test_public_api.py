@@ -68,6 +68,7 @@ EXPORTED = {
     "EventsError",
     "LockHeldError",
     "LockWaitCanceledError",
+    "MetricsError",
     "Problem",
     "ScheduleError",
     "SecretReferenceError",

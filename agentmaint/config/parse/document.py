@@ -16,7 +16,7 @@ from agentmaint.config.parse.components import _Components
 from agentmaint.config.parse.environments import _Environments
 from agentmaint.config.parse.execution import _Execution
 from agentmaint.config.parse.notification import _Notification
-from agentmaint.config.schedule import Component, Environment, Schedule
+from agentmaint.config.schedule import Component, Environment, Metrics, Schedule
 from agentmaint.config.secret import referenced_variables
 from agentmaint.config.validation import schema_problems
 from agentmaint.errors import Problem, ScheduleError
@@ -134,5 +134,14 @@ class _Builder(_Environments, _Components, _Execution, _Notification, _Checks):
             history_retention_days=history.get("retention_days"),
             history_url=history_url,
             history_env_names=tuple(referenced_variables(history.get("url") or "")),
+            metrics=_metrics(doc.get("metrics"), base_dir),
             source=source,
         )
+
+
+def _metrics(raw: Any, base_dir: Path) -> Metrics | None:
+    """The ``metrics`` section (already checked by the schema); None when absent."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("textfile"), str):
+        return None
+    # Relative to the schedule file, like state_dir and the execution nodes' keys.
+    return Metrics(textfile=base_dir / Path(raw["textfile"]).expanduser())

@@ -1,0 +1,44 @@
+"""Prometheus metrics of the history and the plan, for node_exporter's textfile collector.
+
+With ``metrics: {textfile: PATH}`` in the schedule, ``agentmaint run`` rewrites PATH
+after every run and every run that found nothing to do (`MetricsWriter`,
+`write_metrics`); ``agentmaint metrics FILE`` prints the same exposition. Everything
+is read from the history (so the numbers survive restarts and equal what ``agentmaint
+history`` shows) and from the plan at that instant; no run id or time is a label::
+
+    agentmaint_info{version}                                     1
+    agentmaint_window_open{environment}                          1 while a window is open
+    agentmaint_due{environment,component}                        hosts due now
+    agentmaint_interval_seconds{environment,component}           the component's frequency
+    agentmaint_last_success_timestamp_seconds{environment,component,host}   0: never
+    agentmaint_last_run_timestamp_seconds{environment,component,host}       0: never
+    agentmaint_last_run_status{environment,component,host,status}  1 for the status of the
+        host's last attempt, 0 for the others (success, failed, unreachable, rolled_back, never)
+    agentmaint_run_duration_seconds{environment}                 the last finished run's
+    agentmaint_runs_total{environment,status}                    finished runs recorded
+    agentmaint_rollbacks_total{environment,component}            hosts rolled back
+
+The modules: `sample` reads what the metrics are made of, `collector` turns it into
+metric families (a `prometheus_client` collector over a fresh registry), `textfile`
+writes them without following a symlink, `observer` does it at the end of a run.
+"""
+
+from __future__ import annotations
+
+from agentmaint.metrics.collector import HostStatus, MetricsCollector, exposition, registry_of
+from agentmaint.metrics.observer import MetricsWriter
+from agentmaint.metrics.sample import Sample, read_sample, take_sample
+from agentmaint.metrics.textfile import write_metrics, write_textfile
+
+__all__ = [
+    "HostStatus",
+    "MetricsCollector",
+    "MetricsWriter",
+    "Sample",
+    "exposition",
+    "read_sample",
+    "registry_of",
+    "take_sample",
+    "write_metrics",
+    "write_textfile",
+]
