@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from agentmaint.config.parse.base import Path_
 from agentmaint.config.parse.secrets import _Secrets
@@ -44,10 +45,19 @@ class _Notification(_Secrets):
         if webhook is not None:
             channels.append(Channel(ChannelType.SLACK, when=default_when, url=webhook))
         raw_channels = raw.get("channels")
+        names: set[str] = set()
         for index, item in enumerate(raw_channels if isinstance(raw_channels, list) else []):
             channel = self.channel(item, [*path, "channels", index], default_when)
-            if channel is not None:
-                channels.append(channel)
+            if channel is None:
+                continue
+            if channel.name is not None and channel.name in names:
+                self.fail(
+                    [*path, "channels", index, "name"],
+                    f"{channel.name!r} names another channel too: results could not tell "
+                    "them apart",
+                )
+            names.add(channel.name or "")
+            channels.append(channel)
         if smtp is None and any(c.type is ChannelType.EMAIL for c in channels):
             smtp = SmtpSettings()
         return Notification(
@@ -59,8 +69,10 @@ class _Notification(_Secrets):
         )
 
     def check_url(self, url: Secret, path: Path_) -> None:
-        if not url.reveal().startswith(("http://", "https://")):
-            self.fail(path, "is not an http:// or https:// URL (value not shown: it is secret)")
+        """The resolved URL (so also a ``${ENV}`` or ``file:`` reference's value) is http(s)."""
+        problem = _http_url_problem(url.reveal())
+        if problem:
+            self.fail(path, f"{problem} (value not shown: it is secret)")
 
     def when(self, raw: Any, default: frozenset[NotifyEvent]) -> frozenset[NotifyEvent]:
         if not isinstance(raw, list):
@@ -81,6 +93,11 @@ class _Notification(_Secrets):
         password = self.secret(raw.get("password"), [*path, "password"])
         if isinstance(username, str) and password is None and "password" not in raw:
             self.fail([*path, "password"], "is required with 'username'")
+        if "password" in raw and "username" not in raw:
+            self.fail(
+                [*path, "password"],
+                "needs 'username': without one agentmaint does not log in",
+            )
         ca_file = raw.get("ca_file")
         host = raw.get("host")
         sender = raw.get("from")
@@ -91,8 +108,12 @@ class _Notification(_Secrets):
             tls=tls,
             username=username if isinstance(username, str) else None,
             password=password,
-            timeout=self.duration(raw.get("timeout"), [*path, "timeout"], timedelta(seconds=30))
-            or timedelta(seconds=30),
+            timeout=self.duration(
+                raw.get("timeout"),
+                [*path, "timeout"],
+                timedelta(seconds=30),
+                hint="omit it for the default, 30s",
+            ),
             ca_file=Path(ca_file) if isinstance(ca_file, str) else None,
         )
 
@@ -135,6 +156,24 @@ class _Notification(_Secrets):
             headers=headers,
             name=name if isinstance(name, str) else None,
         )
+
+
+def _http_url_problem(url: str) -> str | None:
+    """What makes `url` unusable as a Slack or webhook URL, or None (the value is never named)."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "contains spaces or control characters"
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"}:
+        return "is not an http:// or https:// URL"
+    try:
+        port = parts.port
+    except ValueError:
+        return "has an invalid port: expected 1-65535"
+    if port == 0:
+        return "has an invalid port: expected 1-65535"
+    if not parts.hostname:
+        return "names no host"
+    return None
 
 
 def _addresses(raw: Any) -> tuple[str, ...]:
