@@ -251,6 +251,14 @@ HOLES = [
     ("history: {url: 'postgresql://u:pw@db:0/x'}", "history.url: has an invalid port"),
     ("history: {url: 'postgresql://u:pw@db:70000/x'}", "history.url: has an invalid port"),
     (
+        "components: {os: {healthcheck: {url: 'http://localhost:0/health'}}}",
+        "components.os.healthcheck.url: 'http://localhost:0/health' has an invalid port",
+    ),
+    (
+        "components: {os: {healthcheck: {url: 'https://:8080/health'}}}",
+        "components.os.healthcheck.url: 'https://:8080/health' names no host",
+    ),
+    (
         "components: {os: {healthcheck: {url: 'ftp://h/'}}}",
         "components.os.healthcheck.url: 'ftp://h/' is not an http(s) URL",
     ),

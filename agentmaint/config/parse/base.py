@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agentmaint.config.durations import duration_seconds, format_duration
@@ -81,6 +82,24 @@ class _BuilderBase:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=zone)
         return moment.astimezone(UTC)
+
+
+def http_url_problem(url: str) -> str | None:
+    """What makes `url` unusable as an http(s) URL, or None (the message never names it)."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "contains spaces or control characters"
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"}:
+        return "is not an http:// or https:// URL"
+    try:
+        port = parts.port
+    except ValueError:
+        return "has an invalid port: expected 1-65535"
+    if port == 0:
+        return "has an invalid port: expected 1-65535"
+    if not parts.hostname:
+        return "names no host"
+    return None
 
 
 def _ini_value(value: Any) -> str:

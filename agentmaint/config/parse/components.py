@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from agentmaint.config.parse.base import Path_, _BuilderBase
+from agentmaint.config.parse.base import Path_, _BuilderBase, http_url_problem
 from agentmaint.config.roles import COMPONENT_ROLES, DEFAULT_ROLE, check_vars
 from agentmaint.config.schedule import Backup, Component, Frequency, HealthCheck
 
@@ -85,6 +85,11 @@ class _Components(_BuilderBase):
             self.fail(path, "needs exactly one of 'command' and 'url'")
             return None
         contains = raw.get("contains")
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            # The schema checked the scheme; this checks the host and port.
+            problem = http_url_problem(url)
+            if problem:
+                self.fail([*path, "url"], f"{url!r} {problem}")
         return HealthCheck(
             command=command if isinstance(command, str) else None,
             url=url if isinstance(url, str) else None,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from agentmaint.config.parse.base import Path_
+from agentmaint.config.parse.base import Path_, http_url_problem
 from agentmaint.config.parse.secrets import _Secrets
 from agentmaint.config.schedule import (
     DEFAULT_WHEN,
@@ -70,7 +69,7 @@ class _Notification(_Secrets):
 
     def check_url(self, url: Secret, path: Path_) -> None:
         """The resolved URL (so also a ``${ENV}`` or ``file:`` reference's value) is http(s)."""
-        problem = _http_url_problem(url.reveal())
+        problem = http_url_problem(url.reveal())
         if problem:
             self.fail(path, f"{problem} (value not shown: it is secret)")
 
@@ -156,24 +155,6 @@ class _Notification(_Secrets):
             headers=headers,
             name=name if isinstance(name, str) else None,
         )
-
-
-def _http_url_problem(url: str) -> str | None:
-    """What makes `url` unusable as a Slack or webhook URL, or None (the value is never named)."""
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        return "contains spaces or control characters"
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in {"http", "https"}:
-        return "is not an http:// or https:// URL"
-    try:
-        port = parts.port
-    except ValueError:
-        return "has an invalid port: expected 1-65535"
-    if port == 0:
-        return "has an invalid port: expected 1-65535"
-    if not parts.hostname:
-        return "names no host"
-    return None
 
 
 def _addresses(raw: Any) -> tuple[str, ...]:
