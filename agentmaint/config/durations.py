@@ -11,19 +11,26 @@ _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)
 DURATION_PATTERN = _DURATION.pattern
 
 
+def duration_seconds(text: str) -> int | None:
+    """The length of `text` in seconds (0 for ``0m``), or None when it is not the syntax."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match or not any(match.groups()):
+        return None
+    return sum(
+        int(value) * _UNITS[unit]
+        for value, unit in zip(match.groups(), _UNITS, strict=True)
+        if value
+    )
+
+
 def parse_duration(text: str) -> timedelta:
     """Parse a duration such as ``90m`` or ``1h30m`` (units w, d, h, m, s, in that order).
 
     Raises `ValueError` naming the text when it is not a positive duration.
     """
-    match = _DURATION.fullmatch(text.strip())
-    if not match or not any(match.groups()):
+    seconds = duration_seconds(text)
+    if seconds is None:
         raise ValueError(f"{text!r} is not a duration (use e.g. 90m, 2h, 1h30m, 14d)")
-    seconds = sum(
-        int(value) * _UNITS[unit]
-        for value, unit in zip(match.groups(), _UNITS, strict=True)
-        if value
-    )
     if seconds <= 0:
         raise ValueError(f"{text!r} is not a positive duration")
     return timedelta(seconds=seconds)

@@ -23,6 +23,8 @@ ROLES_PATH = Path(__file__).resolve().parent.parent / "roles"
 #: Component roles: each has a ``main`` (update) and a ``rollback`` entry point.
 COMPONENT_ROLES = ("command", "os_packages", "python_deps", "model", "docker")
 DEFAULT_ROLE = "command"
+#: Role arguments that count something the role keeps, so 0 is refused (the roles assert it).
+AT_LEAST_ONE = frozenset({"agentmaint_model_keep", "agentmaint_python_deps_history_keep"})
 
 
 def role_name(role: str) -> str:
@@ -107,7 +109,7 @@ def check_vars(role: str, given: Mapping[str, Any]) -> Iterator[tuple[str | None
             suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
             yield key, f"is not an argument of role {role}{suffix}"
             continue
-        yield from ((key, message) for message in _check_value(option, value))
+        yield from ((key, message) for message in _check_value(option, value, name))
     given_names = {variable(role, key) for key in given}
     for name, option in argument_specs(role).get("main", {}).items():
         if isinstance(option, Mapping) and option.get("required") and name not in given_names:
@@ -115,7 +117,7 @@ def check_vars(role: str, given: Mapping[str, Any]) -> Iterator[tuple[str | None
             yield None, f"role {role} needs {short!r}"
 
 
-def _check_value(option: Mapping[str, Any], value: Any) -> Iterator[str]:
+def _check_value(option: Mapping[str, Any], value: Any, name: str = "") -> Iterator[str]:
     kind = str(option.get("type", "str"))
     expected = _TYPES.get(kind, (object,))
     wrong = not isinstance(value, expected) or (
@@ -127,6 +129,13 @@ def _check_value(option: Mapping[str, Any], value: Any) -> Iterator[str]:
     choices = option.get("choices")
     if isinstance(choices, list) and value not in choices:
         yield f"{value!r} is not one of {', '.join(map(repr, choices))}"
+    # Every integer argument of the bundled roles is a count or a number of seconds.
+    if kind in {"int", "float"} and value < 0:
+        yield f"{value!r} must be 0 or more"
+    elif kind == "int" and value < 1 and name in AT_LEAST_ONE:
+        yield f"{value!r} must be at least 1"
+    if kind == "str" and option.get("required") and not value.strip():
+        yield "must not be empty"
     if kind == "list" and isinstance(value, list):
         element = option.get("elements")
         if isinstance(element, str):

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from agentmaint.errors import Problem, ScheduleError, SecretReferenceError
 
@@ -88,16 +88,18 @@ class SecretReference(Secret):
     (``https://hooks.example/${KEY}``); `describe` names only where the value comes from.
     """
 
-    __slots__ = ("_http_url", "_path")
+    __slots__ = ("_check", "_path")
 
-    def __init__(self, reference: str, path: str, *, http_url: bool = False) -> None:
+    def __init__(
+        self, reference: str, path: str, *, check: Callable[[str], str | None] | None = None
+    ) -> None:
         """Keep `reference` (its form already checked) for the setting at `path`.
 
-        `http_url`: the resolved value must be an http:// or https:// URL.
+        `check`: what is wrong with the resolved value (e.g. `http_url_problem`), or None.
         """
         super().__init__(reference)
         self._path = path
-        self._http_url = http_url
+        self._check = check
 
     @property
     def path(self) -> str:
@@ -120,8 +122,9 @@ class SecretReference(Secret):
     def resolve(self, environ: Mapping[str, str] | None = None) -> Secret:
         """The resolved `Secret`; `SecretReferenceError` (naming no value) if it cannot be."""
         secret = resolve(self._value, environ)
-        if self._http_url and not secret.reveal().startswith(_HTTP_SCHEMES):
-            raise SecretReferenceError(NOT_A_URL)
+        problem = self._check(secret.reveal()) if self._check is not None else None
+        if problem is not None:
+            raise SecretReferenceError(hidden(problem))
         return secret
 
     def __eq__(self, other: object) -> bool:
@@ -226,6 +229,64 @@ def url_problem(text: str) -> str | None:
     prefix = text[: text.find("${")]
     if "://" in prefix and not prefix.startswith(_HTTP_SCHEMES):
         return NOT_A_URL
+    return None
+
+
+_HIDDEN = " (value not shown: it is secret)"
+
+
+def hidden(problem: str) -> str:
+    """A problem of a secret value, said without the value."""
+    return problem if problem.endswith(_HIDDEN) else problem + _HIDDEN
+
+
+def http_url_problem(url: str) -> str | None:
+    """What makes `url` unusable as an http(s) URL, or None (the message never names it)."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "contains spaces or control characters"
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"}:
+        return NOT_A_URL
+    try:
+        port = parts.port
+    except ValueError:
+        return "has an invalid port: expected 1-65535"
+    if port == 0:
+        return "has an invalid port: expected 1-65535"
+    if not parts.hostname:
+        return "names no host"
+    return None
+
+
+_SQLITE_PREFIX = "sqlite:///"
+
+
+def history_url_problem(url: str) -> str | None:
+    """What makes a resolved ``history.url`` unusable, or None; never shows a password.
+
+    The schema checks the scheme as written; this checks the rest once references are
+    resolved, by the rules of `agentmaint.history.db.url` (which config cannot import).
+    """
+    if url.startswith(_SQLITE_PREFIX):
+        rest = url[len(_SQLITE_PREFIX) :]
+        if "?" in rest or "#" in rest:
+            return "a sqlite URL takes no query (?) or fragment (#)"
+        if not rest.strip("/") or rest.endswith("/"):
+            return (
+                "names no database file (use sqlite:///relative/path or sqlite:////absolute/path)"
+            )
+        return None
+    if not url.startswith(("postgresql://", "postgres://")):
+        return None  # the schema reported the scheme
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "has an invalid port (expected 1-65535)"
+    if parts.fragment:
+        return "a PostgreSQL URL takes no fragment (#)"
     return None
 
 

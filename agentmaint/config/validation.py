@@ -109,6 +109,11 @@ def _explain(error: ValidationError) -> Iterator[Problem]:  # noqa: PLR0912 - on
         expected = " or ".join(_JSON_TYPES.get(name, name) for name in names)
         yield Problem(where, f"expected {expected}, got {_type_name(instance)}")
         return
+    advice = f" ({schema['x-hint']})" if "x-hint" in schema else ""
+    if keyword == "pattern" and isinstance(instance, str) and not instance.strip():
+        # A blank value gets one plain message, whatever else its pattern demands.
+        yield Problem(where, "must not be empty" if not instance else "must not be blank")
+        return
     if keyword in {"pattern", "format", "not", "oneOf", "anyOf"} and "x-error" in schema:
         yield Problem(where, f"{_short(instance)} {schema['x-error']}")
         return
@@ -116,7 +121,14 @@ def _explain(error: ValidationError) -> Iterator[Problem]:  # noqa: PLR0912 - on
         yield Problem(where, "must not be empty")
         return
     if keyword == "minItems":
-        yield Problem(where, "must not be an empty list")
+        yield Problem(where, f"must not be an empty list{advice}")
+        return
+    if keyword == "uniqueItems" and isinstance(instance, list):
+        seen: list[Any] = []
+        for item in instance:
+            if item in seen:
+                yield Problem(where, f"lists {_short(item)} more than once")
+            seen.append(item)
         return
     if keyword == "minLength":
         yield Problem(
@@ -125,6 +137,6 @@ def _explain(error: ValidationError) -> Iterator[Problem]:  # noqa: PLR0912 - on
         return
     if keyword in {"minimum", "maximum"}:
         bound = "at least" if keyword == "minimum" else "at most"
-        yield Problem(where, f"{_short(instance)} must be {bound} {rule}")
+        yield Problem(where, f"{_short(instance)} must be {bound} {rule}{advice}")
         return
     yield Problem(where, error.message)

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agentmaint.config.durations import parse_duration
+from agentmaint.config.durations import duration_seconds, format_duration
 from agentmaint.errors import Problem, format_path
 
 UTC = ZoneInfo("UTC")
@@ -40,13 +40,31 @@ class _BuilderBase:
             self.fail(path, f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin, UTC)")
             return default
 
-    def duration(self, value: Any, path: Path_, default: timedelta) -> timedelta:
+    def duration(
+        self,
+        value: Any,
+        path: Path_,
+        default: timedelta,
+        *,
+        zero: bool = False,
+        at_most: timedelta | None = None,
+        hint: str = "",
+    ) -> timedelta:
+        """A duration field; `zero` allows ``0m``, `at_most` bounds it, `hint` ends a refusal."""
         if not isinstance(value, str):
             return default
-        try:
-            return parse_duration(value)
-        except ValueError:
+        seconds = duration_seconds(value)
+        if seconds is None:
             return default  # the schema's pattern already reported it
+        suffix = f" ({hint})" if hint else ""
+        if seconds == 0 and not zero:
+            self.fail(path, f"{value!r} is zero: expected a duration longer than 0{suffix}")
+            return default
+        delta = timedelta(seconds=seconds)
+        if at_most is not None and delta > at_most:
+            self.fail(path, f"{value!r} is longer than {format_duration(at_most)}{suffix}")
+            return default
+        return delta
 
     def instant(self, value: Any, path: Path_, zone: ZoneInfo, *, end: bool) -> datetime | None:
         if not isinstance(value, str):

@@ -70,7 +70,7 @@ class _Checks(_BuilderBase):
         names = list(dict.fromkeys(n.name for n in execution.nodes))
         for env in environments.values():
             node = env.execution_node
-            if node is None or node == LOCAL_NODE or node in names:
+            if not node or node == LOCAL_NODE or node in names:  # "" is the schema's to report
                 continue
             known = ", ".join([*names, LOCAL_NODE])
             self.fail(

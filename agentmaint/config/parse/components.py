@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from agentmaint.config.durations import parse_duration
 from agentmaint.config.parse.base import Path_, _BuilderBase
 from agentmaint.config.roles import COMPONENT_ROLES, DEFAULT_ROLE, check_vars
 from agentmaint.config.schedule import Backup, Component, Frequency, HealthCheck
+from agentmaint.config.secret import http_url_problem
 
 #: The seed's frequencies, with its day counts (a "month" is 30 days).
 NAMED_FREQUENCIES = {
@@ -36,10 +36,9 @@ class _Components(_BuilderBase):
         if text in NAMED_FREQUENCIES:
             interval = NAMED_FREQUENCIES[text]
         else:
-            try:
-                interval = parse_duration(text)
-            except ValueError:
-                return None
+            interval = self.duration(text, ["components", name, "frequency"], timedelta(0))
+            if not interval:
+                return None  # reported: zero here, or a bad pattern by the schema
         rollback = raw.get("rollback_command")
         return Component(
             name=name,
@@ -87,14 +86,41 @@ class _Components(_BuilderBase):
             self.fail(path, "needs exactly one of 'command' and 'url'")
             return None
         contains = raw.get("contains")
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            # The schema checked the scheme; this checks the host and port.
+            problem = http_url_problem(url)
+            if problem:
+                self.fail([*path, "url"], f"{url!r} {problem}")
         return HealthCheck(
             command=command if isinstance(command, str) else None,
             url=url if isinstance(url, str) else None,
             status=int(raw.get("status", 200)),
             contains=contains if isinstance(contains, str) else None,
             retries=int(raw.get("retries", 3)),
-            delay=self.duration(raw.get("delay"), [*path, "delay"], timedelta(seconds=5)),
+            delay=self.duration(
+                raw.get("delay"), [*path, "delay"], timedelta(seconds=5), zero=True
+            ),
         )
+
+    def check_backup(self, raw: Any) -> None:
+        """Report backup settings that would silently do nothing."""
+        if not isinstance(raw, dict):
+            return
+        paths = raw.get("paths")
+        # A blank backup_command is the schema's to report.
+        if raw.get("pre_update") is True and "backup_command" not in raw and not paths:
+            self.fail(
+                ["backup", "pre_update"],
+                "is true but there is nothing to back up: give backup_command or paths",
+            )
+        if raw.get("restore_on_failure") is True and (
+            raw.get("pre_update") is not True or not paths
+        ):
+            self.fail(
+                ["backup", "restore_on_failure"],
+                "needs pre_update: true and paths (it restores the archive of 'paths' taken "
+                "before the update)",
+            )
 
     def backup(self, raw: Any) -> Backup:
         if not isinstance(raw, dict):

@@ -116,6 +116,7 @@ class _Builder(_Environments, _Components, _Execution, _Notification, _Checks):
         history = doc.get("history") if isinstance(doc.get("history"), dict) else {}
         assert isinstance(history, dict)
         history_url = self.history_url(history.get("url"))
+        self.check_backup(doc.get("backup"))
         if self.problems:
             return None
         return Schedule(

@@ -21,9 +21,16 @@ from agentmaint.config.schedule import (
 from agentmaint.errors import CronError
 
 DEFAULT_DURATION = timedelta(hours=1)
+#: The longest window: a weekly window this long never closes, and finding the window open
+#: at an instant walks every start within one duration before it.
+MAX_WINDOW = timedelta(days=7)
 _DAY_NUMBERS = {name.lower(): number for number, name in enumerate(WEEKDAY_NAMES)} | {
     name[:3].lower(): number for number, name in enumerate(WEEKDAY_NAMES)
 }
+
+
+_HOST_KEYS = ("servers", "hosts")
+_PORT_VARIABLES = ("ansible_port", "ansible_ssh_port")
 
 
 class _Environments(_BuilderBase):
@@ -37,6 +44,8 @@ class _Environments(_BuilderBase):
         hosts = self.hosts(raw, path)
         if "servers" not in raw and "hosts" not in raw:
             self.fail(path, "needs 'servers' (a list of host names) or 'hosts' (a mapping)")
+        elif not hosts and all(isinstance(raw.get(k), list | dict | None) for k in _HOST_KEYS):
+            self.fail(path, "has no hosts: list at least one in 'servers' or 'hosts'")
         schedule = self.update_schedule(
             raw.get("update_schedule"), [*path, "update_schedule"], default_zone
         )
@@ -57,7 +66,7 @@ class _Environments(_BuilderBase):
             gate = PromotionGate(
                 environment=promote["environment"],
                 soak=self.duration(
-                    promote.get("soak"), [*path, "promote_from", "soak"], timedelta(0)
+                    promote.get("soak"), [*path, "promote_from", "soak"], timedelta(0), zero=True
                 ),
             )
         blackouts = self.blackouts(raw.get("blackouts"), [*path, "blackouts"], zone)
@@ -88,6 +97,7 @@ class _Environments(_BuilderBase):
                 self.fail([*path, "hosts", host], f"host {host!r} is also listed in 'servers'")
             clean: dict[str, HostVarValue] = {}
             if isinstance(variables, dict):
+                self.check_ports(variables, [*path, "hosts", str(host)])
                 clean = {
                     str(k): v
                     for k, v in variables.items()
@@ -96,14 +106,30 @@ class _Environments(_BuilderBase):
             hosts[str(host)] = Host(str(host), clean)
         return tuple(hosts.values())
 
+    def check_ports(self, variables: dict[str, Any], path: Path_) -> None:
+        """A port written as a string is 1-65535 too (the schema bounds integers and digits)."""
+        for name in _PORT_VARIABLES:
+            value = variables.get(name)
+            if not isinstance(value, str) or not value.isdigit():
+                continue  # absent, an integer, or not digits: the schema reports those
+            if not 0 < int(value) < 65536:
+                self.fail([*path, name], f"{value!r} is not a port number (1-65535)")
+
     def update_schedule(
         self, raw: Any, path: Path_, default_zone: ZoneInfo
     ) -> UpdateSchedule | None:
         if not isinstance(raw, dict):
             return None
         zone = self.zone(raw.get("timezone"), [*path, "timezone"], default_zone)
-        duration = self.duration(raw.get("duration"), [*path, "duration"], DEFAULT_DURATION)
-        cutoff = self.duration(raw.get("cutoff"), [*path, "cutoff"], timedelta(0))
+        duration = self.duration(
+            raw.get("duration"),
+            [*path, "duration"],
+            DEFAULT_DURATION,
+            at_most=MAX_WINDOW,
+            hint="a window lasts from 1s to 7d; for one that is always open use "
+            "day_of_week: daily with duration: 24h",
+        )
+        cutoff = self.duration(raw.get("cutoff"), [*path, "cutoff"], timedelta(0), zero=True)
         if "cutoff" in raw and cutoff >= duration:
             self.fail(
                 [*path, "cutoff"],

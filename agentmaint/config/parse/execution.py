@@ -31,7 +31,13 @@ class _Execution(_BuilderBase):
                 self.fail(["execution", "nodes", index, "name"], f"{node.name!r} is used twice")
             seen.add(node.name if node is not None else "")
         return Execution(
-            timeout=self.duration(timeout, ["execution", "timeout"], timedelta(0)) or None,
+            timeout=self.duration(
+                timeout,
+                ["execution", "timeout"],
+                timedelta(0),
+                hint="omit it to stop a run when its window closes",
+            )
+            or None,
             forks=forks if isinstance(forks, int) else None,
             pipelining=bool(raw.get("pipelining", True)),
             strategy=strategy if isinstance(strategy := raw.get("strategy"), str) else "auto",

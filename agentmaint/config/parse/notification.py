@@ -42,10 +42,19 @@ class _Notification(_Secrets):
         if webhook is not None:
             channels.append(Channel(ChannelType.SLACK, when=default_when, url=webhook))
         raw_channels = raw.get("channels")
+        names: set[str] = set()
         for index, item in enumerate(raw_channels if isinstance(raw_channels, list) else []):
             channel = self.channel(item, [*path, "channels", index], default_when)
-            if channel is not None:
-                channels.append(channel)
+            if channel is None:
+                continue
+            if channel.name is not None and channel.name in names:
+                self.fail(
+                    [*path, "channels", index, "name"],
+                    f"{channel.name!r} names another channel too: results could not tell "
+                    "them apart",
+                )
+            names.add(channel.name or "")
+            channels.append(channel)
         if smtp is None and any(c.type is ChannelType.EMAIL for c in channels):
             smtp = SmtpSettings()
         return Notification(
@@ -75,6 +84,11 @@ class _Notification(_Secrets):
         password = self.secret(raw.get("password"), [*path, "password"])
         if isinstance(username, str) and password is None and "password" not in raw:
             self.fail([*path, "password"], "is required with 'username'")
+        if "password" in raw and "username" not in raw:
+            self.fail(
+                [*path, "password"],
+                "needs 'username': without one agentmaint does not log in",
+            )
         ca_file = raw.get("ca_file")
         host = raw.get("host")
         sender = raw.get("from")
@@ -85,8 +99,12 @@ class _Notification(_Secrets):
             tls=tls,
             username=username if isinstance(username, str) else None,
             password=password,
-            timeout=self.duration(raw.get("timeout"), [*path, "timeout"], timedelta(seconds=30))
-            or timedelta(seconds=30),
+            timeout=self.duration(
+                raw.get("timeout"),
+                [*path, "timeout"],
+                timedelta(seconds=30),
+                hint="omit it for the default, 30s",
+            ),
             ca_file=Path(ca_file) if isinstance(ca_file, str) else None,
         )
 

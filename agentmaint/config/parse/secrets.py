@@ -11,12 +11,16 @@ The variables the notification secrets were read from are remembered
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agentmaint.config.parse.base import Path_, _BuilderBase
 from agentmaint.config.secret import (
     Secret,
     SecretReference,
+    hidden,
+    history_url_problem,
+    http_url_problem,
     is_reference,
     reference_problem,
     referenced_variables,
@@ -30,7 +34,7 @@ class _Secrets(_BuilderBase):
 
     def history_url(self, value: Any) -> Secret | None:
         """``history.url``, resolved like any secret (it may carry a password)."""
-        return self._secret(value, ["history", "url"], http_url=False)
+        return self._secret(value, ["history", "url"], check=history_url_problem)
 
     def secret(self, value: Any, path: Path_, *, http_url: bool = False) -> Secret | None:
         """A notification secret (``${ENV}``, ``file:``); None when absent, empty or wrong.
@@ -39,18 +43,30 @@ class _Secrets(_BuilderBase):
         """
         if isinstance(value, str) and reference_problem(value) is None:
             self.secret_variables.extend(referenced_variables(value))
-        return self._secret(value, path, http_url=http_url)
+        return self._secret(value, path, check=http_url_problem if http_url else None)
 
-    def _secret(self, value: Any, path: Path_, *, http_url: bool) -> Secret | None:
+    def _secret(
+        self, value: Any, path: Path_, *, check: Callable[[str], str | None] | None
+    ) -> Secret | None:
+        """A secret field: its form checked, then its value by `check`.
+
+        A literal's value is checked now, a reference's when it is resolved; a problem
+        never shows the value.
+        """
         if not isinstance(value, str) or not value:
             return None
-        problem = reference_problem(value) or (url_problem(value) if http_url else None)
+        problem = reference_problem(value) or (
+            url_problem(value) if check is http_url_problem else None
+        )
         if problem is not None:
             self.fail(path, problem)
             return None
         if not is_reference(value):
+            if check is not None and (problem := check(value)) is not None:
+                self.fail(path, hidden(problem))
+                return None
             return Secret(value)
-        reference = SecretReference(value, format_path(path), http_url=http_url)
+        reference = SecretReference(value, format_path(path), check=check)
         if not self.resolve_secrets:
             return reference
         try:
