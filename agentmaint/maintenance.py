@@ -44,6 +44,7 @@ from agentmaint.run.environment import secret_environment
 from agentmaint.run.ids import new_run_id
 from agentmaint.run.jobdir import job_timeout
 from agentmaint.run.locks import environment_locks
+from agentmaint.run.logging_observer import RunLog, log_lock_refused, log_locks_taken, log_plan
 from agentmaint.run.observer import FinishLater, Observers, RunObserver
 from agentmaint.run.recorder import Recorder, Retention
 from agentmaint.run.recovery import recover_interrupted_runs
@@ -90,6 +91,7 @@ def run_maintenance(
     with _history(schedule, store) as history:
         recover_interrupted_runs(history)
         the_plan = _decide(schedule, history, at, environments, components, force=force)
+        log_plan(the_plan)
         targets = targets_from_decisions(the_plan.due)
         if not targets:
             return RunResult(plan=the_plan)
@@ -101,7 +103,7 @@ def run_maintenance(
         notifier = Notifier(schedule, history, cancel)
         # The end of the run reaches these after the locks are released: a channel that
         # is slow to answer must not keep other runs out of the environments.
-        outside = FinishLater([notifier, *observers])
+        outside = FinishLater([RunLog(secret_environment(schedule)[1]), notifier, *observers])
         try:
             with environment_locks(
                 schedule.state_dir,
@@ -111,11 +113,13 @@ def run_maintenance(
                 history_url=schedule.history_url,
                 cancel=cancel,
             ):
+                log_locks_taken(envs, run_id)
                 if not force:
                     # Decide again under the locks: a run that held them (while this one
                     # waited, or between the first plan and the lock) may have done the
                     # work, and the window may have moved on.
                     the_plan = _decide(schedule, history, at, envs, components, force=False)
+                    log_plan(the_plan, again=True)
                     targets = targets_from_decisions(the_plan.due)
                     if not targets:
                         return RunResult(plan=the_plan)
@@ -139,7 +143,8 @@ def run_maintenance(
                     observer=watchers,
                     strategy=strategy,
                 )
-        except BaseException:
+        except BaseException as exc:
+            log_lock_refused(exc, run_id)
             # The error of the run comes first; the others still hear how it ended.
             with contextlib.suppress(Exception):
                 outside.finish()
