@@ -141,7 +141,7 @@ class CliLog:
             handler.setLevel(_level(logging.INFO, steps))
             handler.setFormatter(formatter)
             self._handlers.append(handler)
-        self._saved: tuple[int, bool] | None = None
+        self._saved: int | None = None
 
     @property
     def levels(self) -> tuple[int, ...]:
@@ -149,14 +149,12 @@ class CliLog:
         return tuple(h.level for h in self._handlers)
 
     def __enter__(self) -> CliLog:
-        """Attach the handlers; the library's records stop at them (no propagation)."""
+        """Attach the handlers (records still propagate: a caller's own handlers see them)."""
         logger = logging.getLogger(LOGGER)
-        self._saved = (logger.level, logger.propagate)
+        self._saved = logger.level
         for handler in self._handlers:
             logger.addHandler(handler)
         logger.setLevel(min(self.levels))
-        # A program that configured the root logger and calls `main` gets each line once.
-        logger.propagate = False
         return self
 
     def __exit__(
@@ -171,8 +169,7 @@ class CliLog:
             logger.removeHandler(handler)
             handler.close()
         if self._saved is not None:
-            logger.setLevel(self._saved[0])
-            logger.propagate = self._saved[1]
+            logger.setLevel(self._saved)
         for handler in self._handlers[1:]:
             assert isinstance(handler, logging.StreamHandler)
             handler.stream.close()
