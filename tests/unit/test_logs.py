@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,8 +16,10 @@ import yaml
 from agentmaint.cli import main
 from agentmaint.cli.app import _build_parser
 from agentmaint.cli.logs import CliLog
-from agentmaint.records import Action, TaskResult, TaskStatus
+from agentmaint.history.store import HistoryStore
+from agentmaint.records import Action, RunRecord, TaskResult, TaskStatus
 from agentmaint.run.logging_observer import MAX_ERROR, RunLog
+from agentmaint.run.recovery import recover_interrupted_runs
 from agentmaint.run.results import Progress
 from tests.schedules import local_hosts
 
@@ -231,3 +235,24 @@ def test_run_log_lines_redact_secrets_and_stay_one_line(
 def test_the_library_adds_no_handler_that_prints() -> None:
     handlers = logging.getLogger("agentmaint").handlers
     assert handlers and all(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+def test_a_dead_run_recovered_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()  # its pid is that of a dead controller
+    with HistoryStore.open(tmp_path / ".agentmaint") as store:
+        store.begin_run(
+            RunRecord(
+                id="dead-1",
+                trigger="schedule",
+                started=datetime.now(UTC),
+                environments=("blue",),
+                pid=process.pid,
+            )
+        )
+        with caplog.at_level(logging.INFO, logger="agentmaint"):
+            assert [r.id for r in recover_interrupted_runs(store)] == ["dead-1"]
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == "run_recovered"]
+    assert record.levelno == logging.WARNING
+    assert (record.run_id, record.status) == ("dead-1", "interrupted")  # type: ignore[attr-defined]
+    assert f"the controller (pid {process.pid}) died" in record.getMessage()
