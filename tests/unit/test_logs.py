@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import stat
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import agentmaint
 from agentmaint.cli import main
 from agentmaint.cli.app import _build_parser
 from agentmaint.cli.logs import CliLog
@@ -256,3 +258,23 @@ def test_a_dead_run_recovered_is_logged(tmp_path: Path, caplog: pytest.LogCaptur
     assert record.levelno == logging.WARNING
     assert (record.run_id, record.status) == ("dead-1", "interrupted")  # type: ignore[attr-defined]
     assert f"the controller (pid {process.pid}) died" in record.getMessage()
+
+
+def test_the_library_never_prints() -> None:
+    """Outside the CLI, no print() and no write to sys.stdout/sys.stderr: the library logs."""
+    package = Path(agentmaint.__file__).parent
+    found = []
+    for module in sorted(package.rglob("*.py")):
+        if "cli" in module.relative_to(package).parts:
+            continue
+        for node in ast.walk(ast.parse(module.read_text(), str(module))):
+            if isinstance(node, ast.Name) and node.id == "print":
+                found.append(f"{module}:{node.lineno}: print")
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"stdout", "stderr", "__stdout__", "__stderr__"}
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+            ):
+                found.append(f"{module}:{node.lineno}: sys.{node.attr}")
+    assert found == []
