@@ -17,8 +17,9 @@ long as the command runs:
   With JSON, the command's own error lines go to the log too, so that stderr holds
   nothing but JSON lines.
 
-In text, what the command reports itself anyway (nothing due, an environment locked)
-is not repeated on stderr; JSON lines and the log file keep every record.
+In text, what the command reports itself anyway (``run``: nothing due, an environment
+locked; ``recover``: the runs it recovered) is not repeated on stderr; JSON lines and the
+log file keep every record.
 """
 
 from __future__ import annotations
@@ -58,8 +59,12 @@ FIELDS = (
     "channel",
     "problems",
 )
-#: Events the command reports on its own (its one line, its error): not repeated as text.
-_SAID = frozenset({"nothing_due", "locked", "lock_wait_canceled"})
+#: Events a command reports on its own (its one line, its error, its list): not repeated
+#: as text on stderr.
+_SAID_BY = {
+    "run": frozenset({"nothing_due", "locked", "lock_wait_canceled"}),
+    "recover": frozenset({"run_recovered", "run_recorded_late"}),
+}
 
 _log = logging.getLogger(__name__)
 
@@ -133,8 +138,9 @@ class CliLog:
         stderr = _StderrHandler()
         stderr.setLevel(_level(logging.INFO if story else logging.WARNING, steps))
         stderr.setFormatter(formatter)
-        if args.log_format != "json":
-            stderr.addFilter(_not_said)
+        said = _SAID_BY.get(args.command, frozenset())
+        if args.log_format != "json" and said:
+            stderr.addFilter(lambda record: getattr(record, "event", None) not in said)
         self._handlers: list[logging.Handler] = [stderr]
         if args.log_file is not None:
             handler = logging.StreamHandler(open_log_file(args.log_file))
@@ -238,10 +244,6 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
         super().emit(record)
-
-
-def _not_said(record: logging.LogRecord) -> bool:
-    return getattr(record, "event", None) not in _SAID
 
 
 def _level(base: int, steps: int) -> int:

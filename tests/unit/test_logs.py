@@ -32,7 +32,8 @@ MONDAY = "2026-12-07T12:00:00Z"
 
 def levels(*argv: str, terminal: bool = True) -> tuple[int, ...]:
     args = _build_parser().parse_args(argv)
-    return CliLog(args, stdout_terminal=terminal).levels
+    with CliLog(args, stdout_terminal=terminal) as log:  # closes a --log-file it opened
+        return log.levels
 
 
 @pytest.mark.parametrize(
