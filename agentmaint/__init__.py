@@ -23,6 +23,7 @@ drivers (`import agentmaint` costs what it did before the run side was exported)
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from agentmaint.config.parse import load_schedule, parse_schedule, validate_file
@@ -190,3 +191,9 @@ if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attr
 def __dir__() -> list[str]:
     """The module's names, with those imported on first use."""
     return sorted({*globals(), *_LAZY, "__version__"})
+
+
+# A library adds no handler of its own but this one: where its log goes (and how it looks)
+# is the program's choice; without it, Python's last-resort handler would print the
+# library's warnings to stderr (`agentmaint.cli` configures real handlers).
+logging.getLogger(__name__).addHandler(logging.NullHandler())

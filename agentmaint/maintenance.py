@@ -44,6 +44,7 @@ from agentmaint.run.environment import secret_environment
 from agentmaint.run.ids import new_run_id
 from agentmaint.run.jobdir import job_timeout
 from agentmaint.run.locks import environment_locks
+from agentmaint.run.logging_observer import RunLog, log_lock_refused, log_locks_taken, log_plan
 from agentmaint.run.observer import FinishLater, Observers, RunObserver
 from agentmaint.run.outside import make_control_path_dir
 from agentmaint.run.process import process_identity
@@ -97,6 +98,7 @@ def run_maintenance(
     with _history(schedule, store) as history:
         recover_interrupted_runs(history)
         the_plan = _decide(schedule, history, at, environments, components, force=force)
+        log_plan(the_plan)
         targets = targets_from_decisions(the_plan.due)
         if not targets:
             return RunResult(plan=the_plan)
@@ -108,9 +110,12 @@ def run_maintenance(
         notifier = Notifier(schedule, history, cancel)
         # The end of the run reaches these after the locks are released: a channel that
         # is slow to answer must not keep other runs out of the environments.
-        # The metrics first: a local file, which a slow notification channel must not delay.
+        # The log and the metrics first (local), which a slow notification channel must not
+        # delay.
         metrics = [MetricsWriter(schedule, history, at=at)] if schedule.metrics else []
-        outside = FinishLater([*metrics, notifier, *observers])
+        outside = FinishLater(
+            [RunLog(secret_environment(schedule)[1]), *metrics, notifier, *observers]
+        )
         try:
             with environment_locks(
                 schedule.state_dir,
@@ -120,11 +125,13 @@ def run_maintenance(
                 history_url=schedule.history_url,
                 cancel=cancel,
             ):
+                log_locks_taken(envs, run_id)
                 if not force:
                     # Decide again under the locks: a run that held them (while this one
                     # waited, or between the first plan and the lock) may have done the
                     # work, and the window may have moved on.
                     the_plan = _decide(schedule, history, at, envs, components, force=False)
+                    log_plan(the_plan, again=True)
                     targets = targets_from_decisions(the_plan.due)
                     if not targets:
                         return RunResult(plan=the_plan)
@@ -148,7 +155,8 @@ def run_maintenance(
                     observer=watchers,
                     strategy=strategy,
                 )
-        except BaseException:
+        except BaseException as exc:
+            log_lock_refused(exc, run_id)
             # The error of the run comes first; the others still hear how it ended.
             with contextlib.suppress(Exception):
                 outside.finish()

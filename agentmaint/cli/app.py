@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -16,6 +16,7 @@ from rich.console import Console
 
 from agentmaint import __version__
 from agentmaint.cli.history import _events, _history, _recover
+from agentmaint.cli.logs import CliLog, add_log_options, report_error
 from agentmaint.cli.metrics import _metrics
 from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
 from agentmaint.cli.reading import _plan, _validate, _windows
@@ -117,6 +118,21 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true")
 
     add_timer_parser(sub)
+    return _with_log_options(parser, sub.choices.values())
+
+
+def _with_log_options(
+    parser: argparse.ArgumentParser, commands: Iterable[argparse.ArgumentParser]
+) -> argparse.ArgumentParser:
+    """The logging options, before the command (`parser`) and after it (each of `commands`)."""
+    add_log_options(parser, subcommand=False)
+    for command in commands:
+        add_log_options(command, subcommand=True)
+        # Commands with their own subcommands (``timer render``) take them after those too.
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for nested in action.choices.values():
+                    add_log_options(nested, subcommand=True)
     return parser
 
 
@@ -202,6 +218,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     try:
+        log = CliLog(args, stdout_terminal=out.is_terminal)
+    except AgentmaintError as exc:
+        err.print(f"agentmaint: error: {exc}", markup=False, highlight=False)
+        return EXIT_INVALID
+    with log:
+        return _dispatch(args, out, err)
+
+
+def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
+    """Run the command; agentmaint's errors become lines on stderr (or log records) and codes."""
+    try:
         return _COMMANDS[args.command](args, out)
     except ScheduleError as exc:
         if getattr(args, "json", False) and args.command == "validate":
@@ -211,16 +238,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "problems": [{"path": p.path, "message": p.message} for p in exc.problems],
                 }
             )
+        elif args.log_format == "json":
+            problems = [str(p) for p in exc.problems]
+            report_error(
+                args,
+                err,
+                f"{exc.source}: invalid schedule: {'; '.join(problems)}",
+                problems=problems,
+            )
         else:
             err.print(f"[bold red]{exc.source}[/]: invalid schedule", highlight=False)
             for problem in exc.problems:
                 err.print(f"  {problem}", markup=False, highlight=False)
         return EXIT_INVALID
     except LockHeldError as exc:
-        err.print(f"agentmaint: {exc}", markup=False, highlight=False)
+        report_error(args, err, f"agentmaint: {exc}", environment=exc.environment)
         return EXIT_LOCKED
     except AgentmaintError as exc:
-        err.print(f"agentmaint: error: {exc}", markup=False, highlight=False)
+        report_error(args, err, f"agentmaint: error: {exc}")
         return EXIT_INVALID
 
 

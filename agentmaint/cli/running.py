@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from agentmaint.cli.console import LiveProgress, result_table
+from agentmaint.cli.logs import report_error
 from agentmaint.cli.metrics import _write_metrics_quietly
 from agentmaint.cli.options import _duration_option, parse_instant
 from agentmaint.cli.output import (
@@ -67,9 +68,7 @@ def _run(args: argparse.Namespace, out: Console) -> int:
             scheduled=args.scheduled,
         )
     except LockWaitCanceledError as exc:
-        Console(stderr=True, soft_wrap=True).print(
-            f"agentmaint: {exc}", markup=False, highlight=False
-        )
+        report_error(args, Console(stderr=True, soft_wrap=True), f"agentmaint: {exc}")
         return 128 + exc.signal if exc.signal else EXIT_LOCKED
     except LockHeldError as exc:
         if not args.scheduled:
@@ -113,12 +112,14 @@ def _one_line(
 def _run_with_display(
     schedule: Schedule, out: Console, *, as_json: bool, **options: Any
 ) -> tuple[RunResult, list[int]]:
-    """Run maintenance with SIGINT/SIGTERM cancelling it, and live progress unless JSON.
+    """Run maintenance with SIGINT/SIGTERM cancelling it, and live progress on a terminal.
 
-    Returns the result and the signals received (empty when none interrupted the run).
+    Without a terminal (or with JSON), the progress is the log's: one line per finished
+    action and host on stderr as it happens (`agentmaint.cli.logs`). Returns the result
+    and the signals received (empty when none interrupted the run).
     """
     with _cancel_on_signals() as (cancel, received), _signal_noted(received):
-        if as_json:
+        if as_json or not out.is_terminal:
             return run_maintenance(schedule, cancel=cancel, **options), received
         with LiveProgress(out) as progress:
             result = run_maintenance(schedule, cancel=cancel, observers=[progress], **options)

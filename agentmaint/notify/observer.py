@@ -68,7 +68,42 @@ class Notifier(BaseObserver):
                 result.run.id if result.run is not None else "?",
                 len(sent),
                 exc,
+                extra={"event": "notifications_unrecorded", "run_id": _run_id(result)},
             )
-        except Exception:  # the boundary: a notification never aborts or changes a run
-            pass
+        except Exception as exc:  # the boundary: a notification never aborts or changes a run
+            # Only the type: an unexpected error's text could quote a channel's secret.
+            _log.warning(
+                "run %s: notifications not sent: unexpected %s",
+                _run_id(result) or "?",
+                type(exc).__name__,
+                extra={"event": "notification_failed", "run_id": _run_id(result)},
+            )
+        _log_deliveries(result, sent)
         self.deliveries += sent
+
+
+def _run_id(result: RunResult) -> str | None:
+    return result.run.id if result.run is not None else None
+
+
+def _log_deliveries(result: RunResult, deliveries: tuple[Delivery, ...]) -> None:
+    """One line per delivery: INFO delivered, WARNING failed (channel and error redacted)."""
+    for d in deliveries:
+        extra = {
+            "event": "notification_delivered" if d.delivered else "notification_failed",
+            "run_id": _run_id(result),
+            "channel": d.channel,
+            "status": d.status.value,
+            "error": d.error,
+        }
+        if d.delivered:
+            _log.info("notification %s delivered via %s", d.event.value, d.channel, extra=extra)
+        else:
+            _log.warning(
+                "notification %s FAILED via %s after %d attempt(s): %s",
+                d.event.value,
+                d.channel,
+                d.attempts,
+                d.error,
+                extra=extra,
+            )

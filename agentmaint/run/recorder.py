@@ -84,6 +84,7 @@ def _keep(recording: RunRecording, reason: str) -> Unrecorded:
             reason,
             exc,
             run.artifact_dir,
+            extra={"event": "history_unrecorded", "run_id": run.id, "error": reason},
         )
         return Unrecorded(reason, None)
     _log.warning(
@@ -92,6 +93,7 @@ def _keep(recording: RunRecording, reason: str) -> Unrecorded:
         run.id,
         reason,
         kept,
+        extra={"event": "history_unrecorded", "run_id": run.id, "error": reason},
     )
     return Unrecorded(reason, kept)
 
@@ -151,7 +153,11 @@ class Retention(BaseObserver):
                 if self._owns(run_dir):
                     shutil.rmtree(run_dir, ignore_errors=True)
                 elif run_dir.parent == self._runs:
-                    _log.warning("retention: not removing %s: not a real run directory", run_dir)
+                    _log.warning(
+                        "retention: not removing %s: not a real run directory",
+                        run_dir,
+                        extra={"event": "retention_refused"},
+                    )
 
     def _owns(self, run_dir: Path) -> bool:
         """Whether `run_dir` is a real directory directly inside the real ``state_dir/runs``."""

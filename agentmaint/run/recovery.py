@@ -146,7 +146,12 @@ def _record_late(store: HistoryStore, run: RunRecord) -> Recorded | None:
             "run %s: recorded, but its kept results stay in %s: %s", run.id, directory, exc
         )
     if recorded.written:
-        _log.info("run %s: recorded late from %s", run.id, directory)
+        _log.info(
+            "run %s: recorded late from %s",
+            run.id,
+            directory,
+            extra={"event": "run_recorded_late", "run_id": run.id, "status": ended.status.value},
+        )
     return recorded
 
 
@@ -209,7 +214,15 @@ def _recover(store: HistoryStore, run: RunRecord, *, local: bool) -> RunRecord |
         note += f"; recorded the {len(results)} task result(s) its artifacts hold"
     ended = replace(run, status=RunStatus.INTERRUPTED, finished=now, runner_rc=None, message=note)
     recorded = store.record_run(RunRecording(ended, results, counts, records))
-    return recorded.run if recorded.written else None
+    if not recorded.written:
+        return None
+    _log.warning(
+        "run %s recovered: %s; recorded as interrupted",
+        run.id,
+        note,
+        extra={"event": "run_recovered", "run_id": run.id, "status": ended.status.value},
+    )
+    return recorded.run
 
 
 def run_jobs(run: RunRecord) -> list[tuple[str, Path, Path]]:
