@@ -42,7 +42,6 @@ from zoneinfo import ZoneInfo
 
 from agentmaint.config.schedule import UpdateSchedule
 
-_MINUTE = timedelta(minutes=1)
 #: How far back (in wall-clock time) a search looks beyond the duration: it covers the
 #: largest offset change or gap of a zone (2h, Antarctica/Troll) with room to spare.
 _DST_SLACK = timedelta(hours=3)
@@ -139,10 +138,8 @@ def _in_time_order(walls: Iterable[datetime], schedule: UpdateSchedule) -> Itera
 
 def _cron_walls(schedule: UpdateSchedule, wall_from: datetime) -> Iterator[datetime]:
     assert schedule.cron is not None
-    wall = wall_from - _MINUTE
-    while True:
-        wall = schedule.cron.next_after(wall)
-        yield wall
+    # One lazy pass: each `next_after` call would search its month's days again.
+    return schedule.cron.iter_between(wall_from.replace(second=0, microsecond=0), datetime.max)
 
 
 def _daily_walls(schedule: UpdateSchedule, wall_from: datetime) -> Iterator[datetime]:
