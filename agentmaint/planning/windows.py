@@ -23,13 +23,13 @@ section 3.3.10 applies to recurrence instances), the same as Python's ``fold=0``
   fall-back night closes at 02:30 CEST, whatever the clock shows, and one
   opening at 01:30 CET on the spring-forward night closes at 03:30 CEST.
 
-This is not Vixie cron's rule (nor cronsim's, which mimics Debian's Vixie cron):
+This is not Vixie cron's rule, nor cronsim's (which mimics Debian's Vixie cron):
 cron runs a job whose time was skipped right after the jump (03:00 CEST for the
-Berlin 02:30 job; several skipped times all at 03:00) and, for expressions with
-``*`` in the minute or hour field, skips the gap's times and runs again in the
-repeated hour. Shifting by the gap keeps every window distinct and as far from
-its neighbours as on other days, and is where calendars (iCalendar exports of
-the same schedule) show it.
+Berlin 02:30 job, and several skipped times once, at 03:00) and, for expressions
+with ``*`` in the minute or hour field, skips the gap's times and runs again in
+the repeated hour. agentmaint keeps RFC 5545's rule on purpose: it is how an
+iCalendar event at that time is read, each start stays its own window (cron
+merges the skipped ones), and none opens twice in one night.
 """
 
 from __future__ import annotations
