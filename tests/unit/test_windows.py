@@ -1,4 +1,4 @@
-"""Windows in absolute time: midnight, DST (Europe/Berlin, America/New_York), cron, cutoff."""
+"""Windows in absolute time: midnight, DST (also 30-minute and 2-hour changes), cron, cutoff."""
 
 from __future__ import annotations
 
@@ -228,3 +228,157 @@ def test_next_window_after_is_strictly_after() -> None:
     schedule = days("01:00", {MON})
     assert next_window_after(schedule, utc("2026-11-23T01:00")).start == utc("2026-11-30T01:00")
     assert next_window_after(schedule, utc("2026-11-23T00:59")).start == utc("2026-11-23T01:00")
+
+
+# DST changes that are not one whole hour on the hour (2026). A start moved out of a
+# gap must not hide, nor repeat, a start that exists.
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # 30 min: 02:00 -> 02:30 (Oct), 02:00 -> 01:30 (Apr)
+CHATHAM = ZoneInfo("Pacific/Chatham")  # 1h at 02:45: 02:45 -> 03:45 (Sep), 03:45 -> 02:45 (Apr)
+TROLL = ZoneInfo("Antarctica/Troll")  # 2h: 01:00 -> 03:00 (Mar), 03:00 -> 01:00 (Oct)
+
+ODD_CHANGE_CASES = [
+    # (id, schedule, instant, expected starts (UTC), the same in local time)
+    (
+        "lord-howe-gap-moved-start-after-real-one",
+        cron("20,35 2 * * *", LORD_HOWE),
+        "2026-10-03T00:00",
+        ["2026-10-03T15:35", "2026-10-03T15:50", "2026-10-04T15:20"],
+        ["02:35 +11", "02:50 +11", "02:20 +11"],
+    ),
+    (
+        "lord-howe-gap-daily-time",
+        days("02:15", zone=LORD_HOWE),
+        "2026-10-03T00:00",
+        ["2026-10-03T15:45", "2026-10-04T15:15"],
+        ["02:45 +11", "02:15 +11"],
+    ),
+    (
+        "lord-howe-repeat-first-occurrence-once",
+        cron("15,45 1 * * *", LORD_HOWE),
+        "2026-04-04T13:00",
+        ["2026-04-04T14:15", "2026-04-04T14:45", "2026-04-05T14:45"],
+        ["01:15 +11", "01:45 +11", "01:15 +1030"],
+    ),
+    (
+        "chatham-gap-at-0245",
+        cron("10,50 3 * * *", CHATHAM),
+        "2026-09-26T12:00",
+        ["2026-09-26T14:05", "2026-09-26T14:25", "2026-09-27T13:25"],
+        ["03:50 +1345", "04:10 +1345", "03:10 +1345"],
+    ),
+    (
+        "chatham-gap-moved-onto-real-start-once",
+        cron("0 3,4 * * *", CHATHAM),
+        "2026-09-26T12:00",
+        ["2026-09-26T14:15", "2026-09-27T13:15"],
+        ["04:00 +1345", "03:00 +1345"],
+    ),
+    (
+        "chatham-repeat-first-occurrence-once",
+        cron("0 3 * * *", CHATHAM),
+        "2026-04-04T12:00",
+        ["2026-04-04T13:15", "2026-04-05T14:15"],
+        ["03:00 +1345", "03:00 +1245"],
+    ),
+    (
+        "troll-two-hour-gap",
+        cron("10,50 2,3 * * *", TROLL),
+        "2026-03-28T12:00",
+        ["2026-03-29T01:10", "2026-03-29T01:50", "2026-03-29T02:10", "2026-03-29T02:50"],
+        ["03:10 +02", "03:50 +02", "04:10 +02", "04:50 +02"],
+    ),
+    (
+        "troll-two-hour-repeat",
+        cron("30 1,2 * * *", TROLL),
+        "2026-10-24T12:00",
+        ["2026-10-24T23:30", "2026-10-25T00:30", "2026-10-26T01:30"],
+        ["01:30 +02", "02:30 +02", "01:30 +00"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "instant", "starts", "local"),
+    [c[1:] for c in ODD_CHANGE_CASES],
+    ids=[c[0] for c in ODD_CHANGE_CASES],
+)
+def test_changes_that_are_not_one_whole_hour(
+    schedule: UpdateSchedule, instant: str, starts: list[str], local: list[str]
+) -> None:
+    windows = upcoming_windows(schedule, utc(instant), len(starts))
+    assert [w.start for w in windows] == [utc(s) for s in starts]
+    assert [_local(w.local_start) for w in windows] == local
+
+
+def test_lord_howe_issue_example_next_window() -> None:
+    # The issue's example: 02:35 exists and opens before the moved 02:20 (02:50).
+    schedule = cron("20,35 2 * * *", LORD_HOWE)
+    assert next_window_after(schedule, utc("2026-10-03T00:00")).start == utc("2026-10-03T15:35")
+    assert next_window_after(schedule, utc("2026-10-03T15:35")).start == utc("2026-10-03T15:50")
+
+
+END_CASES = [
+    # (id, schedule, instant the window is open at, its start and end in local time)
+    # Elapsed time across a gap: the skipped wall-clock time does not count.
+    (
+        "berlin-across-gap",
+        days("01:30", zone=BERLIN),
+        "2026-03-29T01:10",
+        "01:30 CET",
+        "03:30 CEST",
+    ),
+    (
+        "lord-howe-across-gap",
+        cron("45 1 * * *", LORD_HOWE, duration="1h"),
+        "2026-10-03T16:00",
+        "01:45 +1030",
+        "03:15 +11",
+    ),
+    (
+        "chatham-moved-start",
+        cron("0 3 * * *", CHATHAM, duration="1h"),
+        "2026-09-26T15:00",
+        "04:00 +1345",
+        "05:00 +1345",
+    ),
+    # Across a repeat: the window closes by elapsed time, at a wall time seen before.
+    (
+        "troll-across-repeat",
+        cron("30 2 * * *", TROLL, duration="2h"),
+        "2026-10-25T02:00",
+        "02:30 +02",
+        "02:30 +00",
+    ),
+    (
+        "chatham-across-repeat",
+        cron("0 3 * * *", CHATHAM, duration="1h"),
+        "2026-04-04T14:00",
+        "03:00 +1345",
+        "03:00 +1245",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "instant", "local_start", "local_end"),
+    [c[1:] for c in END_CASES],
+    ids=[c[0] for c in END_CASES],
+)
+def test_window_end_is_elapsed_time_across_changes(
+    schedule: UpdateSchedule, instant: str, local_start: str, local_end: str
+) -> None:
+    window = open_window(schedule, utc(instant))
+    assert window is not None
+    assert window.end - window.start == schedule.duration
+    assert _local(window.local_start) == local_start
+    assert _local(window.local_end) == local_end
+    assert open_window(schedule, window.end - timedelta(microseconds=1)) == window
+    assert open_window(schedule, window.end) is None
+
+
+def _local(when: datetime) -> str:
+    """``HH:MM`` and the zone's abbreviation, or its offset where it has none (``+1345``)."""
+    name = when.strftime("%Z")
+    if name.startswith(("+", "-")):
+        return when.strftime("%H:%M ") + name
+    return when.strftime("%H:%M %Z")
