@@ -5,12 +5,13 @@ Only the CLI imports this module; the library never prints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from agentmaint.planning.planner import Plan, format_instant
 from agentmaint.records import MaintenanceRecord, Outcome, TaskStatus
@@ -95,49 +96,155 @@ class LiveProgress(BaseObserver):
         return table
 
 
-def result_table(result: RunResult) -> Table:
-    """The outcome per (environment, component, host), with each action's status."""
+def result_table(result: RunResult, width: int | None = None) -> Table:
+    """The outcome per (environment, component, host), with each action's status.
+
+    Component, host, outcome and each action stay whole at any width down to 80
+    columns (one action per line); the environment and the error wrap instead.
+    """
     run = result.run
     title = "Result" if run is None else f"Run {run.id}: {run.status.value}"
     if run is not None and run.check_mode:
         title += " [bold](check mode: a dry run, no host was changed)[/]"
-    table = Table(title=title, title_justify="left")
-    for column in ("Environment", "Component", "Host", "Outcome", "Actions"):
-        table.add_column(column)
-    table.add_column("Error", overflow="fold")
+    rows = []
     for outcome in result.outcomes:
-        actions = " ".join(
+        actions = "\n".join(
             f"{action.value}:[{_OUTCOME_STYLE[status]}]{status.value}[/]"
             for action, status in outcome.actions.items()
         )
         style = _OUTCOME_STYLE[outcome.status]
-        attention = " [bold red reverse]needs attention[/]" if outcome.needs_attention else ""
-        table.add_row(
-            outcome.environment,
-            outcome.component,
-            outcome.host,
-            f"[{style}]{outcome.status.value}[/]{attention}",
-            actions,
-            outcome.error or "",
+        attention = "\n[bold red reverse]needs attention[/]" if outcome.needs_attention else ""
+        rows.append(
+            (
+                outcome.environment,
+                outcome.component,
+                outcome.host,
+                f"[{style}]{outcome.status.value}[/]{attention}",
+                actions,
+                outcome.error or "",
+            )
         )
-    return table
+    return _table(
+        title,
+        (
+            ("Environment", _FOLD, 4),
+            ("Component", _WHOLE, 0),
+            ("Host", _WHOLE, 0),
+            ("Outcome", _WHOLE, 0),
+            ("Actions", _WHOLE, 0),
+            ("Error", _FOLD, 8),
+        ),
+        rows,
+        width,
+    )
 
 
-def history_table(records: Iterable[MaintenanceRecord]) -> Table:
-    """Roll-up records, as given (newest first)."""
-    table = Table(title="History", title_justify="left")
-    for column in ("Time (UTC)", "Environment", "Server", "Component", "Action", "Status"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("Error", overflow="fold")
-    for record in records:
-        style = _OUTCOME_STYLE[record.status]
-        table.add_row(
-            f"{record.timestamp:%Y-%m-%d %H:%M:%S}",
+def history_table(records: Iterable[MaintenanceRecord], width: int | None = None) -> Table:
+    """Roll-up records, as given (newest first).
+
+    Server, component, action and status stay whole down to 80 columns; the time (date
+    over time of day), the environment and the error wrap instead.
+    """
+    rows = [
+        (
             record.environment,
+            f"{record.timestamp:%Y-%m-%d %H:%M:%S}",
             record.server,
             record.component,
             record.action.value,
-            f"[{style}]{record.status.value}[/]",
+            f"[{_OUTCOME_STYLE[record.status]}]{record.status.value}[/]",
             record.error or "",
         )
+        for record in records
+    ]
+    return _table(
+        "History",
+        (
+            ("Environment", _FOLD, 4),
+            ("Time (UTC)", _FOLD, 10),
+            ("Server", _WHOLE, 0),
+            ("Component", _WHOLE, 0),
+            ("Action", _WHOLE, 0),
+            ("Status", _WHOLE, 0),
+            ("Error", _FOLD, 8),
+        ),
+        rows,
+        width,
+    )
+
+
+#: A column whose cells are never cut (its narrowest width is its widest line).
+_WHOLE = True
+#: A column that wraps (at words, then anywhere) when the terminal is narrow.
+_FOLD = False
+
+
+def _table(
+    title: str,
+    columns: Sequence[tuple[str, bool, int]],
+    rows: Sequence[tuple[str, ...]],
+    width: int | None = None,
+) -> Table:
+    """A table whose `_WHOLE` columns keep every line of every cell whole.
+
+    Each column is (header, whole, narrowest width); rich then narrows only the other
+    columns, which wrap rather than end in an ellipsis. A first ``Environment`` column
+    whose rows all hold the same environment moves into the title. When the whole columns
+    do not fit in `width` side by side, they are stacked in pairs (``host`` over
+    ``component`` in one column), so that nothing is cut.
+    """
+    if rows and columns[0][0] == "Environment" and len({row[0] for row in rows}) == 1:
+        # One environment (the usual case): said once in the title, room for the errors.
+        title += f" (environment {rows[0][0]})"
+        columns, rows = columns[1:], [row[1:] for row in rows]
+    widths = [_widest(header, [row[i] for row in rows]) for i, (header, _, _) in enumerate(columns)]
+    needed = sum(w if whole else n for w, (_, whole, n) in zip(widths, columns, strict=True))
+    if width is not None and needed + 3 * len(columns) + 1 > width:
+        columns, rows = _stacked(columns, rows)
+        widths = [_widest(h, [row[i] for row in rows]) for i, (h, _, _) in enumerate(columns)]
+    table = Table(title=title, title_justify="left")
+    for (header, whole, narrowest), widest in zip(columns, widths, strict=True):
+        if whole:
+            table.add_column(header, no_wrap=True, min_width=widest)
+        else:
+            table.add_column(header, overflow="fold", min_width=narrowest)
+    for row in rows:
+        table.add_row(*row)
     return table
+
+
+def _widest(header: str, cells: Sequence[str]) -> int:
+    """The widest line of a column: its header's words or any line of its cells."""
+    lines = [word for word in header.split(" / ")] + [
+        line for cell in cells for line in cell.splitlines()
+    ]
+    return max(Text.from_markup(line).cell_len for line in lines)
+
+
+def _stacked(
+    columns: Sequence[tuple[str, bool, int]], rows: Sequence[tuple[str, ...]]
+) -> tuple[list[tuple[str, bool, int]], list[tuple[str, ...]]]:
+    """The whole columns merged in pairs: each cell of the pair on its own lines."""
+    whole = [i for i, (_, is_whole, _) in enumerate(columns) if is_whole]
+    pairs = {first: second for first, second in zip(whole[::2], whole[1::2], strict=False)}
+    merged = set(pairs.values())
+    new_columns = []
+    for i, column in enumerate(columns):
+        if i in merged:
+            continue
+        header = f"{column[0]} / {columns[pairs[i]][0]}" if i in pairs else column[0]
+        new_columns.append((header, column[1], column[2]))
+    new_rows = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            if i in merged:
+                continue
+            cells.append(f"{cell}\n{row[pairs[i]]}" if i in pairs else cell)
+        new_rows.append(tuple(cells))
+    if len(new_columns) > 1 and new_columns[0][0] == "Environment":
+        # The environment goes on top of the next column too: room for the errors.
+        header, whole, narrowest = new_columns[1]
+        new_columns = [(f"Environment / {header}", whole, narrowest), *new_columns[2:]]
+        new_rows = [(f"{row[0]}\n{row[1]}", *row[2:]) for row in new_rows]
+    return new_columns, new_rows

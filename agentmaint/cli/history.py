@@ -53,7 +53,7 @@ def _history(args: argparse.Namespace, out: Console) -> int:
     elif args.csv:
         write_records_csv(records, sys.stdout)
     else:
-        out.print(history_table(records))
+        out.print(history_table(records, out.width))
     return EXIT_OK
 
 

@@ -144,7 +144,7 @@ def _report(
     elif result.nothing_due:
         out.print("nothing due", highlight=False)
     else:
-        out.print(result_table(result))
+        out.print(result_table(result, out.width))
         run = result.run
         assert run is not None
         out.print(f"history: agentmaint history {schedule.source}", highlight=False)

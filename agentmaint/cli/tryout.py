@@ -44,7 +44,7 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
     code = _report(result, schedule, out, args.json, received)
     if not args.json:
         with open_history(schedule.history_url, schedule.state_dir) as store:
-            out.print(history_table(store.records(limit=20)))
+            out.print(history_table(store.records(limit=20), out.width))
         out.print(
             f"{FAILING_HOST} was meant to fail: its health check rejects the new configuration, "
             "which was rolled back from the backup; its model update was not attempted.",
