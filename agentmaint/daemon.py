@@ -174,7 +174,7 @@ class Daemon:
         else:
             _log.info(
                 "next wake-up %s (%s): %s",
-                format_instant(wake.at),
+                f"{wake.at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
                 f"in {_rounded(wake.at - now)}" if wake.at > now else "now",
                 wake.reason,
                 extra={"event": "wake_up", "environment": ",".join(wake.environments)},

@@ -127,3 +127,28 @@ def test_the_daemon_maintains_when_the_window_opens_and_stops_on_sigterm(tmp_pat
     assert log[-1]["event"] == "daemon_stopped"
     assert "canceled" in log[-1]["message"]
     assert not any(r["event"] == "run_error" for r in log)
+
+
+def test_a_sigterm_while_waiting_exits_0_at_once(tmp_path: Path) -> None:
+    # A window that opened a few hours ago and closed: the daemon sleeps until tomorrow's.
+    opened = datetime.now(UTC) - timedelta(hours=3)
+    window = {"day_of_week": "daily", "time": f"{opened:%H:%M}", "duration": "1h"}
+    path = tmp_path / "schedule.yaml"
+    _write(path, window, {"app": {"update_command": "true", "frequency": "daily"}})
+    stderr = tmp_path / "daemon.log"
+    with stderr.open("wb") as log_file:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "agentmaint", "daemon", str(path), "--log-format", "json"],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    try:
+        _until("the wake-up decided", lambda: len(_log(stderr)) >= 2, daemon)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=DEADLINE) == 0
+    finally:
+        if daemon.poll() is None:
+            os.kill(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+    assert [r["event"] for r in _log(stderr)] == ["daemon_started", "wake_up", "daemon_stopped"]
+    assert not (tmp_path / ".agentmaint").exists() or _runs(tmp_path / ".agentmaint") == []

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from agentmaint.cli import main
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import Schedule
 from agentmaint.daemon import Daemon, ScheduleFile
@@ -277,7 +278,7 @@ def test_runs_at_each_window_start_and_logs_why(
     assert max(world.sleeps) <= Daemon.reload_every  # the file is looked at while sleeping
     wakes = [r.getMessage() for r in events(caplog, "wake_up")]
     assert wakes[0] == (
-        "next wake-up 2026-12-08 02:00 UTC (in 14h): fleet: window opens 2026-12-08 02:00 UTC "
+        "next wake-up 2026-12-08 02:00:00 UTC (in 14h): fleet: window opens 2026-12-08 02:00 UTC "
         "(until 2026-12-08 03:00 UTC)"
     )
     assert len(events(caplog, "run_skipped")) == 3  # each run found nothing due
@@ -430,3 +431,16 @@ def test_a_stop_while_sleeping_ends_the_loop_at_once(tmp_path: Path) -> None:
     assert world.runs == []
     assert len(world.sleeps) == 1
     assert daemon.interrupted_run is False
+
+
+def test_the_command_refuses_an_invalid_file_and_poll(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "schedule.yaml"
+    write(path, {"day_of_week": "someday", "time": "02:00"})
+    assert main(["daemon", str(path)]) == 2
+    assert "environments.fleet.update_schedule" in capsys.readouterr().err
+    write(path, DAILY_0200)
+    assert main(["daemon", str(path), "--poll", "soon"]) == 2
+    assert "--poll" in capsys.readouterr().err
+    assert main(["daemon", str(path), "--poll", "0s"]) == 2
