@@ -152,6 +152,7 @@ class Daemon:
             )
             self._run_once()
         while not self._stop.is_set():
+            self.check_reload()  # a run may have lasted long: the file as it is now
             wake = self._next()
             if not self._sleep_until(wake):
                 continue  # stopped, or the schedule changed: decide again
