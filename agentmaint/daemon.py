@@ -219,6 +219,9 @@ class Daemon:
             )
             return False
         self.loaded = loaded
+        # Wake-ups are asked for from the last run's end (see `_since`), but not from long
+        # ago: a start of the new file that passed before this look would be a late run.
+        self._since = max(self._since, self._clock() - timedelta(seconds=2 * self.reload_every))
         _log.info(
             "%s changed: schedule reloaded (%d environment(s))",
             loaded.path,

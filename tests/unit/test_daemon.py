@@ -444,3 +444,20 @@ def test_the_command_refuses_an_invalid_file_and_poll(
     assert main(["daemon", str(path), "--poll", "soon"]) == 2
     assert "--poll" in capsys.readouterr().err
     assert main(["daemon", str(path), "--poll", "0s"]) == 2
+
+
+def test_a_reload_does_not_run_a_start_of_the_new_file_that_passed_long_ago(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "schedule.yaml"
+    write(path, DAILY_0200)
+    world = World(path, "2026-12-07T12:00")
+    world.max_runs = 1
+
+    def change_once(w: World) -> None:
+        if w.now == utc("2026-12-07T20:00"):  # 13:00 passed since the daemon started
+            write(path, {"day_of_week": "daily", "time": "13:00", "duration": "1h"})
+
+    world.on_sleep = change_once
+    world.daemon().serve()
+    assert world.run_times == [utc("2026-12-08T13:00")]
