@@ -6,7 +6,8 @@ long as the command runs:
 
 * stderr, always: WARNING and above by default; for ``run`` when stdout is not a
   terminal (a timer, cron, journald, a pipe), INFO, so that each finished action shows
-  as it happens and the end of the run is summed up. Each ``-v`` is one level more
+  as it happens and the end of the run is summed up; for ``daemon``, INFO always (its
+  decisions are all it says). Each ``-v`` is one level more
   (WARNING, INFO, DEBUG), each ``-q`` one less (ERROR, CRITICAL).
 * ``--log-file PATH``: INFO by default (whoever asks for a file wants the run's
   story; ``-v``/``-q`` move it the same way), appended to, never truncated, created
@@ -131,7 +132,8 @@ class CliLog:
             - args.verbose
             - getattr(args, "sub_verbose", 0)
         )
-        story = args.command == "run" and not stdout_terminal
+        # The daemon's decisions are its whole output: always at INFO.
+        story = args.command == "daemon" or (args.command == "run" and not stdout_terminal)
         formatter: logging.Formatter = (
             JsonFormatter() if args.log_format == "json" else TextFormatter()
         )
