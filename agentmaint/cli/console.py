@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -101,9 +102,11 @@ def result_table(result: RunResult) -> Table:
     title = "Result" if run is None else f"Run {run.id}: {run.status.value}"
     if run is not None and run.check_mode:
         title += " [bold](check mode: a dry run, no host was changed)[/]"
-    table = Table(title=title, title_justify="left")
-    for column in ("Environment", "Component", "Host", "Outcome", "Actions"):
-        table.add_column(column)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    # Names and statuses stay whole at 80 columns; the error folds instead.
+    for column in ("Environment", "Component", "Host", "Outcome"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("Actions", min_width=len("rollback:success"))
     table.add_column("Error", overflow="fold")
     for outcome in result.outcomes:
         actions = " ".join(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -65,13 +66,22 @@ def _run_status(text: str | None) -> RunStatus | None:
 
 def runs_table(summaries: list[RunSummary]) -> Table:
     """The run list: id, trigger, start, duration, status, host counts, message."""
-    table = Table(title="Runs", title_justify="left")
+    # Run ids and statuses stay whole at 80 columns: the light box leaves room; the
+    # other columns fold.
+    table = Table(
+        title="Runs",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption="Hosts: ok/failed/unreachable/skipped/rolled back",
+        caption_justify="left",
+    )
     table.add_column("Run", no_wrap=True)
-    table.add_column("Trigger", no_wrap=True)
-    table.add_column("Started (UTC)", overflow="fold")
-    table.add_column("Took", no_wrap=True)
     table.add_column("Status", no_wrap=True)
-    table.add_column("Hosts ok/fail/unr/skip/rb", overflow="fold")
+    table.add_column("Trigger", overflow="fold")
+    table.add_column("Started UTC", overflow="fold")
+    table.add_column("Took", overflow="fold")
+    table.add_column("Hosts", overflow="fold")
     table.add_column("Message", overflow="fold")
     for summary in summaries:
         run, hosts = summary.run, summary.hosts
@@ -81,10 +91,10 @@ def runs_table(summaries: list[RunSummary]) -> Table:
         took = "" if summary.duration_s is None else _age(timedelta(seconds=summary.duration_s))
         table.add_row(
             run.id,
-            trigger,
-            f"{run.started.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-            took,
             run.status.value,
+            trigger,
+            f"{run.started.astimezone(UTC):%m-%d %H:%M}",
+            took,
             f"{hosts.success}/{hosts.failed}/{hosts.unreachable}/{hosts.skipped}/"
             f"{hosts.rolled_back}",
             escape(run.message or ""),
@@ -218,7 +228,12 @@ def _age(span: timedelta) -> str:
 
 def status_table(rows: list[dict[str, object]], at: datetime) -> Table:
     """The fleet matrix: one row per environment, component and host."""
-    table = Table(title=f"Fleet at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC", title_justify="left")
+    table = Table(
+        title=f"Fleet at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column in ("Env", "Component", "Host", "Last"):
         table.add_column(column, no_wrap=True)
     table.add_column("Success (age)", overflow="fold")
