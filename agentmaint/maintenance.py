@@ -149,7 +149,7 @@ def run_maintenance(
                     targets,
                     run_id=run_id,
                     trigger=trigger
-                    or ("scheduled" if scheduled else "force" if force else "schedule"),
+                    or ("scheduled" if scheduled else "force" if force else "manual"),
                     check=check,
                     cancel=cancel,
                     observer=watchers,

@@ -89,7 +89,7 @@ class RunRecord:
     """One run of agentmaint (one ansible-runner job)."""
 
     id: str
-    trigger: str  # "schedule", "force", "import", "compat", ...
+    trigger: str  # "manual", "force", "scheduled", "import", "compat", ... (old: "schedule")
     started: datetime
     status: RunStatus = RunStatus.RUNNING
     finished: datetime | None = None

@@ -23,6 +23,7 @@ from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
 from agentmaint.cli.reading import _plan, _validate, _windows
 from agentmaint.cli.render import _render
 from agentmaint.cli.running import _run
+from agentmaint.cli.runs import _runs, _show, _status
 from agentmaint.cli.timer import add_timer_parser, timer_command
 from agentmaint.cli.tryout import _demo, _notify_test
 from agentmaint.errors import AgentmaintError, LockHeldError, ScheduleError
@@ -88,6 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     _add_history(sub)
+    _add_read_commands(sub)
 
     _metrics_parser(sub)
 
@@ -165,22 +167,105 @@ def _add_run(sub: Any) -> None:
     run_cmd.add_argument("--json", action="store_true", help="print the run record as JSON")
 
 
+class _HistoryCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """``history``'s subcommands; any other first word is the FILE of ``history FILE [filters]``.
+
+    That form predates the subcommands and keeps working: it is the ``list`` subcommand.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        """Dispatch to the subcommand named first, else to ``list`` with every word."""
+        if values[0] not in self._name_parser_map:
+            values = [_HISTORY_LIST, *values]
+        super().__call__(parser, namespace, values, option_string)
+
+
+_HISTORY_LIST = "list"
+
+
+class _HistoryParser(_Parser):
+    """The ``history`` parser: its first word need not name a subcommand (see above)."""
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if not isinstance(action, _HistoryCommands):
+            super()._check_value(action, value)
+
+
 def _add_history(sub: Any) -> None:
-    """The ``history`` command's arguments (and its import/check forms)."""
+    """The ``history`` command: list (the default), import, check and prune."""
+    parser_class = sub._parser_class
+    sub._parser_class = _HistoryParser
     history = sub.add_parser(
         "history",
-        help="show the maintenance history (or: history import FILE ARTIFACT_DIR; "
-        "history check FILE: the full integrity check, exit 2 if damaged)",
+        help="show the maintenance history: history [list] FILE [filters]; "
+        "history import FILE ARTIFACT_DIR; history check FILE; "
+        "history prune FILE (--older-than DURATION | --keep-last N)",
     )
-    history.add_argument("args", nargs="+", metavar="FILE | import FILE ARTIFACT_DIR | check FILE")
-    history.add_argument("--environment", "-e")
-    history.add_argument("--component", "-c")
-    history.add_argument("--server", "-s")
-    history.add_argument("--since", help="ISO 8601 instant")
-    history.add_argument("--limit", "-n", type=int, default=None)
-    fmt = history.add_mutually_exclusive_group()
+    sub._parser_class = parser_class
+    history.register("action", "history_commands", _HistoryCommands)
+    words = history.add_subparsers(
+        dest="history_command",
+        required=True,
+        parser_class=_Parser,
+        action="history_commands",
+        metavar="{list,import,check,prune} | FILE",
+    )
+    listing = words.add_parser(_HISTORY_LIST, help="the roll-up records, newest first (default)")
+    listing.add_argument("file", type=Path)
+    listing.add_argument("--environment", "-e")
+    listing.add_argument("--component", "-c")
+    listing.add_argument("--server", "-s")
+    listing.add_argument("--since", help="ISO 8601 instant")
+    listing.add_argument("--limit", "-n", type=int, default=None)
+    fmt = listing.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
+
+    imported = words.add_parser("import", help="record a run made with ansible-runner directly")
+    imported.add_argument("file", type=Path)
+    imported.add_argument("artifact_dir", type=Path)
+
+    check = words.add_parser("check", help="the full integrity check, exit 2 if damaged")
+    check.add_argument("file", type=Path)
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+
+    prune = words.add_parser(
+        "prune",
+        help="delete old runs with their records and run directories (never a running run)",
+    )
+    prune.add_argument("file", type=Path)
+    keep = prune.add_mutually_exclusive_group(required=True)
+    keep.add_argument("--older-than", metavar="DURATION", help="runs started longer ago (30d)")
+    keep.add_argument("--keep-last", type=int, metavar="N", help="keep the newest N runs")
+    prune.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_read_commands(sub: Any) -> None:
+    """``runs``, ``show`` and ``status``: read the history, never write it."""
+    runs = sub.add_parser("runs", help="the recorded runs, newest first, with host counts")
+    runs.add_argument("file", type=Path)
+    runs.add_argument("--limit", "-n", type=int, default=None)
+    runs.add_argument("--status", help="only runs with this status (successful, failed, ...)")
+    runs.add_argument("--since", help="only runs started at or after this ISO 8601 instant")
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
+
+    show = sub.add_parser("show", help="one run in full (RUN_ID, or last)")
+    show.add_argument("file", type=Path)
+    show.add_argument("run_id", metavar="RUN_ID|last")
+    show.add_argument("--json", action="store_true", help="the run --json document of the run")
+
+    status = sub.add_parser(
+        "status", help="the fleet: last success, last outcome and next due per host"
+    )
+    status.add_argument("file", type=Path)
+    status.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _metrics_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -269,6 +354,9 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "daemon": daemon_command,
     "render": _render,
     "history": _history,
+    "runs": _runs,
+    "show": _show,
+    "status": _status,
     "events": _events,
     "recover": _recover,
     "metrics": _metrics,

@@ -244,7 +244,7 @@ def _stacked(
         new_rows.append(tuple(cells))
     if len(new_columns) > 1 and new_columns[0][0] == "Environment":
         # The environment goes on top of the next column too: room for the errors.
-        header, whole, narrowest = new_columns[1]
-        new_columns = [(f"Environment / {header}", whole, narrowest), *new_columns[2:]]
+        header, keep_whole, narrowest = new_columns[1]
+        new_columns = [(f"Environment / {header}", keep_whole, narrowest), *new_columns[2:]]
         new_rows = [(f"{row[0]}\n{row[1]}", *row[2:]) for row in new_rows]
     return new_columns, new_rows

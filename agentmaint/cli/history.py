@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -12,29 +13,31 @@ from rich.table import Table
 
 from agentmaint.ansible.events import read_artifact_dir
 from agentmaint.cli.console import history_table
-from agentmaint.cli.options import _history_reader, parse_instant, read_schedule
+from agentmaint.cli.options import (
+    _duration_option,
+    _history_reader,
+    parse_instant,
+    read_schedule,
+)
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_json, _print_partial
-from agentmaint.errors import UsageError
+from agentmaint.errors import MissingHistoryError, UsageError
 from agentmaint.history.db import check_database, check_sqlite_file, is_sqlite_file
 from agentmaint.history.store import HistoryStore, open_history, records_to_json, write_records_csv
-from agentmaint.records import HostCounts
+from agentmaint.records import HostCounts, RunStatus
 from agentmaint.run.importer import import_run, read_import
+from agentmaint.run.recorder import remove_run_directory
 from agentmaint.run.recovery import recover_history
 
 
 def _history(args: argparse.Namespace, out: Console) -> int:
-    words: list[str] = args.args
-    if words[0] == "check" and len(words) > 1:
-        if len(words) != 2:
-            raise UsageError("usage: agentmaint history check FILE")
-        return _history_check(Path(words[1]), out, as_json=args.json)
-    if words[0] == "import":
-        if len(words) != 3:
-            raise UsageError("usage: agentmaint history import FILE ARTIFACT_DIR")
-        return _history_import(Path(words[1]), Path(words[2]), out)
-    if len(words) != 1:
-        raise UsageError("usage: agentmaint history FILE [filters]")
-    schedule = read_schedule(Path(words[0]), history=True)
+    command: str = args.history_command
+    if command == "check":
+        return _history_check(args.file, out, as_json=args.json)
+    if command == "import":
+        return _history_import(args.file, args.artifact_dir, out)
+    if command == "prune":
+        return _history_prune(args, out)
+    schedule = read_schedule(args.file, history=True)
     since = parse_instant(args.since) if args.since else None
     with _history_reader(schedule) as history:
         records = (
@@ -54,6 +57,44 @@ def _history(args: argparse.Namespace, out: Console) -> int:
         write_records_csv(records, sys.stdout)
     else:
         out.print(history_table(records, out.width))
+    return EXIT_OK
+
+
+def _history_prune(args: argparse.Namespace, out: Console) -> int:
+    """Delete old runs (records, results, run directories); a running run is never pruned."""
+    if args.keep_last is not None and args.keep_last < 0:
+        raise UsageError("--keep-last must be 0 or more")
+    older = _duration_option("--older-than", args.older_than)
+    schedule = read_schedule(args.file, history=True)
+    try:
+        store = open_history(schedule.history_url, schedule.state_dir, readonly=True)
+    except MissingHistoryError:
+        out.print("No history yet (nothing to prune)", highlight=False)
+        return EXIT_OK
+    store.close()
+    with open_history(schedule.history_url, schedule.state_dir) as store:
+        cutoff = None if older is None else datetime.now(UTC) - older
+        pruned = store.prune(cutoff, keep_last=args.keep_last)
+        running = [run.id for run in store.runs(status=RunStatus.RUNNING)]
+    removed = [remove_run_directory(schedule.state_dir, run) for run in pruned]
+    if args.json:
+        _print_json(
+            {
+                "pruned": [run.id for run in pruned],
+                "removed_directories": [str(path) for path in removed if path is not None],
+                "kept_running": running,
+            }
+        )
+        return EXIT_OK
+    out.print(
+        f"pruned {len(pruned)} run(s), removed {sum(p is not None for p in removed)} run "
+        "director(ies)",
+        highlight=False,
+    )
+    for run in pruned:
+        out.print(f"  {run.id} ({run.status.value})", markup=False, highlight=False)
+    for run_id in running:
+        out.print(f"kept {run_id}: still running", markup=False, highlight=False)
     return EXIT_OK
 
 

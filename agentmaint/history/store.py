@@ -255,13 +255,28 @@ class HistoryStore:
             row = db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else run_from_row(row)
 
-    def runs(self, *, status: RunStatus | None = None, limit: int | None = None) -> list[RunRecord]:
-        """Runs, newest (latest start) first, optionally only those with `status`."""
+    def runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        limit: int | None = None,
+        since: datetime | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest (latest start) first, optionally only those with `status`.
+
+        `since` keeps the runs that started at or after that instant.
+        """
         sql = f"SELECT {RUN_COLUMNS} FROM runs"
+        where: list[str] = []
         params: list[Any] = []
         if status is not None:
-            sql += " WHERE status = ?"
+            where.append("status = ?")
             params.append(RunStatus(status).value)
+        if since is not None:
+            where.append("started >= ?")
+            params.append(to_text(since))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY started DESC, {self._db.dialect.run_order} DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -329,6 +344,27 @@ class HistoryStore:
         with self._reading() as db:
             rows = db.execute(sql, params).fetchall()
         return [record_from_row(row) for row in rows]
+
+    def run_records(self, run_ids: Collection[str]) -> dict[str, list[MaintenanceRecord]]:
+        """The roll-up records of each of `run_ids`, in the order they were recorded.
+
+        One query per chunk of ids (the run list's host counts); a run without records
+        is absent.
+        """
+        result: dict[str, list[MaintenanceRecord]] = {}
+        wanted = sorted(set(run_ids))
+        if not wanted:
+            return result
+        with self._reading() as db:
+            for condition, params in db.in_list(wanted):
+                rows = db.execute(
+                    f"SELECT {RECORD_COLUMNS} FROM records WHERE run_id {condition} ORDER BY id",
+                    params,
+                ).fetchall()
+                for row in rows:
+                    record = record_from_row(row)
+                    result.setdefault(record.run_id or "", []).append(record)
+        return result
 
     # ------------------------------------------------------------------ the planner's question
 
@@ -430,20 +466,41 @@ class HistoryStore:
 
     # ------------------------------------------------------------------ retention
 
-    def prune(self, older_than: datetime) -> list[RunRecord]:
+    def prune(
+        self, older_than: datetime | None = None, *, keep_last: int | None = None
+    ) -> list[RunRecord]:
         """Delete finished runs that started before `older_than`, with all of their rows.
 
-        Runs still marked running are kept. Host states of the pairs those runs
-        touched are recomputed from the attempts that remain. Returns the deleted
-        runs, oldest first, so the caller can delete their artifact directories.
+        With `keep_last` instead (or as well), the newest `keep_last` runs (by start,
+        whatever their status) are kept and older finished runs deleted. Runs still
+        marked running are always kept. Host states of the pairs those runs touched
+        are recomputed from the attempts that remain. Returns the deleted runs, oldest
+        first, so the caller can delete their artifact directories.
         """
-        cutoff = to_text(older_than)
+        if older_than is None and keep_last is None:
+            raise ValueError("prune needs older_than or keep_last")
         with self._writing() as db:
+            where = ""
+            cutoff: list[Any] = []
+            if older_than is not None:
+                where = "WHERE started < ? "
+                cutoff.append(to_text(older_than))
             rows = db.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE started < ? AND status != ? "
-                f"ORDER BY started, {db.dialect.run_order}",
-                (cutoff, RunStatus.RUNNING.value),
+                f"SELECT {RUN_COLUMNS} FROM runs {where}"
+                f"ORDER BY started DESC, {db.dialect.run_order} DESC",
+                cutoff,
             ).fetchall()
+            if keep_last is not None:
+                # The newest runs of the whole history, not only of those before the cutoff.
+                newest = db.execute(
+                    f"SELECT id FROM runs ORDER BY started DESC, {db.dialect.run_order} DESC "
+                    "LIMIT ?",
+                    (max(keep_last, 0),),
+                ).fetchall()
+                kept = {row[0] for row in newest}
+                rows = [row for row in rows if row[0] not in kept]
+            # Oldest first; a run still running is never pruned.
+            rows = [row for row in reversed(rows) if row[3] != RunStatus.RUNNING.value]
             if not rows:
                 return []
             run_ids = [row[0] for row in rows]

@@ -26,7 +26,8 @@ class LastAttempt:
     """The latest attempt of a component on a host (see ``attempts`` in the store's docs).
 
     `failed` follows `HostComponentState.last_attempt_failed` (a tie is a success);
-    `rolled_back` and `unreachable` say what the records of that attempt hold.
+    `rolled_back` and `unreachable` say what the records of that attempt hold;
+    `needs_attention`: its rollback failed (the host may be half-updated).
     """
 
     at: datetime
@@ -34,6 +35,7 @@ class LastAttempt:
     last_success: datetime | None = None
     rolled_back: bool = False
     unreachable: bool = False
+    needs_attention: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,9 @@ _ATTEMPTS_SQL = (
     "SELECT h.server, h.component, h.last_success, "
     f"  {_LATEST_SQL}, CASE WHEN {_FAILED_LAST} THEN 1 ELSE 0 END, "
     f"  MAX(CASE WHEN r.action = '{Action.ROLLBACK.value}' THEN 1 ELSE 0 END), "
-    f"  MAX(CASE WHEN r.status = '{Outcome.UNREACHABLE.value}' THEN 1 ELSE 0 END) "
+    f"  MAX(CASE WHEN r.status = '{Outcome.UNREACHABLE.value}' THEN 1 ELSE 0 END), "
+    f"  MAX(CASE WHEN r.action = '{Action.ROLLBACK.value}' "
+    f"    AND r.status = '{Outcome.FAILED.value}' THEN 1 ELSE 0 END) "
     "FROM host_state AS h "
     "JOIN attempts AS a ON a.server = h.server AND a.component = h.component "
     f"  AND a.at = {_LATEST_SQL} AND a.ok = CASE WHEN {_FAILED_LAST} THEN 0 ELSE 1 END "
@@ -98,7 +102,7 @@ def _attempts(
     # HistoryStore.states does.
     for condition, params in db.in_list(sorted(set(servers))):
         rows = db.execute(_ATTEMPTS_SQL.replace("{condition}", condition), params)
-        for server, component, success, latest, failed, rolled_back, unreachable in rows:
+        for server, component, success, latest, failed, rolled_back, unreachable, stuck in rows:
             if component in wanted_components:
                 found[(server, component)] = LastAttempt(
                     at=from_text(latest),
@@ -106,6 +110,7 @@ def _attempts(
                     last_success=opt_from_text(success),
                     rolled_back=bool(rolled_back),
                     unreachable=bool(unreachable),
+                    needs_attention=bool(stuck),
                 )
     return found
 

@@ -29,7 +29,7 @@ from agentmaint.records import RunRecord
 from agentmaint.run.observer import BaseObserver
 from agentmaint.run.results import RunResult, Unrecorded
 
-__all__ = ["Recorder", "Retention", "run_directory"]
+__all__ = ["Recorder", "Retention", "remove_run_directory", "run_directory"]
 
 _log = logging.getLogger(__name__)
 
@@ -145,24 +145,40 @@ class Retention(BaseObserver):
             return
         now: datetime = result.run.finished or result.run.started
         for old in self._store.prune(now - timedelta(days=self._days)):
-            if old.artifact_dir is not None:
-                sliced = old.artifact_dir.name == SLICES_DIR
-                run_dir = old.artifact_dir.parent if sliced else old.artifact_dir.parent.parent
-                if not os.path.lexists(run_dir):
-                    continue  # already gone
-                if self._owns(run_dir):
-                    shutil.rmtree(run_dir, ignore_errors=True)
-                elif run_dir.parent == self._runs:
-                    _log.warning(
-                        "retention: not removing %s: not a real run directory",
-                        run_dir,
-                        extra={"event": "retention_refused"},
-                    )
+            remove_run_directory(self._runs.parent, old)
 
-    def _owns(self, run_dir: Path) -> bool:
-        """Whether `run_dir` is a real directory directly inside the real ``state_dir/runs``."""
-        if os.path.islink(self._runs) or os.path.islink(run_dir) or not run_dir.is_dir():
-            return False
-        runs = os.path.realpath(self._runs)
-        real = os.path.realpath(run_dir)
-        return os.path.dirname(real) == runs and real != runs
+
+def remove_run_directory(state_dir: Path, run: RunRecord) -> Path | None:
+    """Remove the directory of a pruned `run`, if it is one agentmaint made; the path removed.
+
+    Only a real directory directly inside the real ``state_dir/runs`` is removed,
+    compared by real paths: never anything else the run's record might point to (a
+    symlink, ``runs/..``, a ``runs`` that is itself a symlink); a refusal is logged.
+    None when nothing was removed (no artifacts, already gone, or refused).
+    """
+    if run.artifact_dir is None:
+        return None
+    runs = state_dir / "runs"
+    sliced = run.artifact_dir.name == SLICES_DIR
+    run_dir = run.artifact_dir.parent if sliced else run.artifact_dir.parent.parent
+    if not os.path.lexists(run_dir):
+        return None  # already gone
+    if _owned(runs, run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return run_dir
+    if run_dir.parent == runs:
+        _log.warning(
+            "retention: not removing %s: not a real run directory",
+            run_dir,
+            extra={"event": "retention_refused"},
+        )
+    return None
+
+
+def _owned(runs: Path, run_dir: Path) -> bool:
+    """Whether `run_dir` is a real directory directly inside the real `runs` directory."""
+    if os.path.islink(runs) or os.path.islink(run_dir) or not run_dir.is_dir():
+        return False
+    real_runs = os.path.realpath(runs)
+    real = os.path.realpath(run_dir)
+    return os.path.dirname(real) == real_runs and real != real_runs
