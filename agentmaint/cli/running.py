@@ -66,6 +66,8 @@ def _run(args: argparse.Namespace, out: Console) -> int:
             check=args.check,
             lock_wait=wait,
             scheduled=args.scheduled,
+            hosts=args.hosts,
+            relaunch=args.failed,
         )
     except LockWaitCanceledError as exc:
         report_error(args, Console(stderr=True, soft_wrap=True), f"agentmaint: {exc}")
@@ -81,6 +83,14 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     if result.nothing_due:
         # Every trigger refreshes the metrics: the window and what is due change with time.
         _write_metrics_quietly(schedule, at)
+    if result.nothing_due and args.failed and not args.json:
+        out.print(
+            f"nothing failed or was unreachable in run {args.failed} "
+            "(within the selection): nothing to relaunch",
+            markup=False,
+            highlight=False,
+        )
+        return EXIT_OK
     if result.nothing_due and (args.scheduled or not args.json):
         when = result.plan.at.strftime("%Y-%m-%d %H:%M UTC")
         _one_line(
