@@ -109,6 +109,7 @@ def run_maintenance(
     check_state_dir(schedule.state_dir)
     with _history(schedule, store) as history:
         recover_interrupted_runs(history)
+        relaunch = find_run(history, relaunch).id if relaunch is not None else None
         selection = _Selection(environments, components, hosts, relaunch)
         the_plan = _decide(schedule, history, at, selection, force=force)
         log_plan(the_plan)
@@ -227,8 +228,8 @@ def _decide(
     now = at or datetime.now(UTC)
     envs, comps = selection.environments, selection.components
     if selection.relaunch is not None:
-        run = find_run(history, selection.relaunch)
-        decided = relaunch_plan(schedule, now, run.id, failed_targets(history, run.id))
+        run_id = selection.relaunch
+        decided = relaunch_plan(schedule, now, run_id, failed_targets(history, run_id))
     elif force:
         decided = forced_plan(schedule, now, envs, comps)
     else:

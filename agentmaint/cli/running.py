@@ -25,8 +25,10 @@ from agentmaint.cli.output import (
 from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import LockHeldError, LockWaitCanceledError
+from agentmaint.history.store import open_history
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import RunRecord
+from agentmaint.run.relaunch import find_run
 from agentmaint.run.results import RunResult, Unrecorded
 
 
@@ -54,6 +56,10 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     # at the end, not at the start).
     at = None if args.at == "now" else parse_instant(args.at)
     wait = _duration_option("--wait", args.wait)
+    if args.failed is not None:
+        # "last" named once, here: the run relaunched and the line below say the same run.
+        with open_history(schedule.history_url, schedule.state_dir) as history:
+            args.failed = find_run(history, args.failed).id
     try:
         result, received = _run_with_display(
             schedule,
@@ -85,8 +91,7 @@ def _run(args: argparse.Namespace, out: Console) -> int:
         _write_metrics_quietly(schedule, at)
     if result.nothing_due and args.failed and not args.json:
         out.print(
-            f"nothing failed or was unreachable in run {args.failed} "
-            "(within the selection): nothing to relaunch",
+            f"nothing failed or was unreachable in run {args.failed}: nothing to relaunch",
             markup=False,
             highlight=False,
         )
