@@ -228,8 +228,12 @@ def _decide(
     now = at or datetime.now(UTC)
     envs, comps = selection.environments, selection.components
     if selection.relaunch is not None:
-        run_id = selection.relaunch
-        decided = relaunch_plan(schedule, now, run_id, failed_targets(history, run_id))
+        failed = [
+            t
+            for t in failed_targets(history, selection.relaunch)
+            if (envs is None or t.environment in envs) and (comps is None or t.component in comps)
+        ]
+        decided = relaunch_plan(schedule, now, selection.relaunch, failed)
     elif force:
         decided = forced_plan(schedule, now, envs, comps)
     else:
