@@ -24,7 +24,7 @@ import shutil
 import socket
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from agentmaint.ansible.naming import Target
@@ -37,8 +37,10 @@ from agentmaint.history.store import HistoryStore, open_history
 from agentmaint.metrics.observer import MetricsWriter
 from agentmaint.notify.observer import Notifier
 from agentmaint.planning.forced import forced_plan
-from agentmaint.planning.planner import Plan, plan
+from agentmaint.planning.planner import Plan, limit_plan, plan
+from agentmaint.planning.relaunch import relaunch_plan
 from agentmaint.records import RunRecord
+from agentmaint.run.cancel_watch import watch_cancel_requests
 from agentmaint.run.conclusion import conclude
 from agentmaint.run.environment import secret_environment
 from agentmaint.run.ids import new_run_id
@@ -50,6 +52,7 @@ from agentmaint.run.outside import make_control_path_dir
 from agentmaint.run.process import process_identity
 from agentmaint.run.recorder import Recorder, Retention
 from agentmaint.run.recovery import recover_interrupted_runs
+from agentmaint.run.relaunch import failed_targets, find_run
 from agentmaint.run.results import RunResult
 from agentmaint.run.slices import is_plain, prepare_slices, run_slices
 from agentmaint.run.statedir import check_state_dir, make_run_dir
@@ -71,6 +74,8 @@ def run_maintenance(
     observers: Sequence[RunObserver] = (),
     lock_wait: timedelta | None = None,
     scheduled: bool = False,
+    hosts: Collection[str] | None = None,
+    relaunch: str | None = None,
 ) -> RunResult:
     """Run what is due now (or at `at`) and record it; return the typed result.
 
@@ -86,9 +91,16 @@ def run_maintenance(
     ``scheduled``): with ``execution.overlap: wait`` and no `lock_wait`, it waits for a
     locked environment until its window closes. Raises `ScheduleError` before anything
     else when a secret reference of `schedule` cannot be resolved (a schedule loaded with
-    ``resolve_secrets=False``), `LockHeldError` when another run holds an environment this
+    ``resolve_secrets=False``), `UsageError` when a pattern of `hosts` matches no host,
+    `LockHeldError` when another run holds an environment this
     one needs (after `lock_wait`, when given), `LockWaitCanceledError` when `cancel` is set
     while waiting.
+
+    `hosts` (``--limit``) narrows the run to the hosts matching these names or shell-style
+    patterns. `relaunch` (``--failed``) is the id of an earlier run: what failed, was
+    unreachable or rolled back in it runs again now on those hosts only, regardless of
+    windows (trigger ``relaunch``). With a PostgreSQL history, ``agentmaint cancel`` from
+    any controller cancels the run (polled every `POLL_SECONDS` seconds).
     """
     # Every secret the run may use (notifications, the history URL), read before any host
     # is touched: a missing one must stop the run, not the notification at its end.
@@ -97,7 +109,9 @@ def run_maintenance(
     check_state_dir(schedule.state_dir)
     with _history(schedule, store) as history:
         recover_interrupted_runs(history)
-        the_plan = _decide(schedule, history, at, environments, components, force=force)
+        relaunch = find_run(history, relaunch).id if relaunch is not None else None
+        selection = _Selection(environments, components, hosts, relaunch)
+        the_plan = _decide(schedule, history, at, selection, force=force)
         log_plan(the_plan)
         targets = targets_from_decisions(the_plan.due)
         if not targets:
@@ -126,11 +140,12 @@ def run_maintenance(
                 cancel=cancel,
             ):
                 log_locks_taken(envs, run_id)
-                if not force:
+                if not force and relaunch is None:
                     # Decide again under the locks: a run that held them (while this one
                     # waited, or between the first plan and the lock) may have done the
                     # work, and the window may have moved on.
-                    the_plan = _decide(schedule, history, at, envs, components, force=False)
+                    again = replace(selection, environments=envs)
+                    the_plan = _decide(schedule, history, at, again, force=False)
                     log_plan(the_plan, again=True)
                     targets = targets_from_decisions(the_plan.due)
                     if not targets:
@@ -143,18 +158,23 @@ def run_maintenance(
                     recorder=recorder,
                 )
                 watchers = Observers([recorder, retention, outside])
-                result = _execute(
-                    schedule,
-                    the_plan,
-                    targets,
-                    run_id=run_id,
-                    trigger=trigger
-                    or ("scheduled" if scheduled else "force" if force else "manual"),
-                    check=check,
-                    cancel=cancel,
-                    observer=watchers,
-                    strategy=strategy,
+                watch = watch_cancel_requests(
+                    schedule.history_url, schedule.state_dir, run_id, cancel
                 )
+                with watch:
+                    result = _execute(
+                        schedule,
+                        the_plan,
+                        targets,
+                        run_id=run_id,
+                        trigger=trigger
+                        or _trigger(scheduled=scheduled, force=force, relaunch=relaunch),
+                        check=check,
+                        cancel=cancel,
+                        observer=watchers,
+                        strategy=strategy,
+                        message=f"relaunch of {relaunch}" if relaunch else None,
+                    )
         except BaseException as exc:
             log_lock_refused(exc, run_id)
             # The error of the run comes first; the others still hear how it ended.
@@ -181,19 +201,44 @@ def _rest_of_window(the_plan: Plan) -> timedelta | None:
     return max(max(ends) - the_plan.at, timedelta(0)) if ends else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """What a run was asked to consider: names, host patterns, the run it relaunches."""
+
+    environments: Collection[str] | None
+    components: Collection[str] | None
+    hosts: Collection[str] | None
+    relaunch: str | None
+
+
+def _trigger(*, scheduled: bool, force: bool, relaunch: str | None) -> str:
+    if relaunch is not None:
+        return "relaunch"
+    return "scheduled" if scheduled else "force" if force else "manual"
+
+
 def _decide(
     schedule: Schedule,
     history: HistoryStore,
     at: datetime | None,
-    environments: Collection[str] | None,
-    components: Collection[str] | None,
+    selection: _Selection,
     *,
     force: bool,
 ) -> Plan:
     now = at or datetime.now(UTC)
-    if force:
-        return forced_plan(schedule, now, environments, components)
-    return plan(schedule, history, now, environments=environments, components=components)
+    envs, comps = selection.environments, selection.components
+    if selection.relaunch is not None:
+        failed = [
+            t
+            for t in failed_targets(history, selection.relaunch)
+            if (envs is None or t.environment in envs) and (comps is None or t.component in comps)
+        ]
+        decided = relaunch_plan(schedule, now, selection.relaunch, failed)
+    elif force:
+        decided = forced_plan(schedule, now, envs, comps)
+    else:
+        decided = plan(schedule, history, now, environments=envs, components=comps)
+    return limit_plan(schedule, decided, selection.hosts) if selection.hosts else decided
 
 
 def _execute(
@@ -207,6 +252,7 @@ def _execute(
     cancel: threading.Event,
     observer: RunObserver,
     strategy: Strategy,
+    message: str | None = None,
 ) -> RunResult:
     """Render, tell the observers the run started, execute every slice, conclude."""
     started = datetime.now(UTC)
@@ -236,6 +282,7 @@ def _execute(
             components=tuple(dict.fromkeys(t.component for t in targets)),
             controller=socket.gethostname(),
             process=process_identity(),
+            message=message,
         )
         try:
             observer.run_started(run, the_plan)

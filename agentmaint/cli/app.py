@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from agentmaint import __version__
+from agentmaint.cli.cancel import add_cancel_parser, cancel_command
 from agentmaint.cli.daemon import add_daemon_parser, daemon_command
 from agentmaint.cli.history import _events, _history, _recover
 from agentmaint.cli.logs import CliLog, add_log_options, report_error
@@ -121,6 +122,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true")
 
+    add_cancel_parser(sub)
     add_timer_parser(sub)
     return _with_log_options(parser, sub.choices.values())
 
@@ -163,6 +165,19 @@ def _add_run(sub: Any) -> None:
         help="started by a timer, cron or the daemon: outside a window or with nothing due, "
         "exit 0 with one line; an environment still locked by a previous run: exit 0 "
         "(execution.overlap: skip) or wait until the window closes (wait)",
+    )
+    run_cmd.add_argument(
+        "--limit",
+        action="append",
+        dest="hosts",
+        metavar="HOST",
+        help="only these hosts: a name or a shell-style pattern such as 'web-*' (repeatable)",
+    )
+    run_cmd.add_argument(
+        "--failed",
+        metavar="RUN_ID|last",
+        help="rerun now, regardless of windows, what failed or was unreachable in that run, "
+        "on those hosts only (trigger relaunch)",
     )
     run_cmd.add_argument("--json", action="store_true", help="print the run record as JSON")
 
@@ -363,6 +378,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "demo": _demo,
     "notify-test": _notify_test,
     "timer": timer_command,
+    "cancel": cancel_command,
 }
 
 

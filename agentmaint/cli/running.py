@@ -25,8 +25,10 @@ from agentmaint.cli.output import (
 from agentmaint.config.parse import load_schedule
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import LockHeldError, LockWaitCanceledError
+from agentmaint.history.store import open_history
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import RunRecord
+from agentmaint.run.relaunch import find_run
 from agentmaint.run.results import RunResult, Unrecorded
 
 
@@ -54,6 +56,10 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     # at the end, not at the start).
     at = None if args.at == "now" else parse_instant(args.at)
     wait = _duration_option("--wait", args.wait)
+    if args.failed is not None:
+        # "last" named once, here: the run relaunched and the line below say the same run.
+        with open_history(schedule.history_url, schedule.state_dir) as history:
+            args.failed = find_run(history, args.failed).id
     try:
         result, received = _run_with_display(
             schedule,
@@ -66,6 +72,8 @@ def _run(args: argparse.Namespace, out: Console) -> int:
             check=args.check,
             lock_wait=wait,
             scheduled=args.scheduled,
+            hosts=args.hosts,
+            relaunch=args.failed,
         )
     except LockWaitCanceledError as exc:
         report_error(args, Console(stderr=True, soft_wrap=True), f"agentmaint: {exc}")
@@ -81,6 +89,13 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     if result.nothing_due:
         # Every trigger refreshes the metrics: the window and what is due change with time.
         _write_metrics_quietly(schedule, at)
+    if result.nothing_due and args.failed and not args.json:
+        out.print(
+            f"nothing failed or was unreachable in run {args.failed}: nothing to relaunch",
+            markup=False,
+            highlight=False,
+        )
+        return EXIT_OK
     if result.nothing_due and (args.scheduled or not args.json):
         when = result.plan.at.strftime("%Y-%m-%d %H:%M UTC")
         _one_line(

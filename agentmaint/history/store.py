@@ -68,7 +68,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -284,6 +284,21 @@ class HistoryStore:
         with self._reading() as db:
             rows = db.execute(sql, params).fetchall()
         return [run_from_row(row) for row in rows]
+
+    def request_cancel(self, run_id: str) -> bool:
+        """Ask the controller of running run `run_id` to cancel it; False if it is not running."""
+        with self._writing() as db:
+            cursor = db.execute(
+                "UPDATE runs SET cancel_requested = ? WHERE id = ? AND status = ?",
+                (to_text(datetime.now(UTC)), run_id, RunStatus.RUNNING.value),
+            )
+            return bool(cursor.rowcount)
+
+    def cancel_requested(self, run_id: str) -> bool:
+        """Whether someone asked (`request_cancel`) to cancel run `run_id`."""
+        with self._reading() as db:
+            row = db.execute("SELECT cancel_requested FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row is not None and row[0] is not None
 
     # ------------------------------------------------------------------ what a run recorded
 

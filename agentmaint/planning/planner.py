@@ -20,8 +20,9 @@ The order of the gates, per environment then per component and host:
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -136,6 +137,44 @@ def plan(
             component = schedule.components[name]
             decisions.append(_decide(schedule, env, component, window=window, states=states, at=at))
     return Plan(at=at, decisions=tuple(decisions))
+
+
+def limit_plan(schedule: Schedule, the_plan: Plan, patterns: Collection[str]) -> Plan:
+    """`the_plan` narrowed to the hosts matching `patterns` (``run --limit``).
+
+    Each pattern is a host name or a shell-style pattern (`fnmatch`: ``web-*``,
+    ``db[12]``). A host matching none stays in its decision, not due, with the reason
+    ``not in --limit``; a decision left with no due host is not due. A pattern that
+    matches no host of the schedule raises `UsageError` naming it (a typo must not
+    quietly run nothing).
+    """
+    known = [host for env in schedule.environments.values() for host in env.host_names]
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(h, p) for h in known)]
+    if unmatched:
+        raise UsageError(
+            f"--limit {', '.join(unmatched)}: matches no host of the schedule "
+            f"(hosts: {', '.join(dict.fromkeys(known))})"
+        )
+    decisions = tuple(_limit_decision(d, patterns) for d in the_plan.decisions)
+    return Plan(at=the_plan.at, decisions=decisions)
+
+
+def _limit_decision(decision: Decision, patterns: Collection[str]) -> Decision:
+    if not decision.due:
+        return decision
+    hosts = tuple(
+        h
+        if not h.due or any(fnmatch.fnmatchcase(h.host, p) for p in patterns)
+        else HostDecision(h.host, False, "not in --limit")
+        for h in decision.hosts
+    )
+    due = [h.host for h in hosts if h.due]
+    if not due:
+        return replace(decision, due=False, reason="no due host in --limit", hosts=hosts)
+    if len(due) == len(decision.servers):
+        return decision
+    reason = f"{decision.reason}; limited to {', '.join(due)} (--limit)"
+    return replace(decision, reason=reason, hosts=hosts)
 
 
 def _select(kind: str, wanted: Collection[str] | None, known: Mapping[str, Any]) -> list[str]:

@@ -972,7 +972,7 @@ def test_a_version_2_history_is_migrated_keeping_its_runs(
 ) -> None:
     _version_2_database(history_url, tmp_path / "state")
     with HistoryStore.from_url(history_url, tmp_path / "state") as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
         [old] = store.runs()
         assert (old.id, old.pid, old.controller) == ("old", 7, None)  # recorded before v3
         begin(store, "new", minutes(5))
@@ -1313,3 +1313,20 @@ def test_check_database_reports_a_sound_history_and_a_missing_one(
     report = check_database(history_url, state_dir)
     assert (report.exists, report.ok, report.problems) == (True, True, ())
     assert report.checked
+
+
+def test_a_cancel_is_requested_only_for_a_running_run(store: HistoryStore) -> None:
+    begin(store, "r1")
+    assert store.cancel_requested("r1") is False
+    assert store.request_cancel("r1") is True
+    assert store.cancel_requested("r1") is True
+    # The request is not part of what the run records: it ends as it would have.
+    record(store, "r1", status=RunStatus.CANCELED)
+    run = store.get_run("r1")
+    assert run is not None and run.status is RunStatus.CANCELED
+    begin(store, "r2")
+    record(store, "r2")
+    assert store.request_cancel("r2") is False  # already ended
+    assert store.cancel_requested("r2") is False
+    assert store.request_cancel("no-such-run") is False
+    assert store.cancel_requested("no-such-run") is False

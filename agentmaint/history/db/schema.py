@@ -169,8 +169,19 @@ _MIGRATION_4: tuple[str, ...] = (
     "CREATE INDEX task_results_play ON task_results (play_uuid)",
 )
 
+# Version 5: ``agentmaint cancel`` of a run whose controller shares a PostgreSQL history: the
+# instant a cancel was requested, which the run's controller polls (see
+# agentmaint.run.cancel_watch). Unused in SQLite, where the command signals the controller.
+_MIGRATION_5: tuple[str, ...] = ("ALTER TABLE runs ADD COLUMN cancel_requested {text}",)
+
 #: Ordered migrations: entry i takes the schema from version i to version i + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3, _MIGRATION_4)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _MIGRATION_1,
+    _MIGRATION_2,
+    _MIGRATION_3,
+    _MIGRATION_4,
+    _MIGRATION_5,
+)
 
 #: The schema version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,61 @@
+"""The ``cancel`` command: stop a run another process or controller started."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from agentmaint.cli.options import _duration_option
+from agentmaint.cli.output import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, _print_json
+from agentmaint.config.parse import load_schedule
+from agentmaint.history.store import open_history
+from agentmaint.run.cancel import CancelOutcome, cancel_run
+
+__all__ = ["add_cancel_parser", "cancel_command"]
+
+_EXIT = {
+    CancelOutcome.ENDED: EXIT_OK,
+    CancelOutcome.NOT_RUNNING: EXIT_FAILED,
+    CancelOutcome.STILL_RUNNING: EXIT_LOCKED,
+}
+
+
+def add_cancel_parser(sub: Any) -> None:
+    """The ``cancel`` command's arguments."""
+    cancel = sub.add_parser(
+        "cancel",
+        help="stop a running run (started by another process or controller) and wait for "
+        "its end: exit 0 ended, 1 nothing running, 2 unknown run, 3 still running",
+    )
+    cancel.add_argument("file", type=Path)
+    cancel.add_argument("run_id", nargs="?", metavar="RUN_ID", help="default: the one running run")
+    cancel.add_argument(
+        "--timeout",
+        default="5m",
+        metavar="DURATION",
+        help="how long to wait for the run to end (default 5m)",
+    )
+    cancel.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def cancel_command(args: argparse.Namespace, out: Console) -> int:
+    """Cancel the run and say how it ended."""
+    schedule = load_schedule(args.file)
+    timeout = _duration_option("--timeout", args.timeout)
+    assert timeout is not None  # it has a default
+    with open_history(schedule.history_url, schedule.state_dir) as history:
+        result = cancel_run(history, schedule.state_dir, args.run_id, timeout=timeout)
+    if args.json:
+        _print_json(
+            {
+                "outcome": result.outcome.value,
+                "message": result.message,
+                "run": result.run.to_dict() if result.run else None,
+            }
+        )
+    else:
+        out.print(result.message, markup=False, highlight=False)
+    return _EXIT[result.outcome]
