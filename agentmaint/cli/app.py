@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from agentmaint import __version__
+from agentmaint.cli.check import add_check_parser, check_command
 from agentmaint.cli.history import _events, _history, _recover
 from agentmaint.cli.logs import CliLog, add_log_options, report_error
 from agentmaint.cli.metrics import _metrics
@@ -72,6 +73,7 @@ def _build_parser() -> argparse.ArgumentParser:
     windows.add_argument("--json", action="store_true", help="machine-readable output")
 
     _add_run(sub)
+    add_check_parser(sub)
 
     render = sub.add_parser("render", help="write the inventory and playbook without running")
     _selection(render)
@@ -264,6 +266,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "plan": _plan,
     "windows": _windows,
     "run": _run,
+    "check": check_command,
     "render": _render,
     "history": _history,
     "events": _events,
