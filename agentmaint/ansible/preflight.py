@@ -110,7 +110,9 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def host_needs(schedule: Schedule, environments: Iterable[str] | None = None) -> tuple[HostNeeds, ...]:
+def host_needs(
+    schedule: Schedule, environments: Iterable[str] | None = None
+) -> tuple[HostNeeds, ...]:
     """The needs of every host of `environments` (default: all), in file order."""
     names = list(environments) if environments is not None else list(schedule.environments)
     components = list(schedule.components.values())
@@ -287,18 +289,7 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             "ignore_errors": True,
             **_PROBE,
         },
-        _check(
-            CheckName.PRIVILEGE,
-            f"{_USABLE} and ({_ESCALATED}.stdout | trim == '0' or not {_ME}.root_for)",
-            "{{ ('privilege escalation works: commands run as uid ' if " + _ME + ".become "
-            "else 'the login user is uid ') ~ (" + _ESCALATED + ".stdout | trim) }}",
-            "{{ ('privilege escalation (ansible_become) fails: ' ~ (" + _ESCALATED + ".msg "
-            "| default(" + _ESCALATED + ".stderr | default('')) | trim)) if " + _ESCALATED + " is failed "
-            "else ('the login user is uid ' ~ (" + _ESCALATED + ".stdout | trim) ~ ', not root, and "
-            "no privilege escalation is configured (ansible_become): ' ~ (" + _ME + ".root_for "
-            "| join(', ')) ~ ' needs root (role os_packages)') }}",
-            f"'{CheckName.PRIVILEGE}' in {_ME}.checks",
-        ),
+        _privilege_check(),
         {
             "name": "Probe | python",
             "ansible.builtin.setup": {"gather_subset": ["!all", "min"]},
@@ -310,12 +301,22 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
         _check(
             CheckName.PYTHON,
             f"{_FACTS} is succeeded and {python_version} is version('{minimum}', '>=')",
-            "{{ ('Python ' ~ " + python_version + " ~ ' at ' ~ ansible_facts.python.executable) if "
-            + _FACTS + " is succeeded else '' }}",
-            "{{ ('Python " + minimum + " or later is needed (Ansible 2.19 modules), found Python ' ~ "
-            + python_version + " ~ ' at ' ~ ansible_facts.python.executable) if " + _FACTS
-            + " is succeeded else ('Ansible modules do not run: ' ~ (" + _FACTS
-            + ".module_stderr | default(" + _FACTS + ".msg | default('')) | trim)) }}",
+            "{{ ('Python ' ~ "
+            + python_version
+            + " ~ ' at ' ~ ansible_facts.python.executable) if "
+            + _FACTS
+            + " is succeeded else '' }}",
+            "{{ ('Python "
+            + minimum
+            + " or later is needed (Ansible 2.19 modules), found Python ' ~ "
+            + python_version
+            + " ~ ' at ' ~ ansible_facts.python.executable) if "
+            + _FACTS
+            + " is succeeded else ('Ansible modules do not run: ' ~ ("
+            + _FACTS
+            + ".module_stderr | default("
+            + _FACTS
+            + ".msg | default('')) | trim)) }}",
             _USABLE,
         ),
         _check(
@@ -335,7 +336,10 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
         _backup_check(),
         _probe(
             "docker",
-            {**_shell("docker", f"{_ME}.docker"), "environment": f"{{{{ {_ME}.docker_environment }}}}"},
+            {
+                **_shell("docker", f"{_ME}.docker"),
+                "environment": f"{{{{ {_ME}.docker_environment }}}}",
+            },
             _DOCKER,
             f"{_PYTHON_OK} and '{CheckName.DOCKER}' in {_ME}.checks",
         ),
@@ -356,7 +360,11 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             CheckName.MODEL_ROOT,
             f"{_MODEL}.rc == 0",
             "{{ " + _MODEL + ".stdout_lines | join('; ') }}",
-            "{{ (" + _MODEL + ".stdout_lines + " + _MODEL + ".stderr_lines) | select | join('; ') }}",
+            "{{ ("
+            + _MODEL
+            + ".stdout_lines + "
+            + _MODEL
+            + ".stderr_lines) | select | join('; ') }}",
             f"{_PYTHON_OK} and '{CheckName.MODEL_ROOT}' in {_ME}.checks",
         ),
     ]
@@ -379,6 +387,33 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
     ]
 
 
+def _privilege_check() -> dict[str, Any]:
+    """The privilege assert: escalation works where configured, root where a role needs it."""
+    task = _check(
+        CheckName.PRIVILEGE,
+        "__escalated is succeeded and (__uid == '0' or not __root_for)",
+        "{{ (('privilege escalation works: commands run as uid ' if __become"
+        " else 'the login user is uid ') ~ __uid) if __escalated is succeeded else '' }}",
+        "{{ ('privilege escalation (ansible_become) fails: ' ~ __said)"
+        " if __escalated is failed"
+        " else ('privilege escalation runs commands as uid ' ~ __uid ~ ', not root: ' ~ __needs)"
+        " if __become"
+        " else ('the login user is uid ' ~ __uid ~ ', not root, and no privilege escalation"
+        " is configured (ansible_become): ' ~ __needs) }}",
+        f"'{CheckName.PRIVILEGE}' in {_ME}.checks",
+    )
+    task["vars"] = {
+        "__escalated": f"{{{{ {_ESCALATED} }}}}",
+        "__uid": f"{{{{ {_ESCALATED}.stdout | default('') | trim }}}}",
+        "__become": f"{{{{ {_ME}.become }}}}",
+        "__root_for": f"{{{{ {_ME}.root_for }}}}",
+        "__needs": f"{{{{ {_ME}.root_for | join(', ') ~ ' need(s) root (role os_packages)' }}}}",
+        "__said": f"{{{{ ({_ESCALATED}.msg | default('')) ~ ' ' ~ "
+        f"({_ESCALATED}.stderr | default('')) | trim }}}}",
+    }
+    return task
+
+
 def _backup_check() -> dict[str, Any]:
     """The backup_space assert over the probe's four lines (task vars are templated lazily)."""
     lines = f"{_BACKUP}.stdout_lines"
@@ -391,8 +426,11 @@ def _backup_check() -> dict[str, Any]:
         "{{ ('cannot measure ' ~ __where ~ ': ' ~ (" + _BACKUP + ".stderr | default('') | trim))"
         " if not __measured else (__where ~ ' is not writable') if not __writable"
         " else (__where ~ ': only ' ~ (__free | filesizeformat(true)) ~ ' free, '"
-        " ~ (__needed | filesizeformat(true)) ~ ' needed (" + str(BACKUP_SIZE_FACTOR)
-        + " x the backed-up paths, at least " + minimum + ")') }}",
+        " ~ (__needed | filesizeformat(true)) ~ ' needed ("
+        + str(BACKUP_SIZE_FACTOR)
+        + " x the backed-up paths, at least "
+        + minimum
+        + ")') }}",
         f"{_PYTHON_OK} and '{CheckName.BACKUP_SPACE}' in {_ME}.checks",
     )
     task["vars"] = {

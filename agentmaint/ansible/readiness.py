@@ -88,9 +88,9 @@ def readiness_report(
     undone when no earlier check of the host explains them).
     """
     found: dict[tuple[str, str], TaskResult] = {}
-    for result in results:
-        if result.task.startswith(CHECK_PREFIX):
-            found[(result.host, result.task.removeprefix(CHECK_PREFIX).strip())] = result
+    for each in results:
+        if each.task.startswith(CHECK_PREFIX):
+            found[(each.host, each.task.removeprefix(CHECK_PREFIX).strip())] = each
     hosts: list[HostReadiness] = []
     for need in needs:
         checks: list[CheckResult] = []
@@ -101,11 +101,19 @@ def readiness_report(
             elif result.status in _PASSED:
                 checks.append(CheckResult(name, True, result.message or "ok"))
             elif result.status is TaskStatus.UNREACHABLE:
-                checks.append(CheckResult(name, False, f"unreachable: {result.message or ''}"))
+                checks.append(CheckResult(name, False, f"unreachable: {_said(result)}"))
             else:
-                checks.append(CheckResult(name, False, result.message or "failed"))
+                checks.append(CheckResult(name, False, _said(result) or "failed"))
         hosts.append(HostReadiness(need.environment, need.host, tuple(checks)))
     return PreflightReport(tuple(hosts))
+
+
+#: ansible-core 2.19 starts every failure message with this; the report says it already.
+_TASK_FAILED = "Task failed: "
+
+
+def _said(result: TaskResult) -> str:
+    return (result.message or "").removeprefix(_TASK_FAILED).strip()
 
 
 def _not_checked(earlier: list[CheckResult], error: str | None) -> str:

@@ -1,4 +1,4 @@
-"""The ``check`` command: is every host ready for its maintenance window?"""
+"""The ``check`` command: whether every host is ready for its maintenance window."""
 
 from __future__ import annotations
 
