@@ -113,7 +113,9 @@ _TASK_FAILED = "Task failed: "
 
 
 def _said(result: TaskResult) -> str:
-    return (result.message or "").removeprefix(_TASK_FAILED).strip()
+    """The result's message on one line (ansible's own sections, e.g. stderr, joined)."""
+    text = (result.message or "").removeprefix(_TASK_FAILED)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _not_checked(earlier: list[CheckResult], error: str | None) -> str:
