@@ -1,11 +1,13 @@
 """What each host needs before a window, and the one read-only play that probes it.
 
 `host_needs` derives, from the schedule, which checks apply to which host (every
-component applies to every host of every environment): a working Python for Ansible's
-modules always; privilege escalation when the host configures it (``ansible_become``)
-or a component's role needs root (os_packages); free space where backups go when the
-schedule archives paths; apt or dnf for os_packages; docker with the compose plugin for
-docker components; a writable model root for model components.
+component applies to every host of every environment): reachable (a login, without
+Python: ``raw``); privilege escalation when the host configures it (``ansible_become``)
+or a component's role needs root (os_packages); a Python that runs Ansible 2.19's modules
+(>= 3.8); apt (apt-get, dpkg-query) or dnf (dnf, rpm) on PATH for os_packages; for
+backups of paths, a writable backup directory (or its nearest existing parent) with
+enough free space and tar and gzip on PATH; docker with the compose plugin for docker
+components; a writable model root (or nearest existing parent) for model components.
 
 `preflight_playbook` writes one play for all those hosts. Every task is a probe
 (``changed_when: false``, ``check_mode: false``: it runs, and reports nothing changed,
@@ -13,7 +15,7 @@ even under ``--check``) or an ``assert`` evaluated on the controller; none write
 the host. Checks are tasks named ``Check | <name>`` whose message is the detail of the
 check (the assert's success or failure message); a failed check is ignored so that the
 host's other checks still run. Schedule strings (paths, binaries) reach the host only as
-positional arguments of a fixed shell script, never inside it.
+positional arguments of fixed shell scripts, never inside them.
 """
 
 from __future__ import annotations
@@ -57,11 +59,11 @@ class CheckName:
     PRIVILEGE = "privilege"
     PYTHON = "python"
     PACKAGE_MANAGER = "package_manager"
-    BACKUP_SPACE = "backup_space"
+    BACKUP = "backup"
     DOCKER = "docker"
     MODEL_ROOT = "model_root"
 
-    ORDER = (REACHABLE, PRIVILEGE, PYTHON, PACKAGE_MANAGER, BACKUP_SPACE, DOCKER, MODEL_ROOT)
+    ORDER = (REACHABLE, PRIVILEGE, PYTHON, PACKAGE_MANAGER, BACKUP, DOCKER, MODEL_ROOT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class HostNeeds:
             CheckName.PRIVILEGE: self.become or bool(self.root_for),
             CheckName.PYTHON: True,
             CheckName.PACKAGE_MANAGER: self.package_manager,
-            CheckName.BACKUP_SPACE: self.backup_dir is not None,
+            CheckName.BACKUP: self.backup_dir is not None,
             CheckName.DOCKER: bool(self.docker),
             CheckName.MODEL_ROOT: bool(self.model_roots),
         }
@@ -158,19 +160,23 @@ def host_needs(
 
 
 # The shell probes. Arguments come after ``sh``: the script itself is fixed text.
-# Backup: the nearest existing directory of $1, its free KiB, writable or not, and the KiB
-# of the existing paths $2... (what one more archive can at worst take, uncompressed).
+# Backup: the nearest existing directory of $1, its free KiB, writable or not, the KiB
+# of the existing paths $2... (what one more archive can at worst take, uncompressed), and
+# which of the programs the role archives with (tar --gzip) are not on PATH.
 _BACKUP_PROBE = r"""
 d=$1; shift
 while [ ! -d "$d" ]; do d=$(dirname -- "$d"); done
 echo "$d"
-df -Pk -- "$d" | awk 'NR==2 {print $4}'
+df -Pk -- "$d" | { read -r _; read -r _ _ _ free _; echo "$free"; }
 if [ -w "$d" ]; then echo writable; else echo not-writable; fi
 total=0
 for p; do
   if [ -e "$p" ]; then total=$((total + $(du -sk -- "$p" | tail -n 1 | cut -f 1))); fi
 done
 echo "$total"
+missing=""
+for t in tar gzip; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
+echo "missing:$missing"
 """
 # Docker: each binary $1... found, and its compose plugin answering.
 _DOCKER_PROBE = r"""
@@ -188,6 +194,16 @@ for b; do
   fi
   echo "$p with compose $v"
 done
+"""
+# Package manager: the programs $1... the os_packages role runs are on PATH (found: their
+# paths; else only the missing ones, exit 1).
+_PACKAGES_PROBE = r"""
+found=""; missing=""
+for t; do
+  if p=$(command -v -- "$t"); then found="$found $p"; else missing="$missing $t"; fi
+done
+if [ -n "$missing" ]; then printf '%s\n' $missing; exit 1; fi
+printf '%s\n' $found
 """
 # Model roots: for each $1..., the nearest existing ancestor must be a writable directory.
 _MODEL_PROBE = r"""
@@ -210,6 +226,7 @@ _LOGIN = "__agentmaint_check_login"
 _ESCALATED = "__agentmaint_check_escalated"
 _BACKUP = "__agentmaint_check_backup"
 _DOCKER = "__agentmaint_check_docker"
+_PACKAGES = "__agentmaint_check_packages"
 _MODEL = "__agentmaint_check_model"
 _NEEDS = "__agentmaint_check_needs"
 _ME = f"{_NEEDS}[inventory_hostname]"
@@ -319,19 +336,35 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             + ".msg | default('')) | trim)) }}",
             _USABLE,
         ),
+        _probe(
+            "package manager",
+            _shell(
+                "packages",
+                "({'apt': ['apt-get', 'dpkg-query'], 'dnf': ['dnf', 'rpm'],"
+                " 'dnf5': ['dnf5', 'rpm']})[ansible_facts.pkg_mgr] | default([])",
+            ),
+            _PACKAGES,
+            f"{_PYTHON_OK} and '{CheckName.PACKAGE_MANAGER}' in {_ME}.checks",
+        ),
         _check(
             CheckName.PACKAGE_MANAGER,
-            "ansible_facts.pkg_mgr in ['apt', 'dnf', 'dnf5']",
-            "{{ ansible_facts.pkg_mgr ~ ' (os_packages)' }}",
-            "{{ 'os_packages needs apt or dnf; this host has ' ~ ansible_facts.pkg_mgr "
-            "~ ' (' ~ ansible_facts.os_family | default('unknown OS family') ~ ')' }}",
+            f"ansible_facts.pkg_mgr in ['apt', 'dnf', 'dnf5'] and {_PACKAGES}.rc == 0",
+            "{{ ansible_facts.pkg_mgr ~ ' (' ~ ("
+            + _PACKAGES
+            + ".stdout_lines | join(', ')) ~ ')' }}",
+            "{{ ('os_packages needs apt or dnf; this host has ' ~ ansible_facts.pkg_mgr"
+            " ~ ' (' ~ ansible_facts.os_family | default('unknown OS family') ~ ')')"
+            " if ansible_facts.pkg_mgr not in ['apt', 'dnf', 'dnf5']"
+            " else (ansible_facts.pkg_mgr ~ ', but not on PATH: ' ~ ("
+            + _PACKAGES
+            + ".stdout_lines | join(', '))) }}",
             f"{_PYTHON_OK} and '{CheckName.PACKAGE_MANAGER}' in {_ME}.checks",
         ),
         _probe(
             "backup space",
             _shell("backup", f"[{_ME}.backup_dir] + {_ME}.backup_paths"),
             _BACKUP,
-            f"{_PYTHON_OK} and '{CheckName.BACKUP_SPACE}' in {_ME}.checks",
+            f"{_PYTHON_OK} and '{CheckName.BACKUP}' in {_ME}.checks",
         ),
         _backup_check(),
         _probe(
@@ -379,6 +412,7 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
                 _SCRIPTS: {
                     "backup": Unsafe(_BACKUP_PROBE),
                     "docker": Unsafe(_DOCKER_PROBE),
+                    "packages": Unsafe(_PACKAGES_PROBE),
                     "model": Unsafe(_MODEL_PROBE),
                 },
             },
@@ -415,31 +449,34 @@ def _privilege_check() -> dict[str, Any]:
 
 
 def _backup_check() -> dict[str, Any]:
-    """The backup_space assert over the probe's four lines (task vars are templated lazily)."""
+    """The backup assert over the probe's five lines (task vars are templated lazily)."""
     lines = f"{_BACKUP}.stdout_lines"
     minimum = f"{MIN_BACKUP_FREE_BYTES // (1024 * 1024)} MiB"
     task = _check(
-        CheckName.BACKUP_SPACE,
-        "__measured and __writable and __free >= __needed",
+        CheckName.BACKUP,
+        "__measured and __writable and __free >= __needed and not __missing",
         "{{ (__where ~ ': ' ~ (__free | filesizeformat(true)) ~ ' free, '"
         " ~ (__needed | filesizeformat(true)) ~ ' needed') if __measured else '' }}",
         "{{ ('cannot measure ' ~ __where ~ ': ' ~ (" + _BACKUP + ".stderr | default('') | trim))"
         " if not __measured else (__where ~ ' is not writable') if not __writable"
+        " else ('the backup role archives with tar --gzip: not on PATH: ' ~ __missing)"
+        " if __missing"
         " else (__where ~ ': only ' ~ (__free | filesizeformat(true)) ~ ' free, '"
         " ~ (__needed | filesizeformat(true)) ~ ' needed ("
         + str(BACKUP_SIZE_FACTOR)
         + " x the backed-up paths, at least "
         + minimum
         + ")') }}",
-        f"{_PYTHON_OK} and '{CheckName.BACKUP_SPACE}' in {_ME}.checks",
+        f"{_PYTHON_OK} and '{CheckName.BACKUP}' in {_ME}.checks",
     )
     task["vars"] = {
-        "__measured": f"{{{{ {_BACKUP}.rc == 0 and {lines} | length == 4 }}}}",
+        "__measured": f"{{{{ {_BACKUP}.rc == 0 and {lines} | length == 5 }}}}",
+        "__missing": f"{{{{ {lines}[4] | default('') | regex_replace('^missing: *', '') }}}}",
         "__writable": f"{{{{ {lines}[2] == 'writable' }}}}",
         "__free": f"{{{{ {lines}[1] | int * 1024 }}}}",
         "__needed": f"{{{{ [{lines}[3] | int * 1024 * {BACKUP_SIZE_FACTOR}, "
         f"{MIN_BACKUP_FREE_BYTES}] | max }}}}",
         "__where": f"{{{{ {_ME}.backup_dir ~ ((' (nearest existing: ' ~ {lines}[0] ~ ')') "
-        f"if {lines} | length == 4 and {lines}[0] != {_ME}.backup_dir else '') }}}}",
+        f"if {lines} | length == 5 and {lines}[0] != {_ME}.backup_dir else '') }}}}",
     }
     return task

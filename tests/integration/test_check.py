@@ -122,11 +122,11 @@ def test_mixed_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     ]
     checks = checks_of(report)
     ready = checks["ready"]
-    assert list(ready) == ["reachable", "python", "backup_space", "docker", "model_root"]
+    assert list(ready) == ["reachable", "python", "backup", "docker", "model_root"]
     assert all(ok for ok, _ in ready.values()), ready
     assert ready["reachable"][1] == "connected as root"
     assert ready["python"][1].startswith(f"Python {sys.version.split()[0]} at ")
-    assert "64.0 MiB needed" in ready["backup_space"][1]
+    assert "64.0 MiB needed" in ready["backup"][1]
     assert ready["docker"][1] == f"{docker_dir}/docker with compose 2.29.1"
     assert ready["model_root"][1] == f"{models} writable (at {tmp_path})"
 
@@ -135,7 +135,7 @@ def test_mixed_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert down["reachable"][1].startswith("unreachable: ")
     assert "Connection refused" in down["reachable"][1]
     assert {name: ok for name, (ok, _) in down.items() if name != "reachable"} == dict.fromkeys(
-        ["python", "backup_space", "docker", "model_root"], False
+        ["python", "backup", "docker", "model_root"], False
     )
     assert down["docker"][1] == "not checked: the reachable check failed"
 
@@ -222,7 +222,7 @@ def test_privilege_escalation(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "reachable": (True, "connected as root"),
         "privilege": (True, "the login user is uid 0"),
         "python": checks["root"]["python"],
-        "package_manager": (True, "apt (os_packages)"),
+        "package_manager": (True, f"apt ({shutil.which('apt-get')}, {shutil.which('dpkg-query')})"),
     }
     assert checks["root"]["python"][0] is True
     ok, detail = checks["nosudo"]["privilege"]
@@ -276,7 +276,7 @@ def in_mount_namespace(tmp_path: Path, mounts: str, path: Path) -> subprocess.Co
     )
 
 
-def test_backup_space_and_model_root_on_small_and_read_only_mounts(tmp_path: Path) -> None:
+def test_backup_and_model_root_on_small_and_read_only_mounts(tmp_path: Path) -> None:
     small, readonly = tmp_path / "small", tmp_path / "readonly"
     small.mkdir()
     readonly.mkdir()
@@ -311,7 +311,7 @@ def test_backup_space_and_model_root_on_small_and_read_only_mounts(tmp_path: Pat
     done = in_mount_namespace(tmp_path, mounts, path)
     assert done.returncode == 1, done.stderr
     checks = checks_of(json.loads(done.stdout))["h1"]
-    assert checks["backup_space"] == (
+    assert checks["backup"] == (
         False,
         f"{small}/archives (nearest existing: {small}): only 1.0 MiB free, 64.0 MiB needed "
         "(2 x the backed-up paths, at least 64 MiB)",
@@ -331,7 +331,7 @@ def test_backup_space_and_model_root_on_small_and_read_only_mounts(tmp_path: Pat
     )
     done = in_mount_namespace(tmp_path, mounts, path)
     assert done.returncode == 1, done.stderr
-    assert checks_of(json.loads(done.stdout))["h1"]["backup_space"] == (
+    assert checks_of(json.loads(done.stdout))["h1"]["backup"] == (
         False,
         f"{readonly} is not writable",
     )
