@@ -16,6 +16,7 @@ from rich.console import Console
 
 from agentmaint import __version__
 from agentmaint.cli.cancel import add_cancel_parser, cancel_command
+from agentmaint.cli.check import add_check_parser, check_command
 from agentmaint.cli.daemon import add_daemon_parser, daemon_command
 from agentmaint.cli.history import _events, _history, _recover
 from agentmaint.cli.logs import CliLog, add_log_options, report_error
@@ -76,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_run(sub)
     add_daemon_parser(sub)
+    add_check_parser(sub)
 
     render = sub.add_parser("render", help="write the inventory and playbook without running")
     _selection(render)
@@ -367,6 +369,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "windows": _windows,
     "run": _run,
     "daemon": daemon_command,
+    "check": check_command,
     "render": _render,
     "history": _history,
     "runs": _runs,

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from agentmaint.errors import StateDirError
 
-__all__ = ["MIN_FREE_BYTES", "OWN_SUBDIRS", "check_state_dir", "make_run_dir"]
+__all__ = ["CHECKS_SUBDIR", "MIN_FREE_BYTES", "OWN_SUBDIRS", "check_state_dir", "make_run_dir"]
 
 #: The subdirectories of state_dir that agentmaint creates, writes and prunes.
 OWN_SUBDIRS = ("runs", "locks")
+#: Where ``agentmaint check`` prepares its job directories (each removed after its check).
+CHECKS_SUBDIR = "checks"
 
 #: Free space a run needs in state_dir before it touches any host (artifacts, history).
 MIN_FREE_BYTES = 64 * 1024 * 1024
@@ -53,14 +55,16 @@ def check_state_dir(state_dir: Path) -> None:
         )
 
 
-def make_run_dir(state_dir: Path, run_id: str) -> Path:
+def make_run_dir(state_dir: Path, run_id: str, *, under: str = "runs") -> Path:
     """Create the private directory ``state_dir/runs/<run_id>``, never through a symlink.
+
+    `under` names another subdirectory of state_dir for it (``checks`` for preflight checks).
 
     Created relative to an open ``runs`` directory (``O_NOFOLLOW``), so a ``runs`` made a
     symlink after `check_state_dir` (a run may wait minutes for its locks in between) is
     refused rather than followed; the path is then checked to name what was created.
     """
-    runs = state_dir / "runs"
+    runs = state_dir / under
     try:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):

@@ -1,0 +1,60 @@
+"""The ``check`` command: whether every host is ready for its maintenance window."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from agentmaint.cli.options import read_schedule
+from agentmaint.cli.output import EXIT_FAILED, EXIT_OK, _print_json
+from agentmaint.run.preflight import check_hosts
+
+__all__ = ["add_check_parser", "check_command"]
+
+
+def add_check_parser(sub: Any) -> None:
+    """The ``check`` command's arguments."""
+    check = sub.add_parser(
+        "check",
+        help="preflight: check every host is ready for its window (reachable, Python, "
+        "privileges, backup space, apt/dnf, docker, model root); changes nothing; "
+        "exit 1 when any host is not ready",
+    )
+    check.add_argument("file", type=Path)
+    check.add_argument(
+        "--environment",
+        "-e",
+        action="append",
+        dest="environments",
+        metavar="ENV",
+        help="only this environment (repeatable)",
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def check_command(args: argparse.Namespace, out: Console) -> int:
+    """Run the preflight play; print each host's checks; 0 when all are ready, else 1."""
+    schedule = read_schedule(args.file)
+    report = check_hosts(schedule, args.environments)
+    if args.json:
+        _print_json(report.to_dict())
+        return EXIT_OK if report.ready else EXIT_FAILED
+    for host in report.hosts:
+        state = "[green]ready[/]" if host.ready else "[red]NOT READY[/]"
+        out.print(f"{host.environment}/{host.host}: {state}", highlight=False)
+        for check in host.checks:
+            mark = "ok     " if check.ok else "PROBLEM"
+            out.print(f"  {mark} {check.name}: {check.detail}", markup=False, highlight=False)
+    problems = sum(len(host.problems) for host in report.hosts)
+    if report.ready:
+        out.print(f"{len(report.hosts)} host(s) ready", highlight=False)
+    else:
+        not_ready = sum(1 for host in report.hosts if not host.ready)
+        out.print(
+            f"{not_ready} of {len(report.hosts)} host(s) not ready, {problems} problem(s)",
+            highlight=False,
+        )
+    return EXIT_OK if report.ready else EXIT_FAILED
