@@ -41,14 +41,12 @@ def test_budget_stops_the_rollout_across_batches(
     """
     started = tmp_path / "started"
     started.mkdir()
-    command = f'touch {started}/$AGENTMAINT_HOST; case $AGENTMAINT_HOST in h1|h3|h5) exit 1;; esac'
+    command = f"touch {started}/$AGENTMAINT_HOST; case $AGENTMAINT_HOST in h1|h3|h5) exit 1;; esac"
     schedule = make_schedule(
         always_open(
             local_hosts(*SIX),
             {"app": {"update_command": command, "frequency": "weekly"}},
-            environment={
-                "rollout": {"serial": 2, "max_fail_percentage": 50, "max_failures": 1}
-            },
+            environment={"rollout": {"serial": 2, "max_fail_percentage": 50, "max_failures": 1}},
         )
     )
     result = run_maintenance(schedule)
