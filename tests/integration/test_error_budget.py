@@ -14,9 +14,13 @@ import pytest
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.planning.planner import plan
+from tests.integration.test_remote_pipe import RUNNER, fake_ssh
+from tests.integration.test_remote_pipe import hosts as node_hosts
 from tests.schedules import MakeSchedule, always_open, local_hosts
 
 pytestmark = pytest.mark.integration
+
+__all__ = ["fake_ssh"]  # the stand-in ssh of the execution-node tests, as a fixture here
 
 SIX = ("h1", "h2", "h3", "h4", "h5", "h6")
 EXHAUSTED = "error budget exhausted"
@@ -170,3 +174,52 @@ def test_budget_across_two_local_slices(make_schedule: MakeSchedule, tmp_path: P
     assert records["h2"] == ("success", None)
     for host in ("h3", "h4", "h5", "h6"):
         assert records[host] == ("skipped", EXHAUSTED)
+
+
+@pytest.mark.usefixtures("fake_ssh")
+def test_budget_across_two_execution_nodes(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    """As across local slices, with nodes (a stand-in ssh runs their commands here).
+
+    h1 fails on node n1; the controller writes the stop file into n2's job directory
+    over "ssh"; h2 (n2's first batch) waits for it there, so n2's next gate finds it.
+    """
+    started = tmp_path / "started"
+    started.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    stop = f"{work}/agentmaint-*-2/budget/fleet"
+    command = (
+        f"touch {started}/$AGENTMAINT_HOST; "
+        "case $AGENTMAINT_HOST in "
+        "h1) exit 1;; "
+        f"h2) i=0; until ls {stop} >/dev/null 2>&1; do "
+        "i=$((i+1)); [ $i -gt 600 ] && exit 3; sleep 0.1; done;; "
+        "esac"
+    )
+    nodes = [
+        {
+            "name": f"n{i}",
+            "url": f"ssh://root@node-{i}",
+            "ansible_runner": RUNNER,
+            "work_dir": str(work),
+        }
+        for i in (1, 2)
+    ]
+    schedule = make_schedule(
+        always_open(
+            node_hosts("h1", "h2", "h3", "h4"),
+            {"app": {"update_command": command, "frequency": "weekly"}},
+            environment={"rollout": {"serial": 2, "max_failures": 0}},
+            execution={"nodes": nodes},
+        )
+    )
+    result = run_maintenance(schedule)
+    assert sorted(p.name for p in started.iterdir()) == ["h1", "h2"]
+    assert result.run is not None
+    with HistoryStore.open(schedule.state_dir) as store:
+        records = updates(store, result.run.id)
+    assert records["h1"][0] == "failed"
+    assert records["h2"] == ("success", None)
+    assert records["h3"] == ("skipped", EXHAUSTED)
+    assert records["h4"] == ("skipped", EXHAUSTED)
+    assert list(work.iterdir()) == []  # the nodes' job directories went with their jobs
