@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from agentmaint.ansible.events import EventParser
+from agentmaint.ansible.naming import Target
+from agentmaint.ansible.runner import run_job
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.planning.planner import plan
+from agentmaint.records import TaskStatus
+from agentmaint.run.jobdir import prepare_run_dir
 from tests.integration.test_remote_pipe import RUNNER, fake_ssh
 from tests.integration.test_remote_pipe import hosts as node_hosts
 from tests.schedules import MakeSchedule, always_open, local_hosts
@@ -223,3 +228,33 @@ def test_budget_across_two_execution_nodes(make_schedule: MakeSchedule, tmp_path
     assert records["h3"] == ("skipped", EXHAUSTED)
     assert records["h4"] == ("skipped", EXHAUSTED)
     assert list(work.iterdir()) == []  # the nodes' job directories went with their jobs
+
+
+def test_gate_counts_a_failure_in_an_earlier_plays_last_batch(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    """h4 fails a in a's last batch and is no host of b's play: Ansible's play variables
+    of b do not show it, the done markers do, so b (budget 0) never starts."""
+    started = tmp_path / "started"
+    started.mkdir()
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1", "h2", "h3", "h4"),
+            {
+                "a": {"update_command": 'test "$AGENTMAINT_HOST" != h4', "frequency": "weekly"},
+                "b": {"update_command": f"touch {started}/$AGENTMAINT_HOST", "frequency": "weekly"},
+            },
+            environment={"rollout": {"serial": 2, "max_failures": 0}},
+        )
+    )
+    targets = (
+        Target("fleet", "a", ("h1", "h2", "h3", "h4")),
+        Target("fleet", "b", ("h1", "h2")),
+    )
+    job = prepare_run_dir(schedule, targets, run_id="budget", directory=tmp_path / "job")
+    parser = EventParser()
+    outcome = run_job(job, parser.feed)
+    assert outcome.status == "failed"
+    assert list(started.iterdir()) == []
+    failed = {r.host for r in parser.results if r.status is TaskStatus.FAILED}
+    assert failed == {"h4"}
