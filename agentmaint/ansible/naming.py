@@ -47,6 +47,9 @@ class Target:
     component: str
     hosts: tuple[str, ...]
     serial: int | str | None = None  # overrides the environment's rollout.serial (slices)
+    #: Failed hosts the environment may have over the whole run before no batch starts
+    #: (`agentmaint.ansible.budget`); None: computed from the playbook's own targets.
+    budget: int | None = None
 
 
 def play_name(environment: str, component: str) -> str:

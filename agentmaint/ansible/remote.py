@@ -152,6 +152,44 @@ def end_node_job(ssh: Sequence[str], ident: str, directory: str) -> str | None:
     return None
 
 
+def touch_node_file(
+    node: ExecutionNode,
+    ident: str,
+    directory: str,
+    name: str,
+    hidden: tuple[set[str], list[str]],
+) -> str | None:
+    """Create the empty file `name` in `directory` of the job's `remote_dir` on `node`.
+
+    For signals from the controller to a running job (the error budget's stop file): the
+    job's own directory is created on the node if missing; nothing is written when the
+    job's directory is gone (the job ended) or when either directory is a symlink. Returns
+    None when done, else why not.
+    """
+    root = shlex.quote(remote_dir(node, ident))
+    inner = shlex.quote(f"{remote_dir(node, ident)}/{directory}")
+    target = shlex.quote(f"{remote_dir(node, ident)}/{directory}/{name}")
+    command = (
+        f"[ -d {root} ] && [ ! -L {root} ] || exit 0; "
+        f"[ -L {inner} ] && exit 1; mkdir -p -m 700 {inner} && : > {target}"
+    )
+    try:
+        done = subprocess.run(
+            ssh_argv(node, command),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=_END_TIMEOUT_SECONDS,
+            check=False,
+            env=_ssh_environment(ident, hidden),
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"ssh exited with {done.returncode}"
+    return None
+
+
 def run_remote_job(
     job: Job,
     node: ExecutionNode,

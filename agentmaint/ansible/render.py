@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from agentmaint.ansible.budget import done_task, gate_task, with_budgets
 from agentmaint.ansible.naming import (
     INTERNAL,
     TASK_SEPARATOR,
@@ -132,19 +133,39 @@ def inventory(
     return {"all": {"children": children}}
 
 
-def playbook(schedule: Schedule, targets: Iterable[Target], *, run_id: str) -> list[dict[str, Any]]:
-    """One play per target, in order: backup, update, health check; rollback on failure."""
-    return [
-        _play(
-            schedule,
-            schedule.environments[t.environment],
-            schedule.components[t.component],
-            t.hosts,
-            run_id,
-            serial=t.serial,
+def playbook(
+    schedule: Schedule,
+    targets: Iterable[Target],
+    *,
+    run_id: str,
+    budget_stop: str | None = None,
+) -> list[dict[str, Any]]:
+    """One play per target, in order: backup, update, health check; rollback on failure.
+
+    An environment with an error budget (``rollout.max_failures``) gets a gate before each
+    batch and a marker at the end of each play (`agentmaint.ansible.budget`); targets
+    without a computed `Target.budget` get theirs from these targets. `budget_stop` is
+    the directory of the controller's stop files, as the play will see it (None: a
+    run of one process, which needs none).
+    """
+    given = tuple(targets)
+    if any(t.budget is None for t in given):
+        given = with_budgets(schedule, given)
+    plays: list[dict[str, Any]] = []
+    earlier: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    for index, t in enumerate(given):
+        env = schedule.environments[t.environment]
+        play = _play(
+            schedule, env, schedule.components[t.component], t.hosts, run_id, serial=t.serial
         )
-        for t in targets
-    ]
+        if t.budget is not None:
+            stop = f"{budget_stop.rstrip('/')}/{env.name}" if budget_stop is not None else None
+            before = earlier.setdefault(env.name, [])
+            gate = gate_task(env.name, t.budget, before, stop, Unsafe)
+            play["tasks"] = [gate, *play["tasks"], done_task(env.name, index)]
+            before.append((index, t.hosts))
+        plays.append(play)
+    return plays
 
 
 def _play(

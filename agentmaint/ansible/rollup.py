@@ -6,7 +6,8 @@ name theirs ``<Action>: <what it does> | <component>``, so each `TaskResult` map
 to what it was doing. Actions that never ran are filled in
 from what was targeted: an update after a failed or unreachable backup is
 ``skipped`` (the seed would have updated anyway), and so is every action on
-hosts a stopped rollout never reached.
+hosts a stopped rollout never reached (``error budget exhausted`` when the environment's
+``rollout.max_failures`` stopped it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
+from agentmaint.ansible.budget import EXHAUSTED
 from agentmaint.ansible.naming import Target, classify, parse_play, task_component, task_step
 from agentmaint.records import Action, MaintenanceRecord, Outcome, TaskResult, TaskStatus
 
@@ -32,6 +34,7 @@ def rollup(
     run_id: str | None = None,
     stopped_reason: str | None = None,
     interrupted: Collection[tuple[str, str, str]] = (),
+    budget_spent: Collection[str] = (),
 ) -> list[MaintenanceRecord]:
     """Seed-shaped records for every targeted (host, component) and its actions.
 
@@ -39,6 +42,8 @@ def rollup(
     task reached (e.g. a run canceled or a rollout stopped by max_fail_percentage).
     `interrupted` lists (host, play, task) that had started but never finished: such
     an action is recorded as failed, since the host may be half-changed.
+    `budget_spent` lists the environments whose error budget ran out: their hosts no
+    task reached are `skipped` with ``error budget exhausted`` rather than `stopped_reason`.
     """
     grouped: dict[tuple[str, str, str, Action], list[TaskResult]] = {}
     # Ansible leaves a host that failed out of every later play of the run.
@@ -64,7 +69,7 @@ def rollup(
         for host in target.hosts:
             key = (target.environment, target.component, host)
             earlier = failed_in.get(host)
-            reason = stopped_reason
+            reason = EXHAUSTED if target.environment in budget_spent else stopped_reason
             if earlier is not None and earlier != target.component:
                 reason = f"not reached: the host failed {earlier} earlier in this run"
             records.extend(

@@ -2,8 +2,8 @@
 
 The controller's own hosts may be dealt over ``execution.local_slices`` local slices,
 several ansible-playbook processes at once (default 1; auto: one per core, at most one
-per 10 hosts, and an environment with ``max_fail_percentage`` stays in one local
-slice). With nodes:
+per 10 hosts, and an environment with ``max_fail_percentage`` or ``max_failures``
+stays in one local slice). With nodes:
 
 * an environment pinned with ``execution_node: <node>`` runs all of its hosts on that
   node (``execution_node: local`` keeps it on the controller);
@@ -18,7 +18,10 @@ dealt over ``k = min(N, nodes)`` nodes and each slice's play gets ``serial: N //
 (together never more than N at a time). A percentage applies to each slice's share
 (the same percentage of the whole). ``max_fail_percentage`` applies to the batches
 of each slice: a slice whose batch fails too much stops its own rollout (and, like
-Ansible itself, the rest of its job), while the other slices go on.
+Ansible itself, the rest of its job), while the other slices go on. ``max_failures``
+(the error budget, `agentmaint.ansible.budget`) is computed over all slices and every
+slice's plays carry it whole: the controller stops every slice once the environment's
+failures in all of them together exceed it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agentmaint.ansible.budget import with_budgets
 from agentmaint.ansible.naming import Target
 from agentmaint.config.schedule import LOCAL_NODE, Environment, ExecutionNode, Schedule
 
@@ -68,6 +72,8 @@ def slice_targets(
     """
     if not targets:
         return ()
+    # Before dealing: a percentage budget is of the environment's due hosts in all slices.
+    targets = with_budgets(schedule, targets)
     nodes = [n.name for n in schedule.execution.nodes]
     local = _local_names(schedule, targets, nodes, cpus)
     auto = schedule.execution.local_slices is None
@@ -78,7 +84,8 @@ def slice_targets(
             pool = [env.execution_node]
         elif env.execution_node == LOCAL_NODE or not nodes:
             pool = local
-            if env.rollout.max_fail_percentage is not None and auto:
+            stoppable = (env.rollout.max_fail_percentage, env.rollout.max_failures)
+            if auto and any(limit is not None for limit in stoppable):
                 pool = local[:1]  # auto never splits a rollout that must stop as a whole
         else:
             pool = nodes
@@ -125,6 +132,6 @@ def _deal(env: Environment, target: Target, nodes: list[str]) -> list[tuple[str,
         node = nodes[position.get(host, 0) % count]
         shares.setdefault(node, []).append(host)
     return [
-        (node, Target(target.environment, target.component, tuple(hosts), serial))
+        (node, Target(target.environment, target.component, tuple(hosts), serial, target.budget))
         for node, hosts in shares.items()
     ]

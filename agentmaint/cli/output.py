@@ -37,6 +37,25 @@ def _print_plan(result: Plan, schedule: Schedule, out: Console) -> None:
     sizes = {name: len(env.hosts) for name, env in schedule.environments.items()}
     out.print(plan_table(result, sizes))
     out.print(f"{len(result.due)} due, {len(result.not_due)} not due", highlight=False)
+    for line in _budget_lines(result, schedule):
+        out.print(line, highlight=False, markup=False)
+
+
+def _budget_lines(result: Plan, schedule: Schedule) -> list[str]:
+    """One line per environment with due hosts and an error budget (``rollout.max_failures``)."""
+    due: dict[str, set[str]] = {}
+    for decision in result.due:
+        due.setdefault(decision.environment, set()).update(decision.servers)
+    lines = []
+    for name, hosts in due.items():
+        rollout = schedule.environments[name].rollout
+        budget = rollout.failure_budget(len(hosts))
+        if budget is not None:
+            lines.append(
+                f"{name}: error budget: {budget} of {len(hosts)} due host(s) may fail "
+                f"(rollout.max_failures: {rollout.max_failures}); one more stops the rollout"
+            )
+    return lines
 
 
 def _print_deliveries(deliveries: Sequence[Delivery], out: Console, *, failures_only: bool) -> None:

@@ -80,10 +80,30 @@ class Blackout:
 
 @dataclass(frozen=True, slots=True)
 class Rollout:
-    """Rolling batches: Ansible's `serial` and `max_fail_percentage`."""
+    """Rolling batches: Ansible's `serial` and `max_fail_percentage`, and an error budget.
+
+    `max_fail_percentage` counts per batch (Ansible's); `max_failures`, a count or a
+    percentage such as ``"10%"``, counts over the environment's whole run (like AWS
+    SSM's MaxErrors): see `failure_budget`.
+    """
 
     serial: int | str | None = None
     max_fail_percentage: float | None = None
+    max_failures: int | str | None = None
+
+    def failure_budget(self, due_hosts: int) -> int | None:
+        """How many of `due_hosts` may fail before no new batch starts (None: no budget).
+
+        A percentage is of the due hosts, rounded down: ``10%`` of 15 hosts allows 1
+        failure, and the second stops the rollout (never more failures than the
+        percentage says).
+        """
+        budget = self.max_failures
+        if budget is None:
+            return None
+        if isinstance(budget, int):
+            return budget
+        return due_hosts * int(budget.rstrip("%")) // 100
 
 
 @dataclass(frozen=True, slots=True)

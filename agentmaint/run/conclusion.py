@@ -6,12 +6,22 @@ recorder that stores it in one transaction (`agentmaint.run.recorder`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from agentmaint.ansible.budget import exhausted
+from agentmaint.ansible.naming import parse_play
 from agentmaint.ansible.rollup import rollup
 from agentmaint.planning.planner import Plan
-from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
+from agentmaint.records import (
+    HostCounts,
+    MaintenanceRecord,
+    RunRecord,
+    RunStatus,
+    TaskResult,
+    TaskStatus,
+)
 from agentmaint.run.results import RunResult, host_outcomes
 from agentmaint.run.slices import SliceRun
 
@@ -39,14 +49,21 @@ def conclude(
     statuses: list[RunStatus] = []
     messages: list[str] = []
     rcs: list[int] = []
-    for part in slices:
-        outcome = part.outcome
-        parsed = part.parser.finish(
-            status=outcome.status if outcome else "error", rc=outcome.rc if outcome else None
+    finished_parsers = [
+        part.parser.finish(
+            status=part.outcome.status if part.outcome else "error",
+            rc=part.outcome.rc if part.outcome else None,
         )
+        for part in slices
+    ]
+    spent = _budget_spent(slices, [p.results for p in finished_parsers])
+    for part, parsed in zip(slices, finished_parsers, strict=True):
+        outcome = part.outcome
         message = parsed.error or (outcome.error if outcome else None)
         status = parsed.status
         stopped = None if status is RunStatus.SUCCESSFUL else f"run {status.value}"
+        # A canceled or timed-out run stopped for that reason, whatever the budget said.
+        budget_spent = spent if status in {RunStatus.FAILED, RunStatus.SUCCESSFUL} else ()
         if outcome is not None and outcome.error and not part.local:
             # The node failed (unreachable, died): what its hosts did not do is due again.
             status = RunStatus.ERROR if status is RunStatus.SUCCESSFUL else status
@@ -59,6 +76,7 @@ def conclude(
             run_id=run.id,
             stopped_reason=stopped,
             interrupted=part.in_flight,
+            budget_spent=budget_spent,
         )
         results += parsed.results
         counts.update(parsed.counts)
@@ -86,6 +104,17 @@ def conclude(
         counts=counts,
         task_results=tuple(results),
     )
+
+
+def _budget_spent(slices: list[SliceRun], results: list[Sequence[TaskResult]]) -> frozenset[str]:
+    """The environments whose failed hosts, over all slices, exceed their error budget."""
+    failed: dict[str, set[str]] = {}
+    for found in results:
+        for result in found:
+            play = parse_play(result.play)
+            if play is not None and result.status in {TaskStatus.FAILED, TaskStatus.UNREACHABLE}:
+                failed.setdefault(play[0], set()).add(result.host)
+    return exhausted(failed, [t for part in slices for t in part.slice.targets])
 
 
 def run_status(statuses: list[RunStatus]) -> RunStatus:

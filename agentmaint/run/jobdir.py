@@ -40,6 +40,7 @@ def prepare_run_dir(
     strategy: Strategy | None = None,
     ident: str | None = None,
     node: ExecutionNode | None = None,
+    budget_stop: str | None = None,
 ) -> Job:
     """Write inventory, playbook and ansible.cfg into a fresh private_data_dir.
 
@@ -50,7 +51,8 @@ def prepare_run_dir(
     names the job and its artifact directory (default: `run_id`). For a job that runs on
     an execution `node` the directory is self-contained: the bundled roles are copied
     into it, every path in ansible.cfg is relative to it, and local hosts keep the node's
-    own Python.
+    own Python. `budget_stop` is where the plays look for the controller's error-budget
+    stop files (`agentmaint.ansible.budget`), as the job sees it.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     # The run's record of what it creates outside (`agentmaint.run.outside`) comes first.
@@ -70,7 +72,9 @@ def prepare_run_dir(
         dump_yaml(inventory(schedule, envs, mitogen=strategy.mitogen, on_controller=local))
     )
     project = directory / "project"
-    (project / PLAYBOOK_NAME).write_text(dump_yaml(playbook(schedule, targets, run_id=run_id)))
+    (project / PLAYBOOK_NAME).write_text(
+        dump_yaml(playbook(schedule, targets, run_id=run_id, budget_stop=budget_stop))
+    )
     if not local:
         shutil.copytree(ROLES_PATH, project / "roles", ignore=shutil.ignore_patterns("molecule"))
     config = project / "ansible.cfg"

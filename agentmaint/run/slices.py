@@ -8,28 +8,32 @@ every finished task is reported to the run's observer, in the thread that called
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentmaint.ansible.budget import STOP_DIR
 from agentmaint.ansible.events import EventParser
 from agentmaint.ansible.naming import Target, classify, parse_play
-from agentmaint.ansible.remote import run_remote_job
+from agentmaint.ansible.remote import remote_dir, run_remote_job, touch_node_file
 from agentmaint.ansible.runner import Job, JobOutcome, run_job
 from agentmaint.ansible.slicing import SLICES_DIR, Slice, slice_targets
 from agentmaint.ansible.strategy import Strategy
-from agentmaint.config.schedule import Schedule
-from agentmaint.records import TaskResult
+from agentmaint.config.schedule import ExecutionNode, Schedule
+from agentmaint.records import TaskResult, TaskStatus
 from agentmaint.run.jobdir import prepare_run_dir
 from agentmaint.run.observer import RunObserver
 from agentmaint.run.outside import record_node_jobs
 from agentmaint.run.results import Progress
 
-__all__ = ["SliceRun", "is_plain", "prepare_slices", "progress_of", "run_slices"]
+__all__ = ["BudgetWatch", "SliceRun", "is_plain", "prepare_slices", "progress_of", "run_slices"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -43,14 +47,21 @@ class SliceRun:
     #: (host, play, task) started and not yet finished: what a stop cuts short.
     in_flight: set[tuple[str, str, str]] = field(default_factory=set)
     outcome: JobOutcome | None = None
+    #: The run's directory of error-budget stop files (None: the run needs none).
+    budget_dir: Path | None = None
 
     @property
     def local(self) -> bool:
         """Whether the slice runs on the controller (not on an execution node)."""
         return self.slice.node is None
 
-    def feed(self, event: Mapping[str, Any], observer: RunObserver) -> None:
-        """Parse one event of the job's stream; report every task it finished."""
+    def feed(
+        self,
+        event: Mapping[str, Any],
+        observer: RunObserver,
+        watch: Callable[[TaskResult], None] | None = None,
+    ) -> None:
+        """Parse one event of the job's stream; report every task it finished (to `watch` too)."""
         self.parser.feed(event)
         if event.get("event") == "runner_on_start":
             data = event.get("event_data") or {}
@@ -61,6 +72,8 @@ class SliceRun:
         for result in fresh:
             self.in_flight.discard((result.host, result.play, result.task))
             observer.task_finished(progress_of(result))
+            if watch is not None:
+                watch(result)
         self.seen += len(fresh)
 
 
@@ -97,6 +110,12 @@ def prepare_slices(
     """
     slices = slice_targets(schedule, targets, cpus=os.cpu_count() or 1)
     plain = len(slices) == 1 and slices[0].node is None
+    # One process counts its own failures exactly; several also heed the controller's
+    # stop files (`agentmaint.ansible.budget`): the run's for local slices, each job's
+    # own directory for a node's (where the controller writes them over SSH).
+    stops = not plain and any(t.budget is not None for part in slices for t in part.targets)
+    if stops:
+        (run_dir / STOP_DIR).mkdir(mode=0o700, exist_ok=True)
     prepared = [
         SliceRun(
             part,
@@ -111,7 +130,9 @@ def prepare_slices(
                 strategy=strategy,
                 ident=run_id if plain else f"{run_id}-{part.index}",
                 node=part.node,
+                budget_stop=_stop_dir(run_dir, part, f"{run_id}-{part.index}") if stops else None,
             ),
+            budget_dir=run_dir / STOP_DIR if stops else None,
         )
         for part in slices
     ]
@@ -120,6 +141,100 @@ def prepare_slices(
         run_dir, [(p.job.ident, p.slice.node) for p in prepared if p.slice.node is not None]
     )
     return prepared
+
+
+def _stop_dir(run_dir: Path, part: Slice, ident: str) -> str:
+    """Where a slice's gates look for the stop files: on the controller, or on its node."""
+    if part.node is None:
+        return str((run_dir / STOP_DIR).absolute())
+    return f"{remote_dir(part.node, ident)}/{STOP_DIR}"
+
+
+class BudgetWatch:
+    """The controller's side of the error budget across slices (`agentmaint.ansible.budget`).
+
+    Counts each environment's failed (or unreachable) hosts over all slices as their
+    events arrive; once they exceed the environment's budget, writes its stop file for
+    every slice: in the run's directory for local slices, on the node (over SSH, in a
+    thread of its own so that events keep flowing) for a node's.
+    """
+
+    def __init__(
+        self, slices: list[SliceRun], stop_dir: Path | None, hidden: tuple[set[str], list[str]]
+    ) -> None:
+        """Watch `slices`, writing local stop files in `stop_dir` (None: a run without any)."""
+        self._slices = slices
+        self._stop_dir = stop_dir
+        self._hidden = hidden
+        self._budgets = {
+            t.environment: t.budget
+            for p in slices
+            for t in p.slice.targets
+            if t.budget is not None and stop_dir is not None
+        }
+        self._failed: dict[str, set[str]] = {}
+        self._stopped: set[str] = set()
+        self._threads: list[threading.Thread] = []
+
+    def note(self, result: TaskResult) -> None:
+        """Count `result` if it failed a host; stop the environment when its budget is spent."""
+        if result.status not in {TaskStatus.FAILED, TaskStatus.UNREACHABLE}:
+            return
+        play = parse_play(result.play)
+        if play is None or play[0] not in self._budgets:
+            return
+        environment = play[0]
+        failed = self._failed.setdefault(environment, set())
+        failed.add(result.host)
+        if environment in self._stopped or len(failed) <= self._budgets[environment]:
+            return
+        self._stopped.add(environment)
+        logger.info(
+            "error budget of %s exhausted (%d hosts failed, %d allowed): no new batch starts",
+            environment,
+            len(failed),
+            self._budgets[environment],
+        )
+        self._stop_local(environment)
+        for part in self._slices:
+            node = part.slice.node
+            if node is not None and any(t.environment == environment for t in part.slice.targets):
+                thread = threading.Thread(
+                    target=self._stop_node,
+                    args=(node, part.job.ident, environment),
+                    name=f"budget-{part.slice.index}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def join(self) -> None:
+        """Wait for the stop files still being written on nodes."""
+        for thread in self._threads:
+            thread.join()  # an ssh that outlives its job finds no directory and returns
+
+    def _stop_local(self, environment: str) -> None:
+        assert self._stop_dir is not None  # no budgets are watched without it
+        path = self._stop_dir / environment
+        try:
+            # O_NOFOLLOW|O_EXCL: a file of our own, in our own directory, never a link.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            logger.warning("could not write the error budget's stop file %s: %s", path, exc)
+            return
+        os.close(fd)
+
+    def _stop_node(self, node: ExecutionNode, ident: str, environment: str) -> None:
+        error = touch_node_file(node, ident, STOP_DIR, environment, self._hidden)
+        if error is not None:
+            logger.warning(
+                "could not stop %s on node %s (error budget exhausted): %s",
+                environment,
+                node.name,
+                error,
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +314,7 @@ def run_slices(
         finally:
             inbox.put(_Done(index, outcome))
 
+    watch = BudgetWatch(slices, slices[0].budget_dir, hidden)
     threads = [
         threading.Thread(target=work, args=(i, part), name=f"slice-{part.slice.index}")
         for i, part in enumerate(slices)
@@ -211,7 +327,7 @@ def run_slices(
             message = inbox.get()
             part = slices[message.index]
             if isinstance(message, _Event):
-                part.feed(message.event, observer)
+                part.feed(message.event, observer, watch.note)
             elif isinstance(message, _Status):
                 observer.status_changed(message.status)
             else:
@@ -222,6 +338,7 @@ def run_slices(
             cancel.set()
         for thread in threads:
             thread.join()
+        watch.join()
 
 
 def _slice_outcome(part: SliceRun, outcome: JobOutcome | BaseException | None) -> JobOutcome:

@@ -59,6 +59,10 @@ class _Environments(_BuilderBase):
             if isinstance(serial, int | str) and not isinstance(serial, bool)
             else None,
             max_fail_percentage=float(fail_pct) if isinstance(fail_pct, int | float) else None,
+            max_failures=budget
+            if isinstance(budget := rollout_raw.get("max_failures"), int | str)
+            and not isinstance(budget, bool)
+            else None,
         )
         gate = None
         promote = raw.get("promote_from")
