@@ -50,6 +50,7 @@ from agentmaint.planning.planner import Decision
 from agentmaint.records import Action
 
 __all__ = [
+    "DEFAULT_BECOME",
     "ESCALATE_VARIABLE",
     "ROOT_ROLES",
     "Unsafe",
@@ -67,7 +68,8 @@ ROOT_ROLES = frozenset({"os_packages", "docker"})
 #: The host variable saying that a host's login user is not root (set only then): what a
 #: root-needing task's default ``become`` reads. Our own variable, never the schedule's.
 ESCALATE_VARIABLE = "agentmaint_escalate"
-_DEFAULT_BECOME = "{{ agentmaint_escalate | default(false) }}"
+#: The default ``become`` of the tasks that need root (our own template).
+DEFAULT_BECOME = "{{ agentmaint_escalate | default(false) }}"
 _USER_VARIABLES = ("ansible_user", "ansible_ssh_user", "ansible_remote_user")
 
 
@@ -213,7 +215,7 @@ def _play(
     if become is not None:
         play.update(_become_keywords(become))
     # Without a setting, the tasks that need root escalate on hosts not logged in as root.
-    default = _DEFAULT_BECOME if become is None else None
+    default = DEFAULT_BECOME if become is None else None
     play["environment"] = {
         "AGENTMAINT_RUN_ID": Unsafe(run_id),
         "AGENTMAINT_ENVIRONMENT": Unsafe(env.name),

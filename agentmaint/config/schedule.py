@@ -70,18 +70,19 @@ class Become:
 def merged_become(*levels: Become | None) -> Become | None:
     """The effective setting of `levels`, least specific first; None when none is set.
 
-    A more specific ``false`` turns escalation off; a more specific ``true`` turns it on
-    keeping the user and method a less specific mapping gave; a mapping overrides the
-    user and method it names.
+    A more specific ``false`` turns escalation off and ``true`` on, each keeping the user
+    and method a less specific mapping gave (for a still more specific ``true``); a
+    mapping turns it on and overrides the user and method it names.
     """
     result: Become | None = None
     for level in levels:
         if level is None:
             continue
-        if result is None or not level.enabled:
+        if result is None:
             result = level
-            continue
-        result = Become(True, level.user or result.user, level.method or result.method)
+        else:
+            user, method = level.user or result.user, level.method or result.method
+            result = Become(level.enabled, user, method)
     return result
 
 
