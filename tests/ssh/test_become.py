@@ -21,6 +21,7 @@ from agentmaint.maintenance import run_maintenance
 from agentmaint.records import RunStatus
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import CACHE_DIR, TestHost, stop_ssh_clients
+from tests.integration.test_connection_secrets import ProcessScan, files_holding
 from tests.schedules import MakeSchedule, always_open
 
 pytestmark = pytest.mark.integration
@@ -118,29 +119,40 @@ def test_a_root_only_command_works_only_with_become(
     password = f"pw-{secrets.token_hex(8)}"
     add_user(host, "deploy", password)
     add_user(host, "quick", secrets.token_hex(8))
-    monkeypatch.setenv("AM_TEST_BECOME_PASSWORD", password)
-    monkeypatch.setenv("AM_TEST_WRONG_PASSWORD", "wrong-" + password)
 
     # Without become the login user cannot write in /root.
     status, host_status, error = run(make_schedule, tmp_path, host, "deploy", "plain")
     assert (status, host_status) == (RunStatus.FAILED, "failed")
     assert error is not None and "Permission denied" in error
 
-    # With become and the sudo password from ${ENV}: it works.
+    # With become and the sudo password from ${ENV}: it works, and the password is in no
+    # process's environment or command line while it runs, and in no file after.
+    # (Set only now: a run whose schedule does not reference a variable cannot know that
+    # it is a secret, and ansible-runner copies the controller's environment into a job.)
+    monkeypatch.setenv("AM_TEST_BECOME_PASSWORD", password)
     connection = {"ansible_become_password": "${AM_TEST_BECOME_PASSWORD}"}
-    status, host_status, error = run(
-        make_schedule,
-        tmp_path,
-        host,
-        "deploy",
-        "with-password",
-        become=True,
-        environment={"connection": connection},
-    )
+    scan = ProcessScan([password])
+    scan.thread.start()
+    try:
+        status, host_status, error = run(
+            make_schedule,
+            tmp_path,
+            host,
+            "deploy",
+            "with-password",
+            become=True,
+            environment={"connection": connection},
+        )
+    finally:
+        scan.stop.set()
+        scan.thread.join()
     assert (status, host_status, error) == (RunStatus.SUCCESSFUL, "success", None)
     assert host.ssh("test -f /root/with-password").returncode == 0
+    assert scan.job_processes_seen > 0 and scan.found == []
+    assert files_holding([password], tmp_path, Path("/tmp")) == []
 
     # A wrong password fails the host with a clear message (no prompt left waiting).
+    monkeypatch.setenv("AM_TEST_WRONG_PASSWORD", "wrong-" + password)
     wrong = {"ansible_become_password": "${AM_TEST_WRONG_PASSWORD}"}
     status, host_status, error = run(
         make_schedule,
