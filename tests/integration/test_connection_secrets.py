@@ -81,7 +81,9 @@ def files_holding(values: list[str], *roots: Path) -> list[str]:
     return done.stdout.splitlines()
 
 
+@pytest.mark.parametrize("strategy", ["linear", "auto"])  # auto: mitogen when installed
 def test_connection_secrets_reach_ansible_and_nothing_else(
+    strategy: str,
     make_schedule: MakeSchedule,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -109,6 +111,7 @@ def test_connection_secrets_reach_ansible_and_nothing_else(
                 {"app": {"update_command": "sleep 1", "frequency": "weekly"}},
                 environment={"connection": env_level},
                 state_dir=str(tmp_path / "state"),
+                execution={"strategy": strategy},
             )
         )
         scan = ProcessScan(list(values.values()))
