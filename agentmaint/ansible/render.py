@@ -14,6 +14,7 @@ back, so every event maps back to its environment, component and action.
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ from agentmaint.ansible.naming import (
     play_name,
     task_name,
 )
+from agentmaint.ansible.secrets import PLUGIN_DIR, PLUGIN_NAME
 from agentmaint.ansible.strategy import Strategy
 from agentmaint.config.roles import (
     DEFAULT_ROLE,
@@ -37,11 +39,21 @@ from agentmaint.config.roles import (
     role_name,
     variable,
 )
-from agentmaint.config.schedule import Backup, Component, Environment, Schedule
+from agentmaint.config.schedule import (
+    Backup,
+    Become,
+    Component,
+    Environment,
+    HostVarValue,
+    Schedule,
+)
 from agentmaint.planning.planner import Decision
 from agentmaint.records import Action
 
 __all__ = [
+    "DEFAULT_BECOME",
+    "ESCALATE_VARIABLE",
+    "ROOT_ROLES",
     "Unsafe",
     "ansible_cfg",
     "dump_yaml",
@@ -50,6 +62,16 @@ __all__ = [
     "targets_from_decisions",
     "unsafe_tree",
 ]
+
+
+#: Component roles that need root: they escalate by default when the login user is not root.
+ROOT_ROLES = frozenset({"os_packages", "docker"})
+#: The host variable saying that a host's login user is not root (set only then): what a
+#: root-needing task's default ``become`` reads. Our own variable, never the schedule's.
+ESCALATE_VARIABLE = "agentmaint_escalate"
+#: The default ``become`` of the tasks that need root (our own template).
+DEFAULT_BECOME = "{{ agentmaint_escalate | default(false) }}"
+_USER_VARIABLES = ("ansible_user", "ansible_ssh_user", "ansible_remote_user")
 
 
 class Unsafe(str):
@@ -117,11 +139,15 @@ def inventory(
         env = schedule.environments[name]
         hosts: dict[str, Any] = {}
         for host in env.hosts:
+            # Password-like variables are not here: see `agentmaint.ansible.secrets`.
             variables: dict[str, Any] = unsafe_tree(dict(host.vars))
+            effective = {**env.connection, **host.vars}
+            if login_user(effective) != "root":
+                variables[ESCALATE_VARIABLE] = True
             if (
                 on_controller
-                and variables.get("ansible_connection") == "local"
-                and "ansible_python_interpreter" not in variables
+                and effective.get("ansible_connection") == "local"
+                and "ansible_python_interpreter" not in effective
             ):
                 variables["ansible_python_interpreter"] = (
                     f"/usr/bin/env AGENTMAINT_LOCAL_HOST={host.name} {sys.executable}"
@@ -130,7 +156,26 @@ def inventory(
                 )
             hosts[host.name] = variables or None
         children[name] = {"hosts": hosts}
+        if env.connection:
+            children[name]["vars"] = unsafe_tree(dict(env.connection))
     return {"all": {"children": children}}
+
+
+def login_user(variables: Mapping[str, HostVarValue]) -> str:
+    """The user Ansible logs in as with these connection variables.
+
+    ``ansible_user`` (or its older names) when set and the connection is not local;
+    otherwise the controller's own user, which is what a local connection runs as and
+    what ssh logs in as by default.
+    """
+    local = variables.get("ansible_connection") == "local"
+    for name in () if local else _USER_VARIABLES:
+        if name in variables:
+            return str(variables[name])
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""  # no name for this uid: assume not root, escalation decides
 
 
 def playbook(
@@ -187,6 +232,11 @@ def _play(
         play["serial"] = serial
     if env.rollout.max_fail_percentage is not None:
         play["max_fail_percentage"] = env.rollout.max_fail_percentage
+    become = schedule.become_for(env.name, component.name)
+    if become is not None:
+        play.update(_become_keywords(become))
+    # Without a setting, the tasks that need root escalate on hosts not logged in as root.
+    default = DEFAULT_BECOME if become is None else None
     play["environment"] = {
         "AGENTMAINT_RUN_ID": Unsafe(run_id),
         "AGENTMAINT_ENVIRONMENT": Unsafe(env.name),
@@ -205,9 +255,12 @@ def _play(
                 "backup",
                 _backup_vars(backup),
                 tasks_from=None if backup.paths else "command",
+                become=default if backup.paths else None,
             )
         )
-    update, rollback = _component_roles(component)
+    update, rollback = _component_roles(
+        component, become=default if component.role in ROOT_ROLES else None
+    )
     block = [update]
     if component.healthcheck is not None:
         block.append(_healthcheck(component))
@@ -220,6 +273,7 @@ def _play(
                 "backup",
                 _backup_vars(backup),
                 tasks_from="restore",
+                become=default,
             )
         )
         rollback = rollback or rescue[-1]
@@ -241,6 +295,17 @@ def _play(
     return play
 
 
+def _become_keywords(become: Become) -> dict[str, Any]:
+    """Play keywords for an explicit setting (user and method are validated, not Jinja)."""
+    if not become.enabled:
+        return {"become": False}
+    return {
+        "become": True,
+        "become_user": Unsafe(become.user_or_root),
+        "become_method": become.method_or_sudo.value,
+    }
+
+
 def _backup_vars(backup: Backup) -> dict[str, Any]:
     variables: dict[str, Any] = {
         "agentmaint_backup_paths": unsafe_tree(backup.paths),
@@ -253,8 +318,13 @@ def _backup_vars(backup: Backup) -> dict[str, Any]:
     return variables
 
 
-def _component_roles(component: Component) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The update task of a component and its rollback task (None: nothing to roll back)."""
+def _component_roles(
+    component: Component, *, become: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The update task of a component and its rollback task (None: nothing to roll back).
+
+    `become`: the tasks' own ``become`` keyword (the default of the roles that need root).
+    """
     if component.role == DEFAULT_ROLE:
         assert component.update_command is not None  # checked when the schedule was parsed
         update = _role(
@@ -275,8 +345,15 @@ def _component_roles(component: Component) -> tuple[dict[str, Any], dict[str, An
         return update, rollback
     arguments = {variable(component.role, k): unsafe_tree(v) for k, v in component.vars.items()}
     return (
-        _role(Action.UPDATE, component.name, component.role, arguments),
-        _role(Action.ROLLBACK, component.name, component.role, arguments, tasks_from="rollback"),
+        _role(Action.UPDATE, component.name, component.role, arguments, become=become),
+        _role(
+            Action.ROLLBACK,
+            component.name,
+            component.role,
+            arguments,
+            tasks_from="rollback",
+            become=become,
+        ),
     )
 
 
@@ -298,8 +375,11 @@ def _role(
     variables: dict[str, Any],
     *,
     tasks_from: str | None = None,
+    become: str | None = None,
 ) -> dict[str, Any]:
     """A static import of a bundled role (the roles name their own tasks by the contract).
+
+    `become` is the task's ``become`` keyword: only our own template, never schedule text.
 
     Plays use the narrowest entry point (e.g. the health check's ``command``), so that a
     host runs one task per phase rather than a list of skipped alternatives.
@@ -311,11 +391,14 @@ def _role(
     # loaded (`agentmaint.config.roles.check_vars`); Ansible's own check would add a task per
     # host and role to every run.
     arguments["rolespec_validate"] = False
-    return {
+    task: dict[str, Any] = {
         "name": task_name(action, component),
         "ansible.builtin.import_role": arguments,
         "vars": {component_variable(role): Unsafe(component), **variables},
     }
+    if become is not None:
+        task["become"] = become
+    return task
 
 
 def _healthcheck(component: Component) -> dict[str, Any]:
@@ -336,6 +419,12 @@ def _healthcheck(component: Component) -> dict[str, Any]:
     return _role(Action.HEALTHCHECK, component.name, "healthcheck", variables, tasks_from=kind)
 
 
+def _joined(given: str | None, wanted: str, separator: str) -> str:
+    """The list setting `given` with `wanted` added (once) at its end."""
+    parts = [part.strip() for part in (given or "").split(separator) if part.strip()]
+    return separator.join(parts if wanted in parts else [*parts, wanted])
+
+
 def ansible_cfg(
     schedule: Schedule,
     *,
@@ -345,10 +434,13 @@ def ansible_cfg(
     control_path_dir: Path | None = None,
     strategy: Strategy | None = None,
     roles_path: Path = ROLES_PATH,
+    connection_secrets: bool = False,
 ) -> str:
     """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top.
 
     Relative paths (as jobs for execution nodes use) are relative to the file itself.
+    `connection_secrets`: enable the vars plugin that hands over password-like
+    connection variables (`agentmaint.ansible.secrets`), whatever the overrides say.
     """
     sections: dict[str, dict[str, str]] = {
         "defaults": {
@@ -373,6 +465,12 @@ def ansible_cfg(
         sections["ssh_connection"]["control_path_dir"] = str(control_path_dir)
     for section, values in overrides.items():
         sections.setdefault(section, {}).update(values)
+    if connection_secrets:
+        defaults = sections["defaults"]
+        defaults["vars_plugins"] = _joined(defaults.get("vars_plugins"), str(PLUGIN_DIR), ":")
+        defaults["vars_plugins_enabled"] = _joined(
+            defaults.get("vars_plugins_enabled") or "host_group_vars", PLUGIN_NAME, ","
+        )
     lines: list[str] = []
     for section, values in sections.items():
         lines.append(f"[{section}]")

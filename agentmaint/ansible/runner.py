@@ -36,6 +36,9 @@ from typing import Any
 import ansible_runner
 import ptyprocess
 
+from agentmaint.ansible.secrets import SOCKET_VARIABLE, SecretServer
+from agentmaint.config.secret import Secret
+
 #: Every process of a job carries its id in this variable (how leftovers are found).
 JOB_ID_VARIABLE = "AGENTMAINT_JOB_ID"
 _POLL_SECONDS = 0.1
@@ -55,6 +58,8 @@ class Job:
     timeout: int | None = None
     check: bool = False
     control_path_dir: Path | None = None  # the run's own SSH ControlPersist sockets
+    #: Host -> password-like connection variable -> value, served by `SecretServer`.
+    connection_secrets: Mapping[str, Mapping[str, Secret]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +122,27 @@ def run_job(
     ``os.environ`` into the job (and into the artifacts' ``command`` file) while it sets
     the job up, so they are removed from ``os.environ`` for that call only.
     """
-    events: queue.SimpleQueue[Mapping[str, Any]] = queue.SimpleQueue()
     cancel = cancel or threading.Event()
+    envvars = {"PATH": job_path(), **job.envvars}
+    with contextlib.ExitStack() as stack:
+        if job.connection_secrets:
+            server = stack.enter_context(
+                SecretServer(job.connection_secrets, lambda pid: _of_job(pid, job.ident))
+            )
+            envvars[SOCKET_VARIABLE] = server.name
+        return _run(job, envvars, on_event, cancel, on_status, hidden=hidden_environment)
+
+
+def _run(
+    job: Job,
+    envvars: dict[str, str],
+    on_event: EventSink,
+    cancel: threading.Event,
+    on_status: StatusSink | None,
+    *,
+    hidden: tuple[set[str], list[str]],
+) -> JobOutcome:
+    events: queue.SimpleQueue[Mapping[str, Any]] = queue.SimpleQueue()
 
     def enqueue(event: Mapping[str, Any]) -> bool:
         events.put(event)
@@ -131,7 +155,6 @@ def run_job(
     def enqueue_finished(runner: object) -> None:
         events.put({_FINISHED_KEY: True})
 
-    envvars = {"PATH": job_path(), **job.envvars}
     kwargs = {
         **job_arguments(job, envvars),
         "inventory": str(job.inventory),
@@ -145,7 +168,7 @@ def run_job(
     error: str | None = None
     seen_events = False
     with _close_reaped_without_delay():
-        with _ENVIRONMENT_LOCK, _without(*hidden_environment):
+        with _ENVIRONMENT_LOCK, _without(*hidden):
             thread, runner = ansible_runner.run_async(**kwargs)
         try:
             while thread.is_alive() or not events.empty():
@@ -274,6 +297,12 @@ def run_processes(run_id: str) -> list[int]:
     """
     marker = f"\0{JOB_ID_VARIABLE}={run_id}{chr(0) if run_id else ''}".encode()
     return [pid for pid, entry in _live_processes() if marker in b"\0" + _read(entry / "environ")]
+
+
+def _of_job(pid: int, job_id: str) -> bool:
+    """Whether process `pid` carries `job_id` (a process of that job, or a child of one)."""
+    marker = f"\0{JOB_ID_VARIABLE}={job_id}\0".encode()
+    return marker in b"\0" + _read(Path(f"/proc/{pid}/environ"))
 
 
 def _processes_mentioning(text: str) -> list[int]:

@@ -28,12 +28,12 @@ __all__ = ["parse_instant", "read_schedule"]
 def read_schedule(file: Path, *, history: bool = False) -> Schedule:
     """The schedule in `file` with only the secrets a command reads resolved.
 
-    `history`: ``history.url`` (it may hold a PostgreSQL password). Notification
-    secrets are never resolved here: only ``run`` and ``notify-test`` use them, and
-    they load the schedule with every secret resolved.
+    `history`: ``history.url`` (it may hold a PostgreSQL password). Notification and
+    connection secrets are never resolved here: only ``run`` and ``notify-test`` use
+    them, and they load the schedule with every secret resolved.
     """
     return load_schedule(file, resolve_secrets=False).resolve_secrets(
-        notification=False, history=history
+        notification=False, history=history, connection=False
     )
 
 

@@ -6,6 +6,7 @@ immutable. Times are aware datetimes; durations are `timedelta`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -22,6 +23,67 @@ from agentmaint.config.secret import MASK, Secret, SecretReference, SecretResolv
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 HostVarValue = str | int | float | bool
+
+#: Connection variables that hold a password or passphrase (``ansible_password``,
+#: ``ansible_ssh_pass``, ``ansible_become_password``, ``ansible_sudo_pass``,
+#: ``ansible_ssh_private_key_passphrase``, ...): secrets, never written to disk.
+_PASSWORD_VARIABLE = re.compile(r"^ansible(?:_[a-z0-9_]+)?_(?:pass|password|passphrase)$")
+
+
+def is_password_variable(name: str) -> bool:
+    """Whether the connection variable `name` holds a password (and so is a secret)."""
+    return _PASSWORD_VARIABLE.match(name.lower()) is not None
+
+
+class BecomeMethod(StrEnum):
+    """How Ansible escalates privileges on a host."""
+
+    SUDO = "sudo"
+    SU = "su"
+    DOAS = "doas"
+
+
+@dataclass(frozen=True, slots=True)
+class Become:
+    """A ``become`` setting: escalate or not, and as whom and how.
+
+    As written at one level (top, environment, component), `user` and `method` are None
+    when not given; `merged_become` combines the levels, and `user_or_root` and
+    `method_or_sudo` give the defaults.
+    """
+
+    enabled: bool
+    user: str | None = None
+    method: BecomeMethod | None = None
+
+    @property
+    def user_or_root(self) -> str:
+        """The user to become (root unless given)."""
+        return self.user or "root"
+
+    @property
+    def method_or_sudo(self) -> BecomeMethod:
+        """The escalation method (sudo unless given)."""
+        return self.method or BecomeMethod.SUDO
+
+
+def merged_become(*levels: Become | None) -> Become | None:
+    """The effective setting of `levels`, least specific first; None when none is set.
+
+    A more specific ``false`` turns escalation off and ``true`` on, each keeping the user
+    and method a less specific mapping gave (for a still more specific ``true``); a
+    mapping turns it on and overrides the user and method it names.
+    """
+    result: Become | None = None
+    for level in levels:
+        if level is None:
+            continue
+        if result is None:
+            result = level
+        else:
+            user, method = level.user or result.user, level.method or result.method
+            result = Become(level.enabled, user, method)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +125,8 @@ class Host:
 
     name: str
     vars: Mapping[str, HostVarValue] = field(default_factory=dict)
+    #: Password-like connection variables (`is_password_variable`): never rendered to disk.
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +189,26 @@ class Environment:
     promote_from: PromotionGate | None = None
     blackouts: tuple[Blackout, ...] = ()
     execution_node: str | None = None  # a node of `Execution.nodes`, or LOCAL_NODE
+    #: Connection variables of every host (a host's own `Host.vars` override them).
+    connection: Mapping[str, HostVarValue] = field(default_factory=dict)
+    #: The password-like ones among them (`is_password_variable`).
+    connection_secrets: Mapping[str, Secret] = field(default_factory=dict)
+    become: Become | None = None
 
     @property
     def host_names(self) -> tuple[str, ...]:
         """The names of the environment's hosts, in file order."""
         return tuple(host.name for host in self.hosts)
+
+    def _resolved(self, resolver: SecretResolver) -> Environment:
+        return replace(
+            self,
+            connection_secrets={k: resolver.secret(v) for k, v in self.connection_secrets.items()},
+            hosts=tuple(
+                replace(h, secrets={k: resolver.secret(v) for k, v in h.secrets.items()})
+                for h in self.hosts
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +247,7 @@ class Component:
     rollback_command: str | None = None
     role: str = "command"  # a bundled role: see `agentmaint.config.roles.COMPONENT_ROLES`
     vars: Mapping[str, Any] = field(default_factory=dict)  # the role's arguments, unprefixed
+    become: Become | None = None
 
 
 #: The `Environment.execution_node` that keeps an environment on the controller.
@@ -406,11 +486,45 @@ class Schedule:
     history_url: Secret | None = None  # sqlite:///... or postgresql://... (None: the embedded file)
     history_env_names: tuple[str, ...] = ()  # variables `history_url` was read from
     metrics: Metrics | None = None  # None: no textfile is written
+    become: Become | None = None
+    #: Whether password-like connection variables may be literals in the file.
+    allow_literal_secrets: bool = False
+    connection_env_names: tuple[str, ...] = ()  # variables connection secrets were read from
     source: str = "<memory>"
+
+    def become_for(self, environment: str, component: str) -> Become | None:
+        """The ``become`` setting of a play: component, then environment, then top level.
+
+        None when no level sets it (each role then escalates by its own default).
+        """
+        return merged_become(
+            self.become,
+            self.environments[environment].become,
+            self.components[component].become,
+        )
+
+    def connection_secrets(self) -> tuple[Secret, ...]:
+        """Every password-like connection variable of every environment and host."""
+        found: list[Secret] = []
+        for env in self.environments.values():
+            found.extend(env.connection_secrets.values())
+            for host in env.hosts:
+                found.extend(host.secrets.values())
+        return tuple(found)
+
+    def host_secrets(self, host: str) -> dict[str, Secret]:
+        """The password-like connection variables of `host` (its own over its environment's)."""
+        env = self.environment_of(host)
+        if env is None:
+            return {}
+        own = next(h for h in env.hosts if h.name == host)
+        merged = {k: v for k, v in env.connection_secrets.items() if k not in own.vars}
+        merged.update(own.secrets)
+        return merged
 
     def unresolved_secrets(self) -> tuple[SecretReference, ...]:
         """The secret references not resolved yet (loaded with ``resolve_secrets=False``)."""
-        found = [*self.notification.secrets(), self.history_url]
+        found = [*self.notification.secrets(), self.history_url, *self.connection_secrets()]
         unique = {s.path: s for s in found if isinstance(s, SecretReference)}
         return tuple(unique[path] for path in sorted(unique))
 
@@ -419,12 +533,14 @@ class Schedule:
         *,
         notification: bool = True,
         history: bool = True,
+        connection: bool = True,
         environ: Mapping[str, str] | None = None,
     ) -> Schedule:
         """The schedule with its secret references resolved (itself when it has none).
 
         `notification`: the notification secrets (SMTP password, Slack and webhook URLs,
-        webhook keys and headers); `history`: ``history.url``. A command resolves only
+        webhook keys and headers); `history`: ``history.url``; `connection`: the
+        password-like connection variables of environments and hosts. A command resolves only
         what it uses (``plan`` the history URL, ``run`` everything, before it touches a
         host). `environ` defaults to the process environment. Raises `ScheduleError`
         naming the setting path and the variable or file of each reference that cannot
@@ -439,6 +555,10 @@ class Schedule:
             if notification
             else self.notification,
             history_url=resolver.secret(self.history_url) if history else self.history_url,
+            environments={
+                name: env._resolved(resolver) if connection else env
+                for name, env in self.environments.items()
+            },
         )
         resolver.raise_problems(self.source)
         return resolved

@@ -18,8 +18,13 @@ def secret_environment(schedule: Schedule) -> tuple[set[str], list[str]]:
     The runner adapter keeps both out of a job's environment (and so out of its
     artifacts): see `agentmaint.ansible.runner.run_job`.
     """
-    values = [s.reveal() for s in schedule.notification.secrets() if s.reveal()]
-    names = set(schedule.notification.env_names) | set(schedule.history_env_names)
+    found = (*schedule.notification.secrets(), *schedule.connection_secrets())
+    values = [s.reveal() for s in found if s.reveal()]
+    names = (
+        set(schedule.notification.env_names)
+        | set(schedule.history_env_names)
+        | set(schedule.connection_env_names)
+    )
     if schedule.history_url is not None:
         url = schedule.history_url.reveal()
         values.append(url)

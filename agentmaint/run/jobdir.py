@@ -68,6 +68,7 @@ def prepare_run_dir(
     if node is not None:
         strategy = strategy_on_node(strategy)
     local = node is None
+    secrets = {h: found for h in sorted(hosts) if (found := schedule.host_secrets(h))}
     inventory_path.write_text(
         dump_yaml(inventory(schedule, envs, mitogen=strategy.mitogen, on_controller=local))
     )
@@ -88,6 +89,7 @@ def prepare_run_dir(
             control_path_dir=control_path_dir if local else Path("../cp"),
             strategy=strategy,
             roles_path=ROLES_PATH if local else Path("roles"),
+            connection_secrets=bool(secrets),
         )
     )
     return Job(
@@ -100,6 +102,7 @@ def prepare_run_dir(
         timeout=timeout,
         check=check,
         control_path_dir=control_path_dir if local else None,
+        connection_secrets=secrets,
     )
 
 

@@ -20,7 +20,7 @@ import yaml
 from ansible.parsing.yaml.loader import AnsibleLoader
 
 from agentmaint.ansible.naming import Target
-from agentmaint.ansible.render import dump_yaml, inventory, playbook
+from agentmaint.ansible.render import DEFAULT_BECOME, dump_yaml, inventory, playbook
 from agentmaint.config.parse import parse_schedule
 from agentmaint.errors import ScheduleError
 
@@ -146,7 +146,7 @@ def test_payload_stays_one_literal_string(field: str, payload: str) -> None:
     assert found, "the payload did not reach the generated files"
 
 
-OUR_TEMPLATES = {"{{ inventory_hostname }}"}
+OUR_TEMPLATES = {"{{ inventory_hostname }}", DEFAULT_BECOME}
 
 
 def _leaves(value: Any) -> list[str]:
@@ -173,7 +173,10 @@ def test_generated_templates_are_only_our_own() -> None:
     """The only templates in generated files are agentmaint's, none from the schedule."""
     _, text = _render(_base())[1]
     templates = {line.strip() for line in text.splitlines() if "{{" in line}
-    assert templates == {"AGENTMAINT_HOST: '{{ inventory_hostname }}'"}
+    assert templates == {
+        "AGENTMAINT_HOST: '{{ inventory_hostname }}'",
+        f"become: '{DEFAULT_BECOME}'",
+    }
 
 
 @pytest.mark.parametrize("payload", ["5\n[evil]\nbecome = true", "x\r\ny"])

@@ -92,7 +92,7 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
         "environments.testing.servers[1]: host 'a' is listed twice",
         "environments.testing.update_schedule.time: '24:00' is not a valid HH:MM time",
         "components.os.update_command: must not be empty",
-        "components.os.extra: unknown key (known: description, frequency, healthcheck, "
+        "components.os.extra: unknown key (known: become, description, frequency, healthcheck, "
         "role, rollback_command, update_command, vars)",
     }
 

@@ -60,9 +60,13 @@ def _tail(text: str) -> str:
 _NON_ZERO = "non-zero return code"
 
 
-def _last_line(res: Mapping[str, Any]) -> str | None:
+#: Ansible's messages for a module that never ran (the shell or become said why).
+_NO_MODULE = ("Module result deserialization failed", "MODULE FAILURE")
+
+
+def _last_line(res: Mapping[str, Any], keys: tuple[str, str] = ("stderr", "stdout")) -> str | None:
     """The last non-empty line of a command's stderr, else of its stdout."""
-    for key in ("stderr", "stdout"):
+    for key in keys:
         text = res.get(key)
         if isinstance(text, str) and text.strip():
             return text.strip().splitlines()[-1].strip()
@@ -101,6 +105,11 @@ def _message(res: Mapping[str, Any]) -> str | None:
             # A command that failed silently: which one, and how, is all there is to say.
             program = _program(res.get("cmd"))
             return _tail(f"{_NON_ZERO} {res.get('rc')}" + (f" from {program}" if program else ""))
+        if msg.startswith(_NO_MODULE) and (
+            said := _last_line(res, ("module_stderr", "module_stdout"))
+        ):
+            # e.g. "sudo: not found": the module never started, the shell said why.
+            return _tail(f"{msg.strip()}: {said}")
         if msg.strip():
             return _tail(msg)
     elif msg not in _NO_MESSAGES:

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agentmaint.config.durations import duration_seconds, format_duration
+from agentmaint.config.schedule import Become, BecomeMethod
 from agentmaint.errors import Problem, format_path
 
 UTC = ZoneInfo("UTC")
@@ -23,6 +24,10 @@ class _BuilderBase:
     def __init__(self, problems: list[Problem], *, resolve_secrets: bool = True) -> None:
         self.problems = problems
         self.secret_variables: list[str] = []
+        #: Variables the connection secrets are read from (kept out of Ansible jobs).
+        self.connection_variables: list[str] = []
+        #: ``allow_literal_secrets``: password-like connection variables may be literals.
+        self.allow_literal_secrets = False
         #: False: secret references are checked for form and kept unresolved.
         self.resolve_secrets = resolve_secrets
 
@@ -89,3 +94,17 @@ def _ini_value(value: Any) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
     return str(value)
+
+
+def become_setting(raw: Any) -> Become | None:
+    """A ``become`` setting (its form was checked by the schema); None when absent."""
+    if isinstance(raw, bool):
+        return Become(raw)
+    if not isinstance(raw, dict):
+        return None
+    user, method = raw.get("user"), raw.get("method")
+    return Become(
+        True,
+        user if isinstance(user, str) else None,
+        BecomeMethod(method) if method in set(BecomeMethod) else None,
+    )

@@ -12,6 +12,9 @@ from typing import Any
 from agentmaint.config.parse.base import Path_, _BuilderBase
 from agentmaint.config.schedule import LOCAL_NODE, Environment, Execution
 
+#: Groups every Ansible inventory has; agentmaint renders one more per environment.
+RESERVED_GROUPS = ("all", "ungrouped")
+
 
 class _Checks(_BuilderBase):
     """Checks across sections and entries, reporting each problem once."""
@@ -28,6 +31,43 @@ class _Checks(_BuilderBase):
                     )
                 else:
                     owner[host] = env.name
+
+    def check_name_clashes(
+        self, environments: Mapping[str, Environment], raw_envs: Mapping[str, Any]
+    ) -> None:
+        """No host is named like a group of the rendered inventory.
+
+        Ansible keeps hosts and groups in one namespace: a host named like a group
+        (``all``, ``ungrouped``, or any environment, since each environment is a group)
+        loses its variables and its place in plays without a word.
+        """
+        groups = set(RESERVED_GROUPS) | set(environments)
+        for name in environments:
+            if name in RESERVED_GROUPS:
+                self.fail(
+                    ["environments", name],
+                    f"environment name {name!r} clashes with the Ansible group every inventory "
+                    "has: rename the environment",
+                )
+        for env in environments.values():
+            for host in env.host_names:
+                if host not in groups:
+                    continue
+                raw = raw_envs.get(env.name)
+                servers = raw.get("servers") if isinstance(raw, dict) else None
+                where: Path_ = ["environments", env.name, "hosts", host]
+                if isinstance(servers, list) and host in servers:
+                    where = ["environments", env.name, "servers", servers.index(host)]
+                what = (
+                    f"an Ansible group agentmaint always renders ({host!r})"
+                    if host in RESERVED_GROUPS
+                    else f"environment {host!r} (every environment is an inventory group)"
+                )
+                self.fail(
+                    where,
+                    f"host name {host!r} clashes with {what}: Ansible would give the host no "
+                    "variables; rename the host (ansible_host can keep its address)",
+                )
 
     def check_promotions(self, raw_envs: dict[str, Any]) -> None:
         edges: dict[str, str] = {}
@@ -66,10 +106,22 @@ class _Checks(_BuilderBase):
     def check_placement(
         self, environments: Mapping[str, Environment], execution: Execution
     ) -> None:
-        """Every `execution_node` names a declared node (or ``local``)."""
+        """Every `execution_node` names a declared node (or ``local``); connection secrets stay.
+
+        An environment with password-like connection variables runs on the controller:
+        the secrets are served to the controller's own jobs only (`agentmaint.ansible.secrets`).
+        """
         names = list(dict.fromkeys(n.name for n in execution.nodes))
         for env in environments.values():
             node = env.execution_node
+            on_node = bool(names) and node != LOCAL_NODE
+            if on_node and (env.connection_secrets or any(h.secrets for h in env.hosts)):
+                self.fail(
+                    ["environments", env.name, "execution_node"],
+                    "password-like connection variables (ansible_become_password, ...) are "
+                    "handed to Ansible on the controller only: set execution_node: local for "
+                    "this environment",
+                )
             if not node or node == LOCAL_NODE or node in names:  # "" is the schema's to report
                 continue
             known = ", ".join([*names, LOCAL_NODE])

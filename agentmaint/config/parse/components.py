@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from agentmaint.config.parse.base import Path_, _BuilderBase
+from agentmaint.config.parse.base import Path_, _BuilderBase, become_setting
 from agentmaint.config.roles import COMPONENT_ROLES, DEFAULT_ROLE, check_vars
-from agentmaint.config.schedule import Backup, Component, Frequency, HealthCheck
+from agentmaint.config.schedule import (
+    Backup,
+    Component,
+    Frequency,
+    HealthCheck,
+)
 from agentmaint.config.secret import http_url_problem
 
 #: The seed's frequencies, with its day counts (a "month" is 30 days).
@@ -50,6 +55,7 @@ class _Components(_BuilderBase):
             rollback_command=rollback if isinstance(rollback, str) else None,
             role=role,
             vars=dict(variables),
+            become=become_setting(raw.get("become")),
         )
 
     def role_arguments(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agentmaint.config.loader import load_file
-from agentmaint.config.parse.base import UTC, _ini_value
+from agentmaint.config.parse.base import UTC, _ini_value, become_setting
 from agentmaint.config.parse.checks import _Checks
 from agentmaint.config.parse.components import _Components
 from agentmaint.config.parse.environments import _Environments
@@ -89,6 +89,7 @@ class _Builder(_Environments, _Components, _Execution, _Notification, _Checks):
 
     def schedule(self, doc: dict[str, Any], source: str, base_dir: Path) -> Schedule | None:
         zone = self.zone(doc.get("timezone"), ["timezone"], UTC)
+        self.allow_literal_secrets = doc.get("allow_literal_secrets") is True
         raw_envs = doc.get("environments")
         raw_envs = raw_envs if isinstance(raw_envs, dict) else {}
         environments: dict[str, Environment] = {}
@@ -97,6 +98,7 @@ class _Builder(_Environments, _Components, _Execution, _Notification, _Checks):
             if env is not None:
                 environments[env.name] = env
         self.check_hosts_unique(environments)
+        self.check_name_clashes(environments, raw_envs)
         self.check_promotions(raw_envs)
         raw_components = doc.get("components")
         raw_components = raw_components if isinstance(raw_components, dict) else {}
@@ -136,6 +138,9 @@ class _Builder(_Environments, _Components, _Execution, _Notification, _Checks):
             history_url=history_url,
             history_env_names=tuple(referenced_variables(history.get("url") or "")),
             metrics=_metrics(doc.get("metrics"), base_dir),
+            become=become_setting(doc.get("become")),
+            allow_literal_secrets=self.allow_literal_secrets,
+            connection_env_names=tuple(dict.fromkeys(self.connection_variables)),
             source=source,
         )
 

@@ -7,7 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agentmaint.config.cron import CronExpression
-from agentmaint.config.parse.base import Path_, _BuilderBase
+from agentmaint.config.parse.base import Path_, become_setting
+from agentmaint.config.parse.secrets import _Secrets
 from agentmaint.config.schedule import (
     WEEKDAY_NAMES,
     Blackout,
@@ -17,7 +18,9 @@ from agentmaint.config.schedule import (
     PromotionGate,
     Rollout,
     UpdateSchedule,
+    is_password_variable,
 )
+from agentmaint.config.secret import Secret, is_reference, referenced_variables
 from agentmaint.errors import CronError
 
 DEFAULT_DURATION = timedelta(hours=1)
@@ -33,8 +36,8 @@ _HOST_KEYS = ("servers", "hosts")
 _PORT_VARIABLES = ("ansible_port", "ansible_ssh_port")
 
 
-class _Environments(_BuilderBase):
-    """Builds environments, their hosts, update windows and blackouts."""
+class _Environments(_Secrets):
+    """Builds environments, their hosts and connection settings, update windows, blackouts."""
 
     def environment(
         self, name: str, raw: Any, path: Path_, default_zone: ZoneInfo
@@ -74,6 +77,9 @@ class _Environments(_BuilderBase):
                 ),
             )
         blackouts = self.blackouts(raw.get("blackouts"), [*path, "blackouts"], zone)
+        connection, connection_secrets = self.connection_vars(
+            raw.get("connection"), [*path, "connection"]
+        )
         if schedule is None:
             return None
         return Environment(
@@ -84,7 +90,48 @@ class _Environments(_BuilderBase):
             promote_from=gate,
             blackouts=blackouts,
             execution_node=node if isinstance(node := raw.get("execution_node"), str) else None,
+            connection=connection,
+            connection_secrets=connection_secrets,
+            become=become_setting(raw.get("become")),
         )
+
+    def connection_vars(
+        self, raw: Any, path: Path_
+    ) -> tuple[dict[str, HostVarValue], dict[str, Secret]]:
+        """Connection variables split into plain ones and password-like secrets.
+
+        A password-like variable (`is_password_variable`) must be a ``${ENV}`` or
+        ``file:`` reference unless ``allow_literal_secrets: true``; it is kept as a
+        `Secret` and never rendered into a file.
+        """
+        plain: dict[str, HostVarValue] = {}
+        secrets: dict[str, Secret] = {}
+        if not isinstance(raw, dict):
+            return plain, secrets
+        self.check_ports(raw, path)
+        for key, value in raw.items():
+            if not isinstance(value, str | int | float | bool):
+                continue
+            name = str(key)
+            if not is_password_variable(name):
+                plain[name] = value
+                continue
+            text = str(value) if not isinstance(value, bool) else ""
+            if not text:
+                self.fail([*path, name], "must be a non-empty string (a password)")
+                continue
+            if not is_reference(text) and not self.allow_literal_secrets:
+                self.fail(
+                    [*path, name],
+                    "is a password written in the schedule file: give a ${ENV_VAR} or "
+                    "file:/path reference (or set allow_literal_secrets: true)",
+                )
+                continue
+            self.connection_variables.extend(referenced_variables(text))
+            secret = self._secret(text, [*path, name], check=None)
+            if secret is not None:
+                secrets[name] = secret
+        return plain, secrets
 
     def hosts(self, raw: dict[str, Any], path: Path_) -> tuple[Host, ...]:
         hosts: dict[str, Host] = {}
@@ -99,15 +146,8 @@ class _Environments(_BuilderBase):
         for host, variables in (mapping if isinstance(mapping, dict) else {}).items():
             if host in hosts and isinstance(servers, list):
                 self.fail([*path, "hosts", host], f"host {host!r} is also listed in 'servers'")
-            clean: dict[str, HostVarValue] = {}
-            if isinstance(variables, dict):
-                self.check_ports(variables, [*path, "hosts", str(host)])
-                clean = {
-                    str(k): v
-                    for k, v in variables.items()
-                    if isinstance(v, str | int | float | bool)
-                }
-            hosts[str(host)] = Host(str(host), clean)
+            clean, secrets = self.connection_vars(variables, [*path, "hosts", str(host)])
+            hosts[str(host)] = Host(str(host), clean, secrets)
         return tuple(hosts.values())
 
     def check_ports(self, variables: dict[str, Any], path: Path_) -> None:

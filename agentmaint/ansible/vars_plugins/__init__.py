@@ -1,0 +1,1 @@
+"""Ansible plugins shipped with agentmaint (see `agentmaint.ansible.secrets`)."""
