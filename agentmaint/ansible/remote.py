@@ -136,20 +136,7 @@ def end_node_job(ssh: Sequence[str], ident: str, directory: str) -> str | None:
     ended the job on the node then. Returns None when done, else why not (the node is
     unreachable: what the job left there stays).
     """
-    try:
-        done = subprocess.run(
-            [*ssh, kill_command(ident, directory)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=_END_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        return str(exc)
-    if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else f"ssh exited with {done.returncode}"
-    return None
+    return _ssh_briefly([*ssh, kill_command(ident, directory)])
 
 
 def touch_node_file(
@@ -173,14 +160,19 @@ def touch_node_file(
         f"[ -d {root} ] && [ ! -L {root} ] || exit 0; "
         f"[ -L {inner} ] && exit 1; mkdir -p -m 700 {inner} && : > {target}"
     )
+    return _ssh_briefly(ssh_argv(node, command), env=_ssh_environment(ident, hidden))
+
+
+def _ssh_briefly(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str | None:
+    """Run one short ssh command; None when it succeeded, else why not (its last words)."""
     try:
         done = subprocess.run(
-            ssh_argv(node, command),
+            list(argv),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=_END_TIMEOUT_SECONDS,
             check=False,
-            env=_ssh_environment(ident, hidden),
+            env=env,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)

@@ -29,7 +29,6 @@ import argparse
 import json
 import logging
 import os
-import stat
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from agentmaint.errors import UsageError
+from agentmaint.nofollow import open_regular
 
 __all__ = ["CliLog", "add_log_options", "report_error"]
 
@@ -189,19 +189,13 @@ def open_log_file(path: Path) -> TextIO:
     Raises `UsageError` when it is a symlink, not a regular file, or cannot be opened.
     """
     # O_NONBLOCK: a FIFO without a reader would otherwise hang the open (it is refused).
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    try:
-        fd = os.open(path, flags, 0o600)
-    except OSError as exc:
-        if os.path.islink(path):
-            raise UsageError(
-                f"--log-file {path} is a symlink; agentmaint never follows one: "
-                "name the file itself"
-            ) from None
-        raise UsageError(f"--log-file {path}: cannot open: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UsageError(f"--log-file {path} is not a regular file")
+    fd = open_regular(
+        path,
+        os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK,
+        what="--log-file",
+        hint="name the file itself",
+        error=UsageError,
+    )
     os.set_blocking(fd, True)
     return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
 

@@ -21,7 +21,6 @@ import fcntl
 import json
 import os
 import socket
-import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -31,6 +30,7 @@ from pathlib import Path
 from agentmaint.config.secret import Secret
 from agentmaint.errors import LockHeldError, LockWaitCanceledError, StateDirError
 from agentmaint.history.db.url import PostgresLocation, is_postgres_url, parse_history_url
+from agentmaint.nofollow import open_regular
 from agentmaint.run.advisory_locks import advisory_locks
 
 __all__ = ["POLL_SECONDS", "environment_locks", "pause"]
@@ -129,20 +129,13 @@ def _open_lock_file(path: Path) -> int:
 
     Not truncated at open: the holder's record is rewritten only once the lock is ours.
     """
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags, 0o600)
-    except OSError as exc:
-        if os.path.islink(path):
-            raise StateDirError(
-                f"lock file {path} is a symlink; agentmaint never follows one: "
-                "remove it (no run holds it)"
-            ) from None
-        raise StateDirError(f"cannot open lock file {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise StateDirError(f"lock file {path} is not a regular file: remove it")
-    return fd
+    return open_regular(
+        path,
+        os.O_RDWR | os.O_CREAT | os.O_NONBLOCK,
+        what="lock file",
+        hint="remove it (no run holds it)",
+        error=StateDirError,
+    )
 
 
 def _holder(fd: int) -> dict[str, object]:
