@@ -1,0 +1,65 @@
+"""The event parser on the cases ansible-core's integration playbooks brought up.
+
+Each test reproduces one case of tests/integration/test_events_corpus.py with a
+minimal synthetic event stream (or artifact directory).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from agentmaint.ansible.events import read_artifact_dir
+from agentmaint.records import HostCounts
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "data" / "artifacts"
+
+
+def hc(**counts: int) -> HostCounts:
+    return HostCounts(**counts)
+
+
+def test_partial_and_uncounted_event_files_are_not_read(tmp_path: Path) -> None:
+    """An ansible-playbook run inside a task writes ``<uuid>-partial.json`` files of its own.
+
+    ansible-runner reads only ``<counter>-*.json`` files that are not ``-partial``: the
+    inner run's stats must not replace the real ones, nor its results add to the counts.
+    """
+    directory = tmp_path / "x"
+    shutil.copytree(ARTIFACTS / "success_changes", directory)
+    events_dir = directory / "job_events"
+    expected = read_artifact_dir(directory)
+
+    def inner(event: str, **data: Any) -> dict[str, Any]:
+        data.setdefault("play_uuid", "inner-play")
+        return {"event": event, "uuid": "u", "stdout": "", "event_data": data}
+
+    inner_events = [
+        inner("playbook_on_play_start", uuid="inner-play"),
+        inner(
+            "runner_on_failed",
+            host="h1",
+            task="inner",
+            task_uuid="inner-task",
+            task_action="fail",
+            res={"msg": "inner failure"},
+        ),
+        inner("playbook_on_stats", failures={"h1": 1}, processed={"h1": 1}),
+    ]
+    for n, event in enumerate(inner_events):
+        (events_dir / f"0b7c{n}e1a-9d2f-4b5e-8c1d-3f2a1b0c9d8e-partial.json").write_text(
+            json.dumps(event)
+        )
+    # a counter-prefixed partial file, and a name without a counter
+    (events_dir / "999-abc-partial.json").write_text(json.dumps(inner_events[-1]))
+    (events_dir / "inner-stats.json").write_text(json.dumps(inner_events[-1]))
+
+    run = read_artifact_dir(directory)
+    assert run.stats == expected.stats
+    assert dict(run.counts) == dict(expected.counts)
+    assert run.results == expected.results
+    assert run.warnings == expected.warnings
+    assert "h1" in dict(run.counts) and run.counts["h1"].failures == 0
+
