@@ -11,7 +11,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agentmaint.ansible.events import read_artifact_dir
+from agentmaint.cli import main
 from agentmaint.records import HostCounts
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "data" / "artifacts"
@@ -63,3 +66,21 @@ def test_partial_and_uncounted_event_files_are_not_read(tmp_path: Path) -> None:
     assert run.warnings == expected.warnings
     assert "h1" in dict(run.counts) and run.counts["h1"].failures == 0
 
+
+def test_events_json_includes_warnings_and_stats(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``events --json`` says what the table output says: the warnings, and the recap."""
+    directory = tmp_path / "x"
+    shutil.copytree(ARTIFACTS / "truncated", directory)
+    parsed = read_artifact_dir(directory)
+    assert parsed.warnings  # the case has some to show
+    assert main(["events", str(directory), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["warnings"] == list(parsed.warnings)
+    expected_stats = (
+        None
+        if parsed.stats is None
+        else {host: counts.to_dict() for host, counts in parsed.stats.items()}
+    )
+    assert document["stats"] == expected_stats

@@ -32,13 +32,24 @@ class ParsedRun:
     warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary: status, rc, partial, error, per-host counts, task results."""
+        """A JSON-ready summary: status, rc, partial, error, warnings, counts, task results.
+
+        ``hosts`` are the counts derived from the events, ``stats`` those of
+        ``playbook_on_stats`` (null without it); ``warnings`` say where they differ
+        and which failures the events left ambiguous.
+        """
         return {
             "status": self.status.value,
             "rc": self.rc,
             "partial": self.partial,
             "error": self.error,
+            "warnings": list(self.warnings),
             "hosts": {host: counts.to_dict() for host, counts in self.counts.items()},
+            "stats": (
+                None
+                if self.stats is None
+                else {host: counts.to_dict() for host, counts in self.stats.items()}
+            ),
             "tasks": [_task_dict(result) for result in self.results],
         }
 
