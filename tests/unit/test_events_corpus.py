@@ -15,7 +15,8 @@ import pytest
 
 from agentmaint.ansible.events import read_artifact_dir
 from agentmaint.cli import main
-from agentmaint.records import HostCounts
+from agentmaint.records import HostCounts, RunStatus
+from tests.unit.test_events import ev, result, run_events
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "data" / "artifacts"
 
@@ -84,3 +85,39 @@ def test_events_json_includes_warnings_and_stats(
         else {host: counts.to_dict() for host, counts in parsed.stats.items()}
     )
     assert document["stats"] == expected_stats
+
+
+def _include_failure_stream() -> list[dict[str, Any]]:
+    """includes/includes_loop_rescue.yml, cut before its recap.
+
+    ansible-core 2.19 prints an ``[ERROR]:`` block (an ``error`` event) for an
+    include that cannot load its role, rescued or not.
+    """
+    return [
+        ev("playbook_on_play_start", uuid="play-1"),
+        ev("playbook_on_task_start", task="include_role", task_uuid="t-inc"),
+        ev("error", "[ERROR]: the role 'a' was not found in roles\r\n"),
+        result(
+            "runner_on_failed",
+            "localhost",
+            "include_role",
+            task_action="include_role",
+            resolved_action="ansible.builtin.include_role",
+            res={"msg": "the role 'a' was not found"},
+        ),
+        ev("playbook_on_task_start", task="rescue", task_uuid="t-rescue"),
+        result("runner_on_ok", "localhost", "rescue", res={}),
+    ]
+
+
+def test_error_block_after_the_plays_started_keeps_ansible_runners_status() -> None:
+    """A task failure's ``[ERROR]:`` block is not a run that died outside its plays."""
+    assert run_events(_include_failure_stream(), "successful", 0).status == RunStatus.SUCCESSFUL
+    assert run_events(_include_failure_stream(), "failed", 2).status == RunStatus.FAILED
+
+
+def test_error_before_any_play_is_still_an_error() -> None:
+    events = [ev("error", "[ERROR]: the role 'nope' was not found\r\n")]
+    run = run_events(events, "failed", 1)
+    assert run.status == RunStatus.ERROR
+    assert run.error is not None and run.error.startswith("[ERROR]: the role 'nope'")
