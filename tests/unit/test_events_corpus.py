@@ -15,8 +15,8 @@ import pytest
 
 from agentmaint.ansible.events import read_artifact_dir
 from agentmaint.cli import main
-from agentmaint.records import HostCounts, RunStatus
-from tests.unit.test_events import ev, result, run_events
+from agentmaint.records import HostCounts, RunStatus, TaskStatus
+from tests.unit.test_events import ev, result, run_events, stats
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "data" / "artifacts"
 
@@ -121,3 +121,35 @@ def test_error_before_any_play_is_still_an_error() -> None:
     run = run_events(events, "failed", 1)
     assert run.status == RunStatus.ERROR
     assert run.error is not None and run.error.startswith("[ERROR]: the role 'nope'")
+
+
+def task(name: str, action: str = "command") -> dict[str, Any]:
+    return ev("playbook_on_task_start", task=name, task_uuid=f"t-{name}", task_action=action)
+
+
+def meta(name: str) -> dict[str, Any]:
+    """A meta task that ran: ansible-core 2.19 sends no result for it, only its start."""
+    return ev("playbook_on_task_start", task=name, task_uuid=f"t-{name}", task_action="meta")
+
+
+def test_unreachable_host_cleared_by_clear_host_errors_stays_dark() -> None:
+    """An unreachable host that ``meta: clear_host_errors`` brought back is not ignored.
+
+    Its display has no "...ignoring", so its unreachable result is dark even though
+    it has later results.
+    """
+    events = [
+        ev("playbook_on_play_start", uuid="play-1"),
+        task("ping"),
+        result("runner_on_unreachable", "h1", "ping", "fatal: [h1]: UNREACHABLE!", res={}),
+        result("runner_on_ok", "h2", "ping", res={}),
+        meta("clear_host_errors"),
+        task("after"),
+        result("runner_on_ok", "h1", "after", res={}),
+        result("runner_on_ok", "h2", "after", res={}),
+    ]
+    recap = stats(ok={"h1": 1, "h2": 2}, dark={"h1": 1})
+    run = run_events([*events, recap], "failed", 4)
+    assert run.counts == run.stats
+    assert run.results[0].status == TaskStatus.UNREACHABLE
+    assert run_events(events, "failed", 4).results[0].status == TaskStatus.UNREACHABLE
