@@ -132,6 +132,70 @@ def meta(name: str) -> dict[str, Any]:
     return ev("playbook_on_task_start", task=name, task_uuid=f"t-{name}", task_action="meta")
 
 
+def test_failure_cleared_by_clear_host_errors_is_a_failure_by_the_recap() -> None:
+    """blocks/main.yml: a failure in rescue, then ``meta: clear_host_errors`` in always.
+
+    The host goes on after both failures: once rescued, once cleared; the events alone
+    cannot tell which, and the recap settles it.
+    """
+    events = [
+        ev("playbook_on_play_start", uuid="play-1"),
+        task("in block"),
+        result("runner_on_failed", "h1", "in block", res={"msg": "x"}),
+        task("in rescue"),
+        result("runner_on_failed", "h1", "in rescue", res={"msg": "y"}),
+        task("in always"),
+        result("runner_on_ok", "h1", "in always", res={}),
+        meta("clear_host_errors"),
+        task("after"),
+        result("runner_on_ok", "h1", "after", res={}),
+    ]
+    recap = stats(ok={"h1": 2}, failures={"h1": 1}, rescued={"h1": 1})
+    run = run_events([*events, recap], "successful", 0)
+    assert run.counts == run.stats == {"h1": hc(ok=2, failures=1, rescued=1)}
+    assert [r.status for r in run.results if r.task.startswith("in ")] == [
+        TaskStatus.RESCUED,
+        TaskStatus.FAILED,
+        TaskStatus.OK,
+    ]
+    assert any("1 failure(s) taken as failed, as playbook_on_stats" in w for w in run.warnings)
+
+
+def test_always_without_rescue_and_no_clean_peer_is_a_failure_by_the_recap() -> None:
+    """blocks/always_failure_no_rescue_rc.yml with an unreachable host in the play."""
+    events = [
+        ev("playbook_on_play_start", uuid="play-1"),
+        task("in block"),
+        result("runner_on_failed", "h1", "in block", res={"msg": "x"}),
+        result(
+            "runner_on_unreachable", "h2", "in block", "fatal: [h2]: UNREACHABLE!", res={"msg": ""}
+        ),
+        task("in always"),
+        result("runner_on_ok", "h1", "in always", res={}),
+    ]
+    recap = stats(ok={"h1": 1}, failures={"h1": 1}, dark={"h2": 1})
+    run = run_events([*events, recap], "failed", 4)
+    assert run.counts == run.stats
+    assert run.results[0].status == TaskStatus.FAILED
+    # without the recap the events cannot tell (h2 alone fails the run), and say so
+    alone = run_events(events, "failed", 4)
+    assert any("do not tell whether this failure was rescued" in w for w in alone.warnings)
+
+
+def test_rescue_made_only_of_meta_tasks_is_rescued_by_the_recap() -> None:
+    """meta_tasks/test_end_host_rescue_rc.yml: ``rescue: [meta: end_host]`` leaves no result."""
+    events = [
+        ev("playbook_on_play_start", uuid="play-1"),
+        task("in block"),
+        result("runner_on_failed", "h1", "in block", res={"msg": "x"}),
+        meta("end_host"),
+    ]
+    recap = stats(rescued={"h1": 1})
+    run = run_events([*events, recap], "successful", 0)
+    assert run.counts == run.stats == {"h1": hc(rescued=1)}
+    assert run.results[0].status == TaskStatus.RESCUED
+
+
 def test_unreachable_host_cleared_by_clear_host_errors_stays_dark() -> None:
     """An unreachable host that ``meta: clear_host_errors`` brought back is not ignored.
 

@@ -15,8 +15,9 @@ __all__ = ["ParsedRun"]
 class ParsedRun:
     """Everything the event stream of one run says, frozen.
 
-    `counts` are derived from the individual events; `stats` are the numbers of
-    ``playbook_on_stats`` (None when the run never got there). `partial` is True
+    `counts` are derived from the individual events, with the failures and
+    unreachables they leave ambiguous settled by `stats` (the numbers of
+    ``playbook_on_stats``; None when the run never got there). `partial` is True
     when the stream was truncated or malformed, so that `results` and `counts`
     are incomplete. `warnings` explain `partial`, ambiguities, and any
     difference between `counts` and `stats`.
