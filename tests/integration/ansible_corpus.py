@@ -37,9 +37,11 @@ own ``strategy:`` wins) and an inventory (`INVENTORIES`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -56,7 +58,7 @@ import yaml
 from agentmaint.ansible.events import EventParser, read_artifact_dir
 from agentmaint.records import HostCounts
 
-RUN_TIMEOUT = 90  # seconds a run may take before ansible-runner stops it
+RUN_TIMEOUT = 60  # seconds a run may take before ansible-runner stops it
 
 #: The lines the corpus test leaves for the terminal summary (tests/integration/conftest.py).
 SUMMARY: list[str] = []
@@ -392,6 +394,25 @@ def stats_of(runner_stats: dict[str, Any] | None) -> dict[str, HostCounts] | Non
     }
 
 
+#: Every process of a run carries it (with the run's directory): see `_end_leftovers`.
+_RUN_MARKER = "AGENTMAINT_CORPUS_RUN"
+
+
+def _end_leftovers(private: str) -> None:
+    """End the processes a run left behind (task workers call setsid: a timeout spares them)."""
+    marker = f"{_RUN_MARKER}={private}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+        if marker in environ.split(b"\0"):
+            with contextlib.suppress(OSError):  # ended meanwhile
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
 def run_one(targets: str, playbook: Playbook, strategy: str, inventory: str, work: str) -> Outcome:
     """Run one playbook through ansible-runner in a fresh directory under `work`.
 
@@ -419,6 +440,7 @@ def run_one(targets: str, playbook: Playbook, strategy: str, inventory: str, wor
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_NOCOLOR": "1",
         "OUTPUT_DIR": str(private / "output"),
+        _RUN_MARKER: str(private),
     }
     (private / "output").mkdir()
     started = time.monotonic()
@@ -436,6 +458,7 @@ def run_one(targets: str, playbook: Playbook, strategy: str, inventory: str, wor
         },
     )
     seconds = time.monotonic() - started
+    _end_leftovers(str(private))
     parsed = read_artifact_dir(private)
     # The same stream cut before its recap (a run killed at the end, a lost event): the
     # status must still be ansible-runner's.
