@@ -113,7 +113,7 @@ _INTERACTIVE = re.compile(
 )
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Playbook:
     """A playbook of a target; `name` is None for a role target's generated play."""
 

@@ -75,7 +75,7 @@ def _plan(playbooks: tuple[Playbook, ...], seed: int) -> list[tuple[Playbook, st
         playbook = Playbook(target, name)
         assert playbook in known, f"pinned {playbook.label} is no longer selected"
         runs.add((playbook, strategy, inventory))
-    return sorted(runs, key=lambda run: (run[0], run[1], run[2]))
+    return sorted(runs, key=lambda run: (run[0].label, run[1], run[2]))
 
 
 def test_counts_and_status_match_ansible_on_the_corpus(tmp_path: Path) -> None:
