@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentmaint.ansible.runner import run_processes
+from tests.integration.ansible_corpus import SUMMARY
 
 #: Marks the processes of this test session: jobs inherit the controller's environment,
 #: so a run's processes on this machine carry it, and another session's (a second
@@ -55,3 +56,9 @@ def _command(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
     except OSError:
         return "?"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the ansible-core corpus test ran and skipped, and why (test_events_corpus.py)."""
+    for line in SUMMARY:
+        terminalreporter.write_line(line)

@@ -258,7 +258,8 @@ def test_truncated_warning_names_the_file(parsed: dict[str, ParsedRun]) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_to_dict_shape(name: str, parsed: dict[str, ParsedRun]) -> None:
     data = parsed[name].to_dict()
-    assert list(data) == ["status", "rc", "partial", "error", "hosts", "tasks"]
+    assert list(data) == ["status", "rc", "partial", "error", "warnings", "hosts", "stats", "tasks"]
+    assert data["warnings"] == list(parsed[name].warnings)
     assert data["status"] == CASES[name]["status"].value
     assert json.loads(json.dumps(data)) == data
     for counts in data["hosts"].values():
@@ -638,14 +639,8 @@ def test_ignore_unreachable_from_display_or_later_results() -> None:
                 res={"msg": "down"},
                 **ping,
             ),
-            result(
-                "runner_on_unreachable",
-                "b",
-                "ping",
-                "fatal: [b]: UNREACHABLE!",
-                res={"msg": "down"},
-                **ping,
-            ),
+            # no display to read: a later result of the host shows it was ignored
+            result("runner_on_unreachable", "b", "ping", "", res={"msg": "down"}, **ping),
             result(
                 "runner_on_unreachable",
                 "c",

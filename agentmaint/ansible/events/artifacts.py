@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ __all__ = ["read_artifact_dir"]
 
 _READ_SIZE = 1 << 16  # bytes per read of an event file (most are 1 to 3 KB)
 _RAW_DECODE = json.JSONDecoder().raw_decode
+# ansible-runner's own test (``utils.collect_new_events``): a counter-prefixed name, and
+# not a ``-partial`` one
+_EVENT_FILE = re.compile(r"^[0-9]+-.+json$")
 
 
 def _find_artifact_dir(path: Path) -> tuple[Path, list[str]]:
@@ -46,18 +50,22 @@ def _find_artifact_dir(path: Path) -> tuple[Path, list[str]]:
 
 
 def _event_file_counter(name: str) -> int:
-    prefix = name[: name.find("-")]
-    return int(prefix) if prefix.isdigit() else 1 << 62
+    return int(name[: name.find("-")])
 
 
 def _event_file_names(events_dir: Path) -> list[str]:
-    """The ``*.json`` file names of ``job_events/`` (no hidden ones), in counter order.
+    """The event file names of ``job_events/``, in counter order: those ansible-runner reads.
 
-    Names are ``<counter>-<uuid>.json``; names without a counter come last, and names
-    with the same counter in name order.
+    Names are ``<counter>-<uuid>.json``; like ansible-runner, names without a counter
+    and ``-partial`` names are not events of the run (an ``ansible-playbook`` run inside
+    a task inherits the event callback and writes ``<uuid>-partial.json`` files of its
+    own there, stats included). Names with the same counter come in name order.
     """
-    names = [name for name in os.listdir(events_dir) if name.endswith(".json")]
-    names = [name for name in names if name[0] != "."]
+    names = [
+        name
+        for name in os.listdir(events_dir)
+        if _EVENT_FILE.match(name) and "-partial" not in name
+    ]
     names.sort()
     names.sort(key=_event_file_counter)  # stable: ties stay in name order; int keys sort fast
     return names
@@ -109,8 +117,9 @@ def _read_text(path: Path) -> str | None:
 def read_artifact_dir(path: Path) -> ParsedRun:
     """Parse ``artifacts/<ident>/`` (or a private_data_dir holding one) into a `ParsedRun`.
 
-    Events are read from ``job_events/*.json`` in ``counter`` order (the number
-    each file name starts with); unreadable or truncated files are skipped with a
+    Events are read from ``job_events/<counter>-*.json`` in ``counter`` order (the
+    number each file name starts with), leaving out ``-partial`` files as
+    ansible-runner does; unreadable or truncated files are skipped with a
     warning naming them, and make the run partial. With several runs under
     ``artifacts/``, the newest is read. The status comes from the ``status`` file
     (inferred when missing), rc from ``rc``; `ParsedRun.directory` is the directory

@@ -18,6 +18,7 @@ from agentmaint.ansible.events.bookkeeping import (
     _INCLUDE_FAIL,
     _OK,
     _RESCUED,
+    _UNREACH,
     _UNREACHABLE,
     _Analysis,
     _Fold,
@@ -134,7 +135,11 @@ class _ParserState:
                     for index, status in records.decisions.items()
                 )
             )
-            dark = any(self._pending_unreach.values())
+            # a host left unreachable fails the run as well (ansible-playbook's rc 4)
+            dark = any(
+                kind == _UNREACH and result.status == TaskStatus.UNREACHABLE
+                for kind, result in zip(records.kind, shown, strict=True)
+            )
             if not certain and not dark:
                 # Some failure was not rescued, and only the ambiguous ones can be it.
                 groups = {analysis.groups.get(index, (index,)) for index in ambiguous}

@@ -250,7 +250,13 @@ class _Dispatcher(_ParserState):
             counter=counter,
             names=(host, task_uuid, play_uuid, action),
         )
-        self._add(result, kind, task_uuid in self._play.handlers)
+        # The display of an unreachable result says "...ignoring" exactly when the task
+        # ignores unreachables: a host displayed unreachable without it is dark for good,
+        # whatever it runs later (``meta: clear_host_errors`` brings such hosts back).
+        shown_dark = name == "runner_on_unreachable" and "UNREACHABLE!" in str(
+            event.get("stdout") or ""
+        )
+        self._add(result, kind, task_uuid in self._play.handlers, settled=shown_dark)
 
     def _task_result(
         self,
@@ -336,7 +342,8 @@ class _Dispatcher(_ParserState):
         values[_UNREACHABLE] += 1
         return TaskStatus.UNREACHABLE, _UNREACH
 
-    def _add(self, result: TaskResult, kind: int, handler: bool) -> None:
+    def _add(self, result: TaskResult, kind: int, handler: bool, *, settled: bool = False) -> None:
+        """Keep a result; `settled`: an unreachable whose display decides it (not pending)."""
         records = self._records
         shown = records.shown
         index = len(shown)
@@ -361,7 +368,7 @@ class _Dispatcher(_ParserState):
             play.failures.append(index)
             play.waiting.setdefault(host, []).append(index)
             play.values.setdefault(host, [0] * 7)[_FAILURES] += 1
-        elif kind == _UNREACH and result.status == TaskStatus.UNREACHABLE:
+        elif kind == _UNREACH and result.status == TaskStatus.UNREACHABLE and not settled:
             self._pending_unreach.setdefault(host, []).append(index)
 
     def _host_seen(self, host: str) -> None:

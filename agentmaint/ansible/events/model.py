@@ -16,8 +16,9 @@ __all__ = ["ParsedRun"]
 class ParsedRun:
     """Everything the event stream of one run says, frozen.
 
-    `counts` are derived from the individual events; `stats` are the numbers of
-    ``playbook_on_stats`` (None when the run never got there). `partial` is True
+    `counts` are derived from the individual events, with the failures and
+    unreachables they leave ambiguous settled by `stats` (the numbers of
+    ``playbook_on_stats``; None when the run never got there). `partial` is True
     when the stream was truncated or malformed, so that `results` and `counts`
     are incomplete. `warnings` explain `partial`, ambiguities, and any
     difference between `counts` and `stats`.
@@ -39,13 +40,24 @@ class ParsedRun:
     ident: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary: status, rc, partial, error, per-host counts, task results."""
+        """A JSON-ready summary: status, rc, partial, error, warnings, counts, task results.
+
+        ``hosts`` are the counts derived from the events, ``stats`` those of
+        ``playbook_on_stats`` (null without it); ``warnings`` say where they differ
+        and which failures the events left ambiguous.
+        """
         return {
             "status": self.status.value,
             "rc": self.rc,
             "partial": self.partial,
             "error": self.error,
+            "warnings": list(self.warnings),
             "hosts": {host: counts.to_dict() for host, counts in self.counts.items()},
+            "stats": (
+                None
+                if self.stats is None
+                else {host: counts.to_dict() for host, counts in self.stats.items()}
+            ),
             "tasks": [_task_dict(result) for result in self.results],
         }
 

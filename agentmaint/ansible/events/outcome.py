@@ -76,8 +76,12 @@ def _run_status(
 ) -> tuple[RunStatus, str | None]:
     """The run's status, and a warning when the given status is not understood.
 
-    A run without ``playbook_on_stats`` that printed a fatal error, or that failed
-    before any play started, is an error rather than a failure.
+    A run without ``playbook_on_stats`` that printed a fatal error before any play
+    started, or that failed before any play started, is an error rather than a
+    failure. Once a play has started, ansible-runner's status stands: ansible-core
+    2.19 prints ``[ERROR]:`` blocks for ordinary task failures too (an include that
+    cannot load its file, even a rescued one), so an error block says nothing about
+    how a run that reached its plays ended.
     """
     known = {member.value: member for member in RunStatus}
     known["starting"] = RunStatus.RUNNING
@@ -85,7 +89,7 @@ def _run_status(
     warning = f"unknown run status {status!r}; inferred instead" if status and not given else None
     if given in (RunStatus.CANCELED, RunStatus.TIMEOUT):
         return given, warning
-    if stats is None and error is not None:
+    if stats is None and error is not None and (given is None or not played):
         return RunStatus.ERROR, warning
     if stats is None and not played and (given == RunStatus.FAILED or rc not in (None, 0)):
         return RunStatus.ERROR, warning

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from agentmaint.ansible.events.dispatch import _Dispatcher
 from agentmaint.ansible.events.model import ParsedRun
 from agentmaint.ansible.events.outcome import _counts_from, _run_status
+from agentmaint.ansible.events.reconcile import _reconcile
 from agentmaint.records import HostCounts, RunStatus, TaskResult
 
 __all__ = ["EventParser"]
@@ -53,7 +54,12 @@ class EventParser(_Dispatcher):
     rescued when their host has gone on with other tasks, else as failed.
 
     An unreachable result is ignored (ok + ignored) when the display says
-    "...ignoring" or its host has later results; otherwise it is dark.
+    "...ignoring", or, for a result without a display, when its host has later
+    results; otherwise it is dark.
+
+    With ``playbook_on_stats``, `finish` re-decides failures and unreachables
+    where the counters differ from the recap (see the package doc, "What the
+    events cannot tell").
     """
 
     # ------------------------------------------------------------------ public API
@@ -108,8 +114,12 @@ class EventParser(_Dispatcher):
         analysis = self._final_analysis()
         self._settle(analysis, run_status, rc, warnings)
         overrides = {index: status for index, (status, _) in analysis.decisions.items()}
+        values = self._count_values(overrides)
+        if self._stats is not None:
+            # the recap is the truth about what the events leave ambiguous
+            warnings.extend(_reconcile(self._records, values, overrides, self._stats))
         results = self._assemble(overrides)
-        counts = _counts_from(self._count_values(overrides))
+        counts = _counts_from(values)
 
         partial = self._malformed > 0
         if self._malformed:
