@@ -77,7 +77,7 @@ ENVIRONMENTS: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def schedule_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     document = {
-        "environments": {name: _env(rule, name) for name, rule in ENVIRONMENTS.items()},
+        "environments": {name: _env(rule, f"{name}-host") for name, rule in ENVIRONMENTS.items()},
         "components": {"os": {"update_command": "true", "frequency": "weekly"}},
     }
     path = tmp_path_factory.mktemp("timer") / "fleet.yaml"
