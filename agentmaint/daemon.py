@@ -273,7 +273,9 @@ class Daemon:
         run = result.run
         assert run is not None
         self.interrupted_run = self._stop.is_set()
-        _log.info(
+        # The run's own logging observer already said how it ended, with its outcomes; this
+        # line is for following the daemon's loop, so only at debug level.
+        _log.debug(
             "run %s finished: %s",
             run.id,
             run.status.value,

@@ -389,7 +389,7 @@ def test_an_unreadable_file_keeps_the_old_schedule(
 def test_a_failing_run_is_logged_and_the_loop_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="agentmaint")
+    caplog.set_level(logging.DEBUG, logger="agentmaint")
     path = tmp_path / "schedule.yaml"
     write(path, DAILY_0200)
     world = World(path, "2026-12-07T12:00")
@@ -417,6 +417,7 @@ def test_a_failing_run_is_logged_and_the_loop_goes_on(
     assert "previous run still going" in skipped.getMessage()
     [done] = events(caplog, "daemon_run_finished")
     assert done.getMessage() == "run r1 finished: successful"
+    assert done.levelno == logging.DEBUG  # the run's observer logs its end at INFO
     # The third run ended because the stop was set during it (the fake runner did).
     assert daemon.interrupted_run is True
 
