@@ -6,8 +6,9 @@ Python: ``raw``); privilege escalation when the host configures it (``ansible_be
 or a component's role needs root (os_packages); a Python that runs Ansible 2.19's modules
 (>= 3.8); apt (apt-get, dpkg-query) or dnf (dnf, rpm) on PATH for os_packages; for
 backups of paths, a writable backup directory (or its nearest existing parent) with
-enough free space and tar and gzip on PATH; docker with the compose plugin for docker
-components; a writable model root (or nearest existing parent) for model components.
+enough free space and tar and gzip on PATH; docker with the compose plugin (or the
+component's ``compose_command``, e.g. a standalone docker-compose) for docker components;
+a writable model root (or nearest existing parent) for model components.
 
 `preflight_playbook` writes one play for all those hosts. Every task is a probe
 (``changed_when: false``, ``check_mode: false``: it runs, and reports nothing changed,
@@ -67,6 +68,19 @@ class CheckName:
 
 
 @dataclass(frozen=True, slots=True)
+class DockerNeeds:
+    """The docker CLI and compose program a docker component's role runs."""
+
+    binary: str
+    compose: tuple[str, ...] = ()  # the compose command; empty: the binary's compose plugin
+    environment: Mapping[str, str] | None = None
+
+    def probe_arguments(self) -> list[str]:
+        """The docker probe's arguments: binary, number of compose words, the words."""
+        return [self.binary, str(len(self.compose)), *self.compose]
+
+
+@dataclass(frozen=True, slots=True)
 class HostNeeds:
     """What one host must offer for the schedule's components (and so which checks apply)."""
 
@@ -77,7 +91,7 @@ class HostNeeds:
     backup_dir: str | None = None  # where the backup role archives (None: no archives)
     backup_paths: tuple[str, ...] = ()
     package_manager: bool = False  # an os_packages component: apt or dnf
-    docker: tuple[tuple[str, Mapping[str, str]], ...] = ()  # (binary, environment) per component
+    docker: tuple[DockerNeeds, ...] = ()  # one per distinct docker component setting
     model_roots: tuple[str, ...] = ()
 
     @property
@@ -119,12 +133,17 @@ def host_needs(
     names = list(environments) if environments is not None else list(schedule.environments)
     components = list(schedule.components.values())
     root_for = tuple(c.name for c in components if c.role == "os_packages")
-    docker: list[tuple[str, Mapping[str, str]]] = []
+    docker: list[DockerNeeds] = []
     for component in components:
         if component.role == "docker":
             binary = component.vars.get("binary") or _role_default("docker", "binary") or "docker"
+            compose = component.vars.get("compose_command") or ()
             environment = component.vars.get("environment") or {}
-            entry = (str(binary), {str(k): str(v) for k, v in dict(environment).items()})
+            entry = DockerNeeds(
+                binary=str(binary),
+                compose=tuple(str(word) for word in compose),
+                environment={str(k): str(v) for k, v in dict(environment).items()},
+            )
             if entry not in docker:
                 docker.append(entry)
     model_roots: list[str] = []
@@ -178,18 +197,46 @@ missing=""
 for t in tar gzip; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
 echo "missing:$missing"
 """
-# Docker: each binary $1... found, and its compose plugin answering.
+# Docker: entries of a binary, a count N and N words of a compose command. The binary is
+# found, and its compose plugin answers (N = 0) or the compose command does.
 _DOCKER_PROBE = r"""
-for b; do
+compose() {
+  # $1 = N, then the N words, then the other entries: keep the N words only.
+  n=$1; shift; rest=$(($# - n)); i=0
+  while [ "$i" -lt "$n" ]; do set -- "$@" "$1"; shift; i=$((i + 1)); done
+  i=0
+  while [ "$i" -lt "$rest" ]; do shift; i=$((i + 1)); done
+  c=$1; shift
+  if ! q=$(command -v -- "$c"); then
+    echo "compose command $c not found on PATH ($PATH)"; return 1
+  fi
+  if ! v=$("$q" "$@" version --short 2>&1); then
+    echo "compose command $q $* failed: 'version --short' said: $(echo "$v" | tail -n 1)"
+    return 1
+  fi
+  echo "$q${*:+ $*} is compose $v"
+}
+while [ "$#" -gt 0 ]; do
+  b=$1; n=$2; shift 2
   if ! p=$(command -v -- "$b"); then
     hint=""
-    if command -v docker-compose >/dev/null 2>&1; then
-      hint=" (docker-compose v1 is installed, but the docker role runs 'docker compose')"
+    if [ "$n" -eq 0 ] && command -v docker-compose >/dev/null 2>&1; then
+      hint=" (docker-compose is installed: set the component's compose_command to use it)"
     fi
     echo "$b not found on PATH ($PATH)$hint"; exit 1
   fi
+  if [ "$n" -gt 0 ]; then
+    found=$(compose "$n" "$@") || { echo "$found"; exit 1; }
+    echo "$p, $found"
+    i=0
+    while [ "$i" -lt "$n" ]; do shift; i=$((i + 1)); done
+    continue
+  fi
   if ! v=$("$p" compose version --short 2>&1); then
     echo "$p has no compose plugin: 'docker compose version' said: $(echo "$v" | tail -n 1)"
+    if command -v docker-compose >/dev/null 2>&1; then
+      echo "docker-compose is installed: set the component's compose_command to use it"
+    fi
     exit 1
   fi
   echo "$p with compose $v"
@@ -280,9 +327,9 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             "root_for": unsafe_tree(n.root_for),
             "backup_dir": Unsafe(n.backup_dir) if n.backup_dir is not None else None,
             "backup_paths": unsafe_tree(n.backup_paths),
-            "docker": [unsafe_tree(binary) for binary, _ in n.docker],
+            "docker": unsafe_tree([word for d in n.docker for word in d.probe_arguments()]),
             "docker_environment": unsafe_tree(
-                {k: v for _, environment in n.docker for k, v in environment.items()}
+                {k: v for d in n.docker for k, v in (d.environment or {}).items()}
             ),
             "model_roots": unsafe_tree(n.model_roots),
         }

@@ -264,6 +264,39 @@ def test_docker_missing_from_path(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert detail.startswith(f"{no_compose}/docker has no compose plugin")
 
 
+def test_docker_standalone_compose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``compose_command`` the check runs that command, not the docker plugin."""
+    tools = fake_docker(tmp_path / "bin", compose=False)
+    compose = tools / "docker-compose"
+    compose.write_text('#!/bin/sh\n[ "$*" = "--verbose version --short" ] && echo 1.29.2\n')
+    compose.chmod(0o755)
+    components = {
+        "web": {
+            "role": "docker",
+            "frequency": "daily",
+            "vars": {
+                "project_directory": "/srv/web",
+                "compose_command": ["docker-compose", "--verbose"],
+                "environment": {"PATH": f"{tools}:/usr/bin:/bin"},
+            },
+        },
+    }
+    path = write(tmp_path, always_open(local_hosts("h1"), components))
+    code, report = run_check(path, capsys=capsys)
+    assert code == 0
+    ok, detail = checks_of(report)["h1"]["docker"]
+    assert ok
+    assert detail == f"{tools}/docker, {compose} --verbose is compose 1.29.2"
+
+    components["web"]["vars"]["compose_command"] = ["/nonexistent/docker-compose"]
+    path = write(tmp_path, always_open(local_hosts("h1"), components))
+    code, report = run_check(path, capsys=capsys)
+    assert code == 1
+    ok, detail = checks_of(report)["h1"]["docker"]
+    assert not ok
+    assert detail.startswith("compose command /nonexistent/docker-compose not found on PATH")
+
+
 def in_mount_namespace(tmp_path: Path, mounts: str, path: Path) -> subprocess.CompletedProcess[str]:
     """``agentmaint check --json`` in a private mount namespace after the `mounts` commands."""
     script = f"set -e\n{mounts}\nexec {sys.executable} -m agentmaint check --json {path}\n"
