@@ -143,7 +143,7 @@ def _install(packages: list[str]) -> str | None:
     if shutil.which("apt-get") is None:
         return "no apt-get to install them"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    install = ["apt-get", "install", "-y", "-q", *packages]
     # Their init scripts would start a system-wide dockerd and a registry on port 5000.
     own_policy = not _POLICY_RC_D.exists()
     if own_policy:
