@@ -48,6 +48,41 @@ def test_plain_hosts_need_only_a_login_and_python(make_schedule: MakeSchedule) -
     assert need.checks == (CheckName.REACHABLE, CheckName.PYTHON)
 
 
+def test_docker_components_name_their_binary_and_compose(make_schedule: MakeSchedule) -> None:
+    docker = {"role": "docker", "frequency": "daily"}
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h"),
+            {
+                "plugin": {**docker, "vars": {"project_directory": "/srv/a"}},
+                "v1": {
+                    **docker,
+                    "vars": {
+                        "project_directory": "/srv/b",
+                        "binary": "/usr/bin/docker",
+                        "compose_command": ["docker-compose", "--verbose"],
+                        "environment": {"DOCKER_HOST": "unix:///d.sock"},
+                    },
+                },
+            },
+        )
+    )
+    (need,) = host_needs(schedule)
+    assert CheckName.DOCKER in need.checks
+    plugin, v1 = need.docker
+    assert (plugin.binary, plugin.compose) == ("docker", ())
+    assert v1.environment == {"DOCKER_HOST": "unix:///d.sock"}
+    # The probe's arguments: binary, the number of compose words, the words.
+    assert plugin.probe_arguments() + v1.probe_arguments() == [
+        "docker",
+        "0",
+        "/usr/bin/docker",
+        "2",
+        "docker-compose",
+        "--verbose",
+    ]
+
+
 def test_schedule_strings_stay_literal_in_the_play(make_schedule: MakeSchedule) -> None:
     schedule = make_schedule(
         always_open(
