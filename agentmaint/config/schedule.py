@@ -248,6 +248,7 @@ class Component:
     role: str = "command"  # a bundled role: see `agentmaint.config.roles.COMPONENT_ROLES`
     vars: Mapping[str, Any] = field(default_factory=dict)  # the role's arguments, unprefixed
     become: Become | None = None
+    description: str = ""  # free text for people (the HTML report shows it)
 
 
 #: The `Environment.execution_node` that keeps an environment on the controller.
