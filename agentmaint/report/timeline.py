@@ -23,6 +23,25 @@ PLOT_WIDTH = 720
 LANE_HEIGHT = 22
 BAR_HEIGHT = 14
 AXIS_HEIGHT = 26
+#: The axis's steps in seconds: they read well as seconds, minutes and hours.
+_STEPS = (
+    0.1,
+    0.2,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    15.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+    900.0,
+    1800.0,
+    3600.0,
+)
 #: A task shorter than a pixel still shows.
 MIN_BAR_WIDTH = 2.0
 
@@ -131,13 +150,12 @@ def _seconds(moment: datetime, origin: datetime) -> float:
 
 
 def _tick_step(span: float) -> float:
-    """A round step giving at most about 8 ticks over `span` seconds (1, 2, 5 x 10^n)."""
+    """A round step giving at most about 8 ticks over `span` seconds (whole minutes or hours)."""
     raw = span / 8
-    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
-    for factor in (1, 2, 5, 10):
-        if factor * power >= raw:
-            return float(factor * power)
-    return float(10 * power)  # pragma: no cover - the loop always returns
+    for step in _STEPS:
+        if step >= raw:
+            return step
+    return 3600.0 * math.ceil(raw / 3600)
 
 
 def _tick_label(seconds: float) -> str:
