@@ -177,7 +177,7 @@ def test_write_report_never_follows_a_symlink(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is a symlink; agentmaint never follows one"):
         write_report(link, "<html></html>")
     assert target.read_text() == "keep me"
-    with pytest.raises(UsageError, match="cannot open report file .*missing"):
+    with pytest.raises(UsageError, match=r"cannot open report file .*missing"):
         write_report(tmp_path / "missing" / "report.html", "<html></html>")
     out = tmp_path / "out.html"
     write_report(out, "<html>one</html>")
