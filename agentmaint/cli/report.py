@@ -36,8 +36,8 @@ def add_report_parser(sub: Any) -> None:
     report = sub.add_parser(
         "report",
         help="write an HTML report: fleet matrix, latest runs, one run's grid and timeline",
-        description="Write one self-contained HTML report: the fleet matrix coloured by "
-        "state, the latest runs with their durations, and one run in detail (hosts by "
+        description="Write one self-contained HTML report: the fleet matrix coloured by\n"
+        "state, the latest runs with their durations, and one run in detail (hosts by\n"
         "actions, and a timeline of its tasks per host).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -53,7 +53,10 @@ def add_report_parser(sub: Any) -> None:
         "--out", type=Path, required=True, metavar="PATH.html", help="the HTML file to write"
     )
     report.add_argument(
-        "--at", default="now", help="ISO 8601 instant of the fleet matrix (default: now)"
+        "--at",
+        default="now",
+        metavar="ISO8601",
+        help="the instant of the fleet matrix (default: now)",
     )
 
 

@@ -184,3 +184,17 @@ def test_write_report_never_follows_a_symlink(tmp_path: Path) -> None:
     write_report(out, "<html>two</html>")  # a regular file is replaced
     assert out.read_text() == "<html>two</html>"
     assert os.stat(out).st_mode & 0o777 == 0o600
+
+
+def test_the_templates_are_package_data() -> None:
+    """A non-editable install has them: pyproject's package-data globs match every one."""
+    import tomllib
+
+    root = Path(__file__).parent.parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["agentmaint"]
+    templates = sorted((root / "agentmaint" / "report" / "templates").iterdir())
+    assert templates
+    for template in templates:
+        relative = template.relative_to(root / "agentmaint")
+        assert any(relative.match(pattern) for pattern in globs), relative
