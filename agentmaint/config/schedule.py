@@ -418,6 +418,8 @@ class Notification:
     channels: tuple[Channel, ...] = ()
     #: Names of the environment variables secrets were read from: kept out of Ansible jobs.
     env_names: tuple[str, ...] = ()
+    #: Attach the run's HTML report to the emails that tell how a run ended.
+    report: bool = False
 
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret value of the configuration (for redaction)."""

@@ -187,3 +187,56 @@ def test_report_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[
     usage = capsys.readouterr().out
     assert "agentmaint report schedule.yaml --out report.html" in usage
     assert "exit codes:" in usage and "--run RUN_ID|last" in usage
+
+
+def test_report_attached_to_the_email_of_a_finished_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.integration.test_notify import start_smtp
+
+    box, controller = start_smtp(login=False)
+    try:
+        document = always_open(
+            local_hosts("h1", "h2"),
+            {
+                "app": {
+                    "description": f"app {EVIL}",
+                    "update_command": f'test "$AGENTMAINT_HOST" != h2 || {{ echo "{EVIL}" >&2; '
+                    "exit 3; }",
+                    "rollback_command": "true",
+                    "frequency": "weekly",
+                }
+            },
+            state_dir=str(tmp_path / "state"),
+            notification={
+                "report": True,
+                "smtp": {"host": "127.0.0.1", "port": box.port},
+                "channels": [
+                    {"type": "email", "to": "ops@example.com", "when": ["start", "partial"]}
+                ],
+            },
+        )
+        path = tmp_path / "schedule.yaml"
+        path.write_text(yaml.safe_dump(document))
+        assert main(["run", str(path), "-q"]) == 1
+    finally:
+        controller.stop()
+    (_, started), (_, finished) = box.messages
+    assert list(started.iter_attachments()) == []  # the start tells nothing a report would
+    assert finished.get_content_type() == "multipart/mixed"
+    assert finished.get_body(("plain",)) is not None  # the summary stays the message
+    (attached,) = finished.iter_attachments()
+    assert attached.get_content_type() == "text/html"
+    capsys.readouterr()
+    assert main(["runs", str(path), "--json"]) == 0
+    run_id = json.loads(capsys.readouterr().out)[0]["id"]
+    assert attached.get_filename() == f"agentmaint-report-{run_id}.html"
+    page = attached.get_content()
+    assert EVIL not in page
+    dom = parse_dom(page)
+    assert dom.by_id("run").attrs["data-run"] == run_id
+    assert {
+        r.attrs["data-host"] for r in dom.by_id("run-grid").find_all("tr") if "data-host" in r.attrs
+    } == {"h1", "h2"}
+    for external in ("http:", "https:", "src=", "href="):
+        assert external not in page

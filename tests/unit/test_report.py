@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,3 +199,38 @@ def test_the_templates_are_package_data() -> None:
     for template in templates:
         relative = template.relative_to(root / "agentmaint")
         assert any(relative.match(pattern) for pattern in globs), relative
+
+
+def test_description_and_notification_report_are_read(tmp_path: Path) -> None:
+    import yaml
+
+    from agentmaint.config.parse import load_schedule
+    from agentmaint.errors import ScheduleError
+
+    document: dict[str, Any] = {
+        "environments": {
+            "fleet": {
+                "hosts": {"h1": {"ansible_connection": "local"}},
+                "update_schedule": {"day_of_week": "daily", "time": "00:00"},
+            }
+        },
+        "components": {
+            "app": {"update_command": "true", "frequency": "weekly", "description": EVIL},
+            "db": {"update_command": "true", "frequency": "weekly"},
+        },
+        "notification": {"email": ["ops@example.com"], "report": True},
+    }
+    path = tmp_path / "schedule.yaml"
+    path.write_text(yaml.safe_dump(document))
+    schedule = load_schedule(path)
+    assert schedule.components["app"].description == EVIL
+    assert schedule.components["db"].description == ""
+    assert schedule.notification.report is True
+    del document["notification"]["report"]
+    path.write_text(yaml.safe_dump(document))
+    assert load_schedule(path).notification.report is False
+    document["notification"]["report"] = "yes"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ScheduleError) as raised:
+        load_schedule(path)
+    assert [p.path for p in raised.value.problems] == ["notification.report"]
