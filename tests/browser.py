@@ -54,9 +54,10 @@ def chromium() -> str:
     if path:
         return path
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        why = "not root" if os.geteuid() != 0 else "no apt-get"
         pytest.fail(
-            "the browser test needs Chromium: install Debian's package "
-            "(apt-get install chromium) or run the tests as root so that they install it"
+            f"the browser test needs Chromium, and cannot install it ({why}): install "
+            "Debian's package (apt-get install chromium) or run the tests as root on Debian"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     lock = ["-o", "DPkg::Lock::Timeout=300"]
