@@ -24,6 +24,7 @@ from agentmaint.cli.metrics import _metrics
 from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
 from agentmaint.cli.reading import _plan, _validate, _windows
 from agentmaint.cli.render import _render
+from agentmaint.cli.report import add_report_parser, report_command
 from agentmaint.cli.running import _run
 from agentmaint.cli.runs import _runs, _show, _status
 from agentmaint.cli.timer import add_timer_parser, timer_command
@@ -126,6 +127,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_cancel_parser(sub)
     add_timer_parser(sub)
+    add_report_parser(sub)
     return _with_log_options(parser, sub.choices.values())
 
 
@@ -382,6 +384,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
     "notify-test": _notify_test,
     "timer": timer_command,
     "cancel": cancel_command,
+    "report": report_command,
 }
 
 

@@ -20,10 +20,8 @@ from agentmaint.cli.options import _history_reader, parse_instant, read_schedule
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_deliveries, _print_json
 from agentmaint.errors import UsageError
 from agentmaint.history.store import HistoryStore
-from agentmaint.history.summary import LastAttempt
-from agentmaint.planning.planner import plan
-from agentmaint.planning.status import next_due
 from agentmaint.records import RunStatus
+from agentmaint.report.fleet import fleet_status
 from agentmaint.run.stored import (
     RunSummary,
     last_run_id,
@@ -156,63 +154,16 @@ def _show(args: argparse.Namespace, out: Console) -> int:
 def _status(args: argparse.Namespace, out: Console) -> int:
     schedule = read_schedule(args.file, history=True)
     at = parse_instant(args.at)
-    servers = {h for env in schedule.environments.values() for h in env.host_names}
     with _history_reader(schedule) as history:
-        attempts: dict[tuple[str, str], LastAttempt] = {}
-        if isinstance(history, HistoryStore):
-            attempts = dict(history.summary(servers, list(schedule.components)).attempts)
-        decisions = plan(schedule, history, at).decisions
-        due = next_due(schedule, history, at)
-    reasons: dict[tuple[str, str, str], str] = {}
-    for decision in decisions:
-        for host in schedule.environments[decision.environment].host_names:
-            reasons[(decision.environment, decision.component, host)] = decision.reason
-        for host_decision in decision.hosts:
-            reasons[(decision.environment, decision.component, host_decision.host)] = (
-                host_decision.reason
-            )
-    rows: list[dict[str, object]] = []
-    for env in schedule.environments.values():
-        for component in schedule.components:
-            for host in env.host_names:
-                attempt = attempts.get((host, component))
-                key = (env.name, component, host)
-                when = due.get(key)
-                rows.append(
-                    {
-                        "environment": env.name,
-                        "component": component,
-                        "host": host,
-                        "last_success": _iso(attempt.last_success if attempt else None),
-                        "last_outcome": _outcome(attempt),
-                        "next_due": _iso(when),
-                        "due_now": when is not None and when <= at,
-                        "reason": reasons.get(key, ""),
-                        "needs_attention": bool(attempt and attempt.needs_attention),
-                    }
-                )
+        fleet = fleet_status(schedule, history, at)
+    rows = [row.to_dict() for row in fleet.rows]
     if args.json:
         _print_json({"at": at.astimezone(UTC).isoformat(), "hosts": rows})
         return EXIT_OK
-    if not attempts:
+    if not fleet.recorded:
         out.print(f"{_NO_HISTORY}: every host is due at its first window", highlight=False)
     out.print(status_table(rows, at))
     return EXIT_OK
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def _outcome(attempt: LastAttempt | None) -> str:
-    """never, success, failed, rolled_back or unreachable: how the latest attempt ended."""
-    if attempt is None:
-        return "never"
-    if not attempt.failed:
-        return "success"
-    if attempt.unreachable:
-        return "unreachable"
-    return "rolled_back" if attempt.rolled_back else "failed"
 
 
 def _age(span: timedelta) -> str:

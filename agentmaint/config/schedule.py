@@ -248,6 +248,7 @@ class Component:
     role: str = "command"  # a bundled role: see `agentmaint.config.roles.COMPONENT_ROLES`
     vars: Mapping[str, Any] = field(default_factory=dict)  # the role's arguments, unprefixed
     become: Become | None = None
+    description: str = ""  # free text for people (the HTML report shows it)
 
 
 #: The `Environment.execution_node` that keeps an environment on the controller.
@@ -417,6 +418,8 @@ class Notification:
     channels: tuple[Channel, ...] = ()
     #: Names of the environment variables secrets were read from: kept out of Ansible jobs.
     env_names: tuple[str, ...] = ()
+    #: Attach the run's HTML report to the emails that tell how a run ended.
+    report: bool = False
 
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret value of the configuration (for redaction)."""
