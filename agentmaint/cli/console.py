@@ -81,15 +81,15 @@ def result_table(result: RunResult, width: int | None = None) -> Table:
                 outcome.error or "",
             )
         )
-    return _table(
+    return fitted_table(
         title,
         (
-            ("Environment", _FOLD, 4),
-            ("Component", _WHOLE, 0),
-            ("Host", _WHOLE, 0),
-            ("Outcome", _WHOLE, 0),
-            ("Actions", _WHOLE, 0),
-            ("Error", _FOLD, 8),
+            ("Environment", FOLD, 4),
+            ("Component", WHOLE, 0),
+            ("Host", WHOLE, 0),
+            ("Outcome", WHOLE, 0),
+            ("Actions", WHOLE, 0),
+            ("Error", FOLD, 8),
         ),
         rows,
         width,
@@ -114,16 +114,16 @@ def history_table(records: Iterable[MaintenanceRecord], width: int | None = None
         )
         for record in records
     ]
-    return _table(
+    return fitted_table(
         "History",
         (
-            ("Environment", _FOLD, 4),
-            ("Time (UTC)", _FOLD, 10),
-            ("Server", _WHOLE, 0),
-            ("Component", _WHOLE, 0),
-            ("Action", _WHOLE, 0),
-            ("Status", _WHOLE, 0),
-            ("Error", _FOLD, 8),
+            ("Environment", FOLD, 4),
+            ("Time (UTC)", FOLD, 10),
+            ("Server", WHOLE, 0),
+            ("Component", WHOLE, 0),
+            ("Action", WHOLE, 0),
+            ("Status", WHOLE, 0),
+            ("Error", FOLD, 8),
         ),
         rows,
         width,
@@ -146,18 +146,18 @@ def _grouped(outcomes: Iterable[HostOutcome]) -> list[list[HostOutcome]]:
 
 
 #: A column whose cells are never cut (its narrowest width is its widest line).
-_WHOLE = True
+WHOLE = True
 #: A column that wraps (at words, then anywhere) when the terminal is narrow.
-_FOLD = False
+FOLD = False
 
 
-def _table(
+def fitted_table(
     title: str,
     columns: Sequence[tuple[str, bool, int]],
     rows: Sequence[tuple[str, ...]],
     width: int | None = None,
 ) -> Table:
-    """A table whose `_WHOLE` columns keep every line of every cell whole.
+    """A table whose `WHOLE` columns keep every line of every cell whole.
 
     Each column is (header, whole, narrowest width); rich then narrows only the other
     columns, which wrap rather than end in an ellipsis. A first ``Environment`` column
