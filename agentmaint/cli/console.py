@@ -100,12 +100,17 @@ def history_table(records: Iterable[MaintenanceRecord], width: int | None = None
     """Roll-up records, as given (newest first).
 
     Server, component, action and status stay whole down to 80 columns; the time (date
-    over time of day), the environment and the error wrap instead.
+    over time of day), the environment and the error wrap instead. Records of one day
+    say the date once, in the title, and only the time of day in each row.
     """
+    records = list(records)
+    days = {record.timestamp.date() for record in records}
+    one_day = len(days) == 1
+    title = f"History of {next(iter(days))}" if one_day else "History"
     rows = [
         (
             record.environment,
-            f"{record.timestamp:%Y-%m-%d %H:%M:%S}",
+            f"{record.timestamp:%H:%M:%S}" if one_day else f"{record.timestamp:%Y-%m-%d %H:%M:%S}",
             record.server,
             record.component,
             record.action.value,
@@ -115,10 +120,10 @@ def history_table(records: Iterable[MaintenanceRecord], width: int | None = None
         for record in records
     ]
     return fitted_table(
-        "History",
+        title,
         (
             ("Environment", FOLD, 4),
-            ("Time (UTC)", FOLD, 10),
+            ("Time (UTC)", FOLD, 8 if one_day else 10),
             ("Server", WHOLE, 0),
             ("Component", WHOLE, 0),
             ("Action", WHOLE, 0),

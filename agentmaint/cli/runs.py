@@ -87,6 +87,7 @@ def runs_table(summaries: list[RunSummary], width: int | None = None) -> Table:
                 (hosts.unreachable, "unreachable"),
                 (hosts.skipped, "skipped"),
                 (hosts.rolled_back, "rolled back"),
+                (hosts.needs_attention, "need attention"),
             )
             if count
         ]
@@ -251,27 +252,28 @@ def status_table(rows: list[dict[str, object]], at: datetime, width: int | None 
     cells = []
     for row in rows:
         success = row["last_success"]
-        age = "never"
+        when = "never"
         if isinstance(success, str):
             moment = datetime.fromisoformat(success)
-            age = f"{moment:%Y-%m-%d %H:%M} ({_age(at - moment)} ago)"
+            when = f"{moment:%Y-%m-%d %H:%M}\n({_age(at - moment)} ago)"
         due = row["next_due"]
         if row["due_now"]:
-            due_text = "due now"
+            when += "\ndue now"
         elif isinstance(due, str):
-            due_text = f"next {datetime.fromisoformat(due):%Y-%m-%d %H:%M}"
+            moment = datetime.fromisoformat(due)
+            when += f"\nnext in {_age(moment - at)}:\n{moment:%Y-%m-%d %H:%M}"
         else:
-            due_text = "next -"
+            when += "\nnot due"
         last = str(row["last_outcome"]).replace("_", " ")
         if row["needs_attention"]:
-            last += "\n[bold red]needs\nattention[/]"
+            last += "\n[bold red]needs[/]\n[bold red]attention[/]"
         cells.append(
             (
                 escape(str(row["environment"])),
                 escape(str(row["component"])),
                 escape(str(row["host"])),
                 last,
-                f"{age}\n{due_text}",
+                when,
                 escape(str(row["reason"])),
             )
         )
@@ -282,8 +284,8 @@ def status_table(rows: list[dict[str, object]], at: datetime, width: int | None 
             ("Component", WHOLE, 0),
             ("Host", WHOLE, 0),
             ("Last", WHOLE, 0),
-            ("Last success / Due", FOLD, 10),
-            ("Reason", FOLD, 8),
+            ("Success / Next", FOLD, 16),
+            ("Reason", FOLD, 7),
         ),
         cells,
         width,
