@@ -48,7 +48,13 @@ _OUTCOME_STYLE = {
     "failed": "bold red",
     "unreachable": "bold magenta",
     "rollback failed: needs attention": "bold red reverse",
+    "not reached": "dim",
 }
+
+#: How a host ends a component when it was left out (failed before, or the run stopped).
+_NOT_REACHED = "not reached"
+#: Outcomes after which Ansible still runs the host's later plays.
+_REACHES_ON = frozenset({"succeeded", "skipped"})
 
 Key = tuple[str, str, str]  # (environment, component, host)
 
@@ -170,6 +176,12 @@ class LiveProgress(BaseObserver):
         step.running = False
         step.since = self._clock()
         self._advance(step, progress)
+        if step.outcome is not None and step.outcome not in _REACHES_ON:
+            # Ansible leaves a failed host out of every later play: what it still had
+            # to do is not reached (the demo's demo-3 never starts its model update).
+            for later in self._planned:
+                if later[0] == key[0] and later[2] == key[2] and later not in self._steps:
+                    self._steps[later] = _Step("not reached", self._clock(), outcome=_NOT_REACHED)
 
     def _advance(self, step: _Step, progress: Progress) -> None:
         """Where a finished task leaves the host: its next label, or its outcome."""
@@ -196,9 +208,13 @@ class LiveProgress(BaseObserver):
             step.label = f"{action.value} done"
 
     def run_finished(self, result: RunResult) -> None:
-        """The run ended: its status."""
+        """The run ended: its status; whatever never started was not reached."""
         if result.run is not None:
             self._status = result.run.status.value
+        for key in self._planned:
+            step = self._steps.setdefault(key, _Step("not reached", self._clock()))
+            if step.outcome is None:
+                step.outcome = _NOT_REACHED
 
     def _step(self, key: Key) -> _Step:
         step = self._steps.get(key)
@@ -262,7 +278,11 @@ class LiveProgress(BaseObserver):
             line.append(f" {outcome}", style=_OUTCOME_STYLE.get(outcome, ""))
             line.append(f": {hosts_phrase(names)}")
             lines.append(line)
-        waiting = [key for key in self._planned if key not in self._steps]
-        if waiting:
-            lines.append(Text(f"Waiting: {hosts_phrase(host for _, _, host in waiting)}"))
+        waiting: dict[tuple[str, str], list[str]] = {}
+        for env, component, host in self._planned:
+            if (env, component, host) not in self._steps:
+                waiting.setdefault((env, component), []).append(host)
+        for (env, component), names in waiting.items():
+            where = f"{env}/{component}" if several else component
+            lines.append(Text(f"Waiting for {where}: {hosts_phrase(names)}"))
         return Group(*lines)

@@ -10,6 +10,7 @@ internal task names never appear. Snapshots at 80 and 160 columns (tests/snapsho
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -107,7 +108,7 @@ def test_forty_hosts_show_the_running_batch_and_group_the_rest() -> None:
     assert "  app-25  app-config  healthcheck (12s)" in lines
     assert "  app-config succeeded: app-01..app-06, app-08..app-20 (19 hosts)" in lines
     assert "  app-config failed, rolled back: app-07 (1 host)" in lines
-    assert lines[-1] == "Waiting: app-26..app-40 (15 hosts)"
+    assert lines[-1] == "Waiting for app-config: app-26..app-40 (15 hosts)"
     assert len(lines) <= 12
     assert "Failed |" not in text and "..." not in text.replace("..app", "")
     # No finished host is listed one by one.
@@ -150,6 +151,48 @@ def test_the_end_of_the_run_shows_in_the_view() -> None:
     assert lines[0].endswith("hosts 40/40 done")
     assert "  app-config unreachable: app-21..app-40 (20 hosts)" in lines
     assert "Current batch" not in "".join(lines)
+
+
+def test_a_host_that_failed_does_not_reach_its_next_component() -> None:
+    """Like the demo: demo-3 fails agent-config, so its model update never starts."""
+    clock = Clock()
+    view = LiveProgress(
+        None,  # type: ignore[arg-type]  # never shown: live=False
+        final_actions={"agent-config": Action.HEALTHCHECK, "model": Action.UPDATE},
+        clock=clock,
+        live=False,
+    )
+    hosts = ("demo-1", "demo-2", "demo-3")
+    decisions = tuple(
+        Decision("demo", c, True, "due", tuple(HostDecision(h, True, "due") for h in hosts))
+        for c in ("agent-config", "model")
+    )
+    run = RunRecord(id="r1", trigger="manual", started=AT)
+    view.run_started(run, Plan(at=AT, decisions=decisions))
+    play = play_name("demo", "agent-config")
+
+    def done(host: str, component: str, action: Action | None, status: TaskStatus) -> None:
+        task = task_name(action, component) if action else f"{INTERNAL} | {component}"
+        view.task_started(TaskStart("demo", component, host, action, task))
+        result = TaskResult(host, play, task, status)
+        view.task_finished(Progress("demo", component, host, action, result))
+
+    for host in hosts:
+        done(host, "agent-config", Action.UPDATE, TaskStatus.CHANGED)
+    done("demo-1", "agent-config", Action.HEALTHCHECK, TaskStatus.OK)
+    done("demo-3", "agent-config", Action.HEALTHCHECK, TaskStatus.RESCUED)
+    assert "  demo-3  agent-config  healthcheck failed" in render(view.render(), 80)
+    done("demo-3", "agent-config", Action.ROLLBACK, TaskStatus.CHANGED)
+    done("demo-3", "agent-config", None, TaskStatus.FAILED)
+    lines = render(view.render(), 80).splitlines()
+    assert "  agent-config failed, rolled back: demo-3 (1 host)" in lines
+    assert "  model not reached: demo-3 (1 host)" in lines
+    assert "Waiting for model: demo-1, demo-2 (2 hosts)" in lines
+    view.run_finished(RunResult(plan=Plan(at=AT), run=replace(run, status=RunStatus.CANCELED)))
+    lines = render(view.render(), 80).splitlines()
+    assert lines[0] == "Run r1: canceled  0s elapsed  hosts 3/3 done"
+    assert "  model not reached: demo-1..demo-3 (3 hosts)" in lines
+    assert "  agent-config starting" not in "\n".join(lines)
 
 
 @pytest.mark.parametrize(
