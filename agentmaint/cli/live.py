@@ -86,17 +86,16 @@ class LiveProgress(BaseObserver):
     `final_actions`: per component, the action whose success ends it on a host
     (``healthcheck`` when it has one, else ``update``); `serial`: per environment, its
     ``rollout.serial`` (shown with the batch). `clock` (monotonic seconds) is for tests;
-    `live=False` keeps the view off the terminal (`render` still builds it).
+    without a `console` the view is only built (`render`), never shown.
     """
 
     def __init__(
         self,
-        console: Console,
+        console: Console | None,
         *,
         final_actions: Mapping[str, Action] | None = None,
         serial: Mapping[str, int | str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        live: bool = True,
     ) -> None:
         """Prepare the view on `console` (shown between __enter__ and __exit__)."""
         self._final = dict(final_actions or {})
@@ -114,7 +113,7 @@ class LiveProgress(BaseObserver):
                 transient=True,
                 get_renderable=self.render,
             )
-            if live
+            if console is not None
             else None
         )
 

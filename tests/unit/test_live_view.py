@@ -58,11 +58,10 @@ def step(view: LiveProgress, host: str, action: Action, status: TaskStatus) -> N
 def forty_hosts(clock: Clock) -> LiveProgress:
     """20 hosts done (app-07 failed its health check, rolled back), 21-25 running, 15 waiting."""
     view = LiveProgress(
-        None,  # type: ignore[arg-type]  # never shown: live=False
+        None,  # built, never shown
         final_actions={COMPONENT: Action.HEALTHCHECK},
         serial={ENV: 5},
         clock=clock,
-        live=False,
     )
     decision = Decision(
         ENV, COMPONENT, True, "due", tuple(HostDecision(h, True, "due") for h in HOSTS)
@@ -157,10 +156,9 @@ def test_a_host_that_failed_does_not_reach_its_next_component() -> None:
     """Like the demo: demo-3 fails agent-config, so its model update never starts."""
     clock = Clock()
     view = LiveProgress(
-        None,  # type: ignore[arg-type]  # never shown: live=False
+        None,  # built, never shown
         final_actions={"agent-config": Action.HEALTHCHECK, "model": Action.UPDATE},
         clock=clock,
-        live=False,
     )
     hosts = ("demo-1", "demo-2", "demo-3")
     decisions = tuple(
