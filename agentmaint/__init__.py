@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     )
     from agentmaint.run.importer import import_run
     from agentmaint.run.observer import BaseObserver, RunObserver
-    from agentmaint.run.results import HostOutcome, Progress, RunResult, Unrecorded
+    from agentmaint.run.results import HostOutcome, Progress, RunResult, TaskStart, Unrecorded
 
     __version__: str
 
@@ -127,6 +127,7 @@ __all__ = [
     "StateDirError",
     "StoreError",
     "TaskResult",
+    "TaskStart",
     "TaskStatus",
     "Unrecorded",
     "UpdateSchedule",
@@ -164,6 +165,7 @@ _LAZY = {
     "RunResult": "agentmaint.run.results",
     "RunStatus": "agentmaint.records",
     "TaskResult": "agentmaint.records",
+    "TaskStart": "agentmaint.run.results",
     "TaskStatus": "agentmaint.records",
     "Unrecorded": "agentmaint.run.results",
     "create_demo": "agentmaint.cli.demo",

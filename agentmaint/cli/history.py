@@ -20,6 +20,7 @@ from agentmaint.cli.options import (
     read_schedule,
 )
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_json, _print_partial
+from agentmaint.config.schedule import Schedule
 from agentmaint.errors import MissingHistoryError, UsageError
 from agentmaint.history.db import check_database, check_sqlite_file, is_sqlite_file
 from agentmaint.history.store import HistoryStore, open_history, records_to_json, write_records_csv
@@ -55,9 +56,25 @@ def _history(args: argparse.Namespace, out: Console) -> int:
         sys.stdout.write(records_to_json(records) + "\n")
     elif args.csv:
         write_records_csv(records, sys.stdout)
+    elif not records:
+        out.print(_no_records(schedule, args), markup=False, highlight=False)
     else:
         out.print(history_table(records, out.width))
     return EXIT_OK
+
+
+def _no_records(schedule: Schedule, args: argparse.Namespace) -> str:
+    """What an empty listing says instead of an empty table: why nothing is shown."""
+    hosts = {h for env in schedule.environments.values() for h in env.host_names}
+    if args.server is not None and args.server not in hosts:
+        return f"{args.server}: no such host in the schedule, and no history for it"
+    if args.environment is not None and args.environment not in schedule.environments:
+        return f"{args.environment}: no such environment in the schedule, and no history for it"
+    if args.component is not None and args.component not in schedule.components:
+        return f"{args.component}: no such component in the schedule, and no history for it"
+    if args.server or args.environment or args.component or args.since:
+        return "No record matches"
+    return "No history yet"
 
 
 def _history_prune(args: argparse.Namespace, out: Console) -> int:
