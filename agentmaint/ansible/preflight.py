@@ -2,12 +2,14 @@
 
 `host_needs` derives, from the schedule, which checks apply to which host (every
 component applies to every host of every environment): reachable (a login, without
-Python: ``raw``); privilege escalation when the host configures it (``ansible_become``)
-or a component's role needs root (os_packages); a Python that runs Ansible 2.19's modules
-(>= 3.8); apt (apt-get, dpkg-query) or dnf (dnf, rpm) on PATH for os_packages; for
-backups of paths, a writable backup directory (or its nearest existing parent) with
-enough free space and tar and gzip on PATH; docker with the compose plugin for docker
-components; a writable model root (or nearest existing parent) for model components.
+Python: ``raw``); privilege escalation, probed as the runs will escalate (the schedule's
+``become`` setting, else the root-needing roles' default escalation on a host not logged
+in as root, else the host's own ``ansible_become``), and root where a component's role
+needs it (os_packages); a Python that runs Ansible 2.19's modules (>= 3.8); apt (apt-get,
+dpkg-query) or dnf (dnf, rpm) on PATH for os_packages; for backups of paths, a writable
+backup directory (or its nearest existing parent) with enough free space and tar and
+gzip on PATH; docker with the compose plugin for docker components; a writable model
+root (or nearest existing parent) for model components.
 
 `preflight_playbook` writes one play for all those hosts. Every task is a probe
 (``changed_when: false``, ``check_mode: false``: it runs, and reports nothing changed,
@@ -27,9 +29,9 @@ from typing import Any
 
 import yaml
 
-from agentmaint.ansible.render import Unsafe, unsafe_tree
+from agentmaint.ansible.render import ROOT_ROLES, Unsafe, login_user, unsafe_tree
 from agentmaint.config.roles import ROLES_PATH, role_name, variable
-from agentmaint.config.schedule import Schedule
+from agentmaint.config.schedule import Become, Schedule
 
 __all__ = [
     "CHECK_PREFIX",
@@ -72,7 +74,9 @@ class HostNeeds:
 
     environment: str
     host: str
-    become: bool = False  # the host configures privilege escalation (ansible_become)
+    become: bool = False  # the runs escalate on this host (so the check does)
+    become_user: str = "root"  # as whom, and how, when they do
+    become_method: str = "sudo"
     root_for: tuple[str, ...] = ()  # components whose role needs root
     backup_dir: str | None = None  # where the backup role archives (None: no archives)
     backup_paths: tuple[str, ...] = ()
@@ -139,15 +143,28 @@ def host_needs(
     backup_dir = None
     if backup.enabled and backup.paths:
         backup_dir = backup.directory or str(_role_default("backup", "dir"))
-    cfg_become = _truthy(schedule.ansible_cfg.get("privilege_escalation", {}).get("become", ""))
+    escalation = schedule.ansible_cfg.get("privilege_escalation", {})
+    cfg_become = _truthy(escalation.get("become", ""))
+    # What the host's own variables (or ansible.cfg) say, when the schedule does not.
+    cfg_user = str(escalation.get("become_user") or "root")
+    cfg_method = str(escalation.get("become_method") or "sudo")
     needs: list[HostNeeds] = []
     for name in names:
-        for host in schedule.environments[name].hosts:
+        env = schedule.environments[name]
+        for host in env.hosts:
+            effective = {**env.connection, **host.vars}
+            become = _escalation(schedule, name, login_user(effective) != "root")
+            if become is None:
+                become = Become(
+                    _truthy(effective.get("ansible_become", cfg_become)), cfg_user, None
+                )
             needs.append(
                 HostNeeds(
                     environment=name,
                     host=host.name,
-                    become=_truthy(host.vars.get("ansible_become", cfg_become)),
+                    become=become.enabled,
+                    become_user=become.user_or_root,
+                    become_method=(become.method.value if become.method else cfg_method),
                     root_for=root_for,
                     backup_dir=backup_dir,
                     backup_paths=backup.paths if backup_dir is not None else (),
@@ -157,6 +174,33 @@ def host_needs(
                 )
             )
     return tuple(needs)
+
+
+def _escalation(schedule: Schedule, environment: str, not_root: bool) -> Become | None:
+    """How the runs escalate on a host of `environment`, as the play renderer decides.
+
+    The components that need root come first (os_packages, docker, backups of paths): their
+    ``become`` setting, or without one the roles' default (escalate to root with sudo when
+    the login user is not root). Otherwise the first component that escalates explicitly.
+    None when the schedule decides nothing (the host's ``ansible_become`` then does).
+    """
+    backup_paths = schedule.backup.enabled and bool(schedule.backup.paths)
+    settings = [
+        (component.role in ROOT_ROLES or backup_paths, schedule.become_for(environment, name))
+        for name, component in schedule.components.items()
+    ]
+    for needs_root, become in settings:
+        if needs_root:
+            if become is not None:
+                return become
+            if not_root:
+                return Become(True)
+    enabled = [become for _, become in settings if become is not None and become.enabled]
+    if enabled:
+        return enabled[0]
+    if any(become is not None for _, become in settings):
+        return Become(False)
+    return None
 
 
 # The shell probes. Arguments come after ``sh``: the script itself is fixed text.
@@ -277,6 +321,8 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
         n.host: {
             "checks": list(n.checks),
             "become": n.become,
+            "become_user": Unsafe(n.become_user),
+            "become_method": Unsafe(n.become_method),
             "root_for": unsafe_tree(n.root_for),
             "backup_dir": Unsafe(n.backup_dir) if n.backup_dir is not None else None,
             "backup_paths": unsafe_tree(n.backup_paths),
@@ -302,6 +348,10 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
         {
             "name": "Probe | privilege escalation",
             "ansible.builtin.raw": "id -u",
+            # As the runs will escalate (the host's own ansible_become_* still win).
+            "become": f"{{{{ {_ME}.become }}}}",
+            "become_user": f"{{{{ {_ME}.become_user }}}}",
+            "become_method": f"{{{{ {_ME}.become_method }}}}",
             "register": _ESCALATED,
             "ignore_errors": True,
             **_PROBE,
@@ -428,12 +478,12 @@ def _privilege_check() -> dict[str, Any]:
         "__escalated is succeeded and (__uid == '0' or not __root_for)",
         "{{ (('privilege escalation works: commands run as uid ' if __become"
         " else 'the login user is uid ') ~ __uid) if __escalated is succeeded else '' }}",
-        "{{ ('privilege escalation (ansible_become) fails: ' ~ __said)"
+        "{{ ('privilege escalation (become) fails: ' ~ __said)"
         " if __escalated is failed"
         " else ('privilege escalation runs commands as uid ' ~ __uid ~ ', not root: ' ~ __needs)"
         " if __become"
         " else ('the login user is uid ' ~ __uid ~ ', not root, and no privilege escalation"
-        " is configured (ansible_become): ' ~ __needs) }}",
+        " is configured (become): ' ~ __needs) }}",
         f"'{CheckName.PRIVILEGE}' in {_ME}.checks",
     )
     task["vars"] = {
