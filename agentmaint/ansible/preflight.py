@@ -81,6 +81,7 @@ class HostNeeds:
     backup_dir: str | None = None  # where the backup role archives (None: no archives)
     backup_paths: tuple[str, ...] = ()
     package_manager: bool = False  # an os_packages component: apt or dnf
+    manager: str = "auto"  # os_packages' `manager` (auto: Ansible's pkg_mgr fact)
     docker: tuple[tuple[str, Mapping[str, str]], ...] = ()  # (binary, environment) per component
     model_roots: tuple[str, ...] = ()
 
@@ -123,6 +124,12 @@ def host_needs(
     names = list(environments) if environments is not None else list(schedule.environments)
     components = list(schedule.components.values())
     root_for = tuple(c.name for c in components if c.role == "os_packages")
+    managers = [
+        str(c.vars.get("manager") or c.vars.get(variable("os_packages", "manager")) or "auto")
+        for c in components
+        if c.role == "os_packages"
+    ]
+    manager = next((m for m in managers if m != "auto"), "auto")
     docker: list[tuple[str, Mapping[str, str]]] = []
     for component in components:
         if component.role == "docker":
@@ -169,6 +176,7 @@ def host_needs(
                     backup_dir=backup_dir,
                     backup_paths=backup.paths if backup_dir is not None else (),
                     package_manager=bool(root_for),
+                    manager=manager,
                     docker=tuple(docker),
                     model_roots=tuple(model_roots),
                 )
@@ -331,6 +339,7 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
                 {k: v for _, environment in n.docker for k, v in environment.items()}
             ),
             "model_roots": unsafe_tree(n.model_roots),
+            "manager": Unsafe(n.manager),
         }
         for n in needs
     }
@@ -391,21 +400,19 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             _shell(
                 "packages",
                 "({'apt': ['apt-get', 'dpkg-query'], 'dnf': ['dnf', 'rpm'],"
-                " 'dnf5': ['dnf5', 'rpm']})[ansible_facts.pkg_mgr] | default([])",
+                " 'dnf5': ['dnf5', 'rpm']})[__pkg_mgr] | default([])",
             ),
             _PACKAGES,
             f"{_PYTHON_OK} and '{CheckName.PACKAGE_MANAGER}' in {_ME}.checks",
         ),
         _check(
             CheckName.PACKAGE_MANAGER,
-            f"ansible_facts.pkg_mgr in ['apt', 'dnf', 'dnf5'] and {_PACKAGES}.rc == 0",
-            "{{ ansible_facts.pkg_mgr ~ ' (' ~ ("
-            + _PACKAGES
-            + ".stdout_lines | join(', ')) ~ ')' }}",
-            "{{ ('os_packages needs apt or dnf; this host has ' ~ ansible_facts.pkg_mgr"
+            f"__pkg_mgr in ['apt', 'dnf', 'dnf5'] and {_PACKAGES}.rc == 0",
+            "{{ __pkg_mgr ~ ' (' ~ (" + _PACKAGES + ".stdout_lines | join(', ')) ~ ')' }}",
+            "{{ ('os_packages needs apt or dnf; this host has ' ~ __pkg_mgr"
             " ~ ' (' ~ ansible_facts.os_family | default('unknown OS family') ~ ')')"
-            " if ansible_facts.pkg_mgr not in ['apt', 'dnf', 'dnf5']"
-            " else (ansible_facts.pkg_mgr ~ ', but not on PATH: ' ~ ("
+            " if __pkg_mgr not in ['apt', 'dnf', 'dnf5']"
+            " else (__pkg_mgr ~ ', but not on PATH: ' ~ ("
             + _PACKAGES
             + ".stdout_lines | join(', '))) }}",
             f"{_PYTHON_OK} and '{CheckName.PACKAGE_MANAGER}' in {_ME}.checks",
@@ -459,6 +466,9 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             "gather_facts": False,
             "vars": {
                 _NEEDS: table,
+                # The package manager os_packages will use: its `manager`, else the fact.
+                "__pkg_mgr": f"{{{{ ansible_facts.pkg_mgr if {_ME}.manager == 'auto'"
+                f" else {_ME}.manager }}}}",
                 _SCRIPTS: {
                     "backup": Unsafe(_BACKUP_PROBE),
                     "docker": Unsafe(_DOCKER_PROBE),

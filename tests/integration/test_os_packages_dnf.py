@@ -30,6 +30,7 @@ import pytest
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import RunStatus
+from agentmaint.run.preflight import check_hosts
 from tests.schedules import MakeSchedule, always_open
 
 pytestmark = pytest.mark.integration
@@ -179,6 +180,11 @@ def test_dnf_upgrade_and_rollback(
         schedule = make_schedule(
             always_open({"el-host": host}, {"os": component}, state_dir=str(tmp_path / "state"))
         )
+        # The preflight sees what the role will use: dnf, and rpm (not the fact's apt).
+        (readiness,) = check_hosts(schedule).hosts
+        checks = {check.name: (check.ok, check.detail) for check in readiness.checks}
+        dnf, rpm = shutil.which("dnf"), shutil.which("rpm")
+        assert checks["package_manager"] == (True, f"dnf ({dnf}, {rpm})"), checks
         result = run_maintenance(schedule, force=True)
         assert result.run is not None
         with HistoryStore.open(schedule.state_dir) as store:

@@ -145,7 +145,10 @@ def test_an_apt_upgrade_works_only_with_become(
     # Escalation turned off: apt cannot lock its state as deploy; the host fails, says why.
     status, update, error = run(make_schedule, tmp_path, host, "deploy", become=False)
     assert (status, update) == (RunStatus.FAILED, "failed")
-    assert error is not None and "Permission denied" in error, error
+    assert error is not None and "refresh the package indexes: Failed to lock apt" in error
+    assert (
+        "Could not open lock file /var/lib/apt/lists/lock - open (13: Permission denied)" in error
+    )
     assert installed(host) == "1.0"
 
     # No setting: os_packages escalates by default (deploy is not root), sudo asks for the
