@@ -20,6 +20,7 @@ Python cannot).
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -56,16 +57,15 @@ echo %{pkgversion} > %{buildroot}/srv/agentmaint-dnf-test/version
 /srv/agentmaint-dnf-test/version
 """
 
-# $1: the test's directory. Everything after it: python3's own arguments.
+# BASE: the test's directory (shell-quoted). The arguments: python3's own.
 WRAPPER = """\
 #!/bin/sh
 # The managed host of test_os_packages_dnf: this machine, with the test's dnf
 # configuration, rpm database and /srv, in a mount namespace of this process's own.
-base=$1; shift
 exec unshare --mount --propagation private /bin/sh -c '
 base=$1; shift
 mount --bind "$base/etc-dnf" /etc/dnf && mount --bind "$base/srv" /srv &&
-HOME="$base/home" exec /usr/bin/python3 "$@"' sh "$base" "$@"
+HOME="$base/home" exec /usr/bin/python3 "$@"' sh BASE "$@"
 """
 
 
@@ -81,7 +81,7 @@ class DnfHost:
         """`argv` run inside the host's namespace (through the module interpreter)."""
         code = "import subprocess, sys; sys.exit(subprocess.run(sys.argv[1:]).returncode)"
         return subprocess.run(
-            [*self.interpreter.split(), "-c", code, *argv],
+            [self.interpreter, "-c", code, *argv],
             capture_output=True,
             text=True,
             timeout=300,
@@ -153,9 +153,9 @@ def dnf_host(tmp_path: Path) -> DnfHost:
         "metadata_expire=0\n"
     )
     wrapper = base / "python3"
-    wrapper.write_text(WRAPPER)
+    wrapper.write_text(WRAPPER.replace("BASE", shlex.quote(str(base))))
     wrapper.chmod(0o755)
-    host = DnfHost(base=base, repo=repo, interpreter=f"{wrapper} {base}")
+    host = DnfHost(base=base, repo=repo, interpreter=str(wrapper))
     host.publish("1.0")
     installed = host.run("dnf", "--assumeyes", "--quiet", "install", PACKAGE)
     assert installed.returncode == 0, installed.stdout + installed.stderr
