@@ -2,13 +2,15 @@
 
 `host_needs` derives, from the schedule, which checks apply to which host (every
 component applies to every host of every environment): reachable (a login, without
-Python: ``raw``); privilege escalation when the host configures it (``ansible_become``)
-or a component's role needs root (os_packages); a Python that runs Ansible 2.19's modules
-(>= 3.8); apt (apt-get, dpkg-query) or dnf (dnf, rpm) on PATH for os_packages; for
-backups of paths, a writable backup directory (or its nearest existing parent) with
-enough free space and tar and gzip on PATH; docker with the compose plugin (or the
-component's ``compose_command``, e.g. a standalone docker-compose) for docker components;
-a writable model root (or nearest existing parent) for model components.
+Python: ``raw``); privilege escalation, probed as the runs will escalate (the schedule's
+``become`` setting, else the root-needing roles' default escalation on a host not logged
+in as root, else the host's own ``ansible_become``), and root where a component's role
+needs it (os_packages); a Python that runs Ansible 2.19's modules (>= 3.8); apt (apt-get,
+dpkg-query) or dnf (dnf, rpm) on PATH for os_packages; for backups of paths, a writable
+backup directory (or its nearest existing parent) with enough free space and tar and
+gzip on PATH; docker with the compose plugin (or the component's ``compose_command``, e.g. a
+standalone docker-compose) for docker components; a writable model root (or nearest
+existing parent) for model components.
 
 `preflight_playbook` writes one play for all those hosts. Every task is a probe
 (``changed_when: false``, ``check_mode: false``: it runs, and reports nothing changed,
@@ -28,9 +30,9 @@ from typing import Any
 
 import yaml
 
-from agentmaint.ansible.render import Unsafe, unsafe_tree
+from agentmaint.ansible.render import ROOT_ROLES, Unsafe, login_user, unsafe_tree
 from agentmaint.config.roles import ROLES_PATH, role_name, variable
-from agentmaint.config.schedule import Schedule
+from agentmaint.config.schedule import Become, Schedule
 
 __all__ = [
     "CHECK_PREFIX",
@@ -86,11 +88,14 @@ class HostNeeds:
 
     environment: str
     host: str
-    become: bool = False  # the host configures privilege escalation (ansible_become)
+    become: bool = False  # the runs escalate on this host (so the check does)
+    become_user: str = "root"  # as whom, and how, when they do
+    become_method: str = "sudo"
     root_for: tuple[str, ...] = ()  # components whose role needs root
     backup_dir: str | None = None  # where the backup role archives (None: no archives)
     backup_paths: tuple[str, ...] = ()
     package_manager: bool = False  # an os_packages component: apt or dnf
+    manager: str = "auto"  # os_packages' `manager` (auto: Ansible's pkg_mgr fact)
     docker: tuple[DockerNeeds, ...] = ()  # one per distinct docker component setting
     model_roots: tuple[str, ...] = ()
 
@@ -133,6 +138,12 @@ def host_needs(
     names = list(environments) if environments is not None else list(schedule.environments)
     components = list(schedule.components.values())
     root_for = tuple(c.name for c in components if c.role == "os_packages")
+    managers = [
+        str(c.vars.get("manager") or c.vars.get(variable("os_packages", "manager")) or "auto")
+        for c in components
+        if c.role == "os_packages"
+    ]
+    manager = next((m for m in managers if m != "auto"), "auto")
     docker: list[DockerNeeds] = []
     for component in components:
         if component.role == "docker":
@@ -158,24 +169,65 @@ def host_needs(
     backup_dir = None
     if backup.enabled and backup.paths:
         backup_dir = backup.directory or str(_role_default("backup", "dir"))
-    cfg_become = _truthy(schedule.ansible_cfg.get("privilege_escalation", {}).get("become", ""))
+    escalation = schedule.ansible_cfg.get("privilege_escalation", {})
+    cfg_become = _truthy(escalation.get("become", ""))
+    # What the host's own variables (or ansible.cfg) say, when the schedule does not.
+    cfg_user = str(escalation.get("become_user") or "root")
+    cfg_method = str(escalation.get("become_method") or "sudo")
     needs: list[HostNeeds] = []
     for name in names:
-        for host in schedule.environments[name].hosts:
+        env = schedule.environments[name]
+        for host in env.hosts:
+            effective = {**env.connection, **host.vars}
+            become = _escalation(schedule, name, login_user(effective) != "root")
+            if become is None:
+                become = Become(
+                    _truthy(effective.get("ansible_become", cfg_become)), cfg_user, None
+                )
             needs.append(
                 HostNeeds(
                     environment=name,
                     host=host.name,
-                    become=_truthy(host.vars.get("ansible_become", cfg_become)),
+                    become=become.enabled,
+                    become_user=become.user_or_root,
+                    become_method=(become.method.value if become.method else cfg_method),
                     root_for=root_for,
                     backup_dir=backup_dir,
                     backup_paths=backup.paths if backup_dir is not None else (),
                     package_manager=bool(root_for),
+                    manager=manager,
                     docker=tuple(docker),
                     model_roots=tuple(model_roots),
                 )
             )
     return tuple(needs)
+
+
+def _escalation(schedule: Schedule, environment: str, not_root: bool) -> Become | None:
+    """How the runs escalate on a host of `environment`, as the play renderer decides.
+
+    The components that need root come first (os_packages, docker, backups of paths): their
+    ``become`` setting, or without one the roles' default (escalate to root with sudo when
+    the login user is not root). Otherwise the first component that escalates explicitly.
+    None when the schedule decides nothing (the host's ``ansible_become`` then does).
+    """
+    backup_paths = schedule.backup.enabled and bool(schedule.backup.paths)
+    settings = [
+        (component.role in ROOT_ROLES or backup_paths, schedule.become_for(environment, name))
+        for name, component in schedule.components.items()
+    ]
+    for needs_root, become in settings:
+        if needs_root:
+            if become is not None:
+                return become
+            if not_root:
+                return Become(True)
+    enabled = [become for _, become in settings if become is not None and become.enabled]
+    if enabled:
+        return enabled[0]
+    if any(become is not None for _, become in settings):
+        return Become(False)
+    return None
 
 
 # The shell probes. Arguments come after ``sh``: the script itself is fixed text.
@@ -324,6 +376,8 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
         n.host: {
             "checks": list(n.checks),
             "become": n.become,
+            "become_user": Unsafe(n.become_user),
+            "become_method": Unsafe(n.become_method),
             "root_for": unsafe_tree(n.root_for),
             "backup_dir": Unsafe(n.backup_dir) if n.backup_dir is not None else None,
             "backup_paths": unsafe_tree(n.backup_paths),
@@ -332,6 +386,7 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
                 {k: v for d in n.docker for k, v in (d.environment or {}).items()}
             ),
             "model_roots": unsafe_tree(n.model_roots),
+            "manager": Unsafe(n.manager),
         }
         for n in needs
     }
@@ -349,6 +404,10 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
         {
             "name": "Probe | privilege escalation",
             "ansible.builtin.raw": "id -u",
+            # As the runs will escalate (the host's own ansible_become_* still win).
+            "become": f"{{{{ {_ME}.become }}}}",
+            "become_user": f"{{{{ {_ME}.become_user }}}}",
+            "become_method": f"{{{{ {_ME}.become_method }}}}",
             "register": _ESCALATED,
             "ignore_errors": True,
             **_PROBE,
@@ -388,21 +447,19 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             _shell(
                 "packages",
                 "({'apt': ['apt-get', 'dpkg-query'], 'dnf': ['dnf', 'rpm'],"
-                " 'dnf5': ['dnf5', 'rpm']})[ansible_facts.pkg_mgr] | default([])",
+                " 'dnf5': ['dnf5', 'rpm']})[__pkg_mgr] | default([])",
             ),
             _PACKAGES,
             f"{_PYTHON_OK} and '{CheckName.PACKAGE_MANAGER}' in {_ME}.checks",
         ),
         _check(
             CheckName.PACKAGE_MANAGER,
-            f"ansible_facts.pkg_mgr in ['apt', 'dnf', 'dnf5'] and {_PACKAGES}.rc == 0",
-            "{{ ansible_facts.pkg_mgr ~ ' (' ~ ("
-            + _PACKAGES
-            + ".stdout_lines | join(', ')) ~ ')' }}",
-            "{{ ('os_packages needs apt or dnf; this host has ' ~ ansible_facts.pkg_mgr"
+            f"__pkg_mgr in ['apt', 'dnf', 'dnf5'] and {_PACKAGES}.rc == 0",
+            "{{ __pkg_mgr ~ ' (' ~ (" + _PACKAGES + ".stdout_lines | join(', ')) ~ ')' }}",
+            "{{ ('os_packages needs apt or dnf; this host has ' ~ __pkg_mgr"
             " ~ ' (' ~ ansible_facts.os_family | default('unknown OS family') ~ ')')"
-            " if ansible_facts.pkg_mgr not in ['apt', 'dnf', 'dnf5']"
-            " else (ansible_facts.pkg_mgr ~ ', but not on PATH: ' ~ ("
+            " if __pkg_mgr not in ['apt', 'dnf', 'dnf5']"
+            " else (__pkg_mgr ~ ', but not on PATH: ' ~ ("
             + _PACKAGES
             + ".stdout_lines | join(', '))) }}",
             f"{_PYTHON_OK} and '{CheckName.PACKAGE_MANAGER}' in {_ME}.checks",
@@ -456,6 +513,9 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             "gather_facts": False,
             "vars": {
                 _NEEDS: table,
+                # The package manager os_packages will use: its `manager`, else the fact.
+                "__pkg_mgr": f"{{{{ ansible_facts.pkg_mgr if {_ME}.manager == 'auto'"
+                f" else {_ME}.manager }}}}",
                 _SCRIPTS: {
                     "backup": Unsafe(_BACKUP_PROBE),
                     "docker": Unsafe(_DOCKER_PROBE),
@@ -475,12 +535,12 @@ def _privilege_check() -> dict[str, Any]:
         "__escalated is succeeded and (__uid == '0' or not __root_for)",
         "{{ (('privilege escalation works: commands run as uid ' if __become"
         " else 'the login user is uid ') ~ __uid) if __escalated is succeeded else '' }}",
-        "{{ ('privilege escalation (ansible_become) fails: ' ~ __said)"
+        "{{ ('privilege escalation (become) fails: ' ~ __said)"
         " if __escalated is failed"
         " else ('privilege escalation runs commands as uid ' ~ __uid ~ ', not root: ' ~ __needs)"
         " if __become"
         " else ('the login user is uid ' ~ __uid ~ ', not root, and no privilege escalation"
-        " is configured (ansible_become): ' ~ __needs) }}",
+        " is configured (become): ' ~ __needs) }}",
         f"'{CheckName.PRIVILEGE}' in {_ME}.checks",
     )
     task["vars"] = {
