@@ -28,7 +28,7 @@ from agentmaint.cli.running import _run
 from agentmaint.cli.runs import _runs, _show, _status
 from agentmaint.cli.timer import add_timer_parser, timer_command
 from agentmaint.cli.tryout import _demo, _notify_test
-from agentmaint.errors import AgentmaintError, LockHeldError, ScheduleError
+from agentmaint.errors import AgentmaintError, LockHeldError, Problem, ScheduleError
 
 __all__ = ["main", "run"]
 
@@ -339,11 +339,11 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
             _print_json(
                 {
                     "valid": False,
-                    "problems": [{"path": p.path, "message": p.message} for p in exc.problems],
+                    "problems": [_problem_json(p) for p in exc.problems],
                 }
             )
         elif args.log_format == "json":
-            problems = [str(p) for p in exc.problems]
+            problems = [p.located(exc.source) for p in exc.problems]
             report_error(
                 args,
                 err,
@@ -353,7 +353,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         else:
             err.print(f"[bold red]{exc.source}[/]: invalid schedule", highlight=False)
             for problem in exc.problems:
-                err.print(f"  {problem}", markup=False, highlight=False)
+                err.print(f"  {problem.located(exc.source)}", markup=False, highlight=False)
         return EXIT_INVALID
     except LockHeldError as exc:
         report_error(args, err, f"agentmaint: {exc}", environment=exc.environment)
@@ -361,6 +361,14 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     except AgentmaintError as exc:
         report_error(args, err, f"agentmaint: error: {exc}")
         return EXIT_INVALID
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    """A problem for ``validate --json``: its line only when the file is YAML."""
+    shown: dict[str, Any] = {"path": problem.path, "message": problem.message}
+    if problem.line is not None:
+        shown["line"] = problem.line
+    return shown
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
