@@ -209,7 +209,8 @@ def _build_parser() -> argparse.ArgumentParser:
     return _with_log_options(parser, sub.choices.values())
 
 
-def _json_option(parser: argparse.ArgumentParser, text: str = "machine-readable output") -> None:
+def _json_option(parser: argparse._ActionsContainer, text: str = "machine-readable output") -> None:
+    """``--json``: what the command prints, as JSON (`text` says what it is)."""
     parser.add_argument("--json", action="store_true", help=text)
 
 
@@ -356,7 +357,7 @@ def _add_history(sub: Any) -> None:
         "--limit", "-n", type=int, default=None, help="at most N records (the newest)"
     )
     fmt = listing.add_mutually_exclusive_group()
-    _json_option(fmt)  # type: ignore[arg-type]
+    _json_option(fmt)
     fmt.add_argument("--csv", action="store_true", help="CSV with a header line")
 
     imported = add_command(
