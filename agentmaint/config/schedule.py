@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
 from agentmaint.config.cron import CronExpression
+from agentmaint.config.lines import SourceLines
 from agentmaint.config.secret import MASK, Secret, SecretReference, SecretResolver
 
 #: Weekday numbers as `datetime.weekday()` gives them.
@@ -494,6 +495,8 @@ class Schedule:
     allow_literal_secrets: bool = False
     connection_env_names: tuple[str, ...] = ()  # variables connection secrets were read from
     source: str = "<memory>"
+    #: Where each setting is in the YAML file, for the line numbers of later problems.
+    lines: SourceLines = field(default_factory=SourceLines, compare=False, repr=False)
 
     def become_for(self, environment: str, component: str) -> Become | None:
         """The ``become`` setting of a play: component, then environment, then top level.
@@ -563,7 +566,7 @@ class Schedule:
                 for name, env in self.environments.items()
             },
         )
-        resolver.raise_problems(self.source)
+        resolver.raise_problems(self.source, self.lines)
         return resolved
 
     def environment_of(self, host: str) -> Environment | None:

@@ -41,7 +41,10 @@ def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2
     data = json.loads(out)
     assert data["valid"] is False
-    assert {"path": "components.os.frequency", "message": "is required"} in data["problems"]
+    # The line of the YAML file: the missing key's mapping (``os:``, line 8).
+    assert {"path": "components.os.frequency", "message": "is required", "line": 8} in data[
+        "problems"
+    ]
 
 
 def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
