@@ -9,6 +9,7 @@ kept as written (`argparse.RawDescriptionHelpFormatter`). The exit codes are tho
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ __all__ = [
     "add_command",
     "add_environment_option",
 ]
+
+#: Help stays within an 80-column terminal (argparse wraps the rest itself).
+_WIDTH = 78
 
 _INVALID = "invalid input: schedule file (each problem as file:line: path: message), option"
 
@@ -55,14 +59,19 @@ def add_command(
     under "Exit codes:"; `file`: the command takes the schedule FILE as its first
     argument. Other keyword arguments go to `add_parser`.
     """
-    epilog = "Examples:\n" + "".join(f"  {example}\n" for example in examples)
+    above = any(len(f"  {example}") > _WIDTH for example in examples)
+    epilog = "Examples:\n" + "".join(_example(example, above=above) for example in examples)
     epilog += "\nExit codes:\n" + "".join(
-        f"  {code:<6} {meaning}\n" for code, meaning in exit_codes.items()
+        textwrap.fill(meaning, _WIDTH, initial_indent=f"  {code!s:<6} ", subsequent_indent=" " * 9)
+        + "\n"
+        for code, meaning in exit_codes.items()
     )
+    text = description or help[0].upper() + help[1:] + "."
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help,
-        description=description or help[0].upper() + help[1:] + ".",
+        # Kept as written (the epilog's layout needs the raw formatter), so filled here.
+        description="\n".join(textwrap.fill(line, _WIDTH) for line in text.split("\n")),
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         **kwargs,
@@ -70,6 +79,14 @@ def add_command(
     if file:
         add_file_argument(parser)
     return parser
+
+
+def _example(example: str, *, above: bool) -> str:
+    """One example; its trailing ``# comment`` goes above it when `above` (a line too long)."""
+    command, hash_, comment = example.partition("  #")
+    if not above or not hash_:
+        return f"  {example}\n"
+    return f"  #{comment.rstrip()}\n  {command.rstrip()}\n"
 
 
 def add_file_argument(parser: argparse.ArgumentParser) -> None:

@@ -66,3 +66,11 @@ def test_help_keeps_the_examples_as_written(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "Examples:\n  agentmaint cancel schedule.yaml\n" in out
     assert "  3      the run is still running after --timeout\n" in out
+
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_help_fits_an_80_column_terminal(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # argparse wraps options by $COLUMNS; the description and epilog are filled by us.
+    monkeypatch.setenv("COLUMNS", "80")
+    wide = [line for line in PARSERS[name].format_help().splitlines() if len(line) > 80]
+    assert not wide, f"{name}: lines wider than 80 columns: {wide}"
