@@ -27,6 +27,9 @@ from agentmaint.errors import UsageError
 AUTO = "auto"
 STRATEGIES = (AUTO, "linear", "free", "mitogen_linear", "mitogen_free")
 ENVIRONMENT_VARIABLE = "AGENTMAINT_STRATEGY"
+# mitogen's host variable: `fork` runs each task in a child forked from the host's context
+# (whose own calls run one at a time), so hosts sharing one context still run in parallel.
+ISOLATION_VARIABLE = "mitogen_task_isolation"
 
 
 @dataclass(frozen=True, slots=True)
