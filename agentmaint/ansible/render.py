@@ -129,13 +129,15 @@ def inventory(
     Python unless the schedule sets one: interpreter discovery on a controller with pyenv
     or conda picks shims that do not run. Under `mitogen`, local hosts with the same
     interpreter (named by the schedule or not) share one mitogen context, whose calls run
-    one at a time, so their tasks would run one host after the other; each local host
-    gets ``mitogen_task_isolation: fork`` (unless the schedule sets it), which runs each
-    of its tasks in a child forked from that context, so local hosts run in parallel as
-    they do without mitogen. An inventory for an execution node (not `on_controller`)
-    leaves interpreters to the node's discovery.
+    one at a time, so their tasks would run one host after the other; when there are
+    several, each local host gets ``mitogen_task_isolation: fork`` (unless the schedule
+    sets it), which runs each of its tasks in a child forked from that context, so local
+    hosts run in parallel as they do without mitogen. An inventory for an execution node
+    (not `on_controller`) leaves interpreters to the node's discovery.
     """
     names = list(environments) if environments is not None else list(schedule.environments)
+    # A lone local host has nothing to run in parallel with: it keeps the cheaper calls.
+    isolate = mitogen and on_controller and _local_hosts(schedule, names) > 1
     children: dict[str, Any] = {}
     for name in names:
         env = schedule.environments[name]
@@ -149,7 +151,7 @@ def inventory(
             local = on_controller and effective.get("ansible_connection") == "local"
             if local and "ansible_python_interpreter" not in effective:
                 variables["ansible_python_interpreter"] = sys.executable
-            if local and mitogen and ISOLATION_VARIABLE not in effective:
+            if local and isolate and ISOLATION_VARIABLE not in effective:
                 # A fork per task costs far less than an interpreter per host (which
                 # made short tasks 3x slower): see BENCHMARKS.md.
                 variables[ISOLATION_VARIABLE] = "fork"
@@ -158,6 +160,17 @@ def inventory(
         if env.connection:
             children[name]["vars"] = unsafe_tree(dict(env.connection))
     return {"all": {"children": children}}
+
+
+def _local_hosts(schedule: Schedule, environments: Iterable[str]) -> int:
+    """How many hosts of these environments Ansible reaches with a local connection."""
+    return sum(
+        1
+        for name in environments
+        for host in schedule.environments[name].hosts
+        if {**schedule.environments[name].connection, **host.vars}.get("ansible_connection")
+        == "local"
+    )
 
 
 def login_user(variables: Mapping[str, HostVarValue]) -> str:

@@ -13,28 +13,27 @@ from agentmaint.config.parse import parse_schedule
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "2h"}
 
 
-def _hosts(*, mitogen: bool, on_controller: bool = True) -> dict[str, Any]:
+FLEET: dict[str, Any] = {
+    "plain": {"ansible_connection": "local"},
+    "named": {"ansible_connection": "local", "ansible_python_interpreter": "/opt/python3"},
+    "chosen": {"ansible_connection": "local", ISOLATION_VARIABLE: "none"},
+    "remote": {"ansible_host": "10.0.0.1"},
+}
+
+
+def _hosts(
+    *, mitogen: bool, on_controller: bool = True, hosts: dict[str, Any] | None = None
+) -> dict[str, Any]:
     document = {
         "environments": {
-            "fleet": {
-                "hosts": {
-                    "plain": {"ansible_connection": "local"},
-                    "named": {
-                        "ansible_connection": "local",
-                        "ansible_python_interpreter": "/opt/python3",
-                    },
-                    "chosen": {"ansible_connection": "local", ISOLATION_VARIABLE: "none"},
-                    "remote": {"ansible_host": "10.0.0.1"},
-                },
-                "update_schedule": WINDOW,
-            }
+            "fleet": {"hosts": FLEET if hosts is None else hosts, "update_schedule": WINDOW}
         },
         "components": {"app": {"update_command": "true", "frequency": "weekly"}},
     }
     schedule = parse_schedule(document, source="test", base_dir=Path("/nonexistent"))
     rendered = inventory(schedule, mitogen=mitogen, on_controller=on_controller)
-    hosts: dict[str, Any] = rendered["all"]["children"]["fleet"]["hosts"]
-    return {name: variables or {} for name, variables in hosts.items()}
+    rendered_hosts: dict[str, Any] = rendered["all"]["children"]["fleet"]["hosts"]
+    return {name: variables or {} for name, variables in rendered_hosts.items()}
 
 
 def test_under_mitogen_every_local_host_forks_its_tasks_named_interpreter_or_not() -> None:
@@ -54,3 +53,13 @@ def test_without_mitogen_or_on_a_node_local_hosts_are_left_alone() -> None:
         assert ISOLATION_VARIABLE not in hosts["named"]
     assert _hosts(mitogen=False)["plain"]["ansible_python_interpreter"] == sys.executable
     assert "ansible_python_interpreter" not in _hosts(mitogen=True, on_controller=False)["plain"]
+
+
+def test_a_lone_local_host_keeps_the_shared_interpreters_cheaper_calls() -> None:
+    alone = _hosts(mitogen=True, hosts={"self": {"ansible_connection": "local"}})
+    assert ISOLATION_VARIABLE not in alone["self"]
+    with_remote = _hosts(
+        mitogen=True,
+        hosts={"self": {"ansible_connection": "local"}, "far": {"ansible_host": "10.0.0.2"}},
+    )
+    assert ISOLATION_VARIABLE not in with_remote["self"]
