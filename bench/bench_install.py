@@ -16,7 +16,7 @@ managed hosts themselves does):
 Two series:
 
 * controller-bound (``--hosts 30,50 --steps 1,3``): 1 step = the update; 3 steps = backup,
-  update, health check; each short commands writing under ``/tmp/agentmaint-bench-install``;
+  update, health check; each short commands writing under ``/tmp/agentmaint-bench-install-<pid>``;
 * wait-bound (``--wait-hosts 10,60 --sleep 3``): one step, the update is ``sleep N``; the
   ideal is one wave (N seconds). Stock above ``--stock-max-hosts`` is not run (it is at
   least ceil(hosts / 5) waves of N seconds: that bound is printed instead).
@@ -54,7 +54,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = "/tmp/agentmaint-bench-install"  # where the local hosts' steps write
+# Where the local hosts' steps write: one directory per benchmark process, so that two runs
+# at once (a shared machine) never remove each other's files.
+WORK = f"/tmp/agentmaint-bench-install-{os.getpid()}"
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
