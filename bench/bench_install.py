@@ -343,7 +343,7 @@ def summary(series: Series) -> dict[str, Any]:
         "median_s": {k: round(v, 2) for k, v in med.items()},
         "samples_s": {k: [round(s.seconds, 2) for s in v] for k, v in series.samples.items()},
         "ratios_per_round": ratios,
-        "ratio_medians": {k: statistics.median(v) for k, v in ratios.items()},
+        "ratio_medians": {k: round(statistics.median(v), 2) for k, v in ratios.items()},
         "stock_at_least_s": series.stock_bound,
         "peak_tree_rss_mb": {
             k: round(max(s.tree_rss_mb for s in v)) for k, v in series.samples.items()
