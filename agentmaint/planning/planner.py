@@ -228,10 +228,19 @@ def _decide(
     gate = _gate_block(schedule, env, component, states, at)
     if gate is not None:
         return Decision(env.name, component.name, False, gate, window=window)
-    hosts = tuple(
-        _decide_host(host, component, window, states.get((host, component.name)), at)
-        for host in env.host_names
-    )
+    # A host's verdict depends only on its state (the window, instant and component are
+    # this decision's): hosts with the same state (a fleet updated by one run shares its
+    # instants) share one verdict and its reason, worked out once.
+    verdicts: dict[HostComponentState | None, tuple[bool, str]] = {}
+    name = component.name
+    decided: list[HostDecision] = []
+    for host in env.host_names:
+        state = states.get((host, name))
+        verdict = verdicts.get(state)
+        if verdict is None:
+            verdict = verdicts[state] = _verdict(component, window, state, at)
+        decided.append(HostDecision(host, *verdict))
+    hosts = tuple(decided)
     due = [h for h in hosts if h.due]
     label = component.frequency.label
     total = len(hosts)
@@ -263,24 +272,22 @@ def _summarise(hosts: Sequence[HostDecision], *, named: bool = False) -> str:
     return "; ".join(f"{reason} ({', '.join(names)})" for reason, names in groups.items())
 
 
-def _decide_host(
-    host: str,
+def _verdict(
     component: Component,
     window: Window,
     state: HostComponentState | None,
     at: datetime,
-) -> HostDecision:
+) -> tuple[bool, str]:
+    """Whether `component` is due on a host in `state`, and why."""
     state = state or HostComponentState()
     if state.last_attempt_failed:
         assert state.last_failure is not None
         when = format_instant(state.last_failure)
         if state.last_failure >= window.start:
-            return HostDecision(
-                host, False, f"failed at {when} in this window; retried in the next window"
-            )
-        return HostDecision(host, True, f"last attempt failed at {when}")
+            return False, f"failed at {when} in this window; retried in the next window"
+        return True, f"last attempt failed at {when}"
     if state.last_success is None:
-        return HostDecision(host, True, "never updated")
+        return True, "never updated"
     last = state.last_success
     when = format_instant(last)
     # One window of slack so a weekly update in a weekly window does not slip to every
@@ -288,11 +295,9 @@ def _decide_host(
     interval = component.frequency.interval
     slack = min(window.duration, interval)
     if last < window.start and at - last >= interval - slack:
-        return HostDecision(host, True, f"last success {when}")
+        return True, f"last success {when}"
     due_from = max(last + interval - slack, window.end)
-    return HostDecision(
-        host, False, f"last success {when}, next due from {format_instant(due_from)}"
-    )
+    return False, f"last success {when}, next due from {format_instant(due_from)}"
 
 
 def _gate_block(
