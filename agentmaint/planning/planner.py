@@ -23,7 +23,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -101,8 +101,16 @@ class Plan:
         }
 
 
+_NEVER = HostComponentState()  # the state of a host the history knows nothing of
+
+
 def format_instant(instant: datetime, zone: ZoneInfo | None = None) -> str:
     """``2026-11-25 03:00 Europe/Berlin``: minutes, with the zone's name."""
+    if zone is None and instant.tzinfo is UTC and instant.year >= 1000:  # strftime: no padding
+        # The common case (history instants are UTC) without a zone conversion or strftime
+        # (``str`` is ``YYYY-MM-DD HH:MM:SS...``): a fifth of the cost, for the 100,000 host
+        # reasons of a big plan.
+        return f"{str(instant)[:16]} UTC"
     zone = zone or ZoneInfo("UTC")
     return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
@@ -228,19 +236,15 @@ def _decide(
     gate = _gate_block(schedule, env, component, states, at)
     if gate is not None:
         return Decision(env.name, component.name, False, gate, window=window)
-    # A host's verdict depends only on its state (the window, instant and component are
-    # this decision's): hosts with the same state (a fleet updated by one run shares its
-    # instants) share one verdict and its reason, worked out once.
-    verdicts: dict[HostComponentState | None, tuple[bool, str]] = {}
     name = component.name
-    decided: list[HostDecision] = []
-    for host in env.host_names:
-        state = states.get((host, name))
-        verdict = verdicts.get(state)
-        if verdict is None:
-            verdict = verdicts[state] = _verdict(component, window, state, at)
-        decided.append(HostDecision(host, *verdict))
-    hosts = tuple(decided)
+    # One window of slack so a weekly update in a weekly window does not slip to every
+    # other week when last week's run finished later in its window than this one starts.
+    interval = component.frequency.interval
+    slack = min(window.duration, interval)
+    hosts = tuple(
+        _decide_host(host, window, states.get((host, name)), at, interval - slack)
+        for host in env.host_names
+    )
     due = [h for h in hosts if h.due]
     label = component.frequency.label
     total = len(hosts)
@@ -272,32 +276,33 @@ def _summarise(hosts: Sequence[HostDecision], *, named: bool = False) -> str:
     return "; ".join(f"{reason} ({', '.join(names)})" for reason, names in groups.items())
 
 
-def _verdict(
-    component: Component,
+def _decide_host(
+    host: str,
     window: Window,
     state: HostComponentState | None,
     at: datetime,
-) -> tuple[bool, str]:
-    """Whether `component` is due on a host in `state`, and why."""
-    state = state or HostComponentState()
+    spacing: timedelta,
+) -> HostDecision:
+    """Whether the component is due on `host`: `spacing` is its interval less the slack."""
+    state = state or _NEVER
     if state.last_attempt_failed:
         assert state.last_failure is not None
         when = format_instant(state.last_failure)
         if state.last_failure >= window.start:
-            return False, f"failed at {when} in this window; retried in the next window"
-        return True, f"last attempt failed at {when}"
+            return HostDecision(
+                host, False, f"failed at {when} in this window; retried in the next window"
+            )
+        return HostDecision(host, True, f"last attempt failed at {when}")
     if state.last_success is None:
-        return True, "never updated"
+        return HostDecision(host, True, "never updated")
     last = state.last_success
     when = format_instant(last)
-    # One window of slack so a weekly update in a weekly window does not slip to every
-    # other week when last week's run finished later in its window than this one starts.
-    interval = component.frequency.interval
-    slack = min(window.duration, interval)
-    if last < window.start and at - last >= interval - slack:
-        return True, f"last success {when}"
-    due_from = max(last + interval - slack, window.end)
-    return False, f"last success {when}, next due from {format_instant(due_from)}"
+    if last < window.start and at - last >= spacing:
+        return HostDecision(host, True, f"last success {when}")
+    due_from = max(last + spacing, window.end)
+    return HostDecision(
+        host, False, f"last success {when}, next due from {format_instant(due_from)}"
+    )
 
 
 def _gate_block(
