@@ -395,10 +395,16 @@ class HistoryStore:
         wanted_components = set(components)
         if not wanted_servers or not wanted_components:
             return {}
-        # Each instant parsed once, each (success, failure) pair one shared state: the hosts
-        # of a run share instants to the second (100,000 rows: a quarter of the time).
-        instants = _Instants()
-        shared: dict[tuple[str | None, str | None], HostComponentState] = {}
+        parsed: dict[str, datetime] = {}
+
+        def instant(text: str | None) -> datetime | None:
+            if text is None:
+                return None
+            value = parsed.get(text)
+            if value is None:
+                value = parsed[text] = from_text(text)
+            return value
+
         result: dict[StateKey, HostComponentState] = {}
         with self._reading() as db:
             # By server only: a range of the primary key per server, components filtered here.
@@ -410,12 +416,9 @@ class HistoryStore:
                 )
                 for server, comp, success, failure in rows:
                     if comp in wanted_components:
-                        state = shared.get((success, failure))
-                        if state is None:
-                            state = shared[(success, failure)] = HostComponentState(
-                                instants[success], instants[failure]
-                            )
-                        result[(server, comp)] = state
+                        result[(server, comp)] = HostComponentState(
+                            instant(success), instant(failure)
+                        )
         return result
 
     def summary(self, servers: Collection[str], components: Collection[str]) -> HistorySummary:
@@ -550,14 +553,3 @@ def open_history(
     """
     plain = url.reveal() if isinstance(url, Secret) else url
     return HistoryStore.from_url(plain, state_dir, readonly=readonly)
-
-
-class _Instants(dict[str | None, datetime | None]):
-    """Stored instants parsed on first use (`from_text`), None for None."""
-
-    def __init__(self) -> None:
-        super().__init__({None: None})
-
-    def __missing__(self, text: str | None) -> datetime | None:
-        value = self[text] = None if text is None else from_text(text)
-        return value
