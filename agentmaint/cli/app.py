@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -14,10 +15,6 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-from agentmaint import __version__
-from agentmaint.cli.cancel import add_cancel_parser, cancel_command
-from agentmaint.cli.check import add_check_parser, check_command
-from agentmaint.cli.daemon import add_daemon_parser, daemon_command
 from agentmaint.cli.helptext import (
     EXITS_READ,
     EXITS_RUN,
@@ -25,17 +22,8 @@ from agentmaint.cli.helptext import (
     add_environment_option,
     failed,
 )
-from agentmaint.cli.history import _events, _history, _recover
 from agentmaint.cli.logs import CliLog, add_log_options, report_error
-from agentmaint.cli.metrics import _metrics
 from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
-from agentmaint.cli.reading import _plan, _validate, _windows
-from agentmaint.cli.render import _render
-from agentmaint.cli.report import add_report_parser, report_command
-from agentmaint.cli.running import _run
-from agentmaint.cli.runs import _runs, _show, _status
-from agentmaint.cli.timer import add_timer_parser, timer_command
-from agentmaint.cli.tryout import _demo, _notify_test
 from agentmaint.errors import AgentmaintError, LockHeldError, Problem, ScheduleError
 
 __all__ = ["main", "run"]
@@ -49,30 +37,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="agentmaint",
-        description="Keep fleets serving AI agents patched, backed up and current.",
-        epilog="Examples:\n"
-        "  agentmaint validate schedule.yaml\n"
-        "  agentmaint plan schedule.yaml\n"
-        "  agentmaint run schedule.yaml\n"
-        "  agentmaint COMMAND --help      (each command's options, examples, exit codes)\n"
-        "\nExit codes:\n"
-        "  0      success\n"
-        "  1      a run, a check or a test message failed\n"
-        "  2      invalid input: schedule file, option or argument\n"
-        "  3      an environment is locked by another run\n"
-        "  128+N  ended by signal N\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"agentmaint {__version__}")
-    sub = parser.add_subparsers(
-        dest="command",
-        required=True,
-        parser_class=_Parser,
-        metavar="COMMAND",
-        help="what to do (agentmaint COMMAND --help: its options, examples and exit codes)",
-    )
+    # The commands that bring their own parsers, imported here: each loads its command's
+    # modules, which `agentmaint events` (`_events_parser`) has no need of.
+    from agentmaint.cli.cancel import add_cancel_parser  # noqa: PLC0415
+    from agentmaint.cli.check import add_check_parser  # noqa: PLC0415
+    from agentmaint.cli.daemon import add_daemon_parser  # noqa: PLC0415
+    from agentmaint.cli.report import add_report_parser  # noqa: PLC0415
+    from agentmaint.cli.timer import add_timer_parser  # noqa: PLC0415
+
+    parser, sub = _top_parser()
 
     validate = add_command(
         sub,
@@ -159,23 +132,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _json_option(recover)
 
-    events = add_command(
-        sub,
-        "events",
-        help="parse an ansible-runner artifact directory",
-        examples=[
-            "agentmaint events .agentmaint/runs/RUN_ID/artifacts/RUN_ID",
-            "agentmaint events ARTIFACT_DIR --json",
-        ],
-        exit_codes={0: "parsed (a partial directory is said so)", 2: "it cannot be read"},
-        file=False,
-    )
-    events.add_argument(
-        "artifact_dir",
-        type=Path,
-        help="the directory ansible-runner wrote (holding job_events/)",
-    )
-    _json_option(events)
+    _add_events(sub)
 
     notify_test = add_command(
         sub,
@@ -208,6 +165,75 @@ def _build_parser() -> argparse.ArgumentParser:
     add_cancel_parser(sub)
     add_timer_parser(sub)
     add_report_parser(sub)
+    return _with_log_options(parser, sub.choices.values())
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The parser before its commands: ``--version``, and where the commands go."""
+    parser = _Parser(
+        prog="agentmaint",
+        description="Keep fleets serving AI agents patched, backed up and current.",
+        epilog="Examples:\n"
+        "  agentmaint validate schedule.yaml\n"
+        "  agentmaint plan schedule.yaml\n"
+        "  agentmaint run schedule.yaml\n"
+        "  agentmaint COMMAND --help      (each command's options, examples, exit codes)\n"
+        "\nExit codes:\n"
+        "  0      success\n"
+        "  1      a run, a check or a test message failed\n"
+        "  2      invalid input: schedule file, option or argument\n"
+        "  3      an environment is locked by another run\n"
+        "  128+N  ended by signal N\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
+    return parser, parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=_Parser,
+        metavar="COMMAND",
+        help="what to do (agentmaint COMMAND --help: its options, examples and exit codes)",
+    )
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed version, read only when asked for (importlib.metadata)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from agentmaint import __version__  # noqa: PLC0415 -- on request only
+
+        sys.stdout.write(f"agentmaint {__version__}\n")
+        parser.exit()
+
+
+def _add_events(sub: Any) -> None:
+    events = add_command(
+        sub,
+        "events",
+        help="parse an ansible-runner artifact directory",
+        examples=[
+            "agentmaint events .agentmaint/runs/RUN_ID/artifacts/RUN_ID",
+            "agentmaint events ARTIFACT_DIR --json",
+        ],
+        exit_codes={0: "parsed (a partial directory is said so)", 2: "it cannot be read"},
+        file=False,
+    )
+    events.add_argument(
+        "artifact_dir",
+        type=Path,
+        help="the directory ansible-runner wrote (holding job_events/)",
+    )
+    _json_option(events)
+
+
+def _events_parser() -> argparse.ArgumentParser:
+    """The parser of ``agentmaint events ...`` alone: the same options and messages.
+
+    Building the whole parser imports every command's modules (about 0.3 s); reading a
+    big artifact directory should cost little more than reading its files.
+    """
+    parser, sub = _top_parser()
+    _add_events(sub)
     return _with_log_options(parser, sub.choices.values())
 
 
@@ -473,7 +499,9 @@ def _selection(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    args = _build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _events_parser() if argv[:1] == ["events"] else _build_parser()
+    args = parser.parse_args(argv)
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     try:
@@ -488,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Run the command; agentmaint's errors become lines on stderr (or log records) and codes."""
     try:
-        return _COMMANDS[args.command](args, out)
+        return _command(args.command)(args, out)
     except ScheduleError as exc:
         if getattr(args, "json", False) and args.command == "validate":
             _print_json(
@@ -526,27 +554,37 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
     return shown
 
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
-    "validate": _validate,
-    "plan": _plan,
-    "windows": _windows,
-    "run": _run,
-    "daemon": daemon_command,
-    "check": check_command,
-    "render": _render,
-    "history": _history,
-    "runs": _runs,
-    "show": _show,
-    "status": _status,
-    "events": _events,
-    "recover": _recover,
-    "metrics": _metrics,
-    "demo": _demo,
-    "notify-test": _notify_test,
-    "timer": timer_command,
-    "cancel": cancel_command,
-    "report": report_command,
+# Each command's function, by module: imported when the command runs, so that a command
+# loads only its own modules.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("agentmaint.cli.reading", "_validate"),
+    "plan": ("agentmaint.cli.reading", "_plan"),
+    "windows": ("agentmaint.cli.reading", "_windows"),
+    "run": ("agentmaint.cli.running", "_run"),
+    "daemon": ("agentmaint.cli.daemon", "daemon_command"),
+    "check": ("agentmaint.cli.check", "check_command"),
+    "render": ("agentmaint.cli.render", "_render"),
+    "history": ("agentmaint.cli.history", "_history"),
+    "runs": ("agentmaint.cli.runs", "_runs"),
+    "show": ("agentmaint.cli.runs", "_show"),
+    "status": ("agentmaint.cli.runs", "_status"),
+    "events": ("agentmaint.cli.events", "events_command"),
+    "recover": ("agentmaint.cli.history", "_recover"),
+    "metrics": ("agentmaint.cli.metrics", "_metrics"),
+    "demo": ("agentmaint.cli.tryout", "_demo"),
+    "notify-test": ("agentmaint.cli.tryout", "_notify_test"),
+    "timer": ("agentmaint.cli.timer", "timer_command"),
+    "cancel": ("agentmaint.cli.cancel", "cancel_command"),
+    "report": ("agentmaint.cli.report", "report_command"),
 }
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, Console], int]:
+    module, function = _COMMANDS[name]
+    command: Callable[[argparse.Namespace, Console], int] = getattr(
+        importlib.import_module(module), function
+    )
+    return command
 
 
 def run() -> NoReturn:
