@@ -14,12 +14,14 @@ import pytest
 from agentmaint.ansible.remote import (
     kill_command,
     remote_dir,
+    run_remote_job,
     secrets_dir,
     ssh_argv,
     worker_command,
 )
-from agentmaint.ansible.runner import JOB_ID_VARIABLE, process_alive
+from agentmaint.ansible.runner import JOB_ID_VARIABLE, Job, process_alive
 from agentmaint.config.schedule import ExecutionNode
+from agentmaint.config.secret import Secret
 
 
 def test_ssh_argv_never_prompts_and_notices_dead_nodes() -> None:
@@ -166,3 +168,21 @@ def test_kill_command_removes_the_secrets_directory_never_through_a_symlink(
         assert done.returncode == 0, done.stderr
     assert not mine.exists()
     assert (precious / "socket").read_text() == "keep"
+
+
+def test_a_job_with_secrets_and_a_too_long_socket_path_is_an_error_before_any_ssh(
+    tmp_path: Path,
+) -> None:
+    node = ExecutionNode("n1", "192.0.2.1", work_dir="/var/" + "w" * 100)
+    job = Job(
+        private_data_dir=tmp_path,
+        playbook="play.yml",
+        inventory=tmp_path / "hosts.yml",
+        ident="run-1",
+        connection_secrets={"web1": {"ansible_become_password": Secret("pw")}},
+    )
+    outcome = run_remote_job(job, node, lambda event: None)
+    assert outcome.status == "error"
+    assert outcome.error is not None
+    assert "longer than 107 bytes: use a shorter work_dir" in outcome.error
+    assert "pw" not in outcome.error
