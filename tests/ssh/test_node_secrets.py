@@ -97,6 +97,7 @@ class WatchNode:
     def __init__(self, node: TestHost, cancel: threading.Event | None = None) -> None:
         self.node, self.cancel = node, cancel
         self.seen: list[str] = []
+        self.stranger = ""  # what another user got when it tried the node's socket
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run)
 
@@ -113,11 +114,40 @@ class WatchNode:
             )
             if done.returncode == 0:
                 self.seen = done.stdout.splitlines()
+                self.stranger = self.connect_as_nobody()
             else:
                 self.stop.wait(0.2)
         if self.cancel is not None:
             time.sleep(1.0)  # the update task is running on the target by now
             self.cancel.set()
+
+    def socket_path(self) -> str:
+        """The node socket's path, as the poll saw it (another user cannot even list it)."""
+        (line,) = [line for line in self.seen if " socket " in line]
+        return line.split(" ", 3)[3]
+
+    def connect_as_nobody(self) -> str:
+        """Another user of the node tries to read the socket: how it ended."""
+        script = (
+            "import socket\n"
+            f"path = {self.socket_path()!r}\n"
+            "client = socket.socket(socket.AF_UNIX)\n"
+            "try:\n"
+            "    client.connect(path)\n"
+            "    print('read', len(client.recv(65536)))\n"
+            "except OSError as exc:\n"
+            "    print(type(exc).__name__)\n"
+        )
+        done = subprocess.run(
+            self.node.ssh_argv("setpriv --reuid=nobody --regid=nogroup --clear-groups python3"),
+            input=script,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=without_password(),
+        )
+        return (done.stdout + done.stderr).strip()
 
     def __enter__(self) -> WatchNode:
         self.thread.start()
@@ -181,6 +211,7 @@ def test_a_become_password_reaches_a_node_job_and_nothing_else(
             ["600", "root", "socket"],
             ["700", "root", "directory"],
         ], watch.seen
+        assert watch.stranger == "PermissionError", watch.stranger  # other users cannot ask
         served = [r for r in caplog.records if "handed connection secrets" in r.getMessage()]
         assert served, "the node's ansible-playbook never asked for the connection secrets"
         assert scan.job_processes_seen > 0
