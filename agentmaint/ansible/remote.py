@@ -248,13 +248,18 @@ def run_remote_job(
         )
     artifact_dir = job.private_data_dir / "artifacts" / job.ident
     node_socket = f"{secrets_dir(node, job.ident)}/{_SOCKET_NAME}"
+    unusable = None
     if len(node_socket.encode()) > _MAX_SOCKET_PATH:
+        unusable = f"is longer than {_MAX_SOCKET_PATH} bytes"
+    elif ":" in node_socket:  # ssh -R separates its two paths with one
+        unusable = "contains ':'"
+    if unusable is not None:
         return JobOutcome(
             "error",
             None,
             artifact_dir,
             error=f"execution node {node.name} ({node.url}): the connection secrets' socket "
-            f"path {node_socket} is longer than {_MAX_SOCKET_PATH} bytes: use a shorter work_dir",
+            f"path {node_socket} {unusable}: use a shorter, plainer work_dir",
         )
     # The directory first, private, and new: sshd binds the socket before any command runs.
     problem = _ssh_briefly(

@@ -184,5 +184,5 @@ def test_a_job_with_secrets_and_a_too_long_socket_path_is_an_error_before_any_ss
     outcome = run_remote_job(job, node, lambda event: None)
     assert outcome.status == "error"
     assert outcome.error is not None
-    assert "longer than 107 bytes: use a shorter work_dir" in outcome.error
+    assert "longer than 107 bytes: use a shorter, plainer work_dir" in outcome.error
     assert "pw" not in outcome.error
