@@ -26,6 +26,15 @@ printed, or ansible-runner's).
 Nothing secret travels: the stream holds the rendered job only (no controller environment),
 and the node's own environment stays on the node (its ``command`` artifact comes back,
 as for a local job; keep artifacts private).
+
+Password-like connection variables (`agentmaint.ansible.secrets`) reach the node's
+ansible-playbook over the job's own ssh connection, never in the stream: before the job, a
+short ssh command creates the job's private secrets directory on the node (`secrets_dir`,
+``mkdir -m 700``, which fails if anything is already there); the job's ssh then forwards a
+socket in it (``-R node_socket:controller_socket`` with ``ExitOnForwardFailure``) to the
+controller's `SecretServer`, which answers that ssh process only. The job's stream carries
+the node socket's path, nothing else. The directory is removed by the worker's command
+when the worker ends, and by the job's end on the node otherwise (`kill_command`).
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ from agentmaint.ansible.runner import (
     job_arguments,
     kill_run_processes,
 )
+from agentmaint.ansible.secrets import SOCKET_VARIABLE, SecretServer
 from agentmaint.config.schedule import ExecutionNode
 
 #: Seconds between the worker's keepalive events when it has nothing else to say.
@@ -69,12 +79,25 @@ _END_TIMEOUT_SECONDS = 20  # to reach a node and end a job there (ssh gives up a
 _ENDED = {"successful", "failed", "timeout", "canceled"}
 _STATUS_KEY = "__agentmaint_status__"
 _EOF_KEY = "__agentmaint_eof__"
+_SECRETS_SUFFIX = ".secrets"  # beside the job's directory: it exists before the job
+_SOCKET_NAME = "socket"
+_MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes with the final NUL
 
 
-def ssh_argv(node: ExecutionNode, command: str) -> list[str]:
-    """The ``ssh`` command line that runs `command` (a shell string) on `node`."""
+def ssh_argv(
+    node: ExecutionNode, command: str, *, forward: tuple[str, Path] | None = None
+) -> list[str]:
+    """The ``ssh`` command line that runs `command` (a shell string) on `node`.
+
+    `forward` is (socket path on the node, socket path here): the node's socket is
+    forwarded to the local one for the connection's lifetime, or ssh fails.
+    """
     argv = ["ssh", "-T"]
     options = {**_SSH_OPTIONS, **node.ssh_options}
+    if forward is not None:
+        # Never run a job whose secrets cannot be reached (or whose socket path was taken).
+        options["ExitOnForwardFailure"] = "yes"
+        argv += ["-R", f"{forward[0]}:{forward[1]}"]
     for key, value in options.items():
         argv += ["-o", f"{key}={value}"]
     if node.key is not None:
@@ -85,22 +108,36 @@ def ssh_argv(node: ExecutionNode, command: str) -> list[str]:
     return [*argv, "--", destination, command]
 
 
-def worker_command(node: ExecutionNode, ident: str) -> str:
-    """The shell command that runs the job's worker on the node."""
+def worker_command(node: ExecutionNode, ident: str, *, secrets: bool = False) -> str:
+    """The shell command that runs the job's worker on the node.
+
+    With `secrets`, the job's `secrets_dir` (and the socket sshd made in it) is removed
+    when the worker ends.
+    """
     runner = node.ansible_runner
     path = ""
     if "/" in runner:  # ansible-playbook lives next to ansible-runner (a virtualenv's bin)
         path = f'PATH={shlex.quote(str(Path(runner).parent))}:"$PATH" '
-    return (
-        f"exec env {JOB_ID_VARIABLE}={shlex.quote(ident)} {path}{shlex.quote(runner)} worker "
+    worker = (
+        f"env {JOB_ID_VARIABLE}={shlex.quote(ident)} {path}{shlex.quote(runner)} worker "
         f"--private-data-dir {shlex.quote(remote_dir(node, ident))} --delete "
         f"--keepalive-seconds {KEEPALIVE_SECONDS}"
     )
+    if not secrets:
+        return f"exec {worker}"
+    directory = shlex.quote(secrets_dir(node, ident))
+    socket_path = shlex.quote(f"{secrets_dir(node, ident)}/{_SOCKET_NAME}")
+    return f"{worker}; rc=$?; rm -f -- {socket_path}; rmdir -- {directory}; exit $rc"
 
 
 def remote_dir(node: ExecutionNode, ident: str) -> str:
     """Where the worker unpacks the job on the node (deleted when the job ends)."""
     return f"{node.work_dir.rstrip('/')}/agentmaint-{ident}"
+
+
+def secrets_dir(node: ExecutionNode, ident: str) -> str:
+    """The job's private directory on the node for its connection secrets' socket."""
+    return remote_dir(node, ident) + _SECRETS_SUFFIX
 
 
 def kill_command(ident: str, directory: str | None = None) -> str:
@@ -110,8 +147,9 @@ def kill_command(ident: str, directory: str | None = None) -> str:
     their environment (ansible-core's task workers leave the process group, so a group
     kill would miss them). Two passes catch processes forked during the first. With
     `directory` (the job's `remote_dir`), it is then removed: a killed worker never
-    reaches its own ``--delete``. Only a real directory (not a symlink) of the node's
-    user is removed, never followed into.
+    reaches its own ``--delete``; so is the job's secrets directory beside it (its
+    forwarded socket). Only a real directory (not a symlink) of the node's user is
+    removed, never followed into.
     """
     entry = shlex.quote(f"^{JOB_ID_VARIABLE}={ident}$")
     one_pass = (
@@ -121,10 +159,11 @@ def kill_command(ident: str, directory: str | None = None) -> str:
     )
     remove = ""
     if directory is not None:
-        path = shlex.quote(directory)
-        remove = (
-            f"; if [ -d {path} ] && [ ! -L {path} ] && [ -O {path} ]; then rm -rf -- {path}; fi"
-        )
+        for target in (directory, directory + _SECRETS_SUFFIX):
+            path = shlex.quote(target)
+            remove += (
+                f"; if [ -d {path} ] && [ ! -L {path} ] && [ -O {path} ]; then rm -rf -- {path}; fi"
+            )
     return f"{one_pass}; sleep 0.2; {one_pass}{remove}; exit 0"
 
 
@@ -197,17 +236,97 @@ def run_remote_job(
     `agentmaint.run.jobdir.prepare_run_dir` with a node). Returns when the job has
     ended on the node (or the node is gone) and every local process of it has ended.
     """
+    if not job.connection_secrets:
+        return _run_remote(
+            job,
+            node,
+            on_event=on_event,
+            cancel=cancel,
+            on_status=on_status,
+            hidden_environment=hidden_environment,
+            secrets=None,
+        )
+    artifact_dir = job.private_data_dir / "artifacts" / job.ident
+    node_socket = f"{secrets_dir(node, job.ident)}/{_SOCKET_NAME}"
+    unusable = None
+    if len(node_socket.encode()) > _MAX_SOCKET_PATH:
+        unusable = f"is longer than {_MAX_SOCKET_PATH} bytes"
+    elif ":" in node_socket:  # ssh -R separates its two paths with one
+        unusable = "contains ':'"
+    if unusable is not None:
+        return JobOutcome(
+            "error",
+            None,
+            artifact_dir,
+            error=f"execution node {node.name} ({node.url}): the connection secrets' socket "
+            f"path {node_socket} {unusable}: use a shorter, plainer work_dir",
+        )
+    # The directory first, private, and new: sshd binds the socket before any command runs.
+    problem = _ssh_briefly(
+        ssh_argv(node, f"umask 077 && mkdir -m 700 -- {shlex.quote(secrets_dir(node, job.ident))}"),
+        env=_ssh_environment(job.ident, hidden_environment),
+    )
+    if problem is not None:
+        return JobOutcome(
+            "error",
+            None,
+            artifact_dir,
+            error=f"execution node {node.name} ({node.url}): cannot create the job's private "
+            f"directory for its connection secrets: {problem}",
+        )
+    peer: list[int] = []  # the job's ssh, once started: the only process answered
+    with SecretServer(job.connection_secrets, lambda pid: pid in peer, on_path=True) as server:
+        assert server.path is not None
+        outcome = _run_remote(
+            job,
+            node,
+            on_event=on_event,
+            cancel=cancel,
+            on_status=on_status,
+            hidden_environment=hidden_environment,
+            secrets=(node_socket, server.path, peer),
+        )
+    if outcome.status == "error":
+        # The worker's command may never have run (a refused forward, a lost connection):
+        # its cleanup did not either. Best effort: an unreachable node keeps the directory.
+        _ssh_briefly(
+            ssh_argv(node, kill_command(job.ident, remote_dir(node, job.ident))),
+            env=_ssh_environment(job.ident, hidden_environment),
+        )
+    return outcome
+
+
+def _run_remote(
+    job: Job,
+    node: ExecutionNode,
+    *,
+    on_event: EventSink,
+    cancel: threading.Event | None,
+    on_status: StatusSink | None,
+    hidden_environment: tuple[set[str], list[str]],
+    secrets: tuple[str, Path, list[int]] | None,
+) -> JobOutcome:
+    """Transmit, run and process the job; `secrets` is (node socket, local socket, peer)."""
     stream = job.private_data_dir.parent / f".{job.private_data_dir.name}.transmit"
-    _transmit(job, stream)
+    envvars = dict(job.envvars)
+    forward: tuple[str, Path] | None = None
+    if secrets is not None:
+        envvars[SOCKET_VARIABLE] = secrets[0]  # a path on the node, not a secret
+        forward = (secrets[0], secrets[1])
+    _transmit(job, envvars, stream)
     with stream.open("rb") as source:
         ssh = subprocess.Popen(
-            ssh_argv(node, worker_command(node, job.ident)),
+            ssh_argv(
+                node, worker_command(node, job.ident, secrets=secrets is not None), forward=forward
+            ),
             stdin=source,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=_ssh_environment(job.ident, hidden_environment),
             start_new_session=True,  # a Ctrl-C on the terminal is the controller's to handle
         )
+    if secrets is not None:
+        secrets[2].append(ssh.pid)
     stream.unlink(missing_ok=True)
     pump = _Pump(job, node, ssh, cancel or threading.Event())
     try:
@@ -330,11 +449,11 @@ class _Pump:
         return JobOutcome(final, _read_rc(artifact_dir), artifact_dir, killed, error)
 
 
-def _transmit(job: Job, stream: Path) -> None:
+def _transmit(job: Job, envvars: Mapping[str, str], stream: Path) -> None:
     """Pack the job into `stream` (private: it holds the rendered job)."""
     fd = os.open(stream, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as output:
-        ansible_runner.run(streamer="transmit", _output=output, **job_arguments(job, job.envvars))
+        ansible_runner.run(streamer="transmit", _output=output, **job_arguments(job, envvars))
 
 
 def _ssh_environment(ident: str, hidden: tuple[set[str], list[str]]) -> dict[str, str]:

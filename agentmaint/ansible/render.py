@@ -447,12 +447,14 @@ def ansible_cfg(
     strategy: Strategy | None = None,
     roles_path: Path = ROLES_PATH,
     connection_secrets: bool = False,
+    secrets_plugin_dir: Path = PLUGIN_DIR,
 ) -> str:
     """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top.
 
     Relative paths (as jobs for execution nodes use) are relative to the file itself.
     `connection_secrets`: enable the vars plugin that hands over password-like
-    connection variables (`agentmaint.ansible.secrets`), whatever the overrides say.
+    connection variables (`agentmaint.ansible.secrets`), whatever the overrides say,
+    found in `secrets_plugin_dir` (a job for a node carries its own copy).
     """
     sections: dict[str, dict[str, str]] = {
         "defaults": {
@@ -479,7 +481,9 @@ def ansible_cfg(
         sections.setdefault(section, {}).update(values)
     if connection_secrets:
         defaults = sections["defaults"]
-        defaults["vars_plugins"] = _joined(defaults.get("vars_plugins"), str(PLUGIN_DIR), ":")
+        defaults["vars_plugins"] = _joined(
+            defaults.get("vars_plugins"), str(secrets_plugin_dir), ":"
+        )
         defaults["vars_plugins_enabled"] = _joined(
             defaults.get("vars_plugins_enabled") or "host_group_vars", PLUGIN_NAME, ","
         )

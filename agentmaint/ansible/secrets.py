@@ -28,6 +28,22 @@ environment). A refused peer gets nothing and is logged (without any value).
 
 The values live only in this process's memory and in ansible-playbook's: not in the
 job's files, its environment, its command line, the artifacts or the history.
+
+**Jobs on execution nodes** (`agentmaint.ansible.remote`) reach the same server through the
+job's own ssh connection: OpenSSH forwards a unix socket on the node (``ssh -R
+node_path:controller_path``, stream-local forwarding) to this server. OpenSSH cannot
+forward abstract sockets, so with ``on_path=True`` the server listens on a socket file in
+a fresh private directory (0700, made by `tempfile.mkdtemp`, removed with the socket when
+the job ends), and `path` names it. The peer is then the job's ssh client (the
+``peer_check`` of `agentmaint.ansible.remote` accepts that one process only); on the node,
+sshd creates the socket (mode 0600 by sshd's default ``StreamLocalBindMask 0177``) in a
+directory of the job that only the node's login user can reach, and the vars plugin
+refuses a socket whose peer is not its own user. The values cross the SSH connection
+encrypted, and stay in memory on both ends.
+
+Trust boundary: any process running as the controller's user (locally) or as the node's
+login user (on a node) while a job runs could ask for the values, as it could read the
+user's SSH keys; other users cannot.
 """
 
 from __future__ import annotations
@@ -39,6 +55,7 @@ import os
 import secrets
 import socket
 import struct
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -63,18 +80,23 @@ class SecretServer:
 
     Use as a context manager around the job: `name` is the socket's name, for
     `SOCKET_VARIABLE`. `peer_check(pid)` says whether a connecting process belongs to
-    the job.
+    the job. With `on_path`, the socket is a file instead (for ssh to forward):
+    `path`, inside a private directory of its own, both removed on exit.
     """
 
     def __init__(
         self,
         values: Mapping[str, Mapping[str, Secret]],
         peer_check: Callable[[int], bool],
+        *,
+        on_path: bool = False,
     ) -> None:
         """Prepare to serve `values`; nothing listens until the context is entered."""
         self._values = values
         self._peer_check = peer_check
+        self._on_path = on_path
         self.name = f"agentmaint-secrets-{secrets.token_hex(16)}"
+        self.path: Path | None = None  # with `on_path`, once entered
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self.served = 0  # connections answered (how a test sees that values were asked for)
@@ -82,7 +104,18 @@ class SecretServer:
     def __enter__(self) -> SecretServer:
         """Listen on the abstract socket and answer connections in a thread."""
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind("\0" + self.name)
+        if self._on_path:
+            # mkdtemp: a new directory, 0700, never an existing one (nobody else can reach
+            # the socket, nor put one of their own at its path).
+            self.path = Path(tempfile.mkdtemp(prefix="agentmaint-secrets-")) / "socket"
+            try:
+                server.bind(str(self.path))
+            except OSError:
+                server.close()
+                self._remove_path()
+                raise
+        else:
+            server.bind("\0" + self.name)
         server.listen(16)
         self._socket = server
         self._thread = threading.Thread(target=self._serve, name="secret-server", daemon=True)
@@ -103,6 +136,16 @@ class SecretServer:
             self._socket.close()
         if self._thread is not None:
             self._thread.join()
+        self._remove_path()
+
+    def _remove_path(self) -> None:
+        """Remove the socket file and its directory (both ours, made by `__enter__`)."""
+        if self.path is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()
 
     def _serve(self) -> None:
         assert self._socket is not None

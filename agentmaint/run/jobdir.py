@@ -13,6 +13,7 @@ from pathlib import Path
 from agentmaint.ansible.naming import PLAYBOOK_NAME, Target
 from agentmaint.ansible.render import ansible_cfg, dump_yaml, inventory, playbook
 from agentmaint.ansible.runner import Job
+from agentmaint.ansible.secrets import PLUGIN_DIR, PLUGIN_NAME
 from agentmaint.ansible.strategy import Strategy
 from agentmaint.ansible.strategy import on_node as strategy_on_node
 from agentmaint.ansible.strategy import resolve as resolve_strategy
@@ -26,6 +27,7 @@ __all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir"]
 
 MAX_DEFAULT_FORKS = 50
 MIN_TIMEOUT = timedelta(minutes=1)
+_NODE_PLUGIN_DIR = "vars_plugins"  # in a node job's project, beside its roles
 
 
 def prepare_run_dir(
@@ -50,7 +52,8 @@ def prepare_run_dir(
     `agentmaint.run.statedir.make_run_dir`, holding at most its ``outside.json``). `ident`
     names the job and its artifact directory (default: `run_id`). For a job that runs on
     an execution `node` the directory is self-contained: the bundled roles are copied
-    into it, every path in ansible.cfg is relative to it, and local hosts keep the node's
+    into it (and the connection secrets' vars plugin when the job needs it), every path in
+    ansible.cfg is relative to it, and local hosts keep the node's
     own Python. `budget_stop` is where the plays look for the controller's error-budget
     stop files (`agentmaint.ansible.budget`), as the job sees it.
     """
@@ -78,6 +81,11 @@ def prepare_run_dir(
     )
     if not local:
         shutil.copytree(ROLES_PATH, project / "roles", ignore=shutil.ignore_patterns("molecule"))
+        if secrets:  # the vars plugin travels with the job (the node has no agentmaint)
+            (project / _NODE_PLUGIN_DIR).mkdir(mode=0o700)
+            shutil.copy2(
+                PLUGIN_DIR / f"{PLUGIN_NAME}.py", project / _NODE_PLUGIN_DIR / f"{PLUGIN_NAME}.py"
+            )
     config = project / "ansible.cfg"
     config.write_text(
         ansible_cfg(
@@ -90,6 +98,7 @@ def prepare_run_dir(
             strategy=strategy,
             roles_path=ROLES_PATH if local else Path("roles"),
             connection_secrets=bool(secrets),
+            secrets_plugin_dir=PLUGIN_DIR if local else Path(_NODE_PLUGIN_DIR),
         )
     )
     return Job(

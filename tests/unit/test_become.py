@@ -7,7 +7,9 @@ and tests/ssh/test_become.py.
 from __future__ import annotations
 
 import copy
+import os
 import socket
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -212,16 +214,13 @@ def test_connection_references_resolve_later_when_loaded_without_secrets(
     assert resolved.host_secrets("web1")["ansible_become_password"].reveal() == "now-set"
 
 
-def test_connection_secrets_stay_on_the_controller() -> None:
+def test_connection_secrets_may_go_to_execution_nodes() -> None:
     doc = document(
         execution={"nodes": [{"name": "n1", "url": "ssh://root@n1"}]}, allow_literal_secrets=True
     )
     doc["environments"]["prod"]["connection"] = {"ansible_become_password": "x"}
-    assert any(
-        p.startswith("environments.prod.execution_node: password-like") for p in problems(doc)
-    )
-    doc["environments"]["prod"]["execution_node"] = "local"
-    parse(doc)
+    doc["environments"]["prod"]["execution_node"] = "n1"
+    assert parse(doc).host_secrets("web1")["ansible_become_password"].reveal() == "x"
 
 
 def test_ansible_cfg_enables_the_secrets_plugin_beside_the_users_plugins(tmp_path: Path) -> None:
@@ -234,6 +233,36 @@ def test_ansible_cfg_enables_the_secrets_plugin_beside_the_users_plugins(tmp_pat
     assert f"vars_plugins_enabled = host_group_vars,x,{PLUGIN_NAME}" in text
     plain = ansible_cfg(schedule, forks=1, local_tmp=tmp_path, overrides={})
     assert PLUGIN_NAME not in plain
+    on_node = ansible_cfg(
+        schedule,
+        forks=1,
+        local_tmp=Path("../tmp"),
+        overrides={},
+        connection_secrets=True,
+        secrets_plugin_dir=Path("vars_plugins"),
+    )
+    assert "vars_plugins = vars_plugins\n" in on_node  # relative to the job's ansible.cfg
+
+
+def test_the_secret_server_on_a_path_answers_only_its_peer_and_leaves_nothing() -> None:
+    values = {"web1": {"ansible_become_password": Secret("pw")}}
+    peers: list[int] = []
+    server = SecretServer(values, lambda pid: pid in peers, on_path=True)
+    with server:
+        assert server.path is not None
+        directory = server.path.parent
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        assert stat.S_ISSOCK(server.path.stat().st_mode)
+        received = []
+        for allowed in (False, True):
+            if allowed:
+                peers.append(os.getpid())
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                client.connect(str(server.path))
+                received.append(b"".join(iter(lambda c=client: c.recv(4096), b"")))
+    assert received == [b"", b'{"web1": {"ansible_become_password": "pw"}}']
+    assert server.served == 1
+    assert not directory.exists()
 
 
 def test_the_secret_server_answers_only_processes_of_its_job() -> None:

@@ -11,9 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from agentmaint.ansible.remote import kill_command, remote_dir, ssh_argv, worker_command
-from agentmaint.ansible.runner import JOB_ID_VARIABLE, process_alive
+from agentmaint.ansible.remote import (
+    kill_command,
+    remote_dir,
+    run_remote_job,
+    secrets_dir,
+    ssh_argv,
+    worker_command,
+)
+from agentmaint.ansible.runner import JOB_ID_VARIABLE, Job, process_alive
 from agentmaint.config.schedule import ExecutionNode
+from agentmaint.config.secret import Secret
 
 
 def test_ssh_argv_never_prompts_and_notices_dead_nodes() -> None:
@@ -35,6 +43,15 @@ def test_ssh_argv_never_prompts_and_notices_dead_nodes() -> None:
     assert "StrictHostKeyChecking=yes" in options
     assert argv[argv.index("-i") + 1] == "/keys/node"
     assert argv[argv.index("-p") + 1] == "2222"
+
+
+def test_ssh_argv_forwards_a_socket_or_fails() -> None:
+    node = ExecutionNode("n1", "node.example")
+    argv = ssh_argv(node, "x", forward=("/tmp/a.secrets/socket", Path("/tmp/local/socket")))
+    assert argv[argv.index("-R") + 1] == "/tmp/a.secrets/socket:/tmp/local/socket"
+    assert "ExitOnForwardFailure=yes" in argv
+    assert argv[-2:] == ["node.example", "x"]
+    assert "-R" not in ssh_argv(node, "x")
 
 
 def test_ssh_argv_defaults() -> None:
@@ -113,3 +130,59 @@ def test_kill_command_removes_the_jobs_directory_never_through_a_symlink(tmp_pat
         assert done.returncode == 0, done.stderr
     assert not job.exists()
     assert linked.is_symlink() and (precious / "data").read_text() == "keep"
+
+
+def test_worker_command_with_secrets_removes_their_directory_and_keeps_the_exit_code(
+    tmp_path: Path,
+) -> None:
+    """Run the node-side command here, with a fake ansible-runner that fails."""
+    runner = tmp_path / "bin" / "ansible-runner"
+    runner.parent.mkdir()
+    runner.write_text("#!/bin/sh\nexit 3\n")
+    runner.chmod(0o755)
+    node = ExecutionNode("n1", "h", ansible_runner=str(runner), work_dir=str(tmp_path))
+    directory = Path(secrets_dir(node, "run-1"))
+    assert directory == tmp_path / "agentmaint-run-1.secrets"
+    directory.mkdir(mode=0o700)
+    (directory / "socket").touch()
+    command = worker_command(node, "run-1", secrets=True)
+    done = subprocess.run(["sh", "-c", command], capture_output=True, timeout=30, check=False)
+    assert done.returncode == 3, done.stderr
+    assert not directory.exists()
+
+
+def test_kill_command_removes_the_secrets_directory_never_through_a_symlink(
+    tmp_path: Path,
+) -> None:
+    node = ExecutionNode("n1", "h", work_dir=str(tmp_path))
+    mine = Path(secrets_dir(node, "run-1"))
+    mine.mkdir(mode=0o700)
+    (mine / "socket").touch()
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "socket").write_text("keep")
+    Path(secrets_dir(node, "run-2")).symlink_to(precious)
+    for ident in ("run-1", "run-2"):
+        command = kill_command(ident, remote_dir(node, ident))
+        done = subprocess.run(["sh", "-c", command], capture_output=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+    assert not mine.exists()
+    assert (precious / "socket").read_text() == "keep"
+
+
+def test_a_job_with_secrets_and_a_too_long_socket_path_is_an_error_before_any_ssh(
+    tmp_path: Path,
+) -> None:
+    node = ExecutionNode("n1", "192.0.2.1", work_dir="/var/" + "w" * 100)
+    job = Job(
+        private_data_dir=tmp_path,
+        playbook="play.yml",
+        inventory=tmp_path / "hosts.yml",
+        ident="run-1",
+        connection_secrets={"web1": {"ansible_become_password": Secret("pw")}},
+    )
+    outcome = run_remote_job(job, node, lambda event: None)
+    assert outcome.status == "error"
+    assert outcome.error is not None
+    assert "longer than 107 bytes: use a shorter, plainer work_dir" in outcome.error
+    assert "pw" not in outcome.error

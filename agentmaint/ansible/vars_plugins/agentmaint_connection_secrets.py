@@ -1,11 +1,15 @@
 """Ansible vars plugin: each host's password-like connection variables, from agentmaint.
 
 Loaded by ansible-playbook (never imported by agentmaint itself) when a job's ansible.cfg
-enables it. It connects once to the abstract unix socket named by
-``AGENTMAINT_SECRETS_SOCKET`` (served by `agentmaint.ansible.secrets.SecretServer` for the
-job's lifetime), reads a JSON mapping host -> variable -> value, keeps it in memory and
-returns each host's variables marked unsafe (never templated). Without the variable it
-returns nothing. It imports nothing from agentmaint: it runs inside ansible-playbook.
+enables it. It connects once to the unix socket named by ``AGENTMAINT_SECRETS_SOCKET``
+(served by `agentmaint.ansible.secrets.SecretServer` for the job's lifetime): an abstract
+name on the controller, a path (starting with ``/``) on an execution node, where the
+job's ssh connection forwards it to the controller. The socket's peer must run as this
+process's user (on a node: the user's sshd session), else nothing is read. It reads a
+JSON mapping host -> variable -> value, keeps it in memory and returns each host's
+variables marked unsafe (never templated). Without the variable it returns nothing. It
+imports nothing from agentmaint: it runs inside ansible-playbook (on a node, agentmaint
+is not even installed: the plugin travels with the job).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 from typing import Any
 
 from ansible.errors import AnsibleError
@@ -37,14 +42,24 @@ DOCUMENTATION = """
 """
 
 _VARIABLE = "AGENTMAINT_SECRETS_SOCKET"  # agentmaint.ansible.secrets.SOCKET_VARIABLE
+_PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 _values: dict[str, dict[str, str]] | None = None
 
 
 def _fetch(name: str) -> dict[str, dict[str, str]]:
     chunks: list[bytes] = []
+    address = name if name.startswith("/") else "\0" + name
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.connect("\0" + name)
+            client.connect(address)
+            _, uid, _ = _PEERCRED.unpack(
+                client.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+            )
+            if uid != os.getuid():  # someone else's socket: take nothing from it
+                raise AnsibleError(
+                    f"agentmaint: the connection secrets socket is served by uid {uid}, "
+                    f"not by this user (uid {os.getuid()}): refused"
+                )
             while chunk := client.recv(65536):
                 chunks.append(chunk)
     except OSError as exc:

@@ -106,22 +106,10 @@ class _Checks(_BuilderBase):
     def check_placement(
         self, environments: Mapping[str, Environment], execution: Execution
     ) -> None:
-        """Every `execution_node` names a declared node (or ``local``); connection secrets stay.
-
-        An environment with password-like connection variables runs on the controller:
-        the secrets are served to the controller's own jobs only (`agentmaint.ansible.secrets`).
-        """
+        """Every `execution_node` names a declared node (or ``local``)."""
         names = list(dict.fromkeys(n.name for n in execution.nodes))
         for env in environments.values():
             node = env.execution_node
-            on_node = bool(names) and node != LOCAL_NODE
-            if on_node and (env.connection_secrets or any(h.secrets for h in env.hosts)):
-                self.fail(
-                    ["environments", env.name, "execution_node"],
-                    "password-like connection variables (ansible_become_password, ...) are "
-                    "handed to Ansible on the controller only: set execution_node: local for "
-                    "this environment",
-                )
             if not node or node == LOCAL_NODE or node in names:  # "" is the schema's to report
                 continue
             known = ", ".join([*names, LOCAL_NODE])
