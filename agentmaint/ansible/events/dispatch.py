@@ -42,6 +42,7 @@ from agentmaint.ansible.events.fields import (
     _message,
     _strip_ansi,
 )
+from agentmaint.ansible.events.fused import STEPS_KEY, expand
 from agentmaint.ansible.events.outcome import _stats_counts
 from agentmaint.records import TaskResult, TaskStatus
 
@@ -250,6 +251,8 @@ class _Dispatcher(_ParserState):
             counter=counter,
             names=(host, task_uuid, play_uuid, action),
         )
+        if STEPS_KEY in res:  # agentmaint's fused task: its steps as separate results
+            result = self._fused_steps(result, res)
         # The display of an unreachable result says "...ignoring" exactly when the task
         # ignores unreachables: a host displayed unreachable without it is dark for good,
         # whatever it runs later (``meta: clear_host_errors`` brings such hosts back).
@@ -257,6 +260,13 @@ class _Dispatcher(_ParserState):
             event.get("stdout") or ""
         )
         self._add(result, kind, task_uuid in self._play.handlers, settled=shown_dark)
+
+    def _fused_steps(self, result: TaskResult, res: Mapping[str, Any]) -> TaskResult:
+        """Keep the earlier steps of a fused task's result; what stands for the task."""
+        steps, final = expand(result, res)
+        for step in steps:
+            self._add(step, _UNCOUNTED, False)
+        return final
 
     def _task_result(
         self,
