@@ -195,7 +195,7 @@ def playbook(
     *,
     run_id: str,
     budget_stop: str | None = None,
-    fused: bool = True,
+    fused: bool = False,
     background: Background | None = None,
 ) -> list[dict[str, Any]]:
     """One play per target, in order: backup, update, health check; rollback on failure.

@@ -9,10 +9,12 @@ as when every step is its own task.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import signal
 import time
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -91,7 +93,8 @@ _SKIP_MSG = "Command would have run if not in check mode"
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    # datetime.UTC is Python 3.11+: the host's Python may be older.
+    return datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
 
 
 class _Steps:
@@ -204,11 +207,38 @@ def _cancel(module: AnsibleModule, prefix: str) -> None:
                 break
             time.sleep(0.2)
         ended.append(name[len("agentmaint-") : -len(".pid")])
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass
     module.exit_json(changed=bool(ended), ended=ended)
+
+
+def _own_group(pid_file: str) -> None:
+    """Lead a process group of our own and say so in `pid_file` (for a cancel to end it)."""
+    if os.getpgrp() != os.getpid():
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+    with open(pid_file, "w", encoding="ascii") as handle:
+        handle.write(f"{os.getpgrp()}\n")
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
+
+
+def _maintain(steps: _Steps, p: dict[str, Any]) -> str:
+    """Run the steps in order; the failure message ("" when every step succeeded)."""
+    if p["backup"] and not steps.step("backup", p["backup"]):
+        return "backup failed"
+    if steps.step("update", p["update"]) and (
+        not p["healthcheck"]
+        or steps.check(
+            p["healthcheck"],
+            p["healthcheck_contains"],
+            p["healthcheck_retries"],
+            p["healthcheck_delay"],
+        )
+    ):
+        return ""
+    if p["rollback"] and not steps.step("rollback", p["rollback"]):
+        return "rollback failed"
+    return str(p["failure_msg"])
 
 
 def main() -> None:
@@ -234,42 +264,14 @@ def main() -> None:
         _cancel(module, p["job_name"])
     pid_file = _pid_file(p["job_name"]) if p["job_name"] and not module.check_mode else ""
     if pid_file:
-        # Its own process group, so that a cancel ends every command it started.
-        if os.getpgrp() != os.getpid():
-            try:
-                os.setpgid(0, 0)
-            except OSError:
-                pass
-        with open(pid_file, "w", encoding="ascii") as handle:
-            handle.write(f"{os.getpgrp()}\n")
-        signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
+        _own_group(pid_file)
     steps = _Steps(module)
-    msg = ""
     try:
-        if p["backup"] and not steps.step("backup", p["backup"]):
-            msg = "backup failed"
-        elif not (
-            steps.step("update", p["update"])
-            and (
-                not p["healthcheck"]
-                or steps.check(
-                    p["healthcheck"],
-                    p["healthcheck_contains"],
-                    p["healthcheck_retries"],
-                    p["healthcheck_delay"],
-                )
-            )
-        ):
-            if p["rollback"] and not steps.step("rollback", p["rollback"]):
-                msg = "rollback failed"
-            else:
-                msg = p["failure_msg"]
+        msg = _maintain(steps, p)
     finally:
         if pid_file:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(pid_file)
-            except OSError:
-                pass
     results = steps.results
     changed = any(r["changed"] for r in results)
     if msg:
