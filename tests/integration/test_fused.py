@@ -8,6 +8,8 @@ times aside: maintenance records (actions, outcomes, messages, rollbacks) and ta
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -45,8 +47,17 @@ COMPONENTS: dict[str, Any] = {
 }
 
 
-def _run(make_schedule: MakeSchedule, tmp_path: Path, *, fused: bool, check: bool) -> Any:
-    state = tmp_path / ("fused" if fused else "tasks")
+def _run(
+    make_schedule: MakeSchedule,
+    tmp_path: Path,
+    *,
+    fused: bool,
+    check: bool,
+    background: bool = False,
+) -> Any:
+    state = tmp_path / ("background" if background else "fused" if fused else "tasks")
+    # one fork for four hosts: the fused plays run in the background
+    execution = {"fused": fused, **({"forks": 1} if background else {})}
     schedule = make_schedule(
         always_open(
             local_hosts(*HOSTS),
@@ -55,7 +66,7 @@ def _run(make_schedule: MakeSchedule, tmp_path: Path, *, fused: bool, check: boo
                 "pre_update": True,
                 "backup_command": 'test "$AGENTMAINT_HOST" != h4 || exit 5',
             },
-            execution={"fused": fused},
+            execution=execution,
             state_dir=str(state),
         )
     )
@@ -64,6 +75,7 @@ def _run(make_schedule: MakeSchedule, tmp_path: Path, *, fused: bool, check: boo
     playbook = (project / "maintenance.yml").read_text()
     # the two ways really differ: one task per host, or one per step
     assert ("tasks_from: fused" in playbook) is fused
+    assert ("tasks_from: fused_async" in playbook) is background
     return _shape(schedule.state_dir, result)
 
 
@@ -133,3 +145,63 @@ def test_fused_and_per_task_check_mode_are_identical(
     assert fused[1] == HOSTS
     assert fused[3] == per_task[3]
     assert ("h1", "Maintain app | fleet", "Update | app") in {key[:3] for key in fused[3]}
+
+
+def test_background_and_per_task_histories_are_identical(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    background = _run(make_schedule, tmp_path, fused=True, check=False, background=True)
+    per_task = _run(make_schedule, tmp_path, fused=False, check=False)
+    assert background[:3] == per_task[:3]
+    # the one task of its own: each host's start of its background job
+    launches = {key: n for key, n in background[3].items() if key[2].startswith("Launch | ")}
+    assert len(launches) == 5  # app on the four hosts, quiet on h1 (the others failed app)
+    assert background[3] - Counter(launches) == per_task[3]
+
+
+def test_a_canceled_background_run_leaves_no_process(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"  # never created: the updates wait until they are ended
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    update = (
+        f'echo $$ > {pids}/"$AGENTMAINT_HOST"; '
+        f"for i in $(seq 1200); do test -e {gate} && break; sleep 0.1; done"
+    )
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*HOSTS[:3]),
+            {"app": {"update_command": update, "frequency": "daily"}},
+            execution={"forks": 1},
+            state_dir=str(tmp_path / "state"),
+        )
+    )
+    cancel = threading.Event()
+
+    def cancel_once_all_started() -> None:
+        # (a deadline, not a timing: a run whose updates never start fails below)
+        for _ in range(1200):
+            if len(list(pids.iterdir())) == 3:
+                break
+            time.sleep(0.1)
+        cancel.set()
+
+    watcher = threading.Thread(target=cancel_once_all_started, daemon=True)
+    watcher.start()
+    result = run_maintenance(schedule, force=True, cancel=cancel)
+    watcher.join()
+    assert result.run is not None and result.run.status is RunStatus.CANCELED
+    started = {p.name: int(p.read_text()) for p in pids.iterdir()}
+    assert sorted(started) == list(HOSTS[:3])
+    for pid in started.values():
+        assert not _alive(pid), f"update {pid} outlived the canceled run"
+    assert not gate.exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"  # a zombie has ended

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import signal
+import subprocess
 import time
 from typing import Any
 
@@ -65,19 +67,31 @@ options:
     description: Message of a failed update or health check once the rescue ran.
     type: str
     default: update or health check failed
+  mode:
+    description:
+      - C(run) runs the steps and returns their results.
+      - C(start) starts them in the background as job C(job_name) and returns at once;
+        C(wait) waits at most C(wait) seconds for that job and returns its results
+        (C(finished) says whether it ended); C(cancel) ends the jobs whose name starts
+        with C(job_name) (their whole process groups).
+    type: str
+    choices: [run, start, wait, cancel]
+    default: run
   job_name:
     description: >-
-      Name of a background job ("" = none): while it runs, its process group id is in
-      C(~/.ansible_async/agentmaint-<job_name>.pid), so that a canceled run can end the
-      commands it started (C(cancel)).
+      Name of a background job: while it runs, its process group id is in
+      C(~/.ansible_async/agentmaint-<job_name>.pid) and its results go to
+      C(agentmaint-<job_name>.json) next to it.
     type: str
     default: ""
-  cancel:
-    description: >-
-      Instead of maintaining anything, end the background jobs whose name starts with
-      C(job_name) (their whole process groups) and report how many were ended.
-    type: bool
-    default: false
+  timeout:
+    description: Seconds a background job may run before its commands are ended (0 = no limit).
+    type: int
+    default: 0
+  wait:
+    description: Seconds C(wait) waits for the job before it returns unfinished.
+    type: int
+    default: 30
 author: agentmaint
 """
 
@@ -100,13 +114,13 @@ def _now() -> datetime.datetime:
 class _Steps:
     """Runs the steps and keeps their results."""
 
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.results: list[dict[str, object]] = []
+    def __init__(self, check_mode: bool) -> None:
+        self.check_mode = check_mode
+        self.results: list[dict[str, Any]] = []
 
-    def shell(self, action: str, cmd: str) -> dict[str, object]:
-        """One run of `cmd`, shaped like the shell module's result."""
-        if self.module.check_mode:
+    def shell(self, action: str, cmd: str) -> dict[str, Any]:
+        """One run of `cmd` (``/bin/sh -c``), shaped like the shell module's result."""
+        if self.check_mode:
             return {
                 "action": action,
                 "cmd": cmd,
@@ -122,14 +136,21 @@ class _Steps:
                 "msg": _SKIP_MSG,
             }
         start = _now()
-        rc, out, err = self.module.run_command(cmd, use_unsafe_shell=True)
+        done = subprocess.run(
+            cmd,
+            shell=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
         end = _now()
+        rc = done.returncode
         return {
             "action": action,
             "cmd": cmd,
             "rc": rc,
-            "stdout": out.rstrip("\r\n"),
-            "stderr": err.rstrip("\r\n"),
+            "stdout": done.stdout.decode("utf-8", "replace").rstrip("\r\n"),
+            "stderr": done.stderr.decode("utf-8", "replace").rstrip("\r\n"),
             "start": start.isoformat(),
             "end": end.isoformat(),
             "delta": str(end - start),
@@ -171,18 +192,18 @@ class _Steps:
         return not result["failed"]
 
 
-_PID_DIR = "~/.ansible_async"
+_JOB_DIR = "~/.ansible_async"  # where Ansible's own async jobs keep their state
 
 
-def _pid_file(job_name: str) -> str:
-    directory = os.path.expanduser(_PID_DIR)
+def _job_path(job_name: str, suffix: str) -> str:
+    directory = os.path.expanduser(_JOB_DIR)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    return os.path.join(directory, f"agentmaint-{os.path.basename(job_name)}.pid")
+    return os.path.join(directory, f"agentmaint-{os.path.basename(job_name)}{suffix}")
 
 
 def _cancel(module: AnsibleModule, prefix: str) -> None:
-    """End the process groups of the background jobs named `prefix`... and exit."""
-    directory = os.path.expanduser(_PID_DIR)
+    """End the process groups of the background jobs named `prefix`..., and exit."""
+    directory = os.path.expanduser(_JOB_DIR)
     wanted = f"agentmaint-{os.path.basename(prefix)}"
     ended = []
     try:
@@ -198,28 +219,27 @@ def _cancel(module: AnsibleModule, prefix: str) -> None:
                 group = int(handle.read().strip())
         except (OSError, ValueError):
             continue
-        if group <= 1:
-            continue
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(group, sig)
-            except OSError:
-                break
-            time.sleep(0.2)
-        ended.append(name[len("agentmaint-") : -len(".pid")])
+        if group > 1:
+            _end_group(group)
+            ended.append(name[len("agentmaint-") : -len(".pid")])
         with contextlib.suppress(OSError):
             os.unlink(path)
     module.exit_json(changed=bool(ended), ended=ended)
 
 
-def _own_group(pid_file: str) -> None:
-    """Lead a process group of our own and say so in `pid_file` (for a cancel to end it)."""
-    if os.getpgrp() != os.getpid():
-        with contextlib.suppress(OSError):
-            os.setpgid(0, 0)
-    with open(pid_file, "w", encoding="ascii") as handle:
-        handle.write(f"{os.getpgrp()}\n")
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(143))
+def _end_group(group: int) -> None:
+    """SIGTERM a process group, then SIGKILL what is left of it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(group, sig)
+        except OSError:
+            return
+        for _ in range(20):
+            time.sleep(0.05)
+            try:
+                os.killpg(group, 0)
+            except OSError:
+                return
 
 
 def _maintain(steps: _Steps, p: dict[str, Any]) -> str:
@@ -241,12 +261,85 @@ def _maintain(steps: _Steps, p: dict[str, Any]) -> str:
     return str(p["failure_msg"])
 
 
+def _outcome(steps: _Steps, msg: str) -> dict[str, Any]:
+    """The module's result for the steps run."""
+    results = steps.results
+    if msg:
+        changed = any(r["changed"] for r in results)
+        return {"failed": True, "msg": msg, "changed": changed, "agentmaint_steps": results}
+    if steps.check_mode:
+        # Not skipped itself: Ansible drops the result (and so the steps) of a skipped task.
+        return {"changed": False, "msg": _SKIP_MSG, "agentmaint_steps": results}
+    changed = any(r["changed"] for r in results)
+    return {"changed": changed, "msg": "", "agentmaint_steps": results}
+
+
+def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
+    """Run the steps in a daemon of their own (a process group with a pid file); exit."""
+    name = p["job_name"]
+    pid_file, result_file = _job_path(name, ".pid"), _job_path(name, ".json")
+    with contextlib.suppress(OSError):
+        os.unlink(result_file)
+    if os.fork() > 0:
+        os.wait()  # the first child exits as soon as the daemon is forked
+        module.exit_json(changed=False, started=True, job=name, finished=False)
+    os.setsid()  # the daemon's session and group: a cancel ends every command it started
+    if os.fork() > 0:
+        os._exit(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    for descriptor in (0, 1, 2):  # the connection waits for its pipes to close
+        os.dup2(null, descriptor)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
+    with open(pid_file, "w", encoding="ascii") as handle:
+        handle.write(f"{os.getpgrp()}\n")
+    if p["timeout"] > 0:
+        signal.signal(signal.SIGALRM, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
+        signal.alarm(p["timeout"])
+    steps = _Steps(check_mode=False)
+    try:
+        outcome = _outcome(steps, _maintain(steps, p))
+    except Exception as exc:  # whatever happens, the waiting task must hear of it
+        outcome = {"failed": True, "msg": f"background job failed: {exc}"}
+    partial = result_file + ".part"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump(outcome, handle)
+    os.rename(partial, result_file)
+    with contextlib.suppress(OSError):
+        os.unlink(pid_file)
+    os._exit(0)
+
+
+def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
+    """Wait at most ``wait`` seconds for a background job; exit with its results if it ended."""
+    name = p["job_name"]
+    pid_file, result_file = _job_path(name, ".pid"), _job_path(name, ".json")
+    deadline = time.monotonic() + max(0, p["wait"])
+    while True:
+        try:
+            with open(result_file, encoding="utf-8") as handle:
+                outcome = json.load(handle)
+        except OSError:
+            outcome = None
+        if outcome is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(result_file)
+            outcome["finished"] = True
+            if outcome.get("failed"):
+                module.fail_json(**outcome)
+            module.exit_json(**outcome)
+        if not os.path.exists(pid_file) and not os.path.exists(result_file):
+            module.fail_json(msg=f"background job {name} ended without a result", finished=True)
+        if time.monotonic() >= deadline:
+            module.exit_json(changed=False, finished=False)
+        time.sleep(0.05)
+
+
 def main() -> None:
-    """Run the steps and exit with their results."""
+    """Run, start, wait for or cancel the steps, as `mode` says."""
     module = AnsibleModule(
         argument_spec={
-            "component": {"type": "str", "required": True},
-            "update": {"type": "str", "required": True},
+            "component": {"type": "str", "default": ""},
+            "update": {"type": "str", "default": ""},
             "rollback": {"type": "str", "default": ""},
             "backup": {"type": "str", "default": ""},
             "healthcheck": {"type": "str", "default": ""},
@@ -254,32 +347,36 @@ def main() -> None:
             "healthcheck_retries": {"type": "int", "default": 3},
             "healthcheck_delay": {"type": "int", "default": 5},
             "failure_msg": {"type": "str", "default": "update or health check failed"},
+            "mode": {
+                "type": "str",
+                "default": "run",
+                "choices": ["run", "start", "wait", "cancel"],
+            },
             "job_name": {"type": "str", "default": ""},
-            "cancel": {"type": "bool", "default": False},
+            "timeout": {"type": "int", "default": 0},
+            "wait": {"type": "int", "default": 30},
         },
+        required_if=[
+            ("mode", "run", ["update"]),
+            ("mode", "start", ["update", "job_name"]),
+            ("mode", "wait", ["job_name"]),
+            ("mode", "cancel", ["job_name"]),
+        ],
         supports_check_mode=True,
     )
     p = module.params
-    if p["cancel"]:
+    mode = p["mode"]
+    if mode == "cancel":
         _cancel(module, p["job_name"])
-    pid_file = _pid_file(p["job_name"]) if p["job_name"] and not module.check_mode else ""
-    if pid_file:
-        _own_group(pid_file)
-    steps = _Steps(module)
-    try:
-        msg = _maintain(steps, p)
-    finally:
-        if pid_file:
-            with contextlib.suppress(OSError):
-                os.unlink(pid_file)
-    results = steps.results
-    changed = any(r["changed"] for r in results)
-    if msg:
-        module.fail_json(msg=msg, changed=changed, agentmaint_steps=results)
-    if module.check_mode:
-        # Not skipped itself: Ansible drops the result (and so the steps) of a skipped task.
-        module.exit_json(changed=False, msg=_SKIP_MSG, agentmaint_steps=results)
-    module.exit_json(changed=changed, msg="", agentmaint_steps=results)
+    if mode == "wait":
+        _wait(module, p)
+    if mode == "start" and not module.check_mode:
+        _start(module, p)
+    steps = _Steps(check_mode=module.check_mode)
+    outcome = _outcome(steps, _maintain(steps, p))
+    if outcome.get("failed"):
+        module.fail_json(**outcome)
+    module.exit_json(**outcome)
 
 
 if __name__ == "__main__":
