@@ -72,10 +72,9 @@ options:
       - C(run) runs the steps and returns their results.
       - C(start) starts them in the background as job C(job_name) and returns at once;
         C(wait) waits at most C(wait) seconds for that job and returns its results
-        (C(finished) says whether it ended); C(cancel) ends the jobs whose name starts
-        with C(job_name) (their whole process groups).
+        (C(finished) says whether it ended).
     type: str
-    choices: [run, start, wait, cancel]
+    choices: [run, start, wait]
     default: run
   job_name:
     description: >-
@@ -201,47 +200,6 @@ def _job_path(job_name: str, suffix: str) -> str:
     return os.path.join(directory, f"agentmaint-{os.path.basename(job_name)}{suffix}")
 
 
-def _cancel(module: AnsibleModule, prefix: str) -> None:
-    """End the process groups of the background jobs named `prefix`..., and exit."""
-    directory = os.path.expanduser(_JOB_DIR)
-    wanted = f"agentmaint-{os.path.basename(prefix)}"
-    ended = []
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        names = []
-    for name in names:
-        if not (name.startswith(wanted) and name.endswith(".pid")):
-            continue
-        path = os.path.join(directory, name)
-        try:
-            with open(path, encoding="ascii") as handle:
-                group = int(handle.read().strip())
-        except (OSError, ValueError):
-            continue
-        if group > 1:
-            _end_group(group)
-            ended.append(name[len("agentmaint-") : -len(".pid")])
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-    module.exit_json(changed=bool(ended), ended=ended)
-
-
-def _end_group(group: int) -> None:
-    """SIGTERM a process group, then SIGKILL what is left of it."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(group, sig)
-        except OSError:
-            return
-        for _ in range(20):
-            time.sleep(0.05)
-            try:
-                os.killpg(group, 0)
-            except OSError:
-                return
-
-
 def _maintain(steps: _Steps, p: dict[str, Any]) -> str:
     """Run the steps in order; the failure message ("" when every step succeeded)."""
     if p["backup"] and not steps.step("backup", p["backup"]):
@@ -283,7 +241,7 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     if os.fork() > 0:
         os.wait()  # the first child exits as soon as the daemon is forked
         module.exit_json(changed=False, started=True, job=name, finished=False)
-    os.setsid()  # the daemon's session and group: a cancel ends every command it started
+    os.setsid()  # a session and group of its own: the timeout ends every command it started
     if os.fork() > 0:
         os._exit(0)
     null = os.open(os.devnull, os.O_RDWR)
@@ -335,7 +293,7 @@ def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    """Run, start, wait for or cancel the steps, as `mode` says."""
+    """Run, start or wait for the steps, as `mode` says."""
     module = AnsibleModule(
         argument_spec={
             "component": {"type": "str", "default": ""},
@@ -350,7 +308,7 @@ def main() -> None:
             "mode": {
                 "type": "str",
                 "default": "run",
-                "choices": ["run", "start", "wait", "cancel"],
+                "choices": ["run", "start", "wait"],
             },
             "job_name": {"type": "str", "default": ""},
             "timeout": {"type": "int", "default": 0},
@@ -360,14 +318,11 @@ def main() -> None:
             ("mode", "run", ["update"]),
             ("mode", "start", ["update", "job_name"]),
             ("mode", "wait", ["job_name"]),
-            ("mode", "cancel", ["job_name"]),
         ],
         supports_check_mode=True,
     )
     p = module.params
     mode = p["mode"]
-    if mode == "cancel":
-        _cancel(module, p["job_name"])
     if mode == "wait":
         _wait(module, p)
     if mode == "start" and not module.check_mode:
