@@ -154,7 +154,11 @@ def test_background_and_per_task_histories_are_identical(
     per_task = _run(make_schedule, tmp_path, fused=False, check=False)
     assert background[:3] == per_task[:3]
     # the one task of its own: each host's start of its background job
-    launches = {key: n for key, n in background[3].items() if key[2].startswith("Launch | ")}
+    launches = {
+        key: n
+        for key, n in background[3].items()
+        if key[2].startswith("Started in the background | ")
+    }
     assert len(launches) == 5  # app on the four hosts, quiet on h1 (the others failed app)
     assert background[3] - Counter(launches) == per_task[3]
 

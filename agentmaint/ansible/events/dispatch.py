@@ -42,7 +42,7 @@ from agentmaint.ansible.events.fields import (
     _message,
     _strip_ansi,
 )
-from agentmaint.ansible.events.fused import STEPS_KEY, expand
+from agentmaint.ansible.events.fused import JOB_KEY, STEPS_KEY, expand
 from agentmaint.ansible.events.outcome import _stats_counts
 from agentmaint.records import TaskResult, TaskStatus
 
@@ -251,7 +251,7 @@ class _Dispatcher(_ParserState):
             counter=counter,
             names=(host, task_uuid, play_uuid, action),
         )
-        if STEPS_KEY in res:  # agentmaint's fused task: its steps as separate results
+        if STEPS_KEY in res or JOB_KEY in res:  # agentmaint's fused task (see `fused`)
             result = self._fused_steps(result, res)
         # The display of an unreachable result says "...ignoring" exactly when the task
         # ignores unreachables: a host displayed unreachable without it is dark for good,

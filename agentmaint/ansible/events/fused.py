@@ -23,10 +23,16 @@ from agentmaint.ansible.events.fields import _as_int, _as_time, _message
 from agentmaint.ansible.naming import INTERNAL, TASK_SEPARATOR, task_component, task_name
 from agentmaint.records import Action, TaskResult, TaskStatus
 
-__all__ = ["STEPS_KEY", "expand"]
+__all__ = ["JOB_KEY", "STARTED", "STEPS_KEY", "expand"]
 
 #: The key of the fused module's result that holds its steps.
 STEPS_KEY = "agentmaint_steps"
+#: The key of the result of a start in the background (the job's name).
+JOB_KEY = "agentmaint_job"
+#: What the result of a start in the background is shown as: not an action, so that the
+#: roll-up reads the update from the steps alone. (While it runs, the task's own name,
+#: ``Update: start in the background | <component>``, marks the update as in flight.)
+STARTED = "Started in the background"
 
 _SHELL = "ansible.builtin.shell"
 _FAIL = "ansible.builtin.fail"
@@ -50,8 +56,11 @@ def expand(result: TaskResult, res: Mapping[str, Any]) -> tuple[list[TaskResult]
     """The earlier step results of a fused task's `result`, and what stands for the task.
 
     `res` is the task's result (``event_data.res``); a result without readable steps
-    (a module that never ran) is returned as it is.
+    (a module that never ran) is returned as it is, and the start of a job in the
+    background is shown as `STARTED`.
     """
+    if JOB_KEY in res and STEPS_KEY not in res:
+        return [], replace(result, task=f"{STARTED}{TASK_SEPARATOR}{task_component(result.task)}")
     raw = res.get(STEPS_KEY)
     steps = [s for s in raw if isinstance(s, Mapping)] if isinstance(raw, list) else []
     if not steps:

@@ -240,7 +240,7 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
         os.unlink(result_file)
     if os.fork() > 0:
         os.wait()  # the first child exits as soon as the daemon is forked
-        module.exit_json(changed=False, started=True, job=name, finished=False)
+        module.exit_json(changed=False, agentmaint_job=name, finished=False)
     os.setsid()  # a session and group of its own: the timeout ends every command it started
     if os.fork() > 0:
         os._exit(0)
