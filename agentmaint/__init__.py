@@ -14,10 +14,10 @@ The public API is what this module exports (`__all__`); see README.md for a walk
     with agentmaint.open_history(schedule.history_url, schedule.state_dir) as store:
         print(store.records(server="web1"))
 
-The planning side and the errors are imported with the package; the run side (the run,
-its results and observers, the history and its records) and `__version__` on first use,
-so that a script that only plans pays for none of it: no ansible-runner, no database
-drivers (`import agentmaint` costs what it did before the run side was exported).
+Only the errors are imported with the package; every other name (the planning side, the
+run side, the history and its records) and `__version__` on first use, so that a script
+that only plans pays for none of the run side (no ansible-runner, no database drivers), and
+a module that only reads events or history pays for no schedule parser either.
 """
 
 from __future__ import annotations
@@ -26,20 +26,6 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from agentmaint.config.parse import load_schedule, parse_schedule, validate_file
-from agentmaint.config.schedule import (
-    Backup,
-    Blackout,
-    Component,
-    Environment,
-    Frequency,
-    Host,
-    Notification,
-    PromotionGate,
-    Rollout,
-    Schedule,
-    UpdateSchedule,
-)
 from agentmaint.errors import (
     AgentmaintError,
     CronError,
@@ -57,15 +43,34 @@ from agentmaint.errors import (
     StoreError,
     UsageError,
 )
-from agentmaint.planning.history import Attempt, HistoryReader, HostComponentState, MemoryHistory
-from agentmaint.planning.planner import Decision, HostDecision, Plan, plan
-from agentmaint.planning.windows import Window, open_window, upcoming_windows
 
 if TYPE_CHECKING:
     # What mypy and editors see; at run time `__getattr__` imports these on first use.
     from agentmaint.cli.demo import create_demo
+    from agentmaint.config.parse import load_schedule, parse_schedule, validate_file
+    from agentmaint.config.schedule import (
+        Backup,
+        Blackout,
+        Component,
+        Environment,
+        Frequency,
+        Host,
+        Notification,
+        PromotionGate,
+        Rollout,
+        Schedule,
+        UpdateSchedule,
+    )
     from agentmaint.history.store import HistoryStore, open_history
     from agentmaint.maintenance import run_maintenance
+    from agentmaint.planning.history import (
+        Attempt,
+        HistoryReader,
+        HostComponentState,
+        MemoryHistory,
+    )
+    from agentmaint.planning.planner import Decision, HostDecision, Plan, plan
+    from agentmaint.planning.windows import Window, open_window, upcoming_windows
     from agentmaint.records import (
         Action,
         HostCounts,
@@ -78,7 +83,7 @@ if TYPE_CHECKING:
     )
     from agentmaint.run.importer import import_run
     from agentmaint.run.observer import BaseObserver, RunObserver
-    from agentmaint.run.results import HostOutcome, Progress, RunResult, Unrecorded
+    from agentmaint.run.results import HostOutcome, Progress, RunResult, TaskStart, Unrecorded
 
     __version__: str
 
@@ -127,6 +132,7 @@ __all__ = [
     "StateDirError",
     "StoreError",
     "TaskResult",
+    "TaskStart",
     "TaskStatus",
     "Unrecorded",
     "UpdateSchedule",
@@ -149,33 +155,61 @@ __all__ = [
 # (create_demo's) load ansible-runner; the history store (and the importer, which also
 # loads the event parser) loads sqlite3, csv and the PostgreSQL engine; importlib.metadata
 # costs about as much as the history store; even the records and results (enums and
-# dataclasses built at import) cost ~10 ms. None of it is needed to load a schedule and plan.
+# dataclasses built at import) cost ~10 ms. The planning side (the schedule parser loads
+# jsonschema and yaml: ~150 ms) is lazy too, so that a command that only reads events or
+# history (`agentmaint events`) does not pay for it just by importing a subpackage.
 _LAZY = {
     "Action": "agentmaint.records",
+    "Attempt": "agentmaint.planning.history",
+    "Backup": "agentmaint.config.schedule",
     "BaseObserver": "agentmaint.run.observer",
+    "Blackout": "agentmaint.config.schedule",
+    "Component": "agentmaint.config.schedule",
+    "Decision": "agentmaint.planning.planner",
+    "Environment": "agentmaint.config.schedule",
+    "Frequency": "agentmaint.config.schedule",
+    "HistoryReader": "agentmaint.planning.history",
     "HistoryStore": "agentmaint.history.store",
+    "Host": "agentmaint.config.schedule",
+    "HostComponentState": "agentmaint.planning.history",
     "HostCounts": "agentmaint.records",
+    "HostDecision": "agentmaint.planning.planner",
     "HostOutcome": "agentmaint.run.results",
     "MaintenanceRecord": "agentmaint.records",
+    "MemoryHistory": "agentmaint.planning.history",
+    "Notification": "agentmaint.config.schedule",
     "Outcome": "agentmaint.records",
+    "Plan": "agentmaint.planning.planner",
     "Progress": "agentmaint.run.results",
+    "PromotionGate": "agentmaint.config.schedule",
+    "Rollout": "agentmaint.config.schedule",
     "RunObserver": "agentmaint.run.observer",
     "RunRecord": "agentmaint.records",
     "RunResult": "agentmaint.run.results",
     "RunStatus": "agentmaint.records",
+    "Schedule": "agentmaint.config.schedule",
     "TaskResult": "agentmaint.records",
+    "TaskStart": "agentmaint.run.results",
     "TaskStatus": "agentmaint.records",
     "Unrecorded": "agentmaint.run.results",
+    "UpdateSchedule": "agentmaint.config.schedule",
+    "Window": "agentmaint.planning.windows",
     "create_demo": "agentmaint.cli.demo",
     "import_run": "agentmaint.run.importer",
+    "load_schedule": "agentmaint.config.parse",
     "open_history": "agentmaint.history.store",
+    "open_window": "agentmaint.planning.windows",
+    "parse_schedule": "agentmaint.config.parse",
+    "plan": "agentmaint.planning.planner",
     "run_maintenance": "agentmaint.maintenance",
+    "upcoming_windows": "agentmaint.planning.windows",
+    "validate_file": "agentmaint.config.parse",
 }
 
 if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
 
     def __getattr__(name: str) -> Any:
-        """Import a run-side name (or read `__version__`) on first use, then keep it."""
+        """Import a public name (or read `__version__`) on first use, then keep it."""
         if name == "__version__":
             from importlib.metadata import version  # noqa: PLC0415 -- on first use only
 

@@ -210,7 +210,7 @@ class Daemon:
         try:
             loaded = ScheduleFile.load(self.loaded.path)
         except ScheduleError as exc:
-            problems = [str(p) for p in exc.problems]
+            problems = [p.located(exc.source) for p in exc.problems]
             _log.error(
                 "%s changed but is invalid; keeping the schedule in force: %s",
                 self.loaded.path,

@@ -6,7 +6,7 @@ may catch either (``except agentmaint.AgentmaintError`` catches them all)::
     Exception
     └── AgentmaintError                     anything agentmaint raises on purpose
         ├── ScheduleError (ValueError)      the schedule file is unreadable or invalid;
-        │                                   carries every problem as `Problem(path, message)`
+        │                                   carries every problem as `Problem(path, message, line)`
         ├── UsageError (ValueError)         an API argument or CLI option is invalid
         ├── CronError (ValueError)          a cron expression is invalid, or never matches
         ├── SecretReferenceError (ValueError)
@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "AgentmaintError",
@@ -76,10 +76,21 @@ class Problem:
 
     path: str
     message: str
+    #: The line of the YAML file where `path` is (1-based); None in a JSON file or in memory.
+    #: Not part of equality: the same problem found twice is one problem.
+    line: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         """Render as ``path: message`` (or just the message for the whole document)."""
         return f"{self.path}: {self.message}" if self.path else self.message
+
+    def located(self, source: str) -> str:
+        """``source:line: path: message`` when the line is known, else ``path: message``.
+
+        The ``file:line:`` form is the one compilers use, which editors and terminals
+        turn into a link to the line.
+        """
+        return f"{source}:{self.line}: {self}" if self.line is not None else str(self)
 
 
 class AgentmaintError(Exception):
@@ -97,7 +108,7 @@ class ScheduleError(AgentmaintError, ValueError):
         """Record the file (or other source) and its problems."""
         self.source = source
         self.problems = tuple(problems)
-        lines = "\n".join(f"  {p}" for p in self.problems)
+        lines = "\n".join(f"  {p.located(source)}" for p in self.problems)
         super().__init__(f"{source}: {len(self.problems)} problem(s)\n{lines}")
 
 

@@ -10,7 +10,7 @@ the same run and interleaved (these machines are noisy):
               `roles_path` is set, so the bundled roles are found);
 * tuned:      plain `ansible-playbook` of the same files with agentmaint's rendered
               ansible.cfg (forks sized to the fleet, pipelining, ControlPersist, and the
-              mitogen strategy when the `fast` extra is installed), one process;
+              mitogen strategy, a regular dependency), one process;
 * replay:     plain `ansible-playbook` of exactly what `agentmaint run` ran: the job
               directories of one of its runs (one per slice when the run is sliced over
               several ansible-playbook processes, see execution.local_slices), all started

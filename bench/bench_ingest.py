@@ -11,13 +11,18 @@ alternating, medians of ROUNDS repetitions:
   what reading and decoding alone cost, whatever is done with the events;
 * agentmaint: `read_artifact_dir` (read, parse into typed results) + store the task
   results and host counts in a fresh SQLite history (the store part also on its own);
+* the CLI (issue 19's figure): ``agentmaint events --json DIR`` as a user runs it (a new
+  process, its modules compiled to bytecode as an install does, stdout to /dev/null),
+  against the floor of the same round: the whole command, start-up and JSON included;
+  with ``--before CHECKOUT``, that source checkout's CLI too (``python -m agentmaint`` with
+  it first on ``PYTHONPATH``), interleaved;
 * parse only: the events already decoded in memory, as during a live run (kept out of
   the garbage collector's way, as a live run holds one event at a time);
 * memory: peak RSS (VmHWM) of a child process doing what a live run's controller does
   with the N events (feed them one by one to `EventParser`, follow `results_since`,
   `finish`, store the results and counts), against a child that only loads the modules.
 
-Usage: .venv/bin/python bench/bench_ingest.py [N]   (default 100000)
+Usage: .venv/bin/python bench/bench_ingest.py [N] [--before CHECKOUT]   (default 100000)
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -89,6 +95,39 @@ def floor(directory: Path) -> Times:
     finally:
         os.close(dir_fd)
     return since(started)
+
+
+def cli_env(before: Path | None) -> dict[str, str]:
+    """The CLI's environment: bytecode compiled once (as pip does), and kept."""
+    for root in (ROOT, before):
+        if root is not None:
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", str(root / "agentmaint")],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def children_cpu() -> float:
+    """CPU time (user + system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli(directory: Path, env: dict[str, str], code: Path | None = None) -> Times:
+    """(wall, CPU) of ``agentmaint events --json`` (of checkout `code` when given)."""
+    if code is not None:
+        env = dict(env, PYTHONPATH=str(code))
+    started, started_cpu = time.perf_counter(), children_cpu()
+    subprocess.run(
+        [sys.executable, "-m", "agentmaint", "events", "--json", str(directory)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        cwd=code or ROOT,
+    )
+    return time.perf_counter() - started, children_cpu() - started_cpu
 
 
 def agentmaint_ingest(directory: Path, state: Path) -> tuple[Times, Times]:
@@ -178,7 +217,14 @@ def median(times: list[Times]) -> Times:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    args = sys.argv[1:]
+    before: Path | None = None
+    if "--before" in args:
+        at = args.index("--before")
+        before = Path(args[at + 1]).resolve()
+        del args[at : at + 2]
+    count = int(args[0]) if args else 100_000
+    env = cli_env(before)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp) / "artifacts" / "bench"
@@ -188,9 +234,18 @@ def main() -> None:
         ours: list[Times] = []
         store: list[Times] = []
         parse: list[Times] = []
+        commands: list[Times] = []
+        earlier: list[Times] = []
+        cli_ratios: list[float] = []
+        cpu_ratios: list[float] = []
         for round_ in range(ROUNDS):
             base.append(baseline(directory))
             low.append(floor(directory))
+            commands.append(cli(directory, env))
+            cli_ratios.append(commands[-1][0] / low[-1][0])
+            cpu_ratios.append(commands[-1][1] / low[-1][1])
+            if before is not None:
+                earlier.append(cli(directory, env, before))
             total, storing = agentmaint_ingest(directory, Path(tmp) / f"state{round_}")
             ours.append(total)
             store.append(storing)
@@ -208,6 +263,19 @@ def main() -> None:
             f"{o / b:.2f}x baseline, {o / f:.2f}x floor; storing {s:.2f} s ({sc:.2f} s)"
         )
         print(f"agentmaint parse only (events in memory, as in a live run): {p:.2f} s ({pc:.2f} s)")
+        c, cc = median(commands)
+        print(
+            f"agentmaint events --json (the CLI, a new process): {c:.2f} s ({cc:.2f} s), "
+            f"{c / f:.2f}x floor, CPU {cc / fc:.2f}x the floor's (per-round ratios: wall "
+            f"{', '.join(f'{r:.2f}' for r in cli_ratios)}; CPU "
+            f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; target <= 1.3x)"
+        )
+        if before is not None:
+            e, ec = median(earlier)
+            print(
+                f"  {before} CLI: {e:.2f} s ({ec:.2f} s), {e / f:.2f}x floor, "
+                f"CPU {ec / fc:.2f}x the floor's"
+            )
         idle, running = peak_rss_mb(directory, "idle", count), peak_rss_mb(directory, "run", count)
         print(
             f"peak RSS: modules only {idle} MB, live-run controller over {count:,} events "

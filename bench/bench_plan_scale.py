@@ -14,14 +14,21 @@ Then it times, as medians of 5 runs:
   components with a daily window open at the planning instant (if the planner
   and parser import).
 
-Run: ``.venv/bin/python bench/bench_plan_scale.py``. Prints one line per figure;
-asserts nothing.
+With ``--before CHECKOUT``, ``plan()`` of that source checkout is timed too, in a child
+process over the same history, between two timings of this one's (issue 19's target:
+``plan()`` <= 0.5 s at this size; CPU time is printed beside wall time, as this shared
+machine's load moves wall time the most).
+
+Run: ``.venv/bin/python bench/bench_plan_scale.py [--before CHECKOUT]``. Prints one line
+per figure; asserts nothing.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,13 +79,49 @@ def run_records(run: int) -> Iterator[MaintenanceRecord]:
             )
 
 
-def median_seconds(func: Callable[[], Any]) -> float:
-    times = []
+def median_seconds(func: Callable[[], Any], cpu: list[float] | None = None) -> float:
+    """The median wall time of REPEATS calls (their median CPU time appended to `cpu`)."""
+    times, cpus = [], []
     for _ in range(REPEATS):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         func()
         times.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - start_cpu)
+    if cpu is not None:
+        cpu.append(statistics.median(cpus))
     return statistics.median(times)
+
+
+# plan() of another checkout over the same history: prints its median wall and CPU ms.
+CHILD = """
+import statistics, sys, time
+from pathlib import Path
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+import bench_plan_scale as b
+from agentmaint.config.parse import parse_schedule
+from agentmaint.history.store import HistoryStore
+from agentmaint.planning.planner import plan
+schedule = parse_schedule(b.schedule_document())
+with HistoryStore.open(Path(sys.argv[3])) as store:
+    cpu = []
+    wall = b.median_seconds(lambda: plan(schedule, store, b.AT), cpu)
+print(f"{wall * 1000:.1f} {cpu[0] * 1000:.1f}")
+"""
+
+
+def plan_of(checkout: Path, state_dir: Path) -> tuple[float, float]:
+    """(wall, CPU) median seconds of `plan()` as `checkout` has it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(checkout), str(Path(__file__).parent), str(state_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=checkout,
+    )
+    wall, cpu = done.stdout.split()
+    return float(wall) / 1000, float(cpu) / 1000
 
 
 def schedule_document() -> dict[str, Any]:
@@ -99,6 +142,7 @@ def schedule_document() -> dict[str, Any]:
 
 
 def main() -> None:
+    before = Path(sys.argv[sys.argv.index("--before") + 1]) if "--before" in sys.argv else None
     with (
         tempfile.TemporaryDirectory(prefix="agentmaint-bench-") as tmp,
         HistoryStore.open(Path(tmp)) as store,
@@ -143,16 +187,7 @@ def main() -> None:
             f"median {baseline * 1000:.1f} ms"
         )
 
-        states: dict[str, int] = {}
-
-        def all_states() -> None:
-            states["n"] = len(store.states(HOST_NAMES, COMPONENT_NAMES))
-
-        t_states = median_seconds(all_states)
-        print(
-            f"HistoryStore.states() for {states['n']:,} keys: median "
-            f"{t_states * 1000:.1f} ms ({t_states / baseline:.2f}x baseline)"
-        )
+        time_states(store, baseline)
 
         cases: tuple[tuple[str, dict[str, Any]], ...] = (
             ("newest 100", {}),
@@ -170,25 +205,55 @@ def main() -> None:
                 f"({t_records / baseline:.3f}x baseline)"
             )
 
-        try:
-            from agentmaint.config.parse import parse_schedule
-            from agentmaint.planning.planner import plan
-        except ImportError as exc:
-            print(f"plan(): skipped ({exc})")
-            return
-        schedule = parse_schedule(schedule_document())
-        due: dict[str, int] = {}
+        time_plan(store, baseline, before, Path(tmp))
 
-        def run_plan() -> None:
-            result = plan(schedule, store, AT)
-            due["decisions"] = len(result.decisions)
-            due["hosts"] = sum(len(d.servers) for d in result.due)
 
-        t_plan = median_seconds(run_plan)
+def time_states(store: HistoryStore, baseline: float) -> None:
+    """Time `HistoryStore.states()` for every (host, component) pair."""
+    states: dict[str, int] = {}
+
+    def all_states() -> None:
+        states["n"] = len(store.states(HOST_NAMES, COMPONENT_NAMES))
+
+    t_states = median_seconds(all_states)
+    print(
+        f"HistoryStore.states() for {states['n']:,} keys: median "
+        f"{t_states * 1000:.1f} ms ({t_states / baseline:.2f}x baseline)"
+    )
+
+
+def time_plan(store: HistoryStore, baseline: float, before: Path | None, tmp: Path) -> None:
+    """Time `plan()` over the whole schedule (and `before`'s, when given)."""
+    try:
+        from agentmaint.config.parse import parse_schedule
+        from agentmaint.planning.planner import plan
+    except ImportError as exc:
+        print(f"plan(): skipped ({exc})")
+        return
+    schedule = parse_schedule(schedule_document())
+    due: dict[str, int] = {}
+
+    def run_plan() -> None:
+        result = plan(schedule, store, AT)
+        due["decisions"] = len(result.decisions)
+        due["hosts"] = sum(len(d.servers) for d in result.due)
+
+    cpu: list[float] = []
+    t_plan = median_seconds(run_plan, cpu)
+    print(
+        f"plan() {ENVIRONMENTS} environments x {PER_ENV:,} hosts x {COMPONENTS} "
+        f"components ({due['decisions']} decisions, {due['hosts']:,} host-components "
+        f"due): median {t_plan * 1000:.1f} ms, CPU {cpu[0] * 1000:.1f} ms "
+        f"({t_plan / baseline:.2f}x baseline; target <= 500 ms: "
+        f"{'met' if t_plan <= 0.5 else 'missed'})"
+    )
+    if before is not None:
+        wall, before_cpu = plan_of(before.resolve(), tmp)
+        again = median_seconds(run_plan, cpu)
         print(
-            f"plan() {ENVIRONMENTS} environments x {PER_ENV:,} hosts x {COMPONENTS} "
-            f"components ({due['decisions']} decisions, {due['hosts']:,} host-components "
-            f"due): median {t_plan * 1000:.1f} ms ({t_plan / baseline:.2f}x baseline)"
+            f"  {before}: plan() median {wall * 1000:.1f} ms, CPU {before_cpu * 1000:.1f} ms "
+            f"({wall / baseline:.2f}x baseline); this checkout again: {again * 1000:.1f} ms, "
+            f"CPU {cpu[1] * 1000:.1f} ms"
         )
 
 

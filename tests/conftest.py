@@ -13,8 +13,9 @@ import pytest
 
 from tests.schedules import MakeSchedule, schedule_maker
 
-#: A real PostgreSQL server for the history and lock tests (fixtures postgres_server, postgres_url).
-pytest_plugins = ["tests.postgres"]
+#: A real PostgreSQL server for the history and lock tests (fixtures postgres_server, postgres_url),
+#: a real Docker Engine and registry for the docker role's tests (fixture docker_engine).
+pytest_plugins = ["tests.postgres", "tests.docker_engine"]
 
 DATA = Path(__file__).parent / "data"
 

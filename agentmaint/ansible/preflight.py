@@ -2,12 +2,15 @@
 
 `host_needs` derives, from the schedule, which checks apply to which host (every
 component applies to every host of every environment): reachable (a login, without
-Python: ``raw``); privilege escalation when the host configures it (``ansible_become``)
-or a component's role needs root (os_packages); a Python that runs Ansible 2.19's modules
-(>= 3.8); apt (apt-get, dpkg-query) or dnf (dnf, rpm) on PATH for os_packages; for
-backups of paths, a writable backup directory (or its nearest existing parent) with
-enough free space and tar and gzip on PATH; docker with the compose plugin for docker
-components; a writable model root (or nearest existing parent) for model components.
+Python: ``raw``); privilege escalation, probed as the runs will escalate (the schedule's
+``become`` setting, else the root-needing roles' default escalation on a host not logged
+in as root, else the host's own ``ansible_become``), and root where a component's role
+needs it (os_packages); a Python that runs Ansible 2.19's modules (>= 3.8); apt (apt-get,
+dpkg-query) or dnf (dnf, rpm) on PATH for os_packages; for backups of paths, a writable
+backup directory (or its nearest existing parent) with enough free space and tar and
+gzip on PATH; docker with the compose plugin (or the component's ``compose_command``, e.g. a
+standalone docker-compose) for docker components; a writable model root (or nearest
+existing parent) for model components.
 
 `preflight_playbook` writes one play for all those hosts. Every task is a probe
 (``changed_when: false``, ``check_mode: false``: it runs, and reports nothing changed,
@@ -27,9 +30,9 @@ from typing import Any
 
 import yaml
 
-from agentmaint.ansible.render import Unsafe, unsafe_tree
+from agentmaint.ansible.render import ROOT_ROLES, Unsafe, login_user, unsafe_tree
 from agentmaint.config.roles import ROLES_PATH, role_name, variable
-from agentmaint.config.schedule import Schedule
+from agentmaint.config.schedule import Become, Schedule
 
 __all__ = [
     "CHECK_PREFIX",
@@ -67,17 +70,33 @@ class CheckName:
 
 
 @dataclass(frozen=True, slots=True)
+class DockerNeeds:
+    """The docker CLI and compose program a docker component's role runs."""
+
+    binary: str
+    compose: tuple[str, ...] = ()  # the compose command; empty: the binary's compose plugin
+    environment: Mapping[str, str] | None = None
+
+    def probe_arguments(self) -> list[str]:
+        """The docker probe's arguments: binary, number of compose words, the words."""
+        return [self.binary, str(len(self.compose)), *self.compose]
+
+
+@dataclass(frozen=True, slots=True)
 class HostNeeds:
     """What one host must offer for the schedule's components (and so which checks apply)."""
 
     environment: str
     host: str
-    become: bool = False  # the host configures privilege escalation (ansible_become)
+    become: bool = False  # the runs escalate on this host (so the check does)
+    become_user: str = "root"  # as whom, and how, when they do
+    become_method: str = "sudo"
     root_for: tuple[str, ...] = ()  # components whose role needs root
     backup_dir: str | None = None  # where the backup role archives (None: no archives)
     backup_paths: tuple[str, ...] = ()
     package_manager: bool = False  # an os_packages component: apt or dnf
-    docker: tuple[tuple[str, Mapping[str, str]], ...] = ()  # (binary, environment) per component
+    manager: str = "auto"  # os_packages' `manager` (auto: Ansible's pkg_mgr fact)
+    docker: tuple[DockerNeeds, ...] = ()  # one per distinct docker component setting
     model_roots: tuple[str, ...] = ()
 
     @property
@@ -119,12 +138,23 @@ def host_needs(
     names = list(environments) if environments is not None else list(schedule.environments)
     components = list(schedule.components.values())
     root_for = tuple(c.name for c in components if c.role == "os_packages")
-    docker: list[tuple[str, Mapping[str, str]]] = []
+    managers = [
+        str(c.vars.get("manager") or c.vars.get(variable("os_packages", "manager")) or "auto")
+        for c in components
+        if c.role == "os_packages"
+    ]
+    manager = next((m for m in managers if m != "auto"), "auto")
+    docker: list[DockerNeeds] = []
     for component in components:
         if component.role == "docker":
             binary = component.vars.get("binary") or _role_default("docker", "binary") or "docker"
+            compose = component.vars.get("compose_command") or ()
             environment = component.vars.get("environment") or {}
-            entry = (str(binary), {str(k): str(v) for k, v in dict(environment).items()})
+            entry = DockerNeeds(
+                binary=str(binary),
+                compose=tuple(str(word) for word in compose),
+                environment={str(k): str(v) for k, v in dict(environment).items()},
+            )
             if entry not in docker:
                 docker.append(entry)
     model_roots: list[str] = []
@@ -139,24 +169,65 @@ def host_needs(
     backup_dir = None
     if backup.enabled and backup.paths:
         backup_dir = backup.directory or str(_role_default("backup", "dir"))
-    cfg_become = _truthy(schedule.ansible_cfg.get("privilege_escalation", {}).get("become", ""))
+    escalation = schedule.ansible_cfg.get("privilege_escalation", {})
+    cfg_become = _truthy(escalation.get("become", ""))
+    # What the host's own variables (or ansible.cfg) say, when the schedule does not.
+    cfg_user = str(escalation.get("become_user") or "root")
+    cfg_method = str(escalation.get("become_method") or "sudo")
     needs: list[HostNeeds] = []
     for name in names:
-        for host in schedule.environments[name].hosts:
+        env = schedule.environments[name]
+        for host in env.hosts:
+            effective = {**env.connection, **host.vars}
+            become = _escalation(schedule, name, login_user(effective) != "root")
+            if become is None:
+                become = Become(
+                    _truthy(effective.get("ansible_become", cfg_become)), cfg_user, None
+                )
             needs.append(
                 HostNeeds(
                     environment=name,
                     host=host.name,
-                    become=_truthy(host.vars.get("ansible_become", cfg_become)),
+                    become=become.enabled,
+                    become_user=become.user_or_root,
+                    become_method=(become.method.value if become.method else cfg_method),
                     root_for=root_for,
                     backup_dir=backup_dir,
                     backup_paths=backup.paths if backup_dir is not None else (),
                     package_manager=bool(root_for),
+                    manager=manager,
                     docker=tuple(docker),
                     model_roots=tuple(model_roots),
                 )
             )
     return tuple(needs)
+
+
+def _escalation(schedule: Schedule, environment: str, not_root: bool) -> Become | None:
+    """How the runs escalate on a host of `environment`, as the play renderer decides.
+
+    The components that need root come first (os_packages, docker, backups of paths): their
+    ``become`` setting, or without one the roles' default (escalate to root with sudo when
+    the login user is not root). Otherwise the first component that escalates explicitly.
+    None when the schedule decides nothing (the host's ``ansible_become`` then does).
+    """
+    backup_paths = schedule.backup.enabled and bool(schedule.backup.paths)
+    settings = [
+        (component.role in ROOT_ROLES or backup_paths, schedule.become_for(environment, name))
+        for name, component in schedule.components.items()
+    ]
+    for needs_root, become in settings:
+        if needs_root:
+            if become is not None:
+                return become
+            if not_root:
+                return Become(True)
+    enabled = [become for _, become in settings if become is not None and become.enabled]
+    if enabled:
+        return enabled[0]
+    if any(become is not None for _, become in settings):
+        return Become(False)
+    return None
 
 
 # The shell probes. Arguments come after ``sh``: the script itself is fixed text.
@@ -178,18 +249,46 @@ missing=""
 for t in tar gzip; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
 echo "missing:$missing"
 """
-# Docker: each binary $1... found, and its compose plugin answering.
+# Docker: entries of a binary, a count N and N words of a compose command. The binary is
+# found, and its compose plugin answers (N = 0) or the compose command does.
 _DOCKER_PROBE = r"""
-for b; do
+compose() {
+  # $1 = N, then the N words, then the other entries: keep the N words only.
+  n=$1; shift; rest=$(($# - n)); i=0
+  while [ "$i" -lt "$n" ]; do set -- "$@" "$1"; shift; i=$((i + 1)); done
+  i=0
+  while [ "$i" -lt "$rest" ]; do shift; i=$((i + 1)); done
+  c=$1; shift
+  if ! q=$(command -v -- "$c"); then
+    echo "compose command $c not found on PATH ($PATH)"; return 1
+  fi
+  if ! v=$("$q" "$@" version --short 2>&1); then
+    echo "compose command $q $* failed: 'version --short' said: $(echo "$v" | tail -n 1)"
+    return 1
+  fi
+  echo "$q${*:+ $*} is compose $v"
+}
+while [ "$#" -gt 0 ]; do
+  b=$1; n=$2; shift 2
   if ! p=$(command -v -- "$b"); then
     hint=""
-    if command -v docker-compose >/dev/null 2>&1; then
-      hint=" (docker-compose v1 is installed, but the docker role runs 'docker compose')"
+    if [ "$n" -eq 0 ] && command -v docker-compose >/dev/null 2>&1; then
+      hint=" (docker-compose is installed: set the component's compose_command to use it)"
     fi
     echo "$b not found on PATH ($PATH)$hint"; exit 1
   fi
+  if [ "$n" -gt 0 ]; then
+    found=$(compose "$n" "$@") || { echo "$found"; exit 1; }
+    echo "$p, $found"
+    i=0
+    while [ "$i" -lt "$n" ]; do shift; i=$((i + 1)); done
+    continue
+  fi
   if ! v=$("$p" compose version --short 2>&1); then
     echo "$p has no compose plugin: 'docker compose version' said: $(echo "$v" | tail -n 1)"
+    if command -v docker-compose >/dev/null 2>&1; then
+      echo "docker-compose is installed: set the component's compose_command to use it"
+    fi
     exit 1
   fi
   echo "$p with compose $v"
@@ -277,14 +376,17 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
         n.host: {
             "checks": list(n.checks),
             "become": n.become,
+            "become_user": Unsafe(n.become_user),
+            "become_method": Unsafe(n.become_method),
             "root_for": unsafe_tree(n.root_for),
             "backup_dir": Unsafe(n.backup_dir) if n.backup_dir is not None else None,
             "backup_paths": unsafe_tree(n.backup_paths),
-            "docker": [unsafe_tree(binary) for binary, _ in n.docker],
+            "docker": unsafe_tree([word for d in n.docker for word in d.probe_arguments()]),
             "docker_environment": unsafe_tree(
-                {k: v for _, environment in n.docker for k, v in environment.items()}
+                {k: v for d in n.docker for k, v in (d.environment or {}).items()}
             ),
             "model_roots": unsafe_tree(n.model_roots),
+            "manager": Unsafe(n.manager),
         }
         for n in needs
     }
@@ -302,6 +404,10 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
         {
             "name": "Probe | privilege escalation",
             "ansible.builtin.raw": "id -u",
+            # As the runs will escalate (the host's own ansible_become_* still win).
+            "become": f"{{{{ {_ME}.become }}}}",
+            "become_user": f"{{{{ {_ME}.become_user }}}}",
+            "become_method": f"{{{{ {_ME}.become_method }}}}",
             "register": _ESCALATED,
             "ignore_errors": True,
             **_PROBE,
@@ -341,21 +447,19 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             _shell(
                 "packages",
                 "({'apt': ['apt-get', 'dpkg-query'], 'dnf': ['dnf', 'rpm'],"
-                " 'dnf5': ['dnf5', 'rpm']})[ansible_facts.pkg_mgr] | default([])",
+                " 'dnf5': ['dnf5', 'rpm']})[__pkg_mgr] | default([])",
             ),
             _PACKAGES,
             f"{_PYTHON_OK} and '{CheckName.PACKAGE_MANAGER}' in {_ME}.checks",
         ),
         _check(
             CheckName.PACKAGE_MANAGER,
-            f"ansible_facts.pkg_mgr in ['apt', 'dnf', 'dnf5'] and {_PACKAGES}.rc == 0",
-            "{{ ansible_facts.pkg_mgr ~ ' (' ~ ("
-            + _PACKAGES
-            + ".stdout_lines | join(', ')) ~ ')' }}",
-            "{{ ('os_packages needs apt or dnf; this host has ' ~ ansible_facts.pkg_mgr"
+            f"__pkg_mgr in ['apt', 'dnf', 'dnf5'] and {_PACKAGES}.rc == 0",
+            "{{ __pkg_mgr ~ ' (' ~ (" + _PACKAGES + ".stdout_lines | join(', ')) ~ ')' }}",
+            "{{ ('os_packages needs apt or dnf; this host has ' ~ __pkg_mgr"
             " ~ ' (' ~ ansible_facts.os_family | default('unknown OS family') ~ ')')"
-            " if ansible_facts.pkg_mgr not in ['apt', 'dnf', 'dnf5']"
-            " else (ansible_facts.pkg_mgr ~ ', but not on PATH: ' ~ ("
+            " if __pkg_mgr not in ['apt', 'dnf', 'dnf5']"
+            " else (__pkg_mgr ~ ', but not on PATH: ' ~ ("
             + _PACKAGES
             + ".stdout_lines | join(', '))) }}",
             f"{_PYTHON_OK} and '{CheckName.PACKAGE_MANAGER}' in {_ME}.checks",
@@ -409,6 +513,9 @@ def preflight_playbook(needs: Iterable[HostNeeds]) -> list[dict[str, Any]]:
             "gather_facts": False,
             "vars": {
                 _NEEDS: table,
+                # The package manager os_packages will use: its `manager`, else the fact.
+                "__pkg_mgr": f"{{{{ ansible_facts.pkg_mgr if {_ME}.manager == 'auto'"
+                f" else {_ME}.manager }}}}",
                 _SCRIPTS: {
                     "backup": Unsafe(_BACKUP_PROBE),
                     "docker": Unsafe(_DOCKER_PROBE),
@@ -428,12 +535,12 @@ def _privilege_check() -> dict[str, Any]:
         "__escalated is succeeded and (__uid == '0' or not __root_for)",
         "{{ (('privilege escalation works: commands run as uid ' if __become"
         " else 'the login user is uid ') ~ __uid) if __escalated is succeeded else '' }}",
-        "{{ ('privilege escalation (ansible_become) fails: ' ~ __said)"
+        "{{ ('privilege escalation (become) fails: ' ~ __said)"
         " if __escalated is failed"
         " else ('privilege escalation runs commands as uid ' ~ __uid ~ ', not root: ' ~ __needs)"
         " if __become"
         " else ('the login user is uid ' ~ __uid ~ ', not root, and no privilege escalation"
-        " is configured (ansible_become): ' ~ __needs) }}",
+        " is configured (become): ' ~ __needs) }}",
         f"'{CheckName.PRIVILEGE}' in {_ME}.checks",
     )
     task["vars"] = {

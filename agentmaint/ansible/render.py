@@ -32,7 +32,7 @@ from agentmaint.ansible.naming import (
     task_name,
 )
 from agentmaint.ansible.secrets import PLUGIN_DIR, PLUGIN_NAME
-from agentmaint.ansible.strategy import Strategy
+from agentmaint.ansible.strategy import ISOLATION_VARIABLE, Strategy
 from agentmaint.config.roles import (
     DEFAULT_ROLE,
     ROLES_PATH,
@@ -138,13 +138,17 @@ def inventory(
 
     Hosts with ``ansible_connection: local`` get ``ansible_python_interpreter`` set to this
     Python unless the schedule sets one: interpreter discovery on a controller with pyenv
-    or conda picks shims that do not run. Under `mitogen`, whose local connections share
-    one interpreter (and so run one host after the other) when their interpreters are
-    the same, each local host gets its own (``env AGENTMAINT_LOCAL_HOST=<host> python``),
-    so local hosts run in parallel as they do without mitogen. An inventory for an
-    execution node (not `on_controller`) leaves interpreters to the node's discovery.
+    or conda picks shims that do not run. Under `mitogen`, local hosts with the same
+    interpreter (named by the schedule or not) share one mitogen context, whose calls run
+    one at a time, so their tasks would run one host after the other; when there are
+    several, each local host gets ``mitogen_task_isolation: fork`` (unless the schedule
+    sets it), which runs each of its tasks in a child forked from that context, so local
+    hosts run in parallel as they do without mitogen. An inventory for an execution node
+    (not `on_controller`) leaves interpreters to the node's discovery.
     """
     names = list(environments) if environments is not None else list(schedule.environments)
+    # A lone local host has nothing to run in parallel with: it keeps the cheaper calls.
+    isolate = mitogen and on_controller and _local_hosts(schedule, names) > 1
     children: dict[str, Any] = {}
     for name in names:
         env = schedule.environments[name]
@@ -155,21 +159,29 @@ def inventory(
             effective = {**env.connection, **host.vars}
             if login_user(effective) != "root":
                 variables[ESCALATE_VARIABLE] = True
-            if (
-                on_controller
-                and effective.get("ansible_connection") == "local"
-                and "ansible_python_interpreter" not in effective
-            ):
-                variables["ansible_python_interpreter"] = (
-                    f"/usr/bin/env AGENTMAINT_LOCAL_HOST={host.name} {sys.executable}"
-                    if mitogen
-                    else sys.executable
-                )
+            local = on_controller and effective.get("ansible_connection") == "local"
+            if local and "ansible_python_interpreter" not in effective:
+                variables["ansible_python_interpreter"] = sys.executable
+            if local and isolate and ISOLATION_VARIABLE not in effective:
+                # A fork per task costs far less than an interpreter per host (which
+                # made short tasks 3x slower): see BENCHMARKS.md.
+                variables[ISOLATION_VARIABLE] = "fork"
             hosts[host.name] = variables or None
         children[name] = {"hosts": hosts}
         if env.connection:
             children[name]["vars"] = unsafe_tree(dict(env.connection))
     return {"all": {"children": children}}
+
+
+def _local_hosts(schedule: Schedule, environments: Iterable[str]) -> int:
+    """How many hosts of these environments Ansible reaches with a local connection."""
+    return sum(
+        1
+        for name in environments
+        for host in schedule.environments[name].hosts
+        if {**schedule.environments[name].connection, **host.vars}.get("ansible_connection")
+        == "local"
+    )
 
 
 def login_user(variables: Mapping[str, HostVarValue]) -> str:

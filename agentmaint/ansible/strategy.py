@@ -1,13 +1,13 @@
 """Which Ansible strategy a run uses: mitogen's when it is installed, else Ansible's own.
 
-Mitogen (``pip install 'agentmaint[fast]'``) replaces Ansible's per-task module
+Mitogen (a regular dependency of agentmaint) replaces Ansible's per-task module
 shipping with long-lived interpreters on each host, which makes fleet runs several
 times faster. ``execution.strategy: auto`` (the default) uses ``mitogen_linear``
 when mitogen is installed and accepts this ansible-core, and falls back to
-Ansible's ``linear`` otherwise; ``linear``/``free`` turn it off; ``mitogen_linear``/
-``mitogen_free`` require it. The environment variable ``AGENTMAINT_STRATEGY``
-overrides the schedule (e.g. ``AGENTMAINT_STRATEGY=linear`` to rule mitogen out
-while investigating a problem).
+Ansible's ``linear`` otherwise (e.g. an ansible-core newer than mitogen supports);
+``linear``/``free`` turn it off; ``mitogen_linear``/``mitogen_free`` require it. The
+environment variable ``AGENTMAINT_STRATEGY`` overrides the schedule (e.g.
+``AGENTMAINT_STRATEGY=linear`` to rule mitogen out while investigating a problem).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from agentmaint.errors import UsageError
 AUTO = "auto"
 STRATEGIES = (AUTO, "linear", "free", "mitogen_linear", "mitogen_free")
 ENVIRONMENT_VARIABLE = "AGENTMAINT_STRATEGY"
+# mitogen's host variable: `fork` runs each task in a child forked from the host's context
+# (whose own calls run one at a time), so hosts sharing one context still run in parallel.
+ISOLATION_VARIABLE = "mitogen_task_isolation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,7 @@ def resolve(setting: str = AUTO) -> Strategy:
         return Strategy(chosen, found)
     raise UsageError(
         f"strategy {chosen} (from {_source(setting)}) needs mitogen: {found}; "
-        "install it with: pip install 'agentmaint[fast]'"
+        "it is a dependency of agentmaint: reinstall agentmaint, or pip install 'mitogen<0.4'"
     )
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -14,21 +15,16 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-from agentmaint import __version__
-from agentmaint.cli.cancel import add_cancel_parser, cancel_command
-from agentmaint.cli.check import add_check_parser, check_command
-from agentmaint.cli.daemon import add_daemon_parser, daemon_command
-from agentmaint.cli.history import _events, _history, _recover
+from agentmaint.cli.helptext import (
+    EXITS_READ,
+    EXITS_RUN,
+    add_command,
+    add_environment_option,
+    failed,
+)
 from agentmaint.cli.logs import CliLog, add_log_options, report_error
-from agentmaint.cli.metrics import _metrics
 from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
-from agentmaint.cli.reading import _plan, _validate, _windows
-from agentmaint.cli.render import _render
-from agentmaint.cli.running import _run
-from agentmaint.cli.runs import _runs, _show, _status
-from agentmaint.cli.timer import add_timer_parser, timer_command
-from agentmaint.cli.tryout import _demo, _notify_test
-from agentmaint.errors import AgentmaintError, LockHeldError, ScheduleError
+from agentmaint.errors import AgentmaintError, LockHeldError, Problem, ScheduleError
 
 __all__ = ["main", "run"]
 
@@ -41,45 +37,76 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="agentmaint",
-        description="Keep fleets serving AI agents patched, backed up and current.",
-    )
-    parser.add_argument("--version", action="version", version=f"agentmaint {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # The commands that bring their own parsers, imported here: each loads its command's
+    # modules, which `agentmaint events` (`_events_parser`) has no need of.
+    from agentmaint.cli.cancel import add_cancel_parser  # noqa: PLC0415
+    from agentmaint.cli.check import add_check_parser  # noqa: PLC0415
+    from agentmaint.cli.daemon import add_daemon_parser  # noqa: PLC0415
+    from agentmaint.cli.report import add_report_parser  # noqa: PLC0415
+    from agentmaint.cli.timer import add_timer_parser  # noqa: PLC0415
 
-    validate = sub.add_parser("validate", help="check a schedule file; report every problem")
-    validate.add_argument("file", type=Path)
-    validate.add_argument("--json", action="store_true", help="machine-readable output")
+    parser, sub = _top_parser()
+
+    validate = add_command(
+        sub,
+        "validate",
+        help="check a schedule file; report every problem",
+        examples=[
+            "agentmaint validate schedule.yaml",
+            "agentmaint validate schedule.yaml --no-secrets --json   # in CI",
+        ],
+        exit_codes={0: "the schedule is valid", 2: "it is not: every problem is listed"},
+    )
+    _json_option(validate)
     validate.add_argument(
         "--no-secrets",
         action="store_true",
         help="check secret references (${VAR}, file:/path) for form only; read none (CI lint)",
     )
 
-    plan_cmd = sub.add_parser("plan", help="show what is due now (or --at an instant)")
+    plan_cmd = add_command(
+        sub,
+        "plan",
+        help="show what is due now (or --at an instant)",
+        examples=[
+            "agentmaint plan schedule.yaml",
+            "agentmaint plan schedule.yaml --at 2026-11-23T01:30Z -e production --json",
+        ],
+        exit_codes=EXITS_READ,
+    )
     _selection(plan_cmd)
-    plan_cmd.add_argument("--json", action="store_true", help="machine-readable output")
+    _json_option(plan_cmd)
 
-    windows = sub.add_parser("windows", help="list the next maintenance windows")
-    windows.add_argument("file", type=Path)
+    windows = add_command(
+        sub,
+        "windows",
+        help="list the next maintenance windows",
+        examples=[
+            "agentmaint windows schedule.yaml",
+            "agentmaint windows schedule.yaml -n 10 -e production --json",
+        ],
+        exit_codes=EXITS_READ,
+    )
     windows.add_argument("--count", "-n", type=int, default=5, help="windows per environment")
     windows.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
-    windows.add_argument(
-        "--environment",
-        "-e",
-        action="append",
-        dest="environments",
-        metavar="ENV",
-        help="only this environment (repeatable)",
-    )
-    windows.add_argument("--json", action="store_true", help="machine-readable output")
+    add_environment_option(windows)
+    _json_option(windows)
 
     _add_run(sub)
     add_daemon_parser(sub)
     add_check_parser(sub)
 
-    render = sub.add_parser("render", help="write the inventory and playbook without running")
+    render = add_command(
+        sub,
+        "render",
+        help="write the inventory and playbook without running",
+        examples=[
+            "agentmaint render schedule.yaml --out job/",
+            "agentmaint render schedule.yaml --out job/ --force -e testing",
+            "agentmaint render schedule.yaml --out job-gpu/ --node gpu-node   # a node's slice",
+        ],
+        exit_codes=EXITS_READ,
+    )
     _selection(render)
     render.add_argument("--out", type=Path, required=True, help="directory to write into")
     render.add_argument(
@@ -96,23 +123,34 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _metrics_parser(sub)
 
-    recover = sub.add_parser(
-        "recover", help="record the runs whose controller died (and upgrade the history)"
+    recover = add_command(
+        sub,
+        "recover",
+        help="record the runs whose controller died (and upgrade the history)",
+        examples=["agentmaint recover schedule.yaml", "agentmaint recover schedule.yaml --json"],
+        exit_codes=EXITS_READ,
     )
-    recover.add_argument("file", type=Path)
-    recover.add_argument("--json", action="store_true", help="machine-readable output")
+    _json_option(recover)
 
-    events = sub.add_parser("events", help="parse an ansible-runner artifact directory")
-    events.add_argument("artifact_dir", type=Path)
-    events.add_argument("--json", action="store_true")
+    _add_events(sub)
 
-    notify_test = sub.add_parser(
-        "notify-test", help="send a test message through every notification channel"
+    notify_test = add_command(
+        sub,
+        "notify-test",
+        help="send a test message through every notification channel",
+        examples=["agentmaint notify-test schedule.yaml"],
+        exit_codes=failed("a channel did not deliver (or none is configured)"),
     )
-    notify_test.add_argument("file", type=Path)
-    notify_test.add_argument("--json", action="store_true", help="machine-readable output")
+    _json_option(notify_test)
 
-    demo = sub.add_parser("demo", help="set up the demo fleet and run a full maintenance cycle")
+    demo = add_command(
+        sub,
+        "demo",
+        help="set up the demo fleet and run a full maintenance cycle",
+        examples=["agentmaint demo", "agentmaint demo --dir /tmp/agentmaint-demo --json"],
+        exit_codes=failed("the demo did not go as designed (only its one host fails)"),
+        file=False,
+    )
     demo.add_argument(
         "--dir",
         type=Path,
@@ -122,11 +160,86 @@ def _build_parser() -> argparse.ArgumentParser:
             "demo created (reset each time); anything else is refused"
         ),
     )
-    demo.add_argument("--json", action="store_true")
+    _json_option(demo)
 
     add_cancel_parser(sub)
     add_timer_parser(sub)
+    add_report_parser(sub)
     return _with_log_options(parser, sub.choices.values())
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The parser before its commands: ``--version``, and where the commands go."""
+    parser = _Parser(
+        prog="agentmaint",
+        description="Keep fleets serving AI agents patched, backed up and current.",
+        epilog="Examples:\n"
+        "  agentmaint validate schedule.yaml\n"
+        "  agentmaint plan schedule.yaml\n"
+        "  agentmaint run schedule.yaml\n"
+        "  agentmaint COMMAND --help      (each command's options, examples, exit codes)\n"
+        "\nExit codes:\n"
+        "  0      success\n"
+        "  1      a run, a check or a test message failed\n"
+        "  2      invalid input: schedule file, option or argument\n"
+        "  3      an environment is locked by another run\n"
+        "  128+N  ended by signal N\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
+    return parser, parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=_Parser,
+        metavar="COMMAND",
+        help="what to do (agentmaint COMMAND --help: its options, examples and exit codes)",
+    )
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed version, read only when asked for (importlib.metadata)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from agentmaint import __version__  # noqa: PLC0415 -- on request only
+
+        sys.stdout.write(f"agentmaint {__version__}\n")
+        parser.exit()
+
+
+def _add_events(sub: Any) -> None:
+    events = add_command(
+        sub,
+        "events",
+        help="parse an ansible-runner artifact directory",
+        examples=[
+            "agentmaint events .agentmaint/runs/RUN_ID/artifacts/RUN_ID",
+            "agentmaint events ARTIFACT_DIR --json",
+        ],
+        exit_codes={0: "parsed (a partial directory is said so)", 2: "it cannot be read"},
+        file=False,
+    )
+    events.add_argument(
+        "artifact_dir",
+        type=Path,
+        help="the directory ansible-runner wrote (holding job_events/)",
+    )
+    _json_option(events)
+
+
+def _events_parser() -> argparse.ArgumentParser:
+    """The parser of ``agentmaint events ...`` alone: the same options and messages.
+
+    Building the whole parser imports every command's modules (about 0.3 s); reading a
+    big artifact directory should cost little more than reading its files.
+    """
+    parser, sub = _top_parser()
+    _add_events(sub)
+    return _with_log_options(parser, sub.choices.values())
+
+
+def _json_option(parser: argparse._ActionsContainer, text: str = "machine-readable output") -> None:
+    """``--json``: what the command prints, as JSON (`text` says what it is)."""
+    parser.add_argument("--json", action="store_true", help=text)
 
 
 def _with_log_options(
@@ -146,7 +259,18 @@ def _with_log_options(
 
 def _add_run(sub: Any) -> None:
     """The ``run`` command's arguments."""
-    run_cmd = sub.add_parser("run", help="run what is due and record it")
+    run_cmd = add_command(
+        sub,
+        "run",
+        help="run what is due and record it",
+        examples=[
+            "agentmaint run schedule.yaml",
+            "agentmaint run schedule.yaml --force -e testing -c os --check   # dry run now",
+            "agentmaint run schedule.yaml --failed last        # relaunch on the failed hosts",
+            "agentmaint run schedule.yaml --scheduled          # from a timer, cron or the daemon",
+        ],
+        exit_codes=EXITS_RUN,
+    )
     _selection(run_cmd)
     run_cmd.add_argument(
         "--force",
@@ -181,7 +305,7 @@ def _add_run(sub: Any) -> None:
         help="rerun now, regardless of windows, what failed or was unreachable in that run, "
         "on those hosts only (trigger relaunch)",
     )
-    run_cmd.add_argument("--json", action="store_true", help="print the run record as JSON")
+    _json_option(run_cmd, "print the run record as JSON")
 
 
 class _HistoryCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
@@ -218,11 +342,20 @@ def _add_history(sub: Any) -> None:
     """The ``history`` command: list (the default), import, check and prune."""
     parser_class = sub._parser_class
     sub._parser_class = _HistoryParser
-    history = sub.add_parser(
+    history = add_command(
+        sub,
         "history",
         help="show the maintenance history: history [list] FILE [filters]; "
         "history import FILE ARTIFACT_DIR; history check FILE; "
         "history prune FILE (--older-than DURATION | --keep-last N)",
+        examples=[
+            "agentmaint history schedule.yaml -e production --since 2026-11-01",
+            "agentmaint history import schedule.yaml ARTIFACT_DIR",
+            "agentmaint history check schedule.yaml",
+            "agentmaint history prune schedule.yaml --older-than 90d",
+        ],
+        exit_codes={0: "success", 2: "invalid input, or (check) a damaged history"},
+        file=False,
     )
     sub._parser_class = parser_class
     history.register("action", "history_commands", _HistoryCommands)
@@ -232,80 +365,128 @@ def _add_history(sub: Any) -> None:
         parser_class=_Parser,
         action="history_commands",
         metavar="{list,import,check,prune} | FILE",
+        help="what to do (default: list)",
     )
-    listing = words.add_parser(_HISTORY_LIST, help="the roll-up records, newest first (default)")
-    listing.add_argument("file", type=Path)
-    listing.add_argument("--environment", "-e")
-    listing.add_argument("--component", "-c")
-    listing.add_argument("--server", "-s")
-    listing.add_argument("--since", help="ISO 8601 instant")
-    listing.add_argument("--limit", "-n", type=int, default=None)
+    listing = add_command(
+        words,
+        _HISTORY_LIST,
+        help="the roll-up records, newest first (default)",
+        examples=[
+            "agentmaint history list schedule.yaml -n 20",
+            "agentmaint history schedule.yaml -s web1 -c os --csv > web1.csv",
+        ],
+        exit_codes=EXITS_READ,
+    )
+    listing.add_argument("--environment", "-e", help="only this environment")
+    listing.add_argument("--component", "-c", help="only this component")
+    listing.add_argument("--server", "-s", help="only this host")
+    listing.add_argument("--since", help="only records at or after this ISO 8601 instant")
+    listing.add_argument(
+        "--limit", "-n", type=int, default=None, help="at most N records (the newest)"
+    )
     fmt = listing.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true")
-    fmt.add_argument("--csv", action="store_true")
+    _json_option(fmt)
+    fmt.add_argument("--csv", action="store_true", help="CSV with a header line")
 
-    imported = words.add_parser("import", help="record a run made with ansible-runner directly")
-    imported.add_argument("file", type=Path)
-    imported.add_argument("artifact_dir", type=Path)
+    imported = add_command(
+        words,
+        "import",
+        help="record a run made with ansible-runner directly",
+        examples=["agentmaint history import schedule.yaml /srv/runner/artifacts/RUN_ID"],
+        exit_codes=EXITS_READ,
+    )
+    imported.add_argument(
+        "artifact_dir", type=Path, help="the run's artifact directory (holding job_events/)"
+    )
 
-    check = words.add_parser("check", help="the full integrity check, exit 2 if damaged")
-    check.add_argument("file", type=Path)
-    check.add_argument("--json", action="store_true", help="machine-readable output")
+    check = add_command(
+        words,
+        "check",
+        help="the full integrity check, exit 2 if damaged",
+        examples=["agentmaint history check schedule.yaml --json"],
+        exit_codes={0: "the history is sound", 2: "it is damaged (each problem listed)"},
+    )
+    _json_option(check)
 
-    prune = words.add_parser(
+    prune = add_command(
+        words,
         "prune",
         help="delete old runs with their records and run directories (never a running run)",
+        examples=[
+            "agentmaint history prune schedule.yaml --older-than 90d",
+            "agentmaint history prune schedule.yaml --keep-last 100 --json",
+        ],
+        exit_codes=EXITS_READ,
     )
-    prune.add_argument("file", type=Path)
     keep = prune.add_mutually_exclusive_group(required=True)
     keep.add_argument("--older-than", metavar="DURATION", help="runs started longer ago (30d)")
     keep.add_argument("--keep-last", type=int, metavar="N", help="keep the newest N runs")
-    prune.add_argument("--json", action="store_true", help="machine-readable output")
+    _json_option(prune)
 
 
 def _add_read_commands(sub: Any) -> None:
     """``runs``, ``show`` and ``status``: read the history, never write it."""
-    runs = sub.add_parser("runs", help="the recorded runs, newest first, with host counts")
-    runs.add_argument("file", type=Path)
-    runs.add_argument("--limit", "-n", type=int, default=None)
+    runs = add_command(
+        sub,
+        "runs",
+        help="the recorded runs, newest first, with host counts",
+        examples=[
+            "agentmaint runs schedule.yaml -n 10",
+            "agentmaint runs schedule.yaml --status failed --since 2026-11-01 --json",
+        ],
+        exit_codes=EXITS_READ,
+    )
+    runs.add_argument("--limit", "-n", type=int, default=None, help="at most N runs (the newest)")
     runs.add_argument("--status", help="only runs with this status (successful, failed, ...)")
     runs.add_argument("--since", help="only runs started at or after this ISO 8601 instant")
-    runs.add_argument("--json", action="store_true", help="machine-readable output")
+    _json_option(runs)
 
-    show = sub.add_parser("show", help="one run in full (RUN_ID, or last)")
-    show.add_argument("file", type=Path)
-    show.add_argument("run_id", metavar="RUN_ID|last")
-    show.add_argument("--json", action="store_true", help="the run --json document of the run")
-
-    status = sub.add_parser(
-        "status", help="the fleet: last success, last outcome and next due per host"
+    show = add_command(
+        sub,
+        "show",
+        help="one run in full (RUN_ID, or last)",
+        examples=[
+            "agentmaint show schedule.yaml last",
+            "agentmaint show schedule.yaml RUN_ID --json",
+        ],
+        exit_codes={0: "success (or no run yet, for last)", 2: "no such run, or invalid input"},
     )
-    status.add_argument("file", type=Path)
+    show.add_argument("run_id", metavar="RUN_ID|last", help="a run's id (see runs), or last")
+    _json_option(show, "the run --json document of the run")
+
+    status = add_command(
+        sub,
+        "status",
+        help="the fleet: last success, last outcome and next due per host",
+        examples=[
+            "agentmaint status schedule.yaml",
+            "agentmaint status schedule.yaml --at 2026-12-01T00:00Z --json",
+        ],
+        exit_codes=EXITS_READ,
+    )
     status.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    _json_option(status)
 
 
 def _metrics_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    metrics = sub.add_parser(
+    metrics = add_command(
+        sub,
         "metrics",
         help="print the Prometheus metrics of the history and the plan (what metrics.textfile "
         "holds); reads the history, never writes it",
+        examples=[
+            "agentmaint metrics schedule.yaml",
+            "agentmaint metrics schedule.yaml | promtool check metrics",
+        ],
+        exit_codes=EXITS_READ,
     )
-    metrics.add_argument("file", type=Path)
     metrics.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
 
 
 def _selection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path)
+    """``--at``, ``--environment`` and ``--component``: which plan (FILE comes first)."""
     parser.add_argument("--at", type=str, default="now", help="ISO 8601 instant (default: now)")
-    parser.add_argument(
-        "--environment",
-        "-e",
-        action="append",
-        dest="environments",
-        metavar="ENV",
-        help="only this environment (repeatable)",
-    )
+    add_environment_option(parser)
     parser.add_argument(
         "--component",
         "-c",
@@ -318,7 +499,9 @@ def _selection(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    args = _build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _events_parser() if argv[:1] == ["events"] else _build_parser()
+    args = parser.parse_args(argv)
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     try:
@@ -333,17 +516,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
     """Run the command; agentmaint's errors become lines on stderr (or log records) and codes."""
     try:
-        return _COMMANDS[args.command](args, out)
+        return _command(args.command)(args, out)
     except ScheduleError as exc:
         if getattr(args, "json", False) and args.command == "validate":
             _print_json(
                 {
                     "valid": False,
-                    "problems": [{"path": p.path, "message": p.message} for p in exc.problems],
+                    "problems": [_problem_json(p) for p in exc.problems],
                 }
             )
         elif args.log_format == "json":
-            problems = [str(p) for p in exc.problems]
+            problems = [p.located(exc.source) for p in exc.problems]
             report_error(
                 args,
                 err,
@@ -353,7 +536,7 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         else:
             err.print(f"[bold red]{exc.source}[/]: invalid schedule", highlight=False)
             for problem in exc.problems:
-                err.print(f"  {problem}", markup=False, highlight=False)
+                err.print(f"  {problem.located(exc.source)}", markup=False, highlight=False)
         return EXIT_INVALID
     except LockHeldError as exc:
         report_error(args, err, f"agentmaint: {exc}", environment=exc.environment)
@@ -363,26 +546,45 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
         return EXIT_INVALID
 
 
-_COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {
-    "validate": _validate,
-    "plan": _plan,
-    "windows": _windows,
-    "run": _run,
-    "daemon": daemon_command,
-    "check": check_command,
-    "render": _render,
-    "history": _history,
-    "runs": _runs,
-    "show": _show,
-    "status": _status,
-    "events": _events,
-    "recover": _recover,
-    "metrics": _metrics,
-    "demo": _demo,
-    "notify-test": _notify_test,
-    "timer": timer_command,
-    "cancel": cancel_command,
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    """A problem for ``validate --json``: its line only when the file is YAML."""
+    shown: dict[str, Any] = {"path": problem.path, "message": problem.message}
+    if problem.line is not None:
+        shown["line"] = problem.line
+    return shown
+
+
+# Each command's function, by module: imported when the command runs, so that a command
+# loads only its own modules.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("agentmaint.cli.reading", "_validate"),
+    "plan": ("agentmaint.cli.reading", "_plan"),
+    "windows": ("agentmaint.cli.reading", "_windows"),
+    "run": ("agentmaint.cli.running", "_run"),
+    "daemon": ("agentmaint.cli.daemon", "daemon_command"),
+    "check": ("agentmaint.cli.check", "check_command"),
+    "render": ("agentmaint.cli.render", "_render"),
+    "history": ("agentmaint.cli.history", "_history"),
+    "runs": ("agentmaint.cli.runs", "_runs"),
+    "show": ("agentmaint.cli.runs", "_show"),
+    "status": ("agentmaint.cli.runs", "_status"),
+    "events": ("agentmaint.cli.events", "events_command"),
+    "recover": ("agentmaint.cli.history", "_recover"),
+    "metrics": ("agentmaint.cli.metrics", "_metrics"),
+    "demo": ("agentmaint.cli.tryout", "_demo"),
+    "notify-test": ("agentmaint.cli.tryout", "_notify_test"),
+    "timer": ("agentmaint.cli.timer", "timer_command"),
+    "cancel": ("agentmaint.cli.cancel", "cancel_command"),
+    "report": ("agentmaint.cli.report", "report_command"),
 }
+
+
+def _command(name: str) -> Callable[[argparse.Namespace, Console], int]:
+    module, function = _COMMANDS[name]
+    command: Callable[[argparse.Namespace, Console], int] = getattr(
+        importlib.import_module(module), function
+    )
+    return command
 
 
 def run() -> NoReturn:

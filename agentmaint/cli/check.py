@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from agentmaint.cli.helptext import add_command, add_environment_option, failed
 from agentmaint.cli.options import read_schedule
 from agentmaint.cli.output import EXIT_FAILED, EXIT_OK, _print_json
 from agentmaint.run.preflight import check_hosts
@@ -17,21 +17,19 @@ __all__ = ["add_check_parser", "check_command"]
 
 def add_check_parser(sub: Any) -> None:
     """The ``check`` command's arguments."""
-    check = sub.add_parser(
+    check = add_command(
+        sub,
         "check",
         help="preflight: check every host is ready for its window (reachable, Python, "
         "privileges, backup space, apt/dnf, docker, model root); changes nothing; "
         "exit 1 when any host is not ready",
+        examples=[
+            "agentmaint check schedule.yaml",
+            "agentmaint check schedule.yaml -e production --json",
+        ],
+        exit_codes=failed("a host is not ready (each problem listed)"),
     )
-    check.add_argument("file", type=Path)
-    check.add_argument(
-        "--environment",
-        "-e",
-        action="append",
-        dest="environments",
-        metavar="ENV",
-        help="only this environment (repeatable)",
-    )
+    add_environment_option(check)
     check.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -1,4 +1,4 @@
-"""Rich rendering for the CLI: live run progress, result tables, history tables.
+"""Rich rendering for the CLI: plan, result and history tables (the live view: `live`).
 
 Only the CLI imports this module; the library never prints.
 """
@@ -6,17 +6,14 @@ Only the CLI imports this module; the library never prints.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from types import TracebackType
 
-from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from agentmaint.cli.hostgroups import host_ranges
 from agentmaint.planning.planner import Plan, format_instant
 from agentmaint.records import MaintenanceRecord, Outcome, TaskStatus
-from agentmaint.run.observer import BaseObserver
-from agentmaint.run.results import Progress, RunResult
+from agentmaint.run.results import HostOutcome, RunResult
 
 _STYLE = {
     TaskStatus.OK: "green",
@@ -49,55 +46,11 @@ def plan_table(result: Plan, hosts_per_env: Mapping[str, int]) -> Table:
     return table
 
 
-class LiveProgress(BaseObserver):
-    """A live table of the latest task per (environment, component, host) during a run.
-
-    A `RunObserver`: pass it in ``run_maintenance(..., observers=[progress])``.
-    """
-
-    def __init__(self, console: Console) -> None:
-        """Prepare the display on `console` (shown between __enter__ and __exit__)."""
-        self._rows: dict[tuple[str, str, str], Progress] = {}
-        self._status = "starting"
-        self._live = Live(self._table(), console=console, refresh_per_second=8, transient=True)
-
-    def __enter__(self) -> LiveProgress:
-        """Start showing progress."""
-        self._live.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop showing progress."""
-        self._live.__exit__(kind, value, traceback)
-
-    def task_finished(self, progress: Progress) -> None:
-        """Record one finished task and refresh."""
-        self._rows[(progress.environment, progress.component, progress.result.host)] = progress
-        self._live.update(self._table())
-
-    def status_changed(self, status: str) -> None:
-        """Show ansible-runner's status in the title."""
-        self._status = status
-        self._live.update(self._table())
-
-    def _table(self) -> Table:
-        table = Table(title=f"Run: {self._status}", title_justify="left")
-        for column in ("Environment", "Component", "Host", "Action", "Status"):
-            table.add_column(column)
-        for (env, component, host), progress in sorted(self._rows.items()):
-            status = progress.result.status
-            action = progress.action.value if progress.action else progress.result.task
-            table.add_row(env, component, host, action, f"[{_STYLE[status]}]{status.value}[/]")
-        return table
-
-
 def result_table(result: RunResult, width: int | None = None) -> Table:
     """The outcome per (environment, component, host), with each action's status.
+
+    Hosts with the same outcome, actions and error share one row (``app-01..app-38`` over
+    ``(38 hosts)``): a run on 40 hosts reads in a few rows.
 
     Component, host, outcome and each action stay whole at any width down to 80
     columns (one action per line); the environment and the error wrap instead.
@@ -107,32 +60,36 @@ def result_table(result: RunResult, width: int | None = None) -> Table:
     if run is not None and run.check_mode:
         title += " [bold](check mode: a dry run, no host was changed)[/]"
     rows = []
-    for outcome in result.outcomes:
+    for group in _grouped(result.outcomes):
+        outcome = group[0]
         actions = "\n".join(
             f"{action.value}:[{_OUTCOME_STYLE[status]}]{status.value}[/]"
             for action, status in outcome.actions.items()
         )
         style = _OUTCOME_STYLE[outcome.status]
         attention = "\n[bold red reverse]needs attention[/]" if outcome.needs_attention else ""
+        hosts = host_ranges(o.host for o in group)
+        if len(group) > 1:
+            hosts.append(f"({len(group)} hosts)")
         rows.append(
             (
                 outcome.environment,
                 outcome.component,
-                outcome.host,
+                "\n".join(hosts),
                 f"[{style}]{outcome.status.value}[/]{attention}",
                 actions,
                 outcome.error or "",
             )
         )
-    return _table(
+    return fitted_table(
         title,
         (
-            ("Environment", _FOLD, 4),
-            ("Component", _WHOLE, 0),
-            ("Host", _WHOLE, 0),
-            ("Outcome", _WHOLE, 0),
-            ("Actions", _WHOLE, 0),
-            ("Error", _FOLD, 8),
+            ("Environment", FOLD, 4),
+            ("Component", WHOLE, 0),
+            ("Host", WHOLE, 0),
+            ("Outcome", WHOLE, 0),
+            ("Actions", WHOLE, 0),
+            ("Error", FOLD, 8),
         ),
         rows,
         width,
@@ -143,12 +100,17 @@ def history_table(records: Iterable[MaintenanceRecord], width: int | None = None
     """Roll-up records, as given (newest first).
 
     Server, component, action and status stay whole down to 80 columns; the time (date
-    over time of day), the environment and the error wrap instead.
+    over time of day), the environment and the error wrap instead. Records of one day
+    say the date once, in the title, and only the time of day in each row.
     """
+    records = list(records)
+    days = {record.timestamp.date() for record in records}
+    one_day = len(days) == 1
+    title = f"History of {next(iter(days))}" if one_day else "History"
     rows = [
         (
             record.environment,
-            f"{record.timestamp:%Y-%m-%d %H:%M:%S}",
+            f"{record.timestamp:%H:%M:%S}" if one_day else f"{record.timestamp:%Y-%m-%d %H:%M:%S}",
             record.server,
             record.component,
             record.action.value,
@@ -157,35 +119,50 @@ def history_table(records: Iterable[MaintenanceRecord], width: int | None = None
         )
         for record in records
     ]
-    return _table(
-        "History",
+    return fitted_table(
+        title,
         (
-            ("Environment", _FOLD, 4),
-            ("Time (UTC)", _FOLD, 10),
-            ("Server", _WHOLE, 0),
-            ("Component", _WHOLE, 0),
-            ("Action", _WHOLE, 0),
-            ("Status", _WHOLE, 0),
-            ("Error", _FOLD, 8),
+            ("Environment", FOLD, 4),
+            ("Time (UTC)", FOLD, 8 if one_day else 10),
+            ("Server", WHOLE, 0),
+            ("Component", WHOLE, 0),
+            ("Action", WHOLE, 0),
+            ("Status", WHOLE, 0),
+            ("Error", FOLD, 8),
         ),
         rows,
         width,
     )
 
 
+def _grouped(outcomes: Iterable[HostOutcome]) -> list[list[HostOutcome]]:
+    """Outcomes that differ only by host, together, in the order they first appear."""
+    groups: dict[tuple[object, ...], list[HostOutcome]] = {}
+    for outcome in outcomes:
+        key = (
+            outcome.environment,
+            outcome.component,
+            outcome.status,
+            tuple(outcome.actions.items()),
+            outcome.error,
+        )
+        groups.setdefault(key, []).append(outcome)
+    return list(groups.values())
+
+
 #: A column whose cells are never cut (its narrowest width is its widest line).
-_WHOLE = True
+WHOLE = True
 #: A column that wraps (at words, then anywhere) when the terminal is narrow.
-_FOLD = False
+FOLD = False
 
 
-def _table(
+def fitted_table(
     title: str,
     columns: Sequence[tuple[str, bool, int]],
     rows: Sequence[tuple[str, ...]],
     width: int | None = None,
 ) -> Table:
-    """A table whose `_WHOLE` columns keep every line of every cell whole.
+    """A table whose `WHOLE` columns keep every line of every cell whole.
 
     Each column is (header, whole, narrowest width); rich then narrows only the other
     columns, which wrap rather than end in an ellipsis. A first ``Environment`` column

@@ -1,4 +1,4 @@
-"""The commands on recorded runs: ``history`` (``import``, ``check``), ``events``, ``recover``."""
+"""The commands on recorded runs: ``history`` (``import``, ``check``, ``prune``), ``recover``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from agentmaint.ansible.events import read_artifact_dir
 from agentmaint.cli.console import history_table
 from agentmaint.cli.options import (
     _duration_option,
@@ -20,10 +17,11 @@ from agentmaint.cli.options import (
     read_schedule,
 )
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_json, _print_partial
+from agentmaint.config.schedule import Schedule
 from agentmaint.errors import MissingHistoryError, UsageError
 from agentmaint.history.db import check_database, check_sqlite_file, is_sqlite_file
 from agentmaint.history.store import HistoryStore, open_history, records_to_json, write_records_csv
-from agentmaint.records import HostCounts, RunStatus
+from agentmaint.records import RunStatus
 from agentmaint.run.importer import import_run, read_import
 from agentmaint.run.recorder import remove_run_directory
 from agentmaint.run.recovery import recover_history
@@ -55,9 +53,25 @@ def _history(args: argparse.Namespace, out: Console) -> int:
         sys.stdout.write(records_to_json(records) + "\n")
     elif args.csv:
         write_records_csv(records, sys.stdout)
+    elif not records:
+        out.print(_no_records(schedule, args), markup=False, highlight=False)
     else:
         out.print(history_table(records, out.width))
     return EXIT_OK
+
+
+def _no_records(schedule: Schedule, args: argparse.Namespace) -> str:
+    """What an empty listing says instead of an empty table: why nothing is shown."""
+    hosts = {h for env in schedule.environments.values() for h in env.host_names}
+    if args.server is not None and args.server not in hosts:
+        return f"{args.server}: no such host in the schedule, and no history for it"
+    if args.environment is not None and args.environment not in schedule.environments:
+        return f"{args.environment}: no such environment in the schedule, and no history for it"
+    if args.component is not None and args.component not in schedule.components:
+        return f"{args.component}: no such component in the schedule, and no history for it"
+    if args.server or args.environment or args.component or args.since:
+        return "No record matches"
+    return "No history yet"
 
 
 def _history_prune(args: argparse.Namespace, out: Console) -> int:
@@ -142,32 +156,6 @@ def _history_check(file: Path, out: Console, *, as_json: bool) -> int:
             highlight=False,
         )
     return code
-
-
-def _events(args: argparse.Namespace, out: Console) -> int:
-    parsed = read_artifact_dir(args.artifact_dir)
-    if args.json:
-        _print_json(parsed.to_dict())
-        return EXIT_OK
-    table = Table(title=f"Tasks ({parsed.status.value})", title_justify="left")
-    for column in ("Host", "Play", "Task", "Status", "Message"):
-        table.add_column(column, overflow="fold")
-    for result in parsed.results:
-        table.add_row(
-            result.host, result.play, result.task, result.status.value, result.message or ""
-        )
-    out.print(table)
-    counts = Table(title="Per host", title_justify="left")
-    counts.add_column("Host")
-    for key in HostCounts().to_dict():
-        counts.add_column(key)
-    for host, host_counts in parsed.counts.items():
-        counts.add_row(host, *(str(v) for v in host_counts.to_dict().values()))
-    out.print(counts)
-    _print_partial(parsed, out)
-    if parsed.error:
-        out.print(f"[red]{escape(parsed.error)}[/]", markup=True, highlight=False)
-    return EXIT_OK
 
 
 def _recover(args: argparse.Namespace, out: Console) -> int:

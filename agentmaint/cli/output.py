@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.markup import escape
 
-from agentmaint.ansible.events import ParsedRun
-from agentmaint.cli.console import plan_table
-from agentmaint.config.schedule import Schedule
-from agentmaint.history.delivery import Delivery
-from agentmaint.planning.planner import Plan
+if TYPE_CHECKING:
+    # Types only: `agentmaint events` imports this module, and should not pay for the
+    # schedule, planner and history modules (nor rich's tables) to print its JSON.
+    from rich.console import Console
+
+    from agentmaint.ansible.events import ParsedRun
+    from agentmaint.config.schedule import Schedule
+    from agentmaint.history.delivery import Delivery
+    from agentmaint.planning.planner import Plan
 
 __all__ = ["EXIT_FAILED", "EXIT_INVALID", "EXIT_LOCKED", "EXIT_OK"]
 
@@ -30,10 +33,80 @@ EXIT_LOCKED = 3
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """Print ``json.dumps(data, indent=2)`` and a line break, in one write as ever.
+
+    The same text, made faster: ``indent`` makes ``json`` use its pure-Python encoder (about
+    0.9 s for the 40,000 task results of a 100,000-event ``agentmaint events --json``), so
+    lists of flat objects (task results, records) go through its C encoder instead. One
+    write, not one per chunk: a reader that stops early (``| head``) ends the output as it
+    always did, without a broken-pipe error.
+    """
+    sys.stdout.write("".join(_indented(data, 0)) + "\n")
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_FLAT_ENCODERS: dict[int, json.JSONEncoder] = {}
+
+
+def _indented(value: Any, level: int) -> Iterator[str]:
+    """The text of ``json.dumps(value, indent=2)`` nested `level` deep, in chunks."""
+    indent = "\n" + "  " * level
+    if type(value) is dict and value and all(type(key) is str for key in value):
+        inner = indent + "  "
+        separator = "{" + inner
+        for key, item in value.items():
+            yield separator + json.dumps(key) + ": "
+            yield from _indented(item, level + 1)
+            separator = "," + inner
+        yield indent + "}"
+    elif type(value) is list and value and all(_is_flat(item) for item in value):
+        yield _flat_objects(value, level)
+    elif type(value) is list and value:
+        inner = indent + "  "
+        separator = "[" + inner
+        for item in value:
+            yield separator
+            yield from _indented(item, level + 1)
+            separator = "," + inner
+        yield indent + "]"
+    else:  # a scalar, an empty container or unusual keys: json's own text, re-indented
+        # (JSON strings escape newlines: every newline in the text is indentation)
+        yield json.dumps(value, indent=2).replace("\n", indent)
+
+
+def _is_flat(item: Any) -> bool:
+    """A non-empty object with text keys and scalar values only."""
+    return (
+        type(item) is dict
+        and bool(item)
+        and set(map(type, item)) == {str}
+        and set(map(type, item.values())) <= _SCALARS
+    )
+
+
+def _flat_objects(items: list[dict[str, Any]], level: int) -> str:
+    """``json.dumps(items, indent=2)`` nested `level` deep, for a list of flat objects.
+
+    The C encoder takes any separators (not an indent): with the members' line break and
+    indentation as its item separator, only the objects' braces need their own lines. In
+    its text, every line break is a separator (strings escape theirs), and one between two
+    objects is the only one that follows a ``}``: flat objects end their members with a
+    value, never a brace.
+    """
+    outer = "\n" + "  " * level
+    item = outer + "  "
+    member = item + "  "
+    encoder = _FLAT_ENCODERS.get(level)
+    if encoder is None:
+        encoder = _FLAT_ENCODERS[level] = json.JSONEncoder(separators=("," + member, ": "))
+    text = encoder.encode(items)  # [{...},<member>{...}]
+    body = text[2:-2].replace("}," + member + "{", item + "}," + item + "{" + member)
+    return "[" + item + "{" + member + body + item + "}" + outer + "]"
 
 
 def _print_plan(result: Plan, schedule: Schedule, out: Console) -> None:
+    from agentmaint.cli.console import plan_table  # noqa: PLC0415 -- see the imports
+
     sizes = {name: len(env.hosts) for name, env in schedule.environments.items()}
     out.print(plan_table(result, sizes))
     out.print(f"{len(result.due)} due, {len(result.not_due)} not due", highlight=False)

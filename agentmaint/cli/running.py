@@ -11,7 +11,8 @@ from typing import Any
 
 from rich.console import Console
 
-from agentmaint.cli.console import LiveProgress, result_table
+from agentmaint.cli.console import result_table
+from agentmaint.cli.live import LiveProgress
 from agentmaint.cli.logs import report_error
 from agentmaint.cli.metrics import _write_metrics_quietly
 from agentmaint.cli.options import _duration_option, parse_instant
@@ -27,7 +28,7 @@ from agentmaint.config.schedule import Schedule
 from agentmaint.errors import LockHeldError, LockWaitCanceledError
 from agentmaint.history.store import open_history
 from agentmaint.maintenance import run_maintenance
-from agentmaint.records import RunRecord
+from agentmaint.records import Action, RunRecord
 from agentmaint.run.relaunch import find_run
 from agentmaint.run.results import RunResult, Unrecorded
 
@@ -136,9 +137,19 @@ def _run_with_display(
     with _cancel_on_signals() as (cancel, received), _signal_noted(received):
         if as_json or not out.is_terminal:
             return run_maintenance(schedule, cancel=cancel, **options), received
-        with LiveProgress(out) as progress:
+        with _live_view(schedule, out) as progress:
             result = run_maintenance(schedule, cancel=cancel, observers=[progress], **options)
         return result, received
+
+
+def _live_view(schedule: Schedule, out: Console) -> LiveProgress:
+    """The live view, told which step ends each component and each environment's batches."""
+    final = {
+        name: Action.HEALTHCHECK if component.healthcheck is not None else Action.UPDATE
+        for name, component in schedule.components.items()
+    }
+    serial = {name: env.rollout.serial for name, env in schedule.environments.items()}
+    return LiveProgress(out, final_actions=final, serial=serial)
 
 
 @contextlib.contextmanager

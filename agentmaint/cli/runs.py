@@ -10,20 +10,17 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
-from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agentmaint.cli.console import result_table
+from agentmaint.cli.console import FOLD, WHOLE, fitted_table, result_table
 from agentmaint.cli.options import _history_reader, parse_instant, read_schedule
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_deliveries, _print_json
 from agentmaint.errors import UsageError
 from agentmaint.history.store import HistoryStore
-from agentmaint.history.summary import LastAttempt
-from agentmaint.planning.planner import plan
-from agentmaint.planning.status import next_due
 from agentmaint.records import RunStatus
+from agentmaint.report.fleet import fleet_status
 from agentmaint.run.stored import (
     RunSummary,
     last_run_id,
@@ -50,7 +47,7 @@ def _runs(args: argparse.Namespace, out: Console) -> int:
     elif not summaries:
         out.print(_NO_HISTORY if status is None and since is None else "No run matches")
     else:
-        out.print(runs_table(summaries))
+        out.print(runs_table(summaries, out.width))
     return EXIT_OK
 
 
@@ -64,42 +61,59 @@ def _run_status(text: str | None) -> RunStatus | None:
         raise UsageError(f"--status: {text!r} is not a run status ({known})") from None
 
 
-def runs_table(summaries: list[RunSummary]) -> Table:
-    """The run list: id, trigger, start, duration, status, host counts, message."""
-    # Run ids and statuses stay whole at 80 columns: the light box leaves room; the
-    # other columns fold.
-    table = Table(
-        title="Runs",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        caption="Hosts: ok/failed/unreachable/skipped/rolled back",
-        caption_justify="left",
-    )
-    table.add_column("Run", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Trigger", overflow="fold")
-    table.add_column("Started UTC", overflow="fold")
-    table.add_column("Took", overflow="fold")
-    table.add_column("Hosts", overflow="fold")
-    table.add_column("Message", overflow="fold")
+def runs_table(summaries: list[RunSummary], width: int | None = None) -> Table:
+    """The run list: id and status, trigger, start, duration, hosts by outcome, message.
+
+    Run ids, statuses, triggers and host counts stay whole at 80 columns (stacked in
+    pairs when they cannot sit side by side); the start, duration and message wrap. The
+    host counts are named (``3 ok``, ``1 failed``): no legend to look up.
+    """
+    rows = []
     for summary in summaries:
         run, hosts = summary.run, summary.hosts
-        trigger = summary.trigger + (" (force)" if summary.forced else "")
+        trigger = [summary.trigger]
+        if summary.forced:
+            trigger.append("(force)")
         if run.check_mode:
-            trigger += " (check)"
+            trigger.append("(check)")
         took = "" if summary.duration_s is None else _age(timedelta(seconds=summary.duration_s))
-        table.add_row(
-            run.id,
-            run.status.value,
-            trigger,
-            f"{run.started.astimezone(UTC):%m-%d %H:%M}",
-            took,
-            f"{hosts.success}/{hosts.failed}/{hosts.unreachable}/{hosts.skipped}/"
-            f"{hosts.rolled_back}",
-            escape(run.message or ""),
+        counts = [
+            f"{count} {name}"
+            for count, name in (
+                (hosts.success, "ok"),
+                (hosts.failed, "failed"),
+                (hosts.unreachable, "unreachable"),
+                (hosts.skipped, "skipped"),
+                (hosts.rolled_back, "rolled back"),
+                (hosts.needs_attention, "need attention"),
+            )
+            if count
+        ]
+        rows.append(
+            (
+                run.id,
+                run.status.value,
+                escape("\n".join(trigger)),
+                f"{run.started.astimezone(UTC):%m-%d %H:%M}",
+                took,
+                "\n".join(counts) or "-",
+                escape(run.message or ""),
+            )
         )
-    return table
+    return fitted_table(
+        "Runs (times UTC)",
+        (
+            ("Run", WHOLE, 0),
+            ("Status", WHOLE, 0),
+            ("Trigger", WHOLE, 0),
+            ("Started", FOLD, 7),
+            ("Took", FOLD, 4),
+            ("Hosts", WHOLE, 0),
+            ("Message", FOLD, 7),
+        ),
+        rows,
+        width,
+    )
 
 
 def _show(args: argparse.Namespace, out: Console) -> int:
@@ -132,7 +146,7 @@ def _show(args: argparse.Namespace, out: Console) -> int:
         out.print(f"message: {run.message}", markup=False, highlight=False)
     out.print(f"artifacts: {run.artifact_dir or '-'}", markup=False, highlight=False)
     if result.outcomes:
-        out.print(result_table(result))
+        out.print(result_table(result, out.width))
     elif run.check_mode:
         out.print("check mode: a dry run; the history keeps no outcomes for it")
     else:
@@ -156,63 +170,16 @@ def _show(args: argparse.Namespace, out: Console) -> int:
 def _status(args: argparse.Namespace, out: Console) -> int:
     schedule = read_schedule(args.file, history=True)
     at = parse_instant(args.at)
-    servers = {h for env in schedule.environments.values() for h in env.host_names}
     with _history_reader(schedule) as history:
-        attempts: dict[tuple[str, str], LastAttempt] = {}
-        if isinstance(history, HistoryStore):
-            attempts = dict(history.summary(servers, list(schedule.components)).attempts)
-        decisions = plan(schedule, history, at).decisions
-        due = next_due(schedule, history, at)
-    reasons: dict[tuple[str, str, str], str] = {}
-    for decision in decisions:
-        for host in schedule.environments[decision.environment].host_names:
-            reasons[(decision.environment, decision.component, host)] = decision.reason
-        for host_decision in decision.hosts:
-            reasons[(decision.environment, decision.component, host_decision.host)] = (
-                host_decision.reason
-            )
-    rows: list[dict[str, object]] = []
-    for env in schedule.environments.values():
-        for component in schedule.components:
-            for host in env.host_names:
-                attempt = attempts.get((host, component))
-                key = (env.name, component, host)
-                when = due.get(key)
-                rows.append(
-                    {
-                        "environment": env.name,
-                        "component": component,
-                        "host": host,
-                        "last_success": _iso(attempt.last_success if attempt else None),
-                        "last_outcome": _outcome(attempt),
-                        "next_due": _iso(when),
-                        "due_now": when is not None and when <= at,
-                        "reason": reasons.get(key, ""),
-                        "needs_attention": bool(attempt and attempt.needs_attention),
-                    }
-                )
+        fleet = fleet_status(schedule, history, at)
+    rows = [row.to_dict() for row in fleet.rows]
     if args.json:
         _print_json({"at": at.astimezone(UTC).isoformat(), "hosts": rows})
         return EXIT_OK
-    if not attempts:
+    if not fleet.recorded:
         out.print(f"{_NO_HISTORY}: every host is due at its first window", highlight=False)
-    out.print(status_table(rows, at))
+    out.print(status_table(rows, at, out.width))
     return EXIT_OK
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def _outcome(attempt: LastAttempt | None) -> str:
-    """never, success, failed, rolled_back or unreachable: how the latest attempt ended."""
-    if attempt is None:
-        return "never"
-    if not attempt.failed:
-        return "success"
-    if attempt.unreachable:
-        return "unreachable"
-    return "rolled_back" if attempt.rolled_back else "failed"
 
 
 def _age(span: timedelta) -> str:
@@ -226,41 +193,51 @@ def _age(span: timedelta) -> str:
     return f"{seconds // 86400}d"
 
 
-def status_table(rows: list[dict[str, object]], at: datetime) -> Table:
-    """The fleet matrix: one row per environment, component and host."""
-    table = Table(
-        title=f"Fleet at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    for column in ("Env", "Component", "Host", "Last"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("Success (age)", overflow="fold")
-    table.add_column("Next due (UTC)", overflow="fold")
-    table.add_column("Reason", overflow="fold")
+def status_table(rows: list[dict[str, object]], at: datetime, width: int | None = None) -> Table:
+    """The fleet matrix: one row per environment, component and host.
+
+    Component, host and last outcome stay whole at 80 columns (stacked in pairs when
+    they cannot sit side by side); the last success over the next due instant, and the
+    planner's reason, wrap.
+    """
+    cells = []
     for row in rows:
         success = row["last_success"]
-        age = ""
+        when = "never"
         if isinstance(success, str):
             moment = datetime.fromisoformat(success)
-            age = f"{moment:%m-%d %H:%M} ({_age(at - moment)})"
+            when = f"{moment:%Y-%m-%d %H:%M}\n({_age(at - moment)} ago)"
         due = row["next_due"]
-        due_text = "now" if row["due_now"] else ""
-        if isinstance(due, str) and not row["due_now"]:
-            due_text = f"{datetime.fromisoformat(due):%Y-%m-%d %H:%M}"
-        elif due is None:
-            due_text = "-"
-        last = str(row["last_outcome"])
+        if row["due_now"]:
+            when += "\ndue now"
+        elif isinstance(due, str):
+            moment = datetime.fromisoformat(due)
+            when += f"\nnext in {_age(moment - at)}:\n{moment:%Y-%m-%d %H:%M}"
+        else:
+            when += "\nnot due"
+        last = str(row["last_outcome"]).replace("_", " ")
         if row["needs_attention"]:
-            last += " [bold red]NEEDS ATTENTION[/]"
-        table.add_row(
-            str(row["environment"]),
-            str(row["component"]),
-            str(row["host"]),
-            last,
-            age,
-            due_text,
-            escape(str(row["reason"])),
+            last += "\n[bold red]needs[/]\n[bold red]attention[/]"
+        cells.append(
+            (
+                escape(str(row["environment"])),
+                escape(str(row["component"])),
+                escape(str(row["host"])),
+                last,
+                when,
+                escape(str(row["reason"])),
+            )
         )
-    return table
+    return fitted_table(
+        f"Fleet at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+        (
+            ("Environment", FOLD, 4),
+            ("Component", WHOLE, 0),
+            ("Host", WHOLE, 0),
+            ("Last", WHOLE, 0),
+            ("Success / Next", FOLD, 16),
+            ("Reason", FOLD, 7),
+        ),
+        cells,
+        width,
+    )

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from agentmaint.cli.helptext import EXITS_READ, add_command
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_json
 from agentmaint.config.durations import format_duration, parse_duration
 from agentmaint.config.parse import load_schedule
@@ -36,16 +38,31 @@ from agentmaint.timer.units import EnvironmentCalendar, TimerUnits, render_units
 
 __all__ = ["add_timer_parser", "timer_command"]
 
+_EXITS: Mapping[int | str, str] = {
+    0: "success",
+    2: "invalid input, or systemd is not running here (install, remove)",
+}
+
 
 def add_timer_parser(sub: Any) -> None:
     """Add ``timer`` and its subcommands to the top-level subparsers `sub`."""
-    timer = sub.add_parser(
-        "timer", help="run on a schedule: systemd timer units (or a crontab) for a schedule file"
+    timer = add_command(
+        sub,
+        "timer",
+        help="run on a schedule: systemd timer units (or a crontab) for a schedule file",
+        examples=[
+            "agentmaint timer render schedule.yaml --out units/",
+            "sudo agentmaint timer install schedule.yaml --poll 15m",
+            "agentmaint timer status schedule.yaml",
+        ],
+        exit_codes=_EXITS,
+        file=False,
     )
-    commands = timer.add_subparsers(dest="timer_command", required=True)
+    commands = timer.add_subparsers(
+        dest="timer_command", required=True, metavar="COMMAND", help="what to do"
+    )
 
     def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("file", type=Path)
         parser.add_argument(
             "--name", help="units agentmaint-NAME.service/.timer (default: the file's stem)"
         )
@@ -62,7 +79,16 @@ def add_timer_parser(sub: Any) -> None:
             help="RandomizedDelaySec (with FixedRandomDelay=true): spread hosts over DURATION",
         )
 
-    render = commands.add_parser("render", help="write the units (or --cron: crontab lines)")
+    render = add_command(
+        commands,
+        "render",
+        help="write the units (or --cron: crontab lines)",
+        examples=[
+            "agentmaint timer render schedule.yaml --out units/",
+            "agentmaint timer render schedule.yaml --cron >> /etc/cron.d/agentmaint",
+        ],
+        exit_codes=_EXITS,
+    )
     common(render)
     calendar_options(render)
     render.add_argument("--out", type=Path, help="directory to write into")
@@ -70,17 +96,31 @@ def add_timer_parser(sub: Any) -> None:
         "--cron", action="store_true", help="crontab lines for hosts without systemd"
     )
 
-    install_cmd = commands.add_parser(
-        "install", help="install and enable the timer (where systemd runs)"
+    install_cmd = add_command(
+        commands,
+        "install",
+        help="install and enable the timer (where systemd runs)",
+        examples=["sudo agentmaint timer install schedule.yaml --poll 15m --jitter 5m"],
+        exit_codes=_EXITS,
     )
     common(install_cmd)
     calendar_options(install_cmd)
 
-    remove = commands.add_parser("remove", help="disable and delete the units agentmaint wrote")
+    remove = add_command(
+        commands,
+        "remove",
+        help="disable and delete the units agentmaint wrote",
+        examples=["sudo agentmaint timer remove schedule.yaml"],
+        exit_codes=_EXITS,
+    )
     common(remove)
 
-    status = commands.add_parser(
-        "status", help="next window starts next to the timer's next elapses; installed?"
+    status = add_command(
+        commands,
+        "status",
+        help="next window starts next to the timer's next elapses; installed?",
+        examples=["agentmaint timer status schedule.yaml -n 3 --json"],
+        exit_codes=EXITS_READ,
     )
     common(status)
     status.add_argument("--count", "-n", type=int, default=5, help="starts per environment")

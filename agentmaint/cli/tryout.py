@@ -49,6 +49,7 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
             f"{FAILING_HOST} was meant to fail: its health check rejects the new configuration, "
             "which was rolled back from the backup; its model update was not attempted.",
             highlight=False,
+            soft_wrap=False,  # prose: wrapped at the terminal's width, at words
         )
         out.print(
             f"next: agentmaint plan {schedule_file} (the updated hosts are no longer due)",

@@ -9,19 +9,23 @@ loader:
 * reports duplicate keys and non-string keys by their path instead of silently
   keeping the last value;
 * bounds the document: file size, nesting depth, and the number of nodes after
-  alias expansion (a "billion laughs" document is refused before anything walks it).
+  alias expansion (a "billion laughs" document is refused before anything walks it);
+* records the line of each setting (`SourceLines`) so that problems name it:
+  ``schedule.yaml:14: environments.production.hosts[2]: ...``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from agentmaint.config.lines import SourceLines
 from agentmaint.errors import Problem, ScheduleError, format_path
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -60,8 +64,22 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    """A parsed schedule document and where each of its settings is in the file."""
+
+    data: Any
+    #: Empty for JSON (its problems keep their ``path: message`` form).
+    lines: SourceLines = field(default_factory=SourceLines)
+
+
 def load_file(path: Path) -> Any:
     """Read and parse a schedule file; raise `ScheduleError` with every problem found."""
+    return read_document(path).data
+
+
+def read_document(path: Path) -> LoadedDocument:
+    """Read and parse a schedule file with its line map; raise `ScheduleError` if unreadable."""
     source = str(path)
     try:
         with path.open("rb") as handle:
@@ -70,11 +88,16 @@ def load_file(path: Path) -> Any:
         raise ScheduleError(
             source, [Problem("", f"cannot read the file: {exc.strerror}")]
         ) from None
-    return load_bytes(raw, source, json_syntax=path.suffix.lower() == ".json")
+    return parse_document(raw, source, json_syntax=path.suffix.lower() == ".json")
 
 
 def load_bytes(raw: bytes, source: str, *, json_syntax: bool = False) -> Any:
     """Parse a schedule document from bytes (YAML, or JSON when `json_syntax`)."""
+    return parse_document(raw, source, json_syntax=json_syntax).data
+
+
+def parse_document(raw: bytes, source: str, *, json_syntax: bool = False) -> LoadedDocument:
+    """Parse a schedule document from bytes, with its line map when it is YAML."""
     if len(raw) > MAX_BYTES:
         raise ScheduleError(
             source, [Problem("", f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB")]
@@ -89,7 +112,9 @@ def load_bytes(raw: bytes, source: str, *, json_syntax: bool = False) -> Any:
         raise ScheduleError(source, [Problem("", "not a text file (contains NUL bytes)")])
     if not text.strip():
         raise ScheduleError(source, [Problem("", "the file is empty")])
-    return _load_json(text, source) if json_syntax else _load_yaml(text, source)
+    if json_syntax:
+        return LoadedDocument(_load_json(text, source))
+    return _load_yaml(text, source)
 
 
 def _load_json(text: str, source: str) -> Any:
@@ -117,7 +142,7 @@ def _load_json(text: str, source: str) -> Any:
     return data
 
 
-def _load_yaml(text: str, source: str) -> Any:
+def _load_yaml(text: str, source: str) -> LoadedDocument:
     loader: _Loader | None = None
     try:
         loader = _Loader(text)
@@ -125,10 +150,12 @@ def _load_yaml(text: str, source: str) -> Any:
         if node is None:
             raise ScheduleError(source, [Problem("", "the file is empty")])
         problems: list[Problem] = []
-        _Checker(problems).check(node)
+        checker = _Checker(problems)
+        checker.check(node)
+        lines = SourceLines(checker.lines)
         if problems:
-            raise ScheduleError(source, problems)
-        return loader.construct_document(node)
+            raise ScheduleError(source, lines.locate(problems))
+        return LoadedDocument(loader.construct_document(node), lines)
     except yaml.MarkedYAMLError as exc:
         raise ScheduleError(source, [Problem("", _yaml_message(exc))]) from None
     except yaml.YAMLError as exc:
@@ -148,15 +175,21 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
 
 
 class _Checker:
-    """Walks the composed node graph once, memoising shared (aliased) nodes."""
+    """Walks the composed node graph once, memoising shared (aliased) nodes.
+
+    On the way it records the line of every key and list item by its path (`lines`);
+    the paths are built one step at a time, since formatting each from its parts
+    again would cost as much as the walk.
+    """
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         self.sizes: dict[int, int] = {}
         self.active: set[int] = set()
+        self.lines: dict[str, int] = {}
 
     def check(self, root: Node) -> None:
-        total = self._size(root, [], 0)
+        total = self._size(root, "", 0)
         if total > MAX_NODES:
             self.problems.append(
                 Problem(
@@ -166,23 +199,23 @@ class _Checker:
                 )
             )
 
-    def _size(self, node: Node, path: list[str | int], depth: int) -> int:
+    def _size(self, node: Node, path: str, depth: int) -> int:
         key = id(node)
         if key in self.sizes:
             return self.sizes[key]
         if key in self.active:
-            self.problems.append(Problem(format_path(path), "recursive alias"))
+            self.problems.append(Problem(path, "recursive alias"))
             return 1
         if depth > MAX_DEPTH:
-            self.problems.append(
-                Problem(format_path(path), f"nested deeper than {MAX_DEPTH} levels")
-            )
+            self.problems.append(Problem(path, f"nested deeper than {MAX_DEPTH} levels"))
             return 1
         self.active.add(key)
         size = 1
         if isinstance(node, SequenceNode):
             for index, child in enumerate(node.value):
-                size += self._size(child, [*path, index], depth + 1)
+                item = f"{path}[{index}]"
+                self.lines[item] = child.start_mark.line + 1
+                size += self._size(child, item, depth + 1)
                 if size > MAX_NODES:
                     break
         elif isinstance(node, MappingNode):
@@ -191,34 +224,39 @@ class _Checker:
         self.sizes[key] = size
         return size
 
-    def _mapping(self, node: MappingNode, path: list[str | int], depth: int) -> int:
+    def _mapping(self, node: MappingNode, path: str, depth: int) -> int:
         size = 0
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 size += self._size(value_node, path, depth + 1)
                 continue
+            line = key_node.start_mark.line + 1
             if not isinstance(key_node, ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                 shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
                 self.problems.append(
                     Problem(
-                        format_path(path),
-                        f"key {shown!r} at line {key_node.start_mark.line + 1} is not a string "
-                        "(quote it)",
+                        path,
+                        f"key {shown!r} at line {line} is not a string (quote it)",
+                        line=line,
                     )
                 )
                 continue
             name = str(key_node.value)
-            line = key_node.start_mark.line + 1
+            step = format_path([name])
+            where = f"{path}.{step}" if path and step[0] != "[" else path + step
             if name in seen:
                 self.problems.append(
                     Problem(
-                        format_path([*path, name]),
+                        where,
                         f"duplicate key at line {line} (first defined at line {seen[name]})",
+                        line=line,
                     )
                 )
             seen.setdefault(name, line)
-            size += self._size(value_node, [*path, name], depth + 1)
+            # A key's line, not its value's: a block mapping's value starts a line below.
+            self.lines[where] = line
+            size += self._size(value_node, where, depth + 1)
             if size > MAX_NODES:
                 break
         return size

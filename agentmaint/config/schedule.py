@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo
 
 from agentmaint.config.cron import CronExpression
+from agentmaint.config.lines import SourceLines
 from agentmaint.config.secret import MASK, Secret, SecretReference, SecretResolver
 
 #: Weekday numbers as `datetime.weekday()` gives them.
@@ -248,6 +249,7 @@ class Component:
     role: str = "command"  # a bundled role: see `agentmaint.config.roles.COMPONENT_ROLES`
     vars: Mapping[str, Any] = field(default_factory=dict)  # the role's arguments, unprefixed
     become: Become | None = None
+    description: str = ""  # free text for people (the HTML report shows it)
 
 
 #: The `Environment.execution_node` that keeps an environment on the controller.
@@ -419,6 +421,8 @@ class Notification:
     channels: tuple[Channel, ...] = ()
     #: Names of the environment variables secrets were read from: kept out of Ansible jobs.
     env_names: tuple[str, ...] = ()
+    #: Attach the run's HTML report to the emails that tell how a run ended.
+    report: bool = False
 
     def secrets(self) -> tuple[Secret, ...]:
         """Every secret value of the configuration (for redaction)."""
@@ -493,6 +497,8 @@ class Schedule:
     allow_literal_secrets: bool = False
     connection_env_names: tuple[str, ...] = ()  # variables connection secrets were read from
     source: str = "<memory>"
+    #: Where each setting is in the YAML file, for the line numbers of later problems.
+    lines: SourceLines = field(default_factory=SourceLines, compare=False, repr=False)
 
     def become_for(self, environment: str, component: str) -> Become | None:
         """The ``become`` setting of a play: component, then environment, then top level.
@@ -562,7 +568,7 @@ class Schedule:
                 for name, env in self.environments.items()
             },
         )
-        resolver.raise_problems(self.source)
+        resolver.raise_problems(self.source, self.lines)
         return resolved
 
     def environment_of(self, host: str) -> Environment | None:

@@ -21,10 +21,13 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import quote, quote_plus, urlsplit
 
 from agentmaint.errors import Problem, ScheduleError, SecretReferenceError
+
+if TYPE_CHECKING:
+    from agentmaint.config.lines import SourceLines
 
 MASK = "***"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -174,11 +177,14 @@ class SecretResolver:
                 self._resolved[key] = secret
         return cast(_S, self._resolved[key])
 
-    def raise_problems(self, source: str) -> None:
-        """Raise `ScheduleError` for `source` if any reference failed to resolve."""
+    def raise_problems(self, source: str, lines: SourceLines | None = None) -> None:
+        """Raise `ScheduleError` for `source` if any reference failed to resolve.
+
+        `lines`: where the settings are in the file, to give each problem its line.
+        """
         if self.problems:
             unique = sorted(set(self.problems), key=lambda p: (p.path, p.message))
-            raise ScheduleError(source, unique)
+            raise ScheduleError(source, lines.locate(unique) if lines else unique)
 
 
 def is_reference(text: str) -> bool:

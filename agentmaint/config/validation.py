@@ -8,7 +8,6 @@ internal wording.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Iterator
 from functools import cache
@@ -18,6 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from agentmaint.config.suggest import did_you_mean
 from agentmaint.errors import Problem, format_path
 
 _JSON_TYPES = {
@@ -90,13 +90,7 @@ def _explain(error: ValidationError) -> Iterator[Problem]:  # noqa: PLR0912 - on
     if keyword == "additionalProperties" and isinstance(instance, dict):
         known = sorted(schema.get("properties", {}))
         for key in sorted(set(instance) - set(known)):
-            if known:
-                hint = difflib.get_close_matches(key, known, n=1)
-                suffix = (
-                    f" (did you mean {hint[0]!r}?)" if hint else f" (known: {', '.join(known)})"
-                )
-            else:
-                suffix = ""
+            suffix = (did_you_mean(key, known) or f" (known: {', '.join(known)})") if known else ""
             yield Problem(format_path([*path, key]), f"unknown key{suffix}")
         return
     if keyword == "required":
@@ -138,5 +132,10 @@ def _explain(error: ValidationError) -> Iterator[Problem]:  # noqa: PLR0912 - on
     if keyword in {"minimum", "maximum"}:
         bound = "at least" if keyword == "minimum" else "at most"
         yield Problem(where, f"{_short(instance)} must be {bound} {rule}{advice}")
+        return
+    if keyword == "enum" and isinstance(instance, str) and isinstance(rule, list):
+        # A mistyped role (or other choice) names the choice it resembles.
+        choices = [choice for choice in rule if isinstance(choice, str)]
+        yield Problem(where, error.message + did_you_mean(instance, choices))
         return
     yield Problem(where, error.message)

@@ -15,6 +15,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from agentmaint.config.schedule import SmtpSettings, TLSMode
+from agentmaint.notify.attachment import ReportAttachment
 from agentmaint.notify.deadline import Abort, shutdown
 from agentmaint.notify.summary import (
     _COLUMNS,
@@ -64,8 +65,13 @@ def render_html(summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def email_message(smtp: SmtpSettings, to: Sequence[str], summary: dict[str, Any]) -> EmailMessage:
-    """The notification email: plain text and HTML alternatives."""
+def email_message(
+    smtp: SmtpSettings,
+    to: Sequence[str],
+    summary: dict[str, Any],
+    report: ReportAttachment | None = None,
+) -> EmailMessage:
+    """The notification email: plain text and HTML alternatives, and `report` attached."""
     message = EmailMessage()
     message["Subject"] = " ".join(str(summary["title"]).split())[:200]
     message["From"] = smtp.sender
@@ -75,6 +81,8 @@ def email_message(smtp: SmtpSettings, to: Sequence[str], summary: dict[str, Any]
     message["X-Agentmaint-Event"] = summary["event"]
     message.set_content(render_text(summary))
     message.add_alternative(render_html(summary), subtype="html")
+    if report is not None:
+        message.add_attachment(report.html, subtype="html", filename=report.filename)
     return message
 
 

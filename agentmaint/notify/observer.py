@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from agentmaint.config.schedule import NotifyEvent, Schedule
+from agentmaint.config.schedule import ChannelType, NotifyEvent, Schedule
 from agentmaint.errors import StoreError
 from agentmaint.history.delivery import Delivery
 from agentmaint.history.store import HistoryStore
 from agentmaint.notify import Stop, notify_run
+from agentmaint.notify.attachment import ReportAttachment, run_report
 from agentmaint.planning.planner import Plan
 from agentmaint.records import RunRecord
 from agentmaint.run.observer import BaseObserver
@@ -58,7 +59,9 @@ class Notifier(BaseObserver):
     def _send(self, result: RunResult, event: NotifyEvent | None) -> None:
         sent: tuple[Delivery, ...] = ()
         try:
-            sent = notify_run(self._schedule, result, event, stop=self._stop)
+            sent = notify_run(
+                self._schedule, result, event, stop=self._stop, report=self._report(result, event)
+            )
             if sent and result.run is not None and self._store is not None:
                 self._store.add_notifications(result.run.id, sent)
         except StoreError as exc:
@@ -80,6 +83,15 @@ class Notifier(BaseObserver):
             )
         _log_deliveries(result, sent)
         self.deliveries += sent
+
+    def _report(self, result: RunResult, event: NotifyEvent | None) -> ReportAttachment | None:
+        """The run's HTML report, for a finished run when ``notification.report`` asks."""
+        wanted = self._schedule.notification.report and event is None
+        if not wanted or self._store is None or result.run is None:
+            return None
+        if not any(c.type is ChannelType.EMAIL for c in self._schedule.notification.channels):
+            return None
+        return run_report(self._schedule, self._store, result.run.id)
 
 
 def _run_id(result: RunResult) -> str | None:

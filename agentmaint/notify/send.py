@@ -13,6 +13,7 @@ from typing import Any
 
 from agentmaint.config.schedule import Channel, ChannelType, NotifyEvent, Schedule, SmtpSettings
 from agentmaint.history.delivery import Delivery, DeliveryStatus
+from agentmaint.notify.attachment import ReportAttachment
 from agentmaint.notify.deadline import ATTEMPT_DEADLINE, CHANNEL_BUDGET, Stop
 from agentmaint.notify.email import _send_email, email_message
 from agentmaint.notify.retry import Attempt, Sleep, _deliver, _error_text, describe
@@ -41,12 +42,16 @@ def wants(channel: Channel, event: NotifyEvent) -> bool:
 
 
 def _sender(
-    schedule: Schedule, channel: Channel, result: RunResult, summary: dict[str, Any]
+    schedule: Schedule,
+    channel: Channel,
+    result: RunResult,
+    summary: dict[str, Any],
+    report: ReportAttachment | None = None,
 ) -> Attempt:
-    """A function that makes one delivery attempt through `channel`."""
+    """A function that makes one delivery attempt through `channel` (emails attach `report`)."""
     if channel.type is ChannelType.EMAIL:
         smtp = schedule.notification.smtp or SmtpSettings()
-        message = email_message(smtp, channel.to, summary)
+        message = email_message(smtp, channel.to, summary, report)
         return lambda abort, timeout: _send_email(smtp, channel.to, message, abort, timeout)
     assert channel.url is not None
     url = channel.url.reveal()
@@ -70,8 +75,11 @@ def notify_run(
     delays: Sequence[float] | None = None,
     sleep: Sleep | None = None,
     stop: Stop | None = None,
+    report: ReportAttachment | None = None,
 ) -> tuple[Delivery, ...]:
     """Send `event` (default: `event_of(result)`) to every channel that wants it.
+
+    Emails carry `report` as an attachment when given.
 
     Each channel gets up to ``len(delays) + 1`` attempts, `delays` seconds apart
     (default `RETRY_DELAYS`; `sleep` pauses, default a wait that `stop` cuts short),
@@ -106,7 +114,7 @@ def notify_run(
     deliveries = []
     for channel in channels:
         try:
-            attempt = _sender(schedule, channel, result, summary)
+            attempt = _sender(schedule, channel, result, summary, report)
             deliveries.append(
                 _deliver(
                     schedule,

@@ -63,13 +63,15 @@ def advisory_locks(
     run_id: str,
     pause: Callable[[], bool],
     deadline: float | None = None,
+    on_wait: Callable[[str, dict[str, object]], None] | None = None,
 ) -> Iterator[None]:
     """Hold the advisory locks of `environments` (taken in sorted order) for the body.
 
     Tries again after every `pause()` (the caller's cadence, the same as for lock
     files; True when the run was cancelled meanwhile: `LockWaitCanceledError`) until
     `deadline` (a `time.monotonic` value; None: one try) and raises `LockHeldError`
-    naming the holder when a lock is still taken then. Database errors raise
+    naming the holder when a lock is still taken then; `on_wait(environment, holder)`
+    is called once per lock when the wait for it begins. Database errors raise
     `StoreError`.
     """
     driver = import_psycopg()
@@ -78,7 +80,7 @@ def advisory_locks(
         try:
             _prepare(conn, location, driver)
             for name in sorted(set(environments)):
-                _take(conn, name, run_id, deadline, pause)
+                _take(conn, name, run_id, deadline=deadline, pause=pause, on_wait=on_wait)
         except driver.Error as exc:
             raise StoreError(
                 f"{location.redacted}: cannot take the environment locks: {exc}"
@@ -104,16 +106,22 @@ def _take(
     conn: psycopg.Connection[Any],
     name: str,
     run_id: str,
+    *,
     deadline: float | None,
     pause: Callable[[], bool],
+    on_wait: Callable[[str, dict[str, object]], None] | None,
 ) -> None:
     key = environment_key(name)
+    told = on_wait is None
     while True:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
         if row is not None and row[0]:
             break
         if deadline is None or time.monotonic() >= deadline:
             raise LockHeldError(name, _holder(conn, name, key))
+        if not told and on_wait is not None:
+            on_wait(name, _holder(conn, name, key))
+            told = True
         if pause():
             raise LockWaitCanceledError(name, _holder(conn, name, key))
     conn.execute(

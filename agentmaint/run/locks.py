@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import socket
 import threading
@@ -34,6 +35,8 @@ from agentmaint.nofollow import open_regular
 from agentmaint.run.advisory_locks import advisory_locks
 
 __all__ = ["POLL_SECONDS", "environment_locks", "pause"]
+
+_log = logging.getLogger(__name__)
 
 #: Seconds between tries while waiting for a lock.
 POLL_SECONDS = 0.2
@@ -69,6 +72,7 @@ def environment_locks(
             run_id=run_id,
             pause=lambda: pause(POLL_SECONDS, cancel),
             deadline=deadline,
+            on_wait=_waiting,
         ):
             yield
         return
@@ -91,6 +95,7 @@ def _lock(
 ) -> Iterator[None]:
     fd = _open_lock_file(path)
     try:
+        told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -98,6 +103,9 @@ def _lock(
             except BlockingIOError:
                 if deadline is None or time.monotonic() >= deadline:
                     raise LockHeldError(name, _holder(fd)) from None
+                if not told:
+                    _waiting(name, _holder(fd))
+                    told = True
                 if pause(POLL_SECONDS, cancel):
                     raise LockWaitCanceledError(name, _holder(fd)) from None
         info = {
@@ -114,6 +122,17 @@ def _lock(
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
+
+
+def _waiting(environment: str, holder: dict[str, object]) -> None:
+    """Say once that a run waits for a lock: a queued run must not look hung."""
+    who = LockHeldError(environment, holder).who
+    _log.info(
+        "waiting for environment %r, locked by another run (%s)",
+        environment,
+        who,
+        extra={"event": "lock_wait", "environment": environment},
+    )
 
 
 def pause(seconds: float, cancel: threading.Event | None) -> bool:

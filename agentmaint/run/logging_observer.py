@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from agentmaint.ansible.budget import GATE
+from agentmaint.ansible.naming import INTERNAL, TASK_SEPARATOR
 from agentmaint.errors import LockHeldError, LockWaitCanceledError
 from agentmaint.planning.planner import Plan, format_instant
 from agentmaint.records import RunRecord, TaskStatus
@@ -38,6 +40,21 @@ from agentmaint.run.results import Progress, RunResult
 __all__ = ["RunLog", "log_lock_refused", "log_locks_taken", "log_plan"]
 
 _log = logging.getLogger(__name__)
+
+
+def _internal_step(task: str) -> str:
+    """What a task that is no action is called in a log line (never its raw name).
+
+    The rescue's final ``Failed | <component>`` task is how a failed host ends its
+    component ("maintenance failed: ..."); the error budget's gate is "error budget".
+    """
+    head = task.partition(TASK_SEPARATOR)[0]
+    if head == INTERNAL:
+        return "maintenance"
+    if head == GATE:
+        return "error budget"
+    return task
+
 
 #: A task message longer than this is cut in the log (the history keeps it whole).
 MAX_ERROR = 500
@@ -154,7 +171,7 @@ class RunLog(BaseObserver):
         result = progress.result
         bad = result.status in _BAD
         level = logging.WARNING if bad else logging.INFO if progress.action else logging.DEBUG
-        what = progress.action.value if progress.action else result.task
+        what = progress.action.value if progress.action else _internal_step(result.task)
         if progress.action and result.task and not result.task.lower().startswith(what + " |"):
             what = f"{what} ({result.task})"  # a bundled role's step, e.g. "Update: pull | web"
         error = self._error(result.message) if bad else None

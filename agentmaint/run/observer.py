@@ -5,6 +5,10 @@ only *watches* it implements `RunObserver` (like nornir's ``Processor``): the
 history recorder, notifications, retention, the CLI's live progress, and whatever
 a caller adds (metrics, logs, reports). Nobody has to subclass anything: any object
 with these four methods will do; `BaseObserver` gives no-op defaults to override.
+An observer may also define ``task_started(start: TaskStart)`` (one task started on one
+host, as the job's ``runner_on_start`` event arrives: what a live display shows as
+running); it is optional, so that an observer written for the four methods still works
+(`tell_task_started` calls it when it is there).
 
 Observers are called in the thread that called `run_maintenance`, in the order
 given, and must return quickly from `task_finished` (it runs between two events of
@@ -24,9 +28,9 @@ from typing import Protocol, runtime_checkable
 
 from agentmaint.planning.planner import Plan
 from agentmaint.records import RunRecord, RunStatus
-from agentmaint.run.results import Progress, RunResult, Unrecorded
+from agentmaint.run.results import Progress, RunResult, TaskStart, Unrecorded
 
-__all__ = ["BaseObserver", "FinishLater", "Observers", "RunObserver"]
+__all__ = ["BaseObserver", "FinishLater", "Observers", "RunObserver", "tell_task_started"]
 
 
 @runtime_checkable
@@ -46,11 +50,21 @@ class RunObserver(Protocol):
         """The run ended (whatever way) and this is its final, typed result."""
 
 
+def tell_task_started(observer: RunObserver, start: TaskStart) -> None:
+    """Call `observer`'s optional ``task_started`` hook, if it has one."""
+    hook = getattr(observer, "task_started", None)
+    if hook is not None:
+        hook(start)
+
+
 class BaseObserver:
     """A `RunObserver` that does nothing: subclass it and override what you need."""
 
     def run_started(self, run: RunRecord, plan: Plan) -> None:
         """Do nothing."""
+
+    def task_started(self, start: TaskStart) -> None:
+        """Do nothing (the optional hook: one task started on one host)."""
 
     def task_finished(self, progress: Progress) -> None:
         """Do nothing."""
@@ -88,6 +102,11 @@ class Observers(BaseObserver):
                 )
                 Observers(self._observers[:told]).run_finished(RunResult(plan=plan, run=aborted))
                 raise
+
+    def task_started(self, start: TaskStart) -> None:
+        """Tell every observer that has the hook, in order."""
+        for observer in self._observers:
+            tell_task_started(observer, start)
 
     def task_finished(self, progress: Progress) -> None:
         """Tell every observer, in order."""
@@ -127,6 +146,10 @@ class FinishLater(BaseObserver):
     def run_started(self, run: RunRecord, plan: Plan) -> None:
         """Tell every observer now."""
         self._observers.run_started(run, plan)
+
+    def task_started(self, start: TaskStart) -> None:
+        """Tell every observer now."""
+        self._observers.task_started(start)
 
     def task_finished(self, progress: Progress) -> None:
         """Tell every observer now."""

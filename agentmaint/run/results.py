@@ -25,7 +25,7 @@ from agentmaint.records import (
     TaskResult,
 )
 
-__all__ = ["HostOutcome", "Progress", "RunResult", "Unrecorded", "host_outcomes"]
+__all__ = ["HostOutcome", "Progress", "RunResult", "TaskStart", "Unrecorded", "host_outcomes"]
 
 _BAD = frozenset({Outcome.FAILED, Outcome.UNREACHABLE})
 
@@ -39,6 +39,21 @@ class Progress:
     host: str
     action: Action | None
     result: TaskResult
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStart:
+    """One task started on one host: what the live display shows as running.
+
+    `action` is None for the playbook's internal tasks (the rescue's final ``Failed``
+    task, the error budget's gates) and foreign ones; `task` is the raw task name.
+    """
+
+    environment: str
+    component: str
+    host: str
+    action: Action | None
+    task: str
 
 
 @dataclass(frozen=True, slots=True)

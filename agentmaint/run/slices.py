@@ -27,11 +27,19 @@ from agentmaint.ansible.strategy import Strategy
 from agentmaint.config.schedule import ExecutionNode, Schedule
 from agentmaint.records import TaskResult, TaskStatus
 from agentmaint.run.jobdir import prepare_run_dir
-from agentmaint.run.observer import RunObserver
+from agentmaint.run.observer import RunObserver, tell_task_started
 from agentmaint.run.outside import record_node_jobs
-from agentmaint.run.results import Progress
+from agentmaint.run.results import Progress, TaskStart
 
-__all__ = ["BudgetWatch", "SliceRun", "is_plain", "prepare_slices", "progress_of", "run_slices"]
+__all__ = [
+    "BudgetWatch",
+    "SliceRun",
+    "is_plain",
+    "prepare_slices",
+    "progress_of",
+    "run_slices",
+    "start_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +75,10 @@ class SliceRun:
         self.parser.feed(event)
         if event.get("event") == "runner_on_start":
             data = event.get("event_data") or {}
-            started = (str(data.get("host")), str(data.get("play")), str(data.get("task")))
-            self.in_flight.add(started)
-            self.starts[(started[0], str(data.get("task_uuid")))] = started
+            host, play, task = str(data.get("host")), str(data.get("play")), str(data.get("task"))
+            self.in_flight.add((host, play, task))
+            self.starts[(host, str(data.get("task_uuid")))] = (host, play, task)
+            tell_task_started(observer, start_of(host, play, task))
         fresh = self.parser.results_since(self.seen)
         for result in fresh:
             self.in_flight.discard((result.host, result.play, result.task))
@@ -88,6 +97,15 @@ def progress_of(result: TaskResult) -> Progress:
         play = parse_play(result.play) or ("", "")
         return Progress(play[0], play[1], result.host, None, result)
     return Progress(key[0], key[1], result.host, key[2], result)
+
+
+def start_of(host: str, play: str, task: str) -> TaskStart:
+    """What the live display shows of one started task (environment, component, action)."""
+    key = classify(play, task)
+    if key is None:
+        environment, component = parse_play(play) or ("", "")
+        return TaskStart(environment, component, host, None, task)
+    return TaskStart(key[0], key[1], host, key[2], task)
 
 
 def is_plain(slices: list[SliceRun]) -> bool:

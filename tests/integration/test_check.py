@@ -227,7 +227,7 @@ def test_privilege_escalation(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert checks["root"]["python"][0] is True
     ok, detail = checks["nosudo"]["privilege"]
     assert not ok
-    assert detail.startswith("privilege escalation (ansible_become) fails: ")
+    assert detail.startswith("privilege escalation (become) fails: ")
     assert "sudo: not found" in detail
     assert checks["nosudo"]["package_manager"] == (False, "not checked: the privilege check failed")
     assert checks["nobody"]["privilege"] == (
@@ -235,6 +235,52 @@ def test_privilege_escalation(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "privilege escalation runs commands as uid 65534, not root: "
         "os need(s) root (role os_packages)",
     )
+
+
+def test_privilege_escalation_follows_the_become_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The probe escalates as the runs will: per environment here, no ansible_become at all."""
+    assert shutil.which("sudo") is None, "this test needs a host without sudo"
+    window = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
+
+    def env(host: str, become: Any, **variables: Any) -> dict[str, Any]:
+        return {
+            "hosts": {host: {"ansible_connection": "local", **variables}},
+            "update_schedule": window,
+            "become": become,
+        }
+
+    path = write(
+        tmp_path,
+        {
+            "environments": {
+                # su to a user that is not root, while os_packages needs root.
+                "tosu": env(
+                    "h-su", {"method": "su", "user": "nobody"}, ansible_become_flags="-s /bin/sh"
+                ),
+                # sudo to nobody (sudo is not installed here).
+                "tosudo": env("h-sudo", {"user": "nobody"}),
+                # No escalation: the login user (root) is enough.
+                "off": env("h-off", False),
+            },
+            "components": {"os": {"role": "os_packages", "frequency": "weekly"}},
+        },
+    )
+    code, report = run_check(path, capsys=capsys)
+    assert code == 1
+    checks = checks_of(report)
+    assert checks["h-su"]["privilege"] == (
+        False,
+        "privilege escalation runs commands as uid 65534, not root: "
+        "os need(s) root (role os_packages)",
+    )
+    ok, detail = checks["h-sudo"]["privilege"]
+    assert not ok
+    assert detail.startswith("privilege escalation (become) fails: ")
+    assert "sudo: not found" in detail
+    assert checks["h-off"]["privilege"] == (True, "the login user is uid 0")
+    assert checks["h-off"]["package_manager"][0] is True
 
 
 def test_docker_missing_from_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -262,6 +308,39 @@ def test_docker_missing_from_path(tmp_path: Path, capsys: pytest.CaptureFixture[
     ok, detail = checks_of(report)["h1"]["docker"]
     assert not ok
     assert detail.startswith(f"{no_compose}/docker has no compose plugin")
+
+
+def test_docker_standalone_compose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With ``compose_command`` the check runs that command, not the docker plugin."""
+    tools = fake_docker(tmp_path / "bin", compose=False)
+    compose = tools / "docker-compose"
+    compose.write_text('#!/bin/sh\n[ "$*" = "--verbose version --short" ] && echo 1.29.2\n')
+    compose.chmod(0o755)
+    components = {
+        "web": {
+            "role": "docker",
+            "frequency": "daily",
+            "vars": {
+                "project_directory": "/srv/web",
+                "compose_command": ["docker-compose", "--verbose"],
+                "environment": {"PATH": f"{tools}:/usr/bin:/bin"},
+            },
+        },
+    }
+    path = write(tmp_path, always_open(local_hosts("h1"), components))
+    code, report = run_check(path, capsys=capsys)
+    assert code == 0
+    ok, detail = checks_of(report)["h1"]["docker"]
+    assert ok
+    assert detail == f"{tools}/docker, {compose} --verbose is compose 1.29.2"
+
+    components["web"]["vars"]["compose_command"] = ["/nonexistent/docker-compose"]
+    path = write(tmp_path, always_open(local_hosts("h1"), components))
+    code, report = run_check(path, capsys=capsys)
+    assert code == 1
+    ok, detail = checks_of(report)["h1"]["docker"]
+    assert not ok
+    assert detail.startswith("compose command /nonexistent/docker-compose not found on PATH")
 
 
 def in_mount_namespace(tmp_path: Path, mounts: str, path: Path) -> subprocess.CompletedProcess[str]:

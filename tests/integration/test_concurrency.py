@@ -96,8 +96,15 @@ def test_second_run_of_a_locked_environment_exits_3_then_waits(
 
     # A waiting run that is told to stop (a timer stopped, Ctrl-C) stops waiting and runs
     # nothing, instead of sleeping until its deadline and then touching hosts.
+    # Signalled once it says it waits (a fixed sleep raced its start-up under load).
     impatient = _agentmaint("run", str(path), "--environment", "blue", "--wait", "1h")
-    time.sleep(1.0)
+    assert impatient.stderr is not None
+    said: list[str] = []
+    while not said or "waiting for environment 'blue'" not in said[-1]:
+        line = impatient.stderr.readline()
+        assert line, f"ended without waiting: {said}"
+        said.append(line)
+    assert f"locked by another run (pid {first.pid}" in said[-1], said
     assert impatient.poll() is None, impatient.communicate()
     impatient.send_signal(signal.SIGTERM)
     out, err = impatient.communicate(timeout=60)

@@ -147,7 +147,7 @@ def test_read_commands_on_a_success_and_a_rollback(
     assert datetime.fromisoformat(rows["h1"]["next_due"]) > at
     assert "retried in the next window" in rows["h1"]["reason"]
     assert main(["status", str(path)]) == 0
-    assert "rolled_back" in capsys.readouterr().out
+    assert "rolled back" in capsys.readouterr().out
 
     # The old `history FILE [filters]` form and the new `history list` both still list.
     old = _json(capsys, "history", str(path), "--json", "--server", "h1")
@@ -167,14 +167,15 @@ def test_tables_keep_ids_hosts_and_statuses_whole_at_80_columns(
     assert result is not None
     status = _json(capsys, "status", str(path), "--json")
     for table, cells in (
-        (runs_table(summaries), [s.run.id for s in summaries] + ["failed", "successful"]),
-        (result_table(result), ["h1", "h2", "app", "failed", "success", "rollback:success"]),
+        (runs_table(summaries, 80), [s.run.id for s in summaries] + ["failed", "successful"]),
+        (result_table(result, 80), ["h1", "h2", "app", "failed", "success", "rollback:success"]),
         (
             status_table(
                 [{**r, "due_now": False, "needs_attention": False} for r in status["hosts"]],
                 datetime.now(UTC),
+                80,
             ),
-            ["h1", "h2", "app", "rolled_back", "success"],
+            ["h1", "h2", "app", "rolled back", "success"],
         ),
     ):
         console = Console(width=80, record=True, color_system=None)

@@ -17,6 +17,7 @@ from agentmaint.cli.demo import HOSTS, MODEL_BYTES
 from agentmaint.config.parse import load_schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.planning.planner import plan
+from tests.snapshot import assert_readable
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +63,23 @@ def test_demo_cycle(
         tomorrow = datetime.now(UTC) + timedelta(days=1)
         due = {d.component: d.servers for d in plan(schedule, store, tomorrow).due}
         assert due == {"agent-config": ("demo-3",), "model": ("demo-3",)}
+
+
+def test_demo_reads_whole_at_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real demo's output on an 80-column terminal: nothing cut, nothing wider.
+
+    The run's own instants and the order of same-second records vary, so this checks the
+    shape; tests/unit/test_snapshots.py snapshots the same tables from fixed data.
+    """
+    monkeypatch.setenv("COLUMNS", "80")
+    root = tmp_path / "demo"
+    assert main(["demo", "--dir", str(root)]) == 0
+    text = capsys.readouterr().out
+    ours = "\n".join(line for line in text.splitlines() if str(tmp_path) not in line)
+    actions = ["backup", "update", "healthcheck", "rollback"]
+    outcomes = ["success", "failed", "skipped", "rollback:success", "healthcheck:failed"]
+    assert_readable(ours, 80, [*HOSTS, "agent-config", "model", *actions, *outcomes])
+    assert "Failed |" not in text
+    assert "History of " in text  # one day: the date once, in the title

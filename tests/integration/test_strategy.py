@@ -78,7 +78,7 @@ def test_mitogen_and_fallback_give_the_same_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not isinstance(mitogen_plugins(), Path):
-        pytest.skip(f"needs the 'fast' extra: {mitogen_plugins()}")
+        pytest.skip(f"needs mitogen (a dependency): {mitogen_plugins()}")
     monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
     fast = _outcome(tmp_path / "fast", "auto")
     fallback = _outcome(tmp_path / "fallback", "linear")

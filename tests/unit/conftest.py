@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-#: Fixtures that start a server or hosts (tests/postgres.py, tests/hosts/conftest_plugin.py).
+#: Fixtures that start a server or hosts (tests/postgres.py, tests/docker_engine.py,
+#: tests/hosts/conftest_plugin.py).
 INTEGRATION_FIXTURES = frozenset(
-    {"postgres_server", "postgres_url", "sshd_fleet", "make_sshd_hosts"}
+    {"postgres_server", "postgres_url", "docker_engine", "sshd_fleet", "make_sshd_hosts"}
 )
 
 

@@ -41,7 +41,10 @@ def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2
     data = json.loads(out)
     assert data["valid"] is False
-    assert {"path": "components.os.frequency", "message": "is required"} in data["problems"]
+    # The line of the YAML file: the missing key's mapping (``os:``, line 8).
+    assert {"path": "components.os.frequency", "message": "is required", "line": 8} in data[
+        "problems"
+    ]
 
 
 def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -148,3 +151,24 @@ def test_python_dash_m() -> None:
     assert result.returncode == 2
     assert "expands to more than" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("filters", "said"),
+    [
+        ([], "No history yet"),
+        (["--server", "test-server-1"], "No record matches"),
+        (["--server", "nope"], "nope: no such host in the schedule, and no history for it"),
+        (["-e", "staging"], "staging: no such environment in the schedule, and no history"),
+        (["-c", "kernel"], "kernel: no such component in the schedule, and no history"),
+    ],
+)
+def test_history_says_why_it_is_empty(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, filters: list[str], said: str
+) -> None:
+    schedule = tmp_path / "seed.json"
+    schedule.write_text(SEED.read_text())
+    code, out, _ = run(capsys, "history", str(schedule), *filters)
+    assert code == 0
+    assert out.startswith(said) and len(out.splitlines()) == 1
+    assert not (tmp_path / ".agentmaint").exists()  # a reader creates nothing

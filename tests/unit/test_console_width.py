@@ -129,5 +129,5 @@ def test_at_160_columns_the_columns_sit_side_by_side() -> None:
 
 def test_one_environment_is_said_once_in_the_title() -> None:
     lines = render(history_table(records(("demo",)), 160), 160)
-    assert lines[0] == "History (environment demo)"
+    assert lines[0] == "History of 2026-12-06 (environment demo)"
     assert "Environment" not in lines[2]

@@ -8,6 +8,7 @@ import logging
 import stat
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -233,6 +234,21 @@ def test_run_log_lines_redact_secrets_and_stay_one_line(
         "action": "update",
         "status": "changed",
     }
+
+
+def test_run_log_names_internal_tasks_by_what_they_mean(caplog: pytest.LogCaptureFixture) -> None:
+    failed = replace(
+        progress(TaskStatus.FAILED, "app: update or health check failed; rolled back"),
+        action=None,
+    )
+    internal = replace(failed, result=replace(failed.result, task="Failed | app"))
+    with caplog.at_level(logging.DEBUG, logger="agentmaint"):
+        RunLog([]).task_finished(internal)
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "fleet/app h1: maintenance failed: app: update or health check failed; rolled back"
+    )
+    assert record.task == "Failed | app"  # type: ignore[attr-defined]  # the raw name, for machines
 
 
 def test_the_library_adds_no_handler_that_prints() -> None:

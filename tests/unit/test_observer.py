@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from agentmaint.planning.planner import Plan
-from agentmaint.records import RunRecord, RunStatus
-from agentmaint.run.observer import BaseObserver, Observers, RunObserver
-from agentmaint.run.results import RunResult
+from agentmaint.records import Action, RunRecord, RunStatus
+from agentmaint.run.observer import BaseObserver, FinishLater, Observers, RunObserver
+from agentmaint.run.results import Progress, RunResult, TaskStart
+from agentmaint.run.slices import start_of
 
 START = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 PLAN = Plan(at=START, decisions=())
@@ -81,3 +82,29 @@ def test_any_object_with_the_four_methods_is_an_observer() -> None:
 
     assert isinstance(Plain(), RunObserver)
     assert not isinstance(object(), RunObserver)
+
+
+def test_task_started_reaches_the_observers_that_have_the_hook() -> None:
+
+    class FourMethods:  # written before the optional hook existed
+        def run_started(self, run: RunRecord, plan: Plan) -> None: ...
+        def task_finished(self, progress: Progress) -> None: ...
+        def status_changed(self, status: str) -> None: ...
+        def run_finished(self, result: RunResult) -> None: ...
+
+    seen: list[TaskStart] = []
+
+    class Watcher(BaseObserver):
+        def task_started(self, start: TaskStart) -> None:
+            seen.append(start)
+
+    start = start_of("web-1", "Maintain app | production", "Rollback | app")
+    assert start == TaskStart("production", "app", "web-1", Action.ROLLBACK, "Rollback | app")
+    internal = start_of("web-1", "Maintain app | production", "Failed | app")
+    assert (internal.environment, internal.component, internal.action) == (
+        "production",
+        "app",
+        None,
+    )
+    Observers([FourMethods(), FinishLater([Watcher()]), Watcher()]).task_started(start)
+    assert seen == [start, start]

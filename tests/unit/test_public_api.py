@@ -48,6 +48,7 @@ EXPORTED = {
     "Progress",
     "RunObserver",
     "RunResult",
+    "TaskStart",
     "Unrecorded",
     "create_demo",
     "import_run",

@@ -103,3 +103,17 @@ def test_mitogen_without_strategy_plugins(fake_path: Path) -> None:
     _fake_mitogen(fake_path, "", plugins=False)
     found = strategy.mitogen_plugins()
     assert isinstance(found, str) and "has no strategy plugins" in found
+
+
+def test_mitogen_is_a_regular_dependency_so_the_default_install_is_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    requirements = metadata.requires("agentmaint") or []
+    mitogen = [r for r in requirements if r.split(">")[0].split("<")[0].strip() == "mitogen"]
+    assert mitogen and all("extra ==" not in r for r in mitogen), requirements
+    monkeypatch.delenv(strategy.ENVIRONMENT_VARIABLE, raising=False)
+    strategy.mitogen_plugins.cache_clear()
+    assert strategy.resolve("auto").name == "mitogen_linear"  # this ansible-core is accepted
+    assert strategy.resolve("linear").name == "linear"  # execution.strategy still decides
+    monkeypatch.setenv(strategy.ENVIRONMENT_VARIABLE, "linear")
+    assert strategy.resolve("auto") == strategy.Strategy("linear")  # and the environment

@@ -9,7 +9,6 @@ and assemble results and counters with the decisions still open.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from agentmaint.ansible.events.bookkeeping import (
     _FAIL,
@@ -24,6 +23,7 @@ from agentmaint.ansible.events.bookkeeping import (
     _Fold,
     _Play,
     _Results,
+    _with_status,
 )
 from agentmaint.ansible.events.rescue import _analyse_play, _propagate_failed
 from agentmaint.records import HostCounts, RunStatus, TaskResult, TaskStatus
@@ -77,7 +77,7 @@ class _ParserState:
             values[_IGNORED] += 1
         records.decisions[index] = status
         if result.status != status:
-            records.shown[index] = replace(result, status=status)
+            records.shown[index] = _with_status(result, status)
         self._version += 1
 
     def _close_play(self) -> None:
@@ -173,7 +173,7 @@ class _ParserState:
         results = list(self._records.shown)
         for index, status in overrides.items():
             if results[index].status != status:
-                results[index] = replace(results[index], status=status)
+                results[index] = _with_status(results[index], status)
         return tuple(results)
 
     def _count_values(self, overrides: Mapping[int, TaskStatus]) -> dict[str, list[int]]:

@@ -29,6 +29,7 @@ from agentmaint.ansible.events.bookkeeping import (
     _UNREACHABLE,
     _Fold,
     _Play,
+    _with_status,
 )
 from agentmaint.ansible.events.decisions import _ParserState
 from agentmaint.ansible.events.fields import (
@@ -93,7 +94,7 @@ class _Dispatcher(_ParserState):
             self._max_counter = max(self._max_counter, counter)
         name = event.get("event")
         data = event.get("event_data")
-        if not isinstance(name, str) or (
+        if (type(name) is not str and not isinstance(name, str)) or (
             data is not None and type(data) is not dict and not isinstance(data, Mapping)
         ):
             self._malformed += 1
@@ -199,7 +200,9 @@ class _Dispatcher(_ParserState):
                 return
         intern = self._strings.setdefault
         host, task_uuid = intern(host, host), intern(task_uuid, task_uuid)
-        play_uuid = _as_str(get("play_uuid"))
+        play_uuid = get("play_uuid")
+        if not (type(play_uuid) is str and play_uuid):
+            play_uuid = _as_str(play_uuid)
         if play_uuid is not None:
             play_uuid = intern(play_uuid, play_uuid)
             self._enter_play(play_uuid)
@@ -297,7 +300,12 @@ class _Dispatcher(_ParserState):
                 rc = fold.rc
         if message is not None:
             message = intern(message, message)
-        play, task, role = _as_str(get("play")) or "", _as_str(get("task")) or "", get("role")
+        play, task, role = get("play"), get("task"), get("role")
+        if not (type(play) is str and play):
+            play = _as_str(play) or ""
+        if not (type(task) is str and task):
+            task = _as_str(task) or ""
+        duration = get("duration")
         return TaskResult(
             host=host,
             play=intern(play, play),
@@ -307,7 +315,7 @@ class _Dispatcher(_ParserState):
             module=None if action is None else intern(action, action),
             start=_as_time(get("start")),
             end=_as_time(get("end")),
-            duration=_as_float(get("duration")),
+            duration=duration if type(duration) is float else _as_float(duration),
             rc=rc,
             message=message,
             play_uuid=play_uuid,
@@ -373,7 +381,7 @@ class _Dispatcher(_ParserState):
                     values = play.values[host]
                     values[_FAILURES] -= 1
                     values[_RESCUED] += 1
-                    shown[earlier] = replace(shown[earlier], status=TaskStatus.RESCUED)
+                    shown[earlier] = _with_status(shown[earlier], TaskStatus.RESCUED)
         if kind == _FAIL:
             play.failures.append(index)
             play.waiting.setdefault(host, []).append(index)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agentmaint.config.durations import duration_seconds, format_duration
 from agentmaint.config.schedule import Become, BecomeMethod
+from agentmaint.config.suggest import time_zone_hint
 from agentmaint.errors import Problem, format_path
 
 UTC = ZoneInfo("UTC")
@@ -42,7 +43,8 @@ class _BuilderBase:
         try:
             return ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            self.fail(path, f"{value!r} is not a known IANA time zone (e.g. Europe/Berlin, UTC)")
+            hint = time_zone_hint(value) or " (e.g. Europe/Berlin, UTC)"
+            self.fail(path, f"{value!r} is not a known IANA time zone{hint}")
             return default
 
     def duration(

@@ -45,6 +45,7 @@ class _Components(_BuilderBase):
             if not interval:
                 return None  # reported: zero here, or a bad pattern by the schema
         rollback = raw.get("rollback_command")
+        description = raw.get("description")
         return Component(
             name=name,
             update_command=command if isinstance(command, str) else None,
@@ -56,6 +57,7 @@ class _Components(_BuilderBase):
             role=role,
             vars=dict(variables),
             become=become_setting(raw.get("become")),
+            description=description if isinstance(description, str) else "",
         )
 
     def role_arguments(

@@ -6,10 +6,12 @@ class per section, which reports the semantic problems.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agentmaint.config.loader import load_file
+from agentmaint.config.lines import SourceLines
+from agentmaint.config.loader import read_document
 from agentmaint.config.parse.base import UTC, _ini_value, become_setting
 from agentmaint.config.parse.checks import _Checks
 from agentmaint.config.parse.components import _Components
@@ -31,12 +33,13 @@ def load_schedule(path: str | Path, *, resolve_secrets: bool = True) -> Schedule
     problem found.
     """
     file = Path(path)
-    document = load_file(file)
+    document = read_document(file)
     return parse_schedule(
-        document,
+        document.data,
         source=str(file),
         base_dir=file.resolve().parent,
         resolve_secrets=resolve_secrets,
+        lines=document.lines,
     )
 
 
@@ -59,6 +62,7 @@ def parse_schedule(
     source: str = "<memory>",
     base_dir: Path | None = None,
     resolve_secrets: bool = True,
+    lines: SourceLines | None = None,
 ) -> Schedule:
     """Validate a schedule document (plain data, as loaded from YAML/JSON) and build it.
 
@@ -68,20 +72,23 @@ def parse_schedule(
     setting path. With ``resolve_secrets=False`` nothing is read: each reference
     stays a `SecretReference` until `Schedule.resolve_secrets` resolves it (a command
     that never uses a secret needs none of them set).
+    `lines`: where each setting is in the YAML file (`load_schedule` passes it); each
+    problem gets its line, and so do the later problems of `Schedule.resolve_secrets`.
     Raises `ScheduleError` listing every problem found.
     """
+    lines = lines or SourceLines()
     problems = schema_problems(document)
     if not isinstance(document, dict):
         if not problems:
             problems.append(Problem("", "the document must be a mapping"))
-        raise ScheduleError(source, problems)
+        raise ScheduleError(source, lines.locate(problems))
     builder = _Builder(problems, resolve_secrets=resolve_secrets)
     schedule = builder.schedule(document, source, base_dir or Path.cwd())
     if problems:
         unique = sorted(set(problems), key=lambda p: (p.path, p.message))
-        raise ScheduleError(source, unique)
+        raise ScheduleError(source, lines.locate(unique))
     assert schedule is not None
-    return schedule
+    return replace(schedule, lines=lines) if lines.lines else schedule
 
 
 class _Builder(_Environments, _Components, _Execution, _Notification, _Checks):

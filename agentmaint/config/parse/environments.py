@@ -21,6 +21,7 @@ from agentmaint.config.schedule import (
     is_password_variable,
 )
 from agentmaint.config.secret import Secret, is_reference, referenced_variables
+from agentmaint.config.suggest import did_you_mean
 from agentmaint.errors import CronError
 
 DEFAULT_DURATION = timedelta(hours=1)
@@ -227,8 +228,10 @@ class _Environments(_Secrets):
             elif key in _DAY_NUMBERS:
                 numbers.add(_DAY_NUMBERS[key])
             else:
+                hint = did_you_mean(name, [*WEEKDAY_NAMES, "daily"])
                 self.fail(
-                    where, f"{name!r} is not a day of the week (Monday..Sunday, Mon..Sun or daily)"
+                    where,
+                    f"{name!r} is not a day of the week (Monday..Sunday, Mon..Sun or daily){hint}",
                 )
                 valid = False
         return frozenset(numbers) if valid and numbers else None

@@ -63,6 +63,7 @@ class _Notification(_Secrets):
             smtp=smtp,
             channels=tuple(channels),
             env_names=tuple(dict.fromkeys(self.secret_variables)),
+            report=raw.get("report") is True,
         )
 
     def when(self, raw: Any, default: frozenset[NotifyEvent]) -> frozenset[NotifyEvent]:

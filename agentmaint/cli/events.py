@@ -1,0 +1,47 @@
+"""The ``events`` command: parse an ansible-runner artifact directory, print what it says.
+
+Kept apart from the history commands, and light to import: ``agentmaint events`` reads
+up to 100,000s of event files, and its start should cost no more than the parser and the
+printing (no schedule parser, history store or runner).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agentmaint.ansible.events import read_artifact_dir
+from agentmaint.cli.output import EXIT_OK, _print_json, _print_partial
+from agentmaint.records import HostCounts
+
+__all__ = ["events_command"]
+
+
+def events_command(args: argparse.Namespace, out: Console) -> int:
+    """Print the task results and per-host counts of an artifact directory (or JSON)."""
+    parsed = read_artifact_dir(args.artifact_dir)
+    if args.json:
+        _print_json(parsed.to_dict())
+        return EXIT_OK
+    table = Table(title=f"Tasks ({parsed.status.value})", title_justify="left")
+    for column in ("Host", "Play", "Task", "Status", "Message"):
+        table.add_column(column, overflow="fold")
+    for result in parsed.results:
+        table.add_row(
+            result.host, result.play, result.task, result.status.value, result.message or ""
+        )
+    out.print(table)
+    counts = Table(title="Per host", title_justify="left")
+    counts.add_column("Host")
+    for key in HostCounts().to_dict():
+        counts.add_column(key)
+    for host, host_counts in parsed.counts.items():
+        counts.add_row(host, *(str(v) for v in host_counts.to_dict().values()))
+    out.print(counts)
+    _print_partial(parsed, out)
+    if parsed.error:
+        out.print(f"[red]{escape(parsed.error)}[/]", markup=True, highlight=False)
+    return EXIT_OK

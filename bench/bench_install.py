@@ -1,0 +1,445 @@
+"""agentmaint as a user installs it, against plain ansible-playbook (issue 19, targets 1, 2, 6).
+
+Installs the package the way a user does: a fresh virtual environment (``python3 -m
+venv``) and ``pip install <this repository>`` with the default extras only (no ``-e``, no
+dev tools), then times, in that environment, on local hosts (``ansible_connection: local``,
+each naming the venv's Python as ``ansible_python_interpreter``, as a maintenance run on the
+managed hosts themselves does):
+
+* stock:      ``ansible-playbook`` of a plain playbook with the same steps as ``shell``
+              tasks, Ansible's defaults (forks 5, linear, no pipelining), no fact gathering;
+* tuned:      the same plain playbook with forks = hosts and pipelining (Ansible's linear
+              strategy: what a user tunes without agentmaint);
+* agentmaint: ``agentmaint run --force`` of a schedule with those steps (whatever the
+              installed package renders and runs: this script only reads its exit status).
+
+Two series:
+
+* controller-bound (``--hosts 30,50 --steps 1,3``): 1 step = the update; 3 steps = backup,
+  update, health check; each short commands writing under ``/tmp/agentmaint-bench-install-<pid>``;
+* wait-bound (``--wait-hosts 10,60 --sleep 3``): one step, the update is ``sleep N``; the
+  ideal is one wave (N seconds). Stock above ``--stock-max-hosts`` is not run (it is at
+  least ceil(hosts / 5) waves of N seconds: that bound is printed instead).
+
+The commands of one configuration run interleaved, ``--repeat`` rounds, the order rotating
+each round; the ratios are taken per round (this machine is shared: only ratios within one
+run mean something). Every command's peak memory is sampled from /proc: the sum of the RSS
+of its process tree (an upper bound: pages shared between forked processes count once per
+process; with local hosts the tree holds the hosts' processes too), and the largest single
+process's peak (``getrusage(RUSAGE_CHILDREN)``). Prints one JSON line per configuration and
+a Markdown table.
+
+Usage (from the repository root; any Python 3.11+ runs it, nothing is imported from the repo):
+  python3 bench/bench_install.py --hosts 30 --steps 1,3 --repeat 3 --no-wait
+  python3 bench/bench_install.py --no-controller --wait-hosts 10,60 --sleep 3 --repeat 2
+  python3 bench/bench_install.py --venv /tmp/am-venv --reuse ...   # install once, run often
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where the local hosts' steps write: one directory per benchmark process, so that two runs
+# at once (a shared machine) never remove each other's files.
+WORK = f"/tmp/agentmaint-bench-install-{os.getpid()}"
+WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# -- the user's installation ----------------------------------------------------------------
+
+
+def install(venv: Path, *, reuse: bool) -> Path:
+    """A venv with ``pip install ROOT`` (default extras); its bin directory."""
+    bin_dir = venv / "bin"
+    if reuse and (bin_dir / "agentmaint").exists():
+        return bin_dir
+    if venv.exists():
+        shutil.rmtree(venv)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(bin_dir / "pip"), "install", "--quiet", str(ROOT)],
+        check=True,
+        env={**clean_env(bin_dir), "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    return bin_dir
+
+
+def installed(bin_dir: Path) -> dict[str, str]:
+    """Versions of what the venv holds (agentmaint, ansible-core, mitogen or none)."""
+    code = (
+        "import importlib.metadata as m, json\n"
+        "out = {}\n"
+        "for n in ('agentmaint', 'ansible-core', 'ansible-runner', 'mitogen'):\n"
+        "    try: out[n] = m.version(n)\n"
+        "    except m.PackageNotFoundError: out[n] = 'not installed'\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [str(bin_dir / "python"), "-c", code], capture_output=True, text=True, check=True
+    )
+    versions: dict[str, str] = json.loads(done.stdout)
+    return versions
+
+
+def clean_env(bin_dir: Path) -> dict[str, str]:
+    """This environment without Ansible settings, the venv's bin first on PATH."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANSIBLE_", "AGENTMAINT_", "PYTHON", "VIRTUAL_ENV"))
+    }
+    env["PATH"] = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
+    return env
+
+
+# -- the work ---------------------------------------------------------------------------------
+
+
+def steps(count: int, sleep: float) -> dict[str, str]:
+    """The shell command of each step (backup, update, healthcheck), for `count` 1 or 3."""
+    here = f"{WORK}/$AGENTMAINT_HOST"
+    update = f"sleep {sleep:g}" if sleep else f"mkdir -p {here} && date +%s%N > {here}/version"
+    if count == 1:
+        return {"update": update}
+    return {
+        "backup": f"mkdir -p {here} && touch {here}/bak",
+        "update": update,
+        "healthcheck": f"test -s {here}/version" if not sleep else "true",
+    }
+
+
+def host_names(count: int) -> list[str]:
+    return [f"h{i:03d}" for i in range(count)]
+
+
+def write_schedule(directory: Path, hosts: int, work: dict[str, str], python: Path) -> Path:
+    component: dict[str, Any] = {"update_command": work["update"], "frequency": "weekly"}
+    if "healthcheck" in work:
+        component["healthcheck"] = {"command": work["healthcheck"], "retries": 1}
+    document: dict[str, Any] = {
+        "environments": {
+            "fleet": {
+                "hosts": {
+                    name: {
+                        "ansible_connection": "local",
+                        "ansible_python_interpreter": str(python),
+                    }
+                    for name in host_names(hosts)
+                },
+                "update_schedule": WINDOW,
+            }
+        },
+        "components": {"app": component},
+        "history": {"retention_days": 30},
+    }
+    if "backup" in work:
+        document["backup"] = {"pre_update": True, "backup_command": work["backup"]}
+    path = directory / "schedule.json"  # JSON is YAML: no YAML writer needed here
+    path.write_text(json.dumps(document, indent=1))
+    return path
+
+
+def write_plain(directory: Path, hosts: int, work: dict[str, str], python: Path) -> Path:
+    """The plain playbook: the same steps as shell tasks, the inventory next to it."""
+    inventory = directory / "hosts.ini"
+    inventory.write_text(
+        "[fleet]\n"
+        + "".join(
+            f"{name} ansible_connection=local ansible_python_interpreter={python}\n"
+            for name in host_names(hosts)
+        )
+    )
+    tasks = "".join(
+        f"    - name: {name}\n      ansible.builtin.shell: {json.dumps(command)}\n"
+        for name, command in work.items()
+    )
+    playbook = directory / "plain.yml"
+    playbook.write_text(
+        "- hosts: fleet\n  gather_facts: false\n"
+        "  environment:\n    AGENTMAINT_HOST: '{{ inventory_hostname }}'\n"
+        f"  tasks:\n{tasks}"
+    )
+    return playbook
+
+
+def write_cfg(directory: Path, name: str, forks: int, pipelining: bool) -> Path:
+    cfg = directory / f"{name}.cfg"
+    cfg.write_text(
+        f"[defaults]\nforks = {forks}\n"
+        + ("[connection]\npipelining = True\n" if pipelining else "")
+    )
+    return cfg
+
+
+# -- timing -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    seconds: float
+    tree_rss_mb: float  # peak of the summed RSS of the process tree (sampled)
+    largest_mb: float  # the largest single descendant's peak RSS (getrusage)
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def tree_rss(root: int) -> int:
+    """Bytes resident in `root` and its descendants now."""
+    children = _children_map()
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, ()))
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * PAGE
+        except OSError:
+            continue
+    return total
+
+
+def timed(argv: list[str], env: dict[str, str], label: str, interval: float = 0.5) -> Sample:
+    """Run `argv` to its end; wall seconds and peak memory. Exits on failure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak = [0]
+    output: list[bytes] = []
+    reader = threading.Thread(target=lambda: output.append(proc.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    while proc.poll() is None:
+        peak[0] = max(peak[0], tree_rss(proc.pid))
+        time.sleep(interval)
+    seconds = time.perf_counter() - started
+    reader.join()
+    if proc.returncode != 0:
+        text = b"".join(output).decode(errors="replace")[-3000:]
+        raise SystemExit(f"{label} failed (rc {proc.returncode}):\n{text}")
+    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest of all children so far: only a new maximum shows.
+    return Sample(seconds, peak[0] / 2**20, max(largest, before) / 1024)
+
+
+@dataclass
+class Series:
+    label: str
+    hosts: int
+    steps: int
+    sleep: float
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    stock_bound: float | None = None  # stock not run: at least this many seconds
+
+
+def fresh_hosts() -> None:
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def measure(
+    bin_dir: Path, hosts: int, *, step_count: int, sleep: float, repeat: int, run_stock: bool
+) -> Series:
+    env = clean_env(bin_dir)
+    work = steps(step_count, sleep)
+    python = bin_dir / "python"
+    kind = f"sleep {sleep:g}" if sleep else f"{step_count} step{'s' if step_count > 1 else ''}"
+    series = Series(f"{hosts} local hosts, {kind}", hosts, step_count, sleep)
+    with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp:
+        directory = Path(tmp)
+        schedule = write_schedule(directory, hosts, work, python)
+        playbook = write_plain(directory, hosts, work, python)
+        inventory = directory / "hosts.ini"
+        stock = write_cfg(directory, "stock", 5, pipelining=False)
+        tuned = write_cfg(directory, "tuned", hosts, pipelining=True)
+        playbook_argv = [str(bin_dir / "ansible-playbook"), "-i", str(inventory), str(playbook)]
+        commands: dict[str, tuple[list[str], dict[str, str]]] = {
+            "tuned": (playbook_argv, {**env, "ANSIBLE_CONFIG": str(tuned)}),
+            "agentmaint": (
+                [str(bin_dir / "agentmaint"), "run", str(schedule), "--force", "--json"],
+                env,
+            ),
+        }
+        if run_stock:
+            commands = {"stock": (playbook_argv, {**env, "ANSIBLE_CONFIG": str(stock)}), **commands}
+        else:
+            series.stock_bound = math.ceil(hosts / 5) * sleep
+        # One untimed agentmaint run: warms the caches, creates the history database.
+        fresh_hosts()
+        timed(*commands["agentmaint"], label="agentmaint (warm-up)")
+        names = list(commands)
+        for round_ in range(repeat):
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
+            for name in order:
+                fresh_hosts()
+                if name == "agentmaint":
+                    shutil.rmtree(directory / ".agentmaint", ignore_errors=True)
+                sample = timed(*commands[name], label=name)
+                series.samples.setdefault(name, []).append(sample)
+    fresh_hosts()
+    return series
+
+
+def strategy_of(bin_dir: Path) -> str:
+    """The strategy `auto` resolves to in the installed package (its own module says)."""
+    done = subprocess.run(
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "from agentmaint.ansible.strategy import resolve; print(resolve('auto').name)",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=clean_env(bin_dir),
+    )
+    return done.stdout.strip() or "unknown"
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def summary(series: Series) -> dict[str, Any]:
+    med = {k: statistics.median(s.seconds for s in v) for k, v in series.samples.items()}
+    am = [s.seconds for s in series.samples["agentmaint"]]
+    ratios: dict[str, list[float]] = {}
+    for base in ("stock", "tuned"):
+        if base in series.samples:
+            ratios[f"{base}/agentmaint"] = [
+                round(b.seconds / a, 2) for b, a in zip(series.samples[base], am, strict=True)
+            ]
+    if series.sleep:
+        ratios["agentmaint/ideal"] = [round(a / series.sleep, 2) for a in am]
+    return {
+        "label": series.label,
+        "hosts": series.hosts,
+        "steps": series.steps,
+        "sleep": series.sleep,
+        "median_s": {k: round(v, 2) for k, v in med.items()},
+        "samples_s": {k: [round(s.seconds, 2) for s in v] for k, v in series.samples.items()},
+        "ratios_per_round": ratios,
+        "ratio_medians": {k: round(statistics.median(v), 2) for k, v in ratios.items()},
+        "stock_at_least_s": series.stock_bound,
+        "peak_tree_rss_mb": {
+            k: round(max(s.tree_rss_mb for s in v)) for k, v in series.samples.items()
+        },
+        "largest_process_mb": {
+            k: round(max(s.largest_mb for s in v)) for k, v in series.samples.items()
+        },
+    }
+
+
+def _cell(row: dict[str, Any], key: str) -> str:
+    """A ratio's median and its per-round values."""
+    ratios = row["ratios_per_round"]
+    if key not in ratios:
+        return ""
+    values = ", ".join(f"{x:.2f}" for x in ratios[key])
+    return f"**{row['ratio_medians'][key]:.2f}x** ({values})"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| work | stock (forks 5) | tuned (forks = hosts, pipelining) | `agentmaint run` "
+        "| stock / agentmaint (per round) | tuned / agentmaint (per round) | agentmaint / ideal "
+        "| peak tree RSS stock / tuned / agentmaint |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        med = row["median_s"]
+        stock = (
+            f"{med['stock']:.2f} s"
+            if "stock" in med
+            else f">= {row['stock_at_least_s']:g} s (not run)"
+        )
+
+        rss = row["peak_tree_rss_mb"]
+        lines.append(
+            f"| {row['label']} | {stock} | {med['tuned']:.2f} s | {med['agentmaint']:.2f} s "
+            f"| {_cell(row, 'stock/agentmaint')} | {_cell(row, 'tuned/agentmaint')} "
+            f"| {_cell(row, 'agentmaint/ideal')} "
+            f"| {rss.get('stock', '-')} / {rss['tuned']} / {rss['agentmaint']} MB |"
+        )
+    return "\n".join(lines)
+
+
+def numbers(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--venv", type=Path, help="where to install (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true", help="reuse --venv if installed")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--hosts", default="30,50", help="controller-bound host counts")
+    parser.add_argument("--steps", default="1,3", help="steps per host (1 or 3)")
+    parser.add_argument("--no-controller", action="store_true", help="skip that series")
+    parser.add_argument("--wait-hosts", default="10,60", help="wait-bound host counts")
+    parser.add_argument("--sleep", type=float, default=3.0, help="the wait-bound update (s)")
+    parser.add_argument("--stock-max-hosts", type=int, default=100)
+    parser.add_argument("--no-wait", action="store_true", help="skip the wait-bound series")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-install-venv-") as tmp:
+        bin_dir = install(args.venv or Path(tmp) / "venv", reuse=args.reuse)
+        meta = {**installed(bin_dir), "strategy": strategy_of(bin_dir)}
+        print(json.dumps({"installed": meta}), flush=True)
+        rows = []
+        if not args.no_controller:
+            for hosts in numbers(args.hosts):
+                for step_count in numbers(args.steps):
+                    series = measure(
+                        bin_dir,
+                        hosts,
+                        step_count=step_count,
+                        sleep=0,
+                        repeat=args.repeat,
+                        run_stock=True,
+                    )
+                    rows.append(summary(series))
+                    print(json.dumps(rows[-1]), flush=True)
+        if not args.no_wait:
+            for hosts in numbers(args.wait_hosts):
+                run_stock = hosts <= args.stock_max_hosts
+                series = measure(
+                    bin_dir,
+                    hosts,
+                    step_count=1,
+                    sleep=args.sleep,
+                    repeat=args.repeat,
+                    run_stock=run_stock,
+                )
+                rows.append(summary(series))
+                print(json.dumps(rows[-1]), flush=True)
+    print(f"\ninstalled: {meta}\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
