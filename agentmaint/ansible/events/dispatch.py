@@ -254,8 +254,6 @@ class _Dispatcher(_ParserState):
             counter=counter,
             names=(host, task_uuid, play_uuid, action),
         )
-        if STEPS_KEY in res or JOB_KEY in res:  # agentmaint's fused task (see `fused`)
-            result = self._fused_steps(result, res)
         # The display of an unreachable result says "...ignoring" exactly when the task
         # ignores unreachables: a host displayed unreachable without it is dark for good,
         # whatever it runs later (``meta: clear_host_errors`` brings such hosts back).
@@ -284,7 +282,9 @@ class _Dispatcher(_ParserState):
     ) -> TaskResult:
         """The `TaskResult` of a result event, with shared strings.
 
-        `names` are the host, task uuid, play uuid (shared already) and module.
+        `names` are the host, task uuid, play uuid (shared already) and module. For
+        agentmaint's fused task, its earlier steps are kept here and the result returned
+        is what stands for the task (`agentmaint.ansible.events.fused`).
         """
         get = data.get
         intern = self._strings.setdefault
@@ -306,7 +306,7 @@ class _Dispatcher(_ParserState):
         if not (type(task) is str and task):
             task = _as_str(task) or ""
         duration = get("duration")
-        return TaskResult(
+        result = TaskResult(
             host=host,
             play=intern(play, play),
             task=intern(task, task),
@@ -322,6 +322,9 @@ class _Dispatcher(_ParserState):
             task_uuid=task_uuid,
             counter=counter,
         )
+        if STEPS_KEY in res or JOB_KEY in res:  # agentmaint's fused task (see `fused`)
+            return self._fused_steps(result, res)
+        return result
 
     def _count(
         self,
