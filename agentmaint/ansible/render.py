@@ -17,6 +17,7 @@ from __future__ import annotations
 import getpass
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,10 @@ __all__ = [
     "DEFAULT_BECOME",
     "ESCALATE_VARIABLE",
     "ROOT_ROLES",
+    "Background",
     "Unsafe",
     "ansible_cfg",
+    "can_fuse",
     "dump_yaml",
     "inventory",
     "playbook",
@@ -72,6 +75,14 @@ ESCALATE_VARIABLE = "agentmaint_escalate"
 #: The default ``become`` of the tasks that need root (our own template).
 DEFAULT_BECOME = "{{ agentmaint_escalate | default(false) }}"
 _USER_VARIABLES = ("ansible_user", "ansible_ssh_user", "ansible_remote_user")
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """How a fused play with more hosts than `forks` runs in the background."""
+
+    forks: int  # the run's forks: plays with more hosts than this go to the background
+    timeout: int  # seconds a background job may take (Ansible's ``async``)
 
 
 class Unsafe(str):
@@ -196,8 +207,17 @@ def playbook(
     *,
     run_id: str,
     budget_stop: str | None = None,
+    fused: bool = False,
+    background: Background | None = None,
 ) -> list[dict[str, Any]]:
     """One play per target, in order: backup, update, health check; rollback on failure.
+
+    A component whose steps are all shell commands (the ``command`` role, a backup by
+    command or none, a health check by command or none) gets one task per host when
+    `fused`: the bundled ``agentmaint_fused`` module runs every step on the host
+    (`agentmaint.ansible.events.fused` reads its steps back as the separate tasks'
+    results). With `background`, a fused play with more hosts than its forks runs that
+    task in the background (async, poll 0), so that waiting hosts do not hold forks.
 
     An environment with an error budget (``rollout.max_failures``) gets a gate before each
     batch and a marker at the end of each play (`agentmaint.ansible.budget`); targets
@@ -212,9 +232,16 @@ def playbook(
     earlier: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
     for index, t in enumerate(given):
         env = schedule.environments[t.environment]
-        play = _play(
-            schedule, env, schedule.components[t.component], t.hosts, run_id, serial=t.serial
-        )
+        component = schedule.components[t.component]
+        if fused and can_fuse(schedule, component):
+            wait = (
+                background if background is not None and len(t.hosts) > background.forks else None
+            )
+            play = _fused_play(
+                schedule, env, component, t.hosts, run_id, serial=t.serial, background=wait
+            )
+        else:
+            play = _play(schedule, env, component, t.hosts, run_id, serial=t.serial)
         if t.budget is not None:
             stop = f"{budget_stop.rstrip('/')}/{env.name}" if budget_stop is not None else None
             before = earlier.setdefault(env.name, [])
@@ -223,6 +250,62 @@ def playbook(
             before.append((index, t.hosts))
         plays.append(play)
     return plays
+
+
+def can_fuse(schedule: Schedule, component: Component) -> bool:
+    """Whether every step of `component` is a plain shell command (see `playbook`)."""
+    backup = schedule.backup
+    check = component.healthcheck
+    return (
+        component.role == DEFAULT_ROLE
+        and component.update_command is not None
+        and (not backup.enabled or (not backup.paths and bool(backup.backup_command)))
+        and (check is None or check.command is not None)
+    )
+
+
+def _fused_play(
+    schedule: Schedule,
+    env: Environment,
+    component: Component,
+    hosts: tuple[str, ...],
+    run_id: str,
+    *,
+    serial: int | str | None,
+    background: Background | None,
+) -> dict[str, Any]:
+    """The play of a fusable component: one task per host (two in the background)."""
+    play = _play(schedule, env, component, hosts, run_id, serial=serial)
+    variables: dict[str, Any] = {
+        "agentmaint_command_update": Unsafe(component.update_command or ""),
+        "agentmaint_command_rollback": Unsafe(component.rollback_command or ""),
+        "agentmaint_fused_failure_msg": Unsafe(_failure_message(component)),
+    }
+    if schedule.backup.enabled:
+        variables["agentmaint_fused_backup"] = Unsafe(schedule.backup.backup_command or "")
+    check = component.healthcheck
+    if check is not None:
+        variables["agentmaint_fused_healthcheck"] = Unsafe(check.command or "")
+        variables["agentmaint_fused_healthcheck_retries"] = check.retries
+        variables["agentmaint_fused_healthcheck_delay"] = int(check.delay.total_seconds())
+        if check.contains is not None:
+            variables["agentmaint_fused_healthcheck_contains"] = Unsafe(check.contains)
+    entry = "fused"
+    if background is not None:
+        entry = "fused_async"
+        variables["agentmaint_fused_async"] = background.timeout
+        variables["agentmaint_fused_run_id"] = Unsafe(run_id)
+    task = _role(Action.UPDATE, component.name, "command", variables, tasks_from=entry)
+    play["tasks"] = [task]
+    return play
+
+
+def _failure_message(component: Component) -> str:
+    """What the rescue's last task says of a failed update or health check."""
+    # The same words as the per-task play's rescue (a fused component restores no paths).
+    return f"{component.name}: update or health check failed" + (
+        "; rolled back" if component.rollback_command else "; no rollback command"
+    )
 
 
 def _play(

@@ -288,6 +288,8 @@ class Execution:
     timeout: timedelta | None = None
     forks: int | None = None
     pipelining: bool = True
+    #: One task per host for components made of shell commands (`agentmaint.ansible.render`).
+    fused: bool = True
     strategy: str = "auto"  # see `agentmaint.ansible.strategy`
     nodes: tuple[ExecutionNode, ...] = ()
     local_slices: int | None = 1  # None: auto (see `agentmaint.ansible.slicing`)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from agentmaint.ansible.naming import PLAYBOOK_NAME, Target
-from agentmaint.ansible.render import ansible_cfg, dump_yaml, inventory, playbook
+from agentmaint.ansible.render import Background, ansible_cfg, dump_yaml, inventory, playbook
 from agentmaint.ansible.runner import Job
 from agentmaint.ansible.secrets import PLUGIN_DIR, PLUGIN_NAME
 from agentmaint.ansible.strategy import Strategy
@@ -28,6 +28,8 @@ __all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir"]
 MAX_DEFAULT_FORKS = 50
 MIN_TIMEOUT = timedelta(minutes=1)
 _NODE_PLUGIN_DIR = "vars_plugins"  # in a node job's project, beside its roles
+#: Seconds a background fused job may take in a run without a timeout (Ansible's ``async``).
+BACKGROUND_TIMEOUT = 24 * 3600
 
 
 def prepare_run_dir(
@@ -77,7 +79,17 @@ def prepare_run_dir(
     )
     project = directory / "project"
     (project / PLAYBOOK_NAME).write_text(
-        dump_yaml(playbook(schedule, targets, run_id=run_id, budget_stop=budget_stop))
+        dump_yaml(
+            playbook(
+                schedule,
+                targets,
+                run_id=run_id,
+                budget_stop=budget_stop,
+                fused=schedule.execution.fused,
+                # Check mode runs nothing on the hosts: nothing to wait for in the background.
+                background=None if check else Background(forks, timeout or BACKGROUND_TIMEOUT),
+            )
+        )
     )
     if not local:
         shutil.copytree(ROLES_PATH, project / "roles", ignore=shutil.ignore_patterns("molecule"))

@@ -250,6 +250,8 @@ def _in_flight(artifact_dir: Path | None, parsed: ParsedRun | None) -> set[tuple
     if artifact_dir is None or parsed is None:
         return set()
     started: set[tuple[str, str, str]] = set()
+    # A fused task's result stands under the name of its last step (with the task's uuid).
+    finished = {(r.host, r.task_uuid) for r in parsed.results}
     for path in (artifact_dir / "job_events").glob("*.json"):
         try:
             event = json.loads(path.read_text())
@@ -257,7 +259,8 @@ def _in_flight(artifact_dir: Path | None, parsed: ParsedRun | None) -> set[tuple
             continue  # a half-written last event: read_artifact_dir already noted it
         if isinstance(event, dict) and event.get("event") == "runner_on_start":
             data = event.get("event_data") or {}
-            started.add((str(data.get("host")), str(data.get("play")), str(data.get("task"))))
+            if (data.get("host"), data.get("task_uuid")) not in finished:
+                started.add((str(data.get("host")), str(data.get("play")), str(data.get("task"))))
     return started - {(r.host, r.play, r.task) for r in parsed.results}
 
 
@@ -294,6 +297,8 @@ def _targets(plays: list[dict[str, Any]]) -> tuple[Target, ...]:
 def _backup_expected(plays: list[dict[str, Any]]) -> bool:
     return any(
         "agentmaint_backup" in str(task.get("ansible.builtin.import_role", {}))
+        # a fused task takes the backup itself (`agentmaint.ansible.render.playbook`)
+        or "agentmaint_fused_backup" in (task.get("vars") or {})
         for play in plays
         for task in play.get("tasks", [])
         if isinstance(task, dict)

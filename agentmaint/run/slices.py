@@ -54,6 +54,8 @@ class SliceRun:
     seen: int = 0
     #: (host, play, task) started and not yet finished: what a stop cuts short.
     in_flight: set[tuple[str, str, str]] = field(default_factory=set)
+    #: (host, task uuid) -> what `in_flight` holds for it.
+    starts: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
     outcome: JobOutcome | None = None
     #: The run's directory of error-budget stop files (None: the run needs none).
     budget_dir: Path | None = None
@@ -75,10 +77,13 @@ class SliceRun:
             data = event.get("event_data") or {}
             host, play, task = str(data.get("host")), str(data.get("play")), str(data.get("task"))
             self.in_flight.add((host, play, task))
+            self.starts[(host, str(data.get("task_uuid")))] = (host, play, task)
             tell_task_started(observer, start_of(host, play, task))
         fresh = self.parser.results_since(self.seen)
         for result in fresh:
             self.in_flight.discard((result.host, result.play, result.task))
+            # A fused task's result stands under the name of its last step (same uuid).
+            self.in_flight.discard(self.starts.pop((result.host, str(result.task_uuid)), ()))
             observer.task_finished(progress_of(result))
             if watch is not None:
                 watch(result)

@@ -43,6 +43,7 @@ from agentmaint.ansible.events.fields import (
     _message,
     _strip_ansi,
 )
+from agentmaint.ansible.events.fused import JOB_KEY, STEPS_KEY, expand
 from agentmaint.ansible.events.outcome import _stats_counts
 from agentmaint.records import TaskResult, TaskStatus
 
@@ -261,6 +262,13 @@ class _Dispatcher(_ParserState):
         )
         self._add(result, kind, task_uuid in self._play.handlers, settled=shown_dark)
 
+    def _fused_steps(self, result: TaskResult, res: Mapping[str, Any]) -> TaskResult:
+        """Keep the earlier steps of a fused task's result; what stands for the task."""
+        steps, final = expand(result, res)
+        for step in steps:
+            self._add(step, _UNCOUNTED, False)
+        return final
+
     def _task_result(
         self,
         name: str,
@@ -274,7 +282,9 @@ class _Dispatcher(_ParserState):
     ) -> TaskResult:
         """The `TaskResult` of a result event, with shared strings.
 
-        `names` are the host, task uuid, play uuid (shared already) and module.
+        `names` are the host, task uuid, play uuid (shared already) and module. For
+        agentmaint's fused task, its earlier steps are kept here and the result returned
+        is what stands for the task (`agentmaint.ansible.events.fused`).
         """
         get = data.get
         intern = self._strings.setdefault
@@ -296,7 +306,7 @@ class _Dispatcher(_ParserState):
         if not (type(task) is str and task):
             task = _as_str(task) or ""
         duration = get("duration")
-        return TaskResult(
+        result = TaskResult(
             host=host,
             play=intern(play, play),
             task=intern(task, task),
@@ -312,6 +322,9 @@ class _Dispatcher(_ParserState):
             task_uuid=task_uuid,
             counter=counter,
         )
+        if STEPS_KEY in res or JOB_KEY in res:  # agentmaint's fused task (see `fused`)
+            return self._fused_steps(result, res)
+        return result
 
     def _count(
         self,

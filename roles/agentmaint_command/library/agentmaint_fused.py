@@ -1,0 +1,338 @@
+#!/usr/bin/python
+"""agentmaint's fused maintenance module: backup, update, health check and rollback in one task.
+
+Runs on the managed host. Each step is a shell command run as the ``shell`` module runs
+it (``/bin/sh -c``, output without its trailing newline), and the result of each is
+returned in ``agentmaint_steps`` so that agentmaint records the same per-action history
+as when every step is its own task.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+---
+module: agentmaint_fused
+short_description: Back up, update, check and roll back a component in one task
+description:
+  - Runs the backup command, the update command and the health check command (with its
+    retries and delay); when the update or the health check fails, runs the rollback command.
+  - Returns the result of every step in C(agentmaint_steps), each with the fields of the
+    shell module's result (rc, stdout, stderr, start, end, changed, failed, msg).
+  - In check mode nothing runs; every step is reported as it would have run.
+options:
+  component:
+    description: Name of the component.
+    type: str
+    required: true
+  update:
+    description: Shell command that updates the component.
+    type: str
+    required: true
+  rollback:
+    description: Shell command that undoes the update ("" = none).
+    type: str
+    default: ""
+  backup:
+    description: Shell command run before the update ("" = no backup).
+    type: str
+    default: ""
+  healthcheck:
+    description: Shell command that must exit 0 after the update ("" = no health check).
+    type: str
+    default: ""
+  healthcheck_contains:
+    description: Text the health check's output must contain.
+    type: str
+    default: ""
+  healthcheck_retries:
+    description: Retries of the health check after the first try.
+    type: int
+    default: 3
+  healthcheck_delay:
+    description: Seconds between tries of the health check.
+    type: int
+    default: 5
+  failure_msg:
+    description: Message of a failed update or health check once the rescue ran.
+    type: str
+    default: update or health check failed
+  mode:
+    description:
+      - C(run) runs the steps and returns their results.
+      - C(start) starts them in the background as job C(job_name) and returns at once;
+        C(wait) waits at most C(wait) seconds for that job and returns its results
+        (C(finished) says whether it ended).
+    type: str
+    choices: [run, start, wait]
+    default: run
+  job_name:
+    description: >-
+      Name of a background job: while it runs, its process group id is in
+      C(~/.ansible_async/agentmaint-<job_name>.pid) and its results go to
+      C(agentmaint-<job_name>.json) next to it.
+    type: str
+    default: ""
+  timeout:
+    description: Seconds a background job may run before its commands are ended (0 = no limit).
+    type: int
+    default: 0
+  wait:
+    description: Seconds C(wait) waits for the job before it returns unfinished.
+    type: int
+    default: 30
+author: agentmaint
+"""
+
+RETURN = r"""
+agentmaint_steps:
+  description: One result per step run, in order.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+_SKIP_MSG = "Command would have run if not in check mode"
+
+
+def _now() -> datetime.datetime:
+    # datetime.UTC is Python 3.11+: the host's Python may be older.
+    return datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
+
+
+class _Steps:
+    """Runs the steps and keeps their results."""
+
+    def __init__(self, check_mode: bool) -> None:
+        self.check_mode = check_mode
+        self.results: list[dict[str, Any]] = []
+
+    def shell(self, action: str, cmd: str) -> dict[str, Any]:
+        """One run of `cmd` (``/bin/sh -c``), shaped like the shell module's result."""
+        if self.check_mode:
+            return {
+                "action": action,
+                "cmd": cmd,
+                "rc": 0,
+                "stdout": "",
+                "stderr": "",
+                "start": None,
+                "end": None,
+                "delta": None,
+                "changed": False,
+                "failed": False,
+                "skipped": True,
+                "msg": _SKIP_MSG,
+            }
+        start = _now()
+        done = subprocess.run(
+            cmd,
+            shell=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+        end = _now()
+        rc = done.returncode
+        return {
+            "action": action,
+            "cmd": cmd,
+            "rc": rc,
+            "stdout": done.stdout.decode("utf-8", "replace").rstrip("\r\n"),
+            "stderr": done.stderr.decode("utf-8", "replace").rstrip("\r\n"),
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "delta": str(end - start),
+            "changed": True,
+            "failed": rc != 0,
+            "skipped": False,
+            "msg": "non-zero return code" if rc != 0 else "",
+        }
+
+    def step(self, action: str, cmd: str, *, changed: bool = True) -> bool:
+        """Run a step once and keep its result; whether it succeeded."""
+        result = self.shell(action, cmd)
+        if not changed and not result["skipped"]:
+            result["changed"] = False
+        self.results.append(result)
+        return not result["failed"]
+
+    def check(self, cmd: str, contains: str, retries: int, delay: int) -> bool:
+        """The health check, tried 1 + retries times (Ansible's until/retries/delay)."""
+        attempts = 1 + max(0, retries)
+        result: dict[str, object] = {}
+        for attempt in range(1, attempts + 1):
+            result = self.shell("healthcheck", cmd)
+            result["changed"] = False
+            if result["rc"] == 0 and contains in str(result["stdout"]):
+                result["failed"] = False
+                break
+            if result["skipped"]:
+                # As Ansible's until does in check mode: the empty output of a command that
+                # did not run lacks the text, and the check fails at once.
+                result.update(skipped=False, failed=True)
+                break
+            result["failed"] = True
+            if attempt < attempts:
+                time.sleep(delay)
+        if attempts > 1:
+            result["attempts"] = attempt
+        self.results.append(result)
+        return not result["failed"]
+
+
+_JOB_DIR = "~/.ansible_async"  # where Ansible's own async jobs keep their state
+
+
+def _job_path(job_name: str, suffix: str) -> str:
+    directory = os.path.expanduser(_JOB_DIR)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    return os.path.join(directory, f"agentmaint-{os.path.basename(job_name)}{suffix}")
+
+
+def _maintain(steps: _Steps, p: dict[str, Any]) -> str:
+    """Run the steps in order; the failure message ("" when every step succeeded)."""
+    if p["backup"] and not steps.step("backup", p["backup"]):
+        return "backup failed"
+    if steps.step("update", p["update"]) and (
+        not p["healthcheck"]
+        or steps.check(
+            p["healthcheck"],
+            p["healthcheck_contains"],
+            p["healthcheck_retries"],
+            p["healthcheck_delay"],
+        )
+    ):
+        return ""
+    if p["rollback"] and not steps.step("rollback", p["rollback"]):
+        return "rollback failed"
+    return str(p["failure_msg"])
+
+
+def _outcome(steps: _Steps, msg: str) -> dict[str, Any]:
+    """The module's result for the steps run."""
+    results = steps.results
+    if msg:
+        changed = any(r["changed"] for r in results)
+        return {"failed": True, "msg": msg, "changed": changed, "agentmaint_steps": results}
+    if steps.check_mode:
+        # Not skipped itself: Ansible drops the result (and so the steps) of a skipped task.
+        return {"changed": False, "msg": _SKIP_MSG, "agentmaint_steps": results}
+    changed = any(r["changed"] for r in results)
+    return {"changed": changed, "msg": "", "agentmaint_steps": results}
+
+
+def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
+    """Run the steps in a daemon of their own (a process group with a pid file); exit."""
+    name = p["job_name"]
+    pid_file, result_file = _job_path(name, ".pid"), _job_path(name, ".json")
+    with contextlib.suppress(OSError):
+        os.unlink(result_file)
+    if os.fork() > 0:
+        os.wait()  # the first child exits as soon as the daemon is forked
+        module.exit_json(changed=False, agentmaint_job=name, finished=False)
+    os.setsid()  # a session and group of its own: the timeout ends every command it started
+    if os.fork() > 0:
+        os._exit(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    for descriptor in (0, 1, 2):  # the connection waits for its pipes to close
+        os.dup2(null, descriptor)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
+    with open(pid_file, "w", encoding="ascii") as handle:
+        handle.write(f"{os.getpgrp()}\n")
+    if p["timeout"] > 0:
+        signal.signal(signal.SIGALRM, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
+        signal.alarm(p["timeout"])
+    steps = _Steps(check_mode=False)
+    try:
+        outcome = _outcome(steps, _maintain(steps, p))
+    except Exception as exc:  # whatever happens, the waiting task must hear of it
+        outcome = {"failed": True, "msg": f"background job failed: {exc}"}
+    partial = result_file + ".part"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump(outcome, handle)
+    os.rename(partial, result_file)
+    with contextlib.suppress(OSError):
+        os.unlink(pid_file)
+    os._exit(0)
+
+
+def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
+    """Wait at most ``wait`` seconds for a background job; exit with its results if it ended."""
+    name = p["job_name"]
+    pid_file, result_file = _job_path(name, ".pid"), _job_path(name, ".json")
+    deadline = time.monotonic() + max(0, p["wait"])
+    while True:
+        try:
+            with open(result_file, encoding="utf-8") as handle:
+                outcome = json.load(handle)
+        except OSError:
+            outcome = None
+        if outcome is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(result_file)
+            outcome["finished"] = True
+            if outcome.get("failed"):
+                module.fail_json(**outcome)
+            module.exit_json(**outcome)
+        if not os.path.exists(pid_file) and not os.path.exists(result_file):
+            module.fail_json(msg=f"background job {name} ended without a result", finished=True)
+        if time.monotonic() >= deadline:
+            module.exit_json(changed=False, finished=False)
+        time.sleep(0.05)
+
+
+def main() -> None:
+    """Run, start or wait for the steps, as `mode` says."""
+    module = AnsibleModule(
+        argument_spec={
+            "component": {"type": "str", "default": ""},
+            "update": {"type": "str", "default": ""},
+            "rollback": {"type": "str", "default": ""},
+            "backup": {"type": "str", "default": ""},
+            "healthcheck": {"type": "str", "default": ""},
+            "healthcheck_contains": {"type": "str", "default": ""},
+            "healthcheck_retries": {"type": "int", "default": 3},
+            "healthcheck_delay": {"type": "int", "default": 5},
+            "failure_msg": {"type": "str", "default": "update or health check failed"},
+            "mode": {
+                "type": "str",
+                "default": "run",
+                "choices": ["run", "start", "wait"],
+            },
+            "job_name": {"type": "str", "default": ""},
+            "timeout": {"type": "int", "default": 0},
+            "wait": {"type": "int", "default": 30},
+        },
+        required_if=[
+            ("mode", "run", ["update"]),
+            ("mode", "start", ["update", "job_name"]),
+            ("mode", "wait", ["job_name"]),
+        ],
+        supports_check_mode=True,
+    )
+    p = module.params
+    mode = p["mode"]
+    if mode == "wait":
+        _wait(module, p)
+    if mode == "start" and not module.check_mode:
+        _start(module, p)
+    steps = _Steps(check_mode=module.check_mode)
+    outcome = _outcome(steps, _maintain(steps, p))
+    if outcome.get("failed"):
+        module.fail_json(**outcome)
+    module.exit_json(**outcome)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The fused path (one task per host and component) records what the per-task path records.
+
+The same maintenance runs twice on local hosts, once with ``execution.fused`` (the
+default) and once without, and the two histories are compared field by field, ids and
+times aside: maintenance records (actions, outcomes, messages, rollbacks) and task results
+(names, statuses, roles, modules, return codes, messages).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentmaint.history.store import HistoryStore
+from agentmaint.maintenance import run_maintenance
+from agentmaint.records import RunStatus
+from agentmaint.run.results import RunResult
+from tests.schedules import MakeSchedule, always_open, local_hosts
+
+pytestmark = pytest.mark.integration
+
+# h1 succeeds; h2's update fails (and is rolled back); h3's health check fails (rolled
+# back); h4's backup fails (no update). `quiet` has no rollback command and a health check
+# whose output lacks what it must contain, after a retry.
+HOSTS = ("h1", "h2", "h3", "h4")
+COMPONENTS: dict[str, Any] = {
+    "app": {
+        "update_command": 'echo "updating {{ x }}"; test "$AGENTMAINT_HOST" != h2 || exit 3',
+        "rollback_command": "echo rolled back >&2",
+        "healthcheck": {
+            "command": 'test "$AGENTMAINT_HOST" != h3 || { echo sick >&2; exit 4; }',
+            "retries": 1,
+            "delay": "1s",
+        },
+        "frequency": "daily",
+    },
+    "quiet": {
+        "update_command": "true",
+        "healthcheck": {"command": "echo fine", "contains": "ready", "retries": 1, "delay": "1s"},
+        "frequency": "daily",
+    },
+}
+
+
+def _run(
+    make_schedule: MakeSchedule,
+    tmp_path: Path,
+    *,
+    fused: bool,
+    check: bool,
+    background: bool = False,
+) -> Any:
+    state = tmp_path / ("background" if background else "fused" if fused else "tasks")
+    # one fork for four hosts: the fused plays run in the background
+    execution = {"fused": fused, **({"forks": 1} if background else {})}
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*HOSTS),
+            COMPONENTS,
+            backup={
+                "pre_update": True,
+                "backup_command": 'test "$AGENTMAINT_HOST" != h4 || exit 5',
+            },
+            execution=execution,
+            state_dir=str(state),
+        )
+    )
+    result = run_maintenance(schedule, force=True, check=check)
+    project = next((state / "runs").glob("*/project"))
+    playbook = (project / "maintenance.yml").read_text()
+    # the two ways really differ: one task per host, or one per step
+    assert ("tasks_from: fused" in playbook) is fused
+    assert ("tasks_from: fused_async" in playbook) is background
+    return _shape(schedule.state_dir, result)
+
+
+def _shape(state_dir: Path, result: RunResult) -> tuple[Any, ...]:
+    assert result.run is not None
+    with HistoryStore.open(state_dir) as store:
+        records = sorted(
+            (r.environment, r.server, r.component, r.action.value, r.status.value, r.error)
+            for r in store.records(run_id=result.run.id)
+        )
+        tasks = Counter(
+            (t.host, t.play, t.task, t.status.value, t.role, t.module, t.rc, t.message)
+            for t in store.task_results(result.run.id)
+        )
+    return result.run.status, result.failed_hosts, records, tasks
+
+
+def test_fused_and_per_task_histories_are_identical(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    fused = _run(make_schedule, tmp_path, fused=True, check=False)
+    per_task = _run(make_schedule, tmp_path, fused=False, check=False)
+    status, failed, records, tasks = fused
+    assert status is RunStatus.FAILED
+    assert failed == ("h2", "h3", "h4", "h1")
+    # what each host went through, as the per-task path records it
+    # (the schedule's text ran literally: no template)
+    update = (
+        "fleet",
+        "h2",
+        "app",
+        "update",
+        "failed",
+        "non-zero return code (3): updating {{ x }}",
+    )
+    assert update in records
+    assert ("fleet", "h2", "app", "rollback", "success", None) in records
+    assert ("fleet", "h3", "app", "healthcheck", "failed", "non-zero return code (4): sick") in (
+        records
+    )
+    assert ("fleet", "h3", "app", "rollback", "success", None) in records
+    assert (
+        "fleet",
+        "h4",
+        "app",
+        "backup",
+        "failed",
+        "run the backup command: non-zero return code 5 from test",
+    ) in records
+    assert ("fleet", "h1", "quiet", "healthcheck", "failed", "fine") in records
+    assert fused[:2] == per_task[:2]
+    assert set(records) - set(per_task[2]) == set()
+    assert set(per_task[2]) - set(records) == set()
+    assert records == per_task[2]
+    assert set(tasks) - set(per_task[3]) == set()
+    assert set(per_task[3]) - set(tasks) == set()
+    assert tasks == per_task[3]
+
+
+def test_fused_and_per_task_check_mode_are_identical(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    fused = _run(make_schedule, tmp_path, fused=True, check=True)
+    per_task = _run(make_schedule, tmp_path, fused=False, check=True)
+    # Nothing ran, so the health check of `quiet` lacks its text on every host, both ways.
+    assert fused[:2] == per_task[:2]
+    assert fused[1] == HOSTS
+    assert fused[3] == per_task[3]
+    assert ("h1", "Maintain app | fleet", "Update | app") in {key[:3] for key in fused[3]}
+
+
+def test_background_and_per_task_histories_are_identical(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    background = _run(make_schedule, tmp_path, fused=True, check=False, background=True)
+    per_task = _run(make_schedule, tmp_path, fused=False, check=False)
+    assert background[:3] == per_task[:3]
+    # the one task of its own: each host's start of its background job
+    launches = {
+        key: n
+        for key, n in background[3].items()
+        if key[2].startswith("Started in the background | ")
+    }
+    assert len(launches) == 5  # app on the four hosts, quiet on h1 (the others failed app)
+    assert background[3] - Counter(launches) == per_task[3]
+
+
+def test_a_canceled_background_run_leaves_no_process(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"  # never created: the updates wait until they are ended
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    update = (
+        f'echo $$ > {pids}/"$AGENTMAINT_HOST"; '
+        f"for i in $(seq 1200); do test -e {gate} && break; sleep 0.1; done"
+    )
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*HOSTS[:3]),
+            {"app": {"update_command": update, "frequency": "daily"}},
+            execution={"forks": 1},
+            state_dir=str(tmp_path / "state"),
+        )
+    )
+    cancel = threading.Event()
+
+    def cancel_once_all_started() -> None:
+        # (a deadline, not a timing: a run whose updates never start fails below)
+        for _ in range(1200):
+            if len(list(pids.iterdir())) == 3:
+                break
+            time.sleep(0.1)
+        cancel.set()
+
+    watcher = threading.Thread(target=cancel_once_all_started, daemon=True)
+    watcher.start()
+    result = run_maintenance(schedule, force=True, cancel=cancel)
+    watcher.join()
+    assert result.run is not None and result.run.status is RunStatus.CANCELED
+    started = {p.name: int(p.read_text()) for p in pids.iterdir()}
+    assert sorted(started) == list(HOSTS[:3])
+    for pid in started.values():
+        assert not _alive(pid), f"update {pid} outlived the canceled run"
+    assert not gate.exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
