@@ -2,8 +2,9 @@
 
 Times, interleaved in one run: stock ``ansible-playbook`` (forks 5, Ansible's defaults) of a
 plain play with one ``shell: sleep S`` task per host, and ``agentmaint run --force`` of the
-same update (fused path: one task per host; in the background when hosts > forks), with
-``execution.fused: false`` for comparison. The ideal is S seconds (one wave).
+same update: fused (the default: one task per host), fused in the background
+(``execution.background: true``) and one task per step (``execution.fused: false``).
+The ideal is S seconds (one wave).
 
     .venv/bin/python bench/bench_wait.py --hosts 60 --sleep 3 --repeat 1
 """
@@ -24,7 +25,7 @@ import yaml
 BIN = Path(sys.executable).parent
 
 
-def _schedule(directory: Path, hosts: int, sleep: float, *, fused: bool) -> Path:
+def _schedule(directory: Path, hosts: int, sleep: float, *, execution: dict[str, bool]) -> Path:
     document = {
         "environments": {
             "fleet": {
@@ -33,7 +34,7 @@ def _schedule(directory: Path, hosts: int, sleep: float, *, fused: bool) -> Path
             }
         },
         "components": {"app": {"update_command": f"sleep {sleep}", "frequency": "daily"}},
-        "execution": {"fused": fused},
+        "execution": execution,
         "state_dir": str(directory / "state"),
     }
     path = directory / "schedule.yaml"
@@ -89,7 +90,12 @@ def main() -> None:
     for name in ("ANSIBLE_CONFIG", "ANSIBLE_FORKS", "ANSIBLE_STRATEGY"):
         env.pop(name, None)
     stock_env = {**env, "ANSIBLE_FORKS": "5"}  # Ansible's default, said explicitly
-    times: dict[str, list[float]] = {"stock": [], "agentmaint": [], "agentmaint fused=false": []}
+    variants: dict[str, dict[str, bool]] = {
+        "agentmaint": {},
+        "agentmaint background=true": {"background": True},
+        "agentmaint fused=false": {"fused": False},
+    }
+    times: dict[str, list[float]] = {"stock": [], **{name: [] for name in variants}}
     with tempfile.TemporaryDirectory(prefix="bench-wait-") as tmp:
         base = Path(tmp)
         for round_ in range(args.repeat):
@@ -101,7 +107,7 @@ def main() -> None:
                         continue
                     command = _stock(directory, args.hosts, args.sleep)
                 else:
-                    path = _schedule(directory, args.hosts, args.sleep, fused="false" not in name)
+                    path = _schedule(directory, args.hosts, args.sleep, execution=variants[name])
                     command = [str(BIN / "agentmaint"), "-q", "run", str(path), "--force"]
                 values.append(_time(command, directory, stock_env if name == "stock" else env))
                 print(f"round {round_ + 1} {name}: {values[-1]:.2f} s", flush=True)

@@ -87,7 +87,9 @@ def prepare_run_dir(
                 budget_stop=budget_stop,
                 fused=schedule.execution.fused,
                 # Check mode runs nothing on the hosts: nothing to wait for in the background.
-                background=None if check else Background(forks, timeout or BACKGROUND_TIMEOUT),
+                background=Background(forks, timeout or BACKGROUND_TIMEOUT)
+                if schedule.execution.background and not check
+                else None,
             )
         )
     )

@@ -57,7 +57,7 @@ def _run(
 ) -> Any:
     state = tmp_path / ("background" if background else "fused" if fused else "tasks")
     # one fork for four hosts: the fused plays run in the background
-    execution = {"fused": fused, **({"forks": 1} if background else {})}
+    execution = {"fused": fused, **({"forks": 1, "background": True} if background else {})}
     schedule = make_schedule(
         always_open(
             local_hosts(*HOSTS),
@@ -177,7 +177,7 @@ def test_a_canceled_background_run_leaves_no_process(
         always_open(
             local_hosts(*HOSTS[:3]),
             {"app": {"update_command": update, "frequency": "daily"}},
-            execution={"forks": 1},
+            execution={"forks": 1, "background": True},
             state_dir=str(tmp_path / "state"),
         )
     )

@@ -86,6 +86,11 @@ HOLES = [
         f"{SCHED}.duration: '2w' is longer than 7d",
     ),
     ("execution: {timeout: 0s}", "execution.timeout: '0s' is zero"),
+    (
+        "execution: {fused: false, background: true}",
+        "execution.background: runs fused plays in the background, and execution.fused is "
+        "false: remove one of the two",
+    ),
     ("notification: {smtp: {timeout: 0m}}", "notification.smtp.timeout: '0m' is zero"),
     # -- counts, sizes, percentages -----------------------------------------------------
     (

@@ -30,6 +30,13 @@ class _Execution(_BuilderBase):
             if node is not None and node.name in seen:
                 self.fail(["execution", "nodes", index, "name"], f"{node.name!r} is used twice")
             seen.add(node.name if node is not None else "")
+        if raw.get("background") is True and raw.get("fused") is False:
+            # A setting that would silently do nothing: only fused plays run in the background.
+            self.fail(
+                ["execution", "background"],
+                "runs fused plays in the background, and execution.fused is false: "
+                "remove one of the two",
+            )
         return Execution(
             timeout=self.duration(
                 timeout,
@@ -41,6 +48,7 @@ class _Execution(_BuilderBase):
             forks=forks if isinstance(forks, int) else None,
             pipelining=bool(raw.get("pipelining", True)),
             fused=bool(raw.get("fused", True)),
+            background=bool(raw.get("background", False)),
             strategy=strategy if isinstance(strategy := raw.get("strategy"), str) else "auto",
             nodes=tuple(n for n in parsed if n is not None),
             local_slices=None if (slices := raw.get("local_slices", 1)) == "auto" else slices,
