@@ -150,3 +150,22 @@ def test_secret_webhook_not_in_repr(seed_config: dict[str, Any]) -> None:
     schedule = parse_schedule(seed_config)
     assert "sekrit" not in repr(schedule)
     assert re.search("sekrit", repr(schedule.notification)) is None
+
+
+def test_a_yaml_syntax_error_is_reported_at_its_line(tmp_path: Path) -> None:
+    """A wrong indentation is ``file:line: invalid YAML ...`` like any other problem."""
+    path = tmp_path / "schedule.yaml"
+    path.write_text(
+        "environments:\n"
+        "  lab:\n"
+        "    servers: [lab-1]\n"
+        "components:\n"
+        "  app:\n"
+        "    update_command: true\n"
+        "      frequency: daily\n"
+    )
+    with pytest.raises(ScheduleError) as caught:
+        load_schedule(path)
+    (problem,) = caught.value.problems
+    assert problem.line == 7
+    assert problem.located(str(path)).startswith(f"{path}:7: invalid YAML at column ")
