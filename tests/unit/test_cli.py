@@ -36,15 +36,28 @@ def test_validate_bad_exit_2_with_paths(capsys: pytest.CaptureFixture[str]) -> N
     assert "Traceback" not in err
 
 
-def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "validate", str(BAD / "unknown-key.yaml"), "--json")
     assert code == 2
     data = json.loads(out)
     assert data["valid"] is False
-    # The line of the YAML file: the missing key's mapping (``os:``, line 8).
-    assert {"path": "components.os.frequency", "message": "is required", "line": 8} in data[
-        "problems"
+    # A mistyped key is one problem, at its line: 'frequency' is not also "required".
+    assert data["problems"] == [
+        {
+            "path": "components.os.frequncy",
+            "message": "unknown key (did you mean 'frequency'?)",
+            "line": 7,
+        }
     ]
+    missing = tmp_path / "missing.yaml"
+    text = (BAD / "unknown-key.yaml").read_text().replace(", frequncy: weekly", "")
+    missing.write_text(text)
+    code, out, _ = run(capsys, "validate", str(missing), "--json")
+    assert code == 2
+    # The line of the YAML file: the missing key's mapping (``os:``, line 7).
+    assert {"path": "components.os.frequency", "message": "is required", "line": 7} in json.loads(
+        out
+    )["problems"]
 
 
 def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
