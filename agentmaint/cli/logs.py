@@ -29,7 +29,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +42,7 @@ from rich.console import Console
 from agentmaint.errors import UsageError
 from agentmaint.nofollow import open_regular
 
-__all__ = ["CliLog", "add_log_options", "report_error"]
+__all__ = ["CliLog", "add_log_options", "report_error", "wrap_line"]
 
 #: The library's root logger: every module logs to a child of it.
 LOGGER = "agentmaint"
@@ -232,7 +234,12 @@ class JsonFormatter(logging.Formatter):
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
-    """Writes to whatever `sys.stderr` is at the time (rich's live display swaps it)."""
+    """Writes to whatever `sys.stderr` is at the time (rich's live display swaps it).
+
+    On a terminal, a text line longer than the terminal is wrapped at words, the rest
+    indented, so that an 80-column terminal does not break it mid-word; anywhere else
+    (a file, a pipe, journald, cron) and in JSON, each record stays one line.
+    """
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
@@ -240,6 +247,37 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
         super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The formatted record; wrapped to the terminal's width when text goes to one."""
+        text = super().format(record)
+        if not isinstance(self.formatter, TextFormatter) or not _is_terminal(self.stream):
+            return text
+        width = shutil.get_terminal_size().columns
+        return "\n".join(wrap_line(line, width) for line in text.split("\n"))
+
+
+def wrap_line(line: str, width: int) -> str:
+    """`line` wrapped at words to `width`, continuation lines indented by two spaces.
+
+    A word longer than the width (a path, a URL) is kept whole rather than cut.
+    """
+    if len(line) <= width or width < 20:
+        return line
+    return textwrap.fill(
+        line,
+        width=width,
+        subsequent_indent="  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or exotic stream
+        return False
 
 
 def _level(base: int, steps: int) -> int:
