@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentmaint.cli import main
+from agentmaint.cli.app import _build_parser
 
 ROOT = Path(__file__).parent.parent.parent
 SEED = ROOT / "tests" / "data" / "seed.json"
@@ -185,3 +186,23 @@ def test_history_says_why_it_is_empty(
     assert code == 0
     assert out.startswith(said) and len(out.splitlines()) == 1
     assert not (tmp_path / ".agentmaint").exists()  # a reader creates nothing
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["history", "f.yaml", "-s", "web1", "-n", "5"],
+        ["history", "-s", "web1", "-n", "5", "f.yaml"],
+        ["history", "--server=web1", "f.yaml", "--limit", "5"],
+        ["history", "list", "-n", "5", "-s", "web1", "f.yaml"],
+    ],
+)
+def test_history_filters_may_come_before_the_file(argv: list[str]) -> None:
+    """``history -s HOST FILE`` is ``history list`` too, not "unrecognized arguments"."""
+    args = _build_parser().parse_args(argv)
+    assert (args.history_command, str(args.file), args.server, args.limit) == (
+        "list",
+        "f.yaml",
+        "web1",
+        5,
+    )
