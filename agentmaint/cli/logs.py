@@ -19,8 +19,8 @@ long as the command runs:
   nothing but JSON lines.
 
 In text, what the command reports itself anyway (``run``: nothing due, an environment
-locked; ``recover``: the runs it recovered) is not repeated on stderr; JSON lines and the
-log file keep every record.
+locked; ``recover``: the runs it recovered; ``daemon``: a run skipped, nothing due or
+locked) is not repeated on stderr; JSON lines and the log file keep every record.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ FIELDS = (
 _SAID_BY = {
     "run": frozenset({"nothing_due", "locked", "lock_wait_canceled"}),
     "recover": frozenset({"run_recovered", "run_recorded_late"}),
+    # The daemon's own "skipped: nothing due at ..." / "skipped: previous run still going".
+    "daemon": frozenset({"nothing_due", "locked"}),
 }
 
 _log = logging.getLogger(__name__)

@@ -332,3 +332,16 @@ def test_wrap_line_keeps_a_long_path_whole() -> None:
     path = "/srv/agentmaint/state/runs/" + "x" * 80
     wrapped = wrap_line(f"artifacts kept in {path} for review", 80).splitlines()
     assert path in wrapped[1]
+
+
+def test_the_daemon_says_a_skipped_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``skipped: nothing due at ...`` alone, not after the run's own ``nothing due at ...``."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    log = logging.getLogger("agentmaint.test")
+    with CliLog(_build_parser().parse_args(["daemon", "f"]), stdout_terminal=False):
+        log.info("nothing due at 05:14 UTC", extra={"event": "nothing_due"})
+        log.info("skipped: nothing due at 05:14 UTC", extra={"event": "run_skipped"})
+    assert [line.split(" ", 2)[2] for line in stream.getvalue().splitlines()] == [
+        "skipped: nothing due at 05:14 UTC"
+    ]
