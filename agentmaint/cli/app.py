@@ -330,8 +330,23 @@ class _HistoryCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
 _HISTORY_LIST = "list"
 
 
+#: ``history list``'s own options: given first (``history -s web1 FILE``), they mean ``list``.
+_HISTORY_LIST_OPTIONS = frozenset(
+    {"-e", "--environment", "-c", "--component", "-s", "--server", "--since", "-n", "--limit"}
+    | {"--json", "--csv"}
+)
+
+
 class _HistoryParser(_Parser):
     """The ``history`` parser: its first word need not name a subcommand (see above)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """``history -n 5 FILE`` is ``history list -n 5 FILE``, as ``history FILE -n 5`` is."""
+        if args and args[0].split("=", 1)[0] in _HISTORY_LIST_OPTIONS:
+            args = [_HISTORY_LIST, *args]
+        return super().parse_known_args(args, namespace)
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
         if not isinstance(action, _HistoryCommands):

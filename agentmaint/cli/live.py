@@ -30,7 +30,7 @@ from rich.text import Text
 from agentmaint.ansible.naming import INTERNAL, TASK_SEPARATOR
 from agentmaint.cli.hostgroups import hosts_phrase, natural_key
 from agentmaint.planning.planner import Plan
-from agentmaint.records import Action, RunRecord, TaskStatus
+from agentmaint.records import Action, RunRecord, RunStatus, TaskStatus
 from agentmaint.run.observer import BaseObserver
 from agentmaint.run.results import Progress, RunResult, TaskStart
 
@@ -49,10 +49,16 @@ _OUTCOME_STYLE = {
     "unreachable": "bold magenta",
     "rollback failed: needs attention": "bold red reverse",
     "not reached": "dim",
+    "interrupted": "bold red",
 }
 
 #: How a host ends a component when it was left out (failed before, or the run stopped).
 _NOT_REACHED = "not reached"
+#: How a host ends a component it had started when the run stopped under it (canceled,
+#: timed out): the result table says ``interrupted while running``, not "not reached".
+_INTERRUPTED = "interrupted"
+#: Run statuses that stop the hosts' steps where they are.
+_STOPPED = frozenset({RunStatus.CANCELED, RunStatus.TIMEOUT, RunStatus.INTERRUPTED})
 #: Outcomes after which Ansible still runs the host's later plays.
 _REACHES_ON = frozenset({"succeeded", "skipped"})
 
@@ -207,13 +213,20 @@ class LiveProgress(BaseObserver):
             step.label = f"{action.value} done"
 
     def run_finished(self, result: RunResult) -> None:
-        """The run ended: its status; whatever never started was not reached."""
+        """The run ended: its status; whatever never started was not reached.
+
+        A step under way when the run was stopped (canceled, timed out) was interrupted:
+        saying "not reached" of a host whose update had run for minutes would mislead.
+        """
+        stopped = result.run is not None and result.run.status in _STOPPED
         if result.run is not None:
             self._status = result.run.status.value
         for key in self._planned:
-            step = self._steps.setdefault(key, _Step("not reached", self._clock()))
-            if step.outcome is None:
-                step.outcome = _NOT_REACHED
+            step = self._steps.get(key)
+            if step is None:
+                self._steps[key] = _Step("not reached", self._clock(), outcome=_NOT_REACHED)
+            elif step.outcome is None:
+                step.outcome = _INTERRUPTED if stopped else _NOT_REACHED
 
     def _step(self, key: Key) -> _Step:
         step = self._steps.get(key)

@@ -19,8 +19,8 @@ long as the command runs:
   nothing but JSON lines.
 
 In text, what the command reports itself anyway (``run``: nothing due, an environment
-locked; ``recover``: the runs it recovered) is not repeated on stderr; JSON lines and the
-log file keep every record.
+locked; ``recover``: the runs it recovered; ``daemon``: a run skipped, nothing due or
+locked) is not repeated on stderr; JSON lines and the log file keep every record.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +42,7 @@ from rich.console import Console
 from agentmaint.errors import UsageError
 from agentmaint.nofollow import open_regular
 
-__all__ = ["CliLog", "add_log_options", "report_error"]
+__all__ = ["CliLog", "add_log_options", "report_error", "wrap_line"]
 
 #: The library's root logger: every module logs to a child of it.
 LOGGER = "agentmaint"
@@ -65,6 +67,8 @@ FIELDS = (
 _SAID_BY = {
     "run": frozenset({"nothing_due", "locked", "lock_wait_canceled"}),
     "recover": frozenset({"run_recovered", "run_recorded_late"}),
+    # The daemon's own "skipped: nothing due at ..." / "skipped: previous run still going".
+    "daemon": frozenset({"nothing_due", "locked"}),
 }
 
 _log = logging.getLogger(__name__)
@@ -232,7 +236,12 @@ class JsonFormatter(logging.Formatter):
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
-    """Writes to whatever `sys.stderr` is at the time (rich's live display swaps it)."""
+    """Writes to whatever `sys.stderr` is at the time (rich's live display swaps it).
+
+    On a terminal, a text line longer than the terminal is wrapped at words, the rest
+    indented, so that an 80-column terminal does not break it mid-word; anywhere else
+    (a file, a pipe, journald, cron) and in JSON, each record stays one line.
+    """
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
@@ -240,6 +249,37 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
         super().emit(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The formatted record; wrapped to the terminal's width when text goes to one."""
+        text = super().format(record)
+        if not isinstance(self.formatter, TextFormatter) or not _is_terminal(self.stream):
+            return text
+        width = shutil.get_terminal_size().columns
+        return "\n".join(wrap_line(line, width) for line in text.split("\n"))
+
+
+def wrap_line(line: str, width: int) -> str:
+    """`line` wrapped at words to `width`, continuation lines indented by two spaces.
+
+    A word longer than the width (a path, a URL) is kept whole rather than cut.
+    """
+    if len(line) <= width or width < 20:
+        return line
+    return textwrap.fill(
+        line,
+        width=width,
+        subsequent_indent="  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or exotic stream
+        return False
 
 
 def _level(base: int, steps: int) -> int:

@@ -25,16 +25,18 @@ def _render(args: argparse.Namespace, out: Console) -> int:
     # The job holds no secret: only the plan's history (not read with --force) needs one.
     schedule = read_schedule(args.file, history=not args.force)
     at = parse_instant(args.at)
-    result = _selected_plan(schedule, at, args, force=args.force)
-    targets = targets_from_decisions(result.due)
-    if not targets:
-        out.print("nothing due: nothing rendered (use --force to render anyway)")
-        return EXIT_OK
+    # A bad --out is refused whatever is due: "nothing due" must not hide it until the
+    # day something is.
     directory: Path = args.out
     try:
         _check_out(directory)
     except OSError as exc:
         raise UsageError(f"--out: cannot use {directory}: {exc.strerror or exc}") from None
+    result = _selected_plan(schedule, at, args, force=args.force)
+    targets = targets_from_decisions(result.due)
+    if not targets:
+        out.print("nothing due: nothing rendered (use --force to render anyway)")
+        return EXIT_OK
     run_id = new_run_id(at)
     node = None
     if args.node is not None:

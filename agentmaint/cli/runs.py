@@ -19,7 +19,7 @@ from agentmaint.cli.options import _history_reader, parse_instant, read_schedule
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_deliveries, _print_json
 from agentmaint.errors import UsageError
 from agentmaint.history.store import HistoryStore
-from agentmaint.records import RunStatus
+from agentmaint.records import RunRecord, RunStatus
 from agentmaint.report.fleet import fleet_status
 from agentmaint.run.stored import (
     RunSummary,
@@ -134,16 +134,11 @@ def _show(args: argparse.Namespace, out: Console) -> int:
         return EXIT_OK
     run = result.run
     assert run is not None
-    kind, forced = trigger_kind(run.trigger)
-    out.print(
-        f"run {run.id}: {run.status.value}, trigger {kind}{' (force)' if forced else ''}, "
-        f"started {run.started.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-        + (f", finished {run.finished.astimezone(UTC):%H:%M:%S}" if run.finished else ""),
-        markup=False,
-        highlight=False,
-    )
+    for line in run_heading(run):
+        out.print(line, markup=False, highlight=False)
     if run.message:
-        out.print(f"message: {run.message}", markup=False, highlight=False)
+        # Prose: wrapped at words to the terminal (the console soft-wraps by default).
+        out.print(f"message: {run.message}", markup=False, highlight=False, soft_wrap=False)
     out.print(f"artifacts: {run.artifact_dir or '-'}", markup=False, highlight=False)
     if result.outcomes:
         out.print(result_table(result, out.width))
@@ -165,6 +160,21 @@ def _show(args: argparse.Namespace, out: Console) -> int:
     else:
         out.print("no notifications recorded", highlight=False)
     return EXIT_OK
+
+
+def run_heading(run: RunRecord) -> tuple[str, str]:
+    """``show``'s first lines: the run and its status, then how and when it ran.
+
+    Two lines, each within 80 columns, so that a terminal never breaks them mid-word.
+    """
+    kind, forced = trigger_kind(run.trigger)
+    when = f"started {run.started.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    if run.finished:
+        when += f", finished {run.finished.astimezone(UTC):%H:%M:%S}"
+    return (
+        f"run {run.id}: {run.status.value}",
+        f"trigger {kind}{' (force)' if forced else ''}, {when}",
+    )
 
 
 def _status(args: argparse.Namespace, out: Console) -> int:

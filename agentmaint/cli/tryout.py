@@ -36,7 +36,9 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
     at = datetime.now(UTC)
     if not args.json:
         out.print(
-            f"demo fleet in {schedule_file.parent} (schedule: {schedule_file})", highlight=False
+            f"demo fleet in {schedule_file.parent} (schedule: {schedule_file})",
+            highlight=False,
+            soft_wrap=False,  # wrapped at words: a long path goes whole to its own line
         )
         with _history_reader(schedule) as history:
             _print_plan(plan(schedule, history, at), schedule, out)
@@ -54,6 +56,7 @@ def _demo(args: argparse.Namespace, out: Console) -> int:
         out.print(
             f"next: agentmaint plan {schedule_file} (the updated hosts are no longer due)",
             highlight=False,
+            soft_wrap=False,
         )
     if received:
         return code

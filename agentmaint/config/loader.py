@@ -157,7 +157,7 @@ def _load_yaml(text: str, source: str) -> LoadedDocument:
             raise ScheduleError(source, lines.locate(problems))
         return LoadedDocument(loader.construct_document(node), lines)
     except yaml.MarkedYAMLError as exc:
-        raise ScheduleError(source, [Problem("", _yaml_message(exc))]) from None
+        raise ScheduleError(source, [_yaml_problem(exc)]) from None
     except yaml.YAMLError as exc:
         raise ScheduleError(source, [Problem("", f"invalid YAML: {exc}")]) from None
     except RecursionError:
@@ -167,11 +167,16 @@ def _load_yaml(text: str, source: str) -> LoadedDocument:
             loader.dispose()
 
 
-def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> Problem:
+    """A YAML syntax error (a wrong indentation, an unclosed bracket) at its line.
+
+    The line goes in the problem, so that it is reported as ``file:line: ...`` like every
+    other problem of the file (an editor or a terminal turns that into a link).
+    """
     mark = exc.problem_mark or exc.context_mark
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    where = f" at column {mark.column + 1}" if mark else ""
     what = "; ".join(part for part in (exc.context, exc.problem) if part) or "unreadable"
-    return f"invalid YAML{where}: {what}"
+    return Problem("", f"invalid YAML{where}: {what}", line=mark.line + 1 if mark else None)
 
 
 class _Checker:

@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from agentmaint.config.suggest import did_you_mean
+from agentmaint.config.suggest import closest, did_you_mean
 from agentmaint.errors import Problem, format_path
 
 _JSON_TYPES = {
@@ -48,10 +48,32 @@ def _validator() -> Draft202012Validator:
 
 def schema_problems(document: Any) -> list[Problem]:
     """Every schema violation of `document`, ordered by path."""
+    errors = list(_validator().iter_errors(document))
+    # A mistyped key is one mistake: its "unknown key (did you mean 'frequency'?)" says
+    # it all, so the key it was meant to be is not also reported missing.
+    meant = {meant for error in errors for meant in _meant_keys(error)}
     problems: list[Problem] = []
-    for error in _validator().iter_errors(document):
+    for error in errors:
+        if error.validator == "required" and isinstance(error.instance, dict):
+            at = tuple(error.absolute_path)
+            if all(
+                (at, key) in meant for key in error.validator_value if key not in error.instance
+            ):
+                continue
         problems.extend(_explain(error))
     return sorted(set(problems), key=lambda p: (p.path, p.message))
+
+
+def _meant_keys(error: ValidationError) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """(mapping's path, key) for each unknown key of `error` that is close to a known one."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    known = sorted(schema.get("properties", {}))
+    for key in set(error.instance) - set(known):
+        match = closest(key, known)
+        if match is not None and match not in error.instance:
+            yield tuple(error.absolute_path), match
 
 
 def _type_name(value: Any) -> str:

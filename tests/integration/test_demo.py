@@ -83,3 +83,7 @@ def test_demo_reads_whole_at_80_columns(
     assert_readable(ours, 80, [*HOSTS, "agent-config", "model", *actions, *outcomes])
     assert "Failed |" not in text
     assert "History of " in text  # one day: the date once, in the title
+    # The lines naming the demo's directory wrap at words too: only a path (a command's
+    # last word, to copy whole) may reach past column 80.
+    too_wide = [line.rstrip() for line in text.splitlines() if len(line.rstrip()) > 80]
+    assert all(line.split()[-1].startswith(str(tmp_path)) for line in too_wide), too_wide

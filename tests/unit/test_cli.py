@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentmaint.cli import main
+from agentmaint.cli.app import _build_parser
 
 ROOT = Path(__file__).parent.parent.parent
 SEED = ROOT / "tests" / "data" / "seed.json"
@@ -36,15 +37,28 @@ def test_validate_bad_exit_2_with_paths(capsys: pytest.CaptureFixture[str]) -> N
     assert "Traceback" not in err
 
 
-def test_validate_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = run(capsys, "validate", str(BAD / "unknown-key.yaml"), "--json")
     assert code == 2
     data = json.loads(out)
     assert data["valid"] is False
-    # The line of the YAML file: the missing key's mapping (``os:``, line 8).
-    assert {"path": "components.os.frequency", "message": "is required", "line": 8} in data[
-        "problems"
+    # A mistyped key is one problem, at its line: 'frequency' is not also "required".
+    assert data["problems"] == [
+        {
+            "path": "components.os.frequncy",
+            "message": "unknown key (did you mean 'frequency'?)",
+            "line": 7,
+        }
     ]
+    missing = tmp_path / "missing.yaml"
+    text = (BAD / "unknown-key.yaml").read_text().replace(", frequncy: weekly", "")
+    missing.write_text(text)
+    code, out, _ = run(capsys, "validate", str(missing), "--json")
+    assert code == 2
+    # The line of the YAML file: the missing key's mapping (``os:``, line 7).
+    assert {"path": "components.os.frequency", "message": "is required", "line": 7} in json.loads(
+        out
+    )["problems"]
 
 
 def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -172,3 +186,23 @@ def test_history_says_why_it_is_empty(
     assert code == 0
     assert out.startswith(said) and len(out.splitlines()) == 1
     assert not (tmp_path / ".agentmaint").exists()  # a reader creates nothing
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["history", "f.yaml", "-s", "web1", "-n", "5"],
+        ["history", "-s", "web1", "-n", "5", "f.yaml"],
+        ["history", "--server=web1", "f.yaml", "--limit", "5"],
+        ["history", "list", "-n", "5", "-s", "web1", "f.yaml"],
+    ],
+)
+def test_history_filters_may_come_before_the_file(argv: list[str]) -> None:
+    """``history -s HOST FILE`` is ``history list`` too, not "unrecognized arguments"."""
+    args = _build_parser().parse_args(argv)
+    assert (args.history_command, str(args.file), args.server, args.limit) == (
+        "list",
+        "f.yaml",
+        "web1",
+        5,
+    )

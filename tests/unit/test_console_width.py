@@ -6,13 +6,14 @@ At 80 columns every host, component, action and status is printed whole (never
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.console import Console
 from rich.table import Table
 
 from agentmaint.cli.console import history_table, result_table
+from agentmaint.cli.runs import run_heading
 from agentmaint.planning.planner import Plan
 from agentmaint.records import Action, MaintenanceRecord, Outcome, RunRecord, RunStatus
 from agentmaint.run.results import HostOutcome, RunResult
@@ -131,3 +132,19 @@ def test_one_environment_is_said_once_in_the_title() -> None:
     lines = render(history_table(records(("demo",)), 160), 160)
     assert lines[0] == "History of 2026-12-06 (environment demo)"
     assert "Environment" not in lines[2]
+
+
+def test_show_heading_fits_80_columns() -> None:
+    """``show``'s heading: two lines within 80 columns (a terminal never cuts a word)."""
+    run = RunRecord(
+        id="20261206T051147Z-3b69e3",
+        trigger="relaunch",
+        started=AT,
+        status=RunStatus.INTERRUPTED,
+        finished=AT + timedelta(seconds=8),
+    )
+    lines = run_heading(run)
+    assert lines[0] == f"run {run.id}: {run.status.value}"
+    assert lines[1].startswith("trigger relaunch")
+    assert lines[1].endswith(", started 2026-12-06 02:17:25 UTC, finished 02:17:33")
+    assert all(len(line) <= 80 for line in lines)

@@ -193,6 +193,26 @@ def test_a_host_that_failed_does_not_reach_its_next_component() -> None:
     assert "  agent-config starting" not in "\n".join(lines)
 
 
+def test_a_step_under_way_when_the_run_is_canceled_was_interrupted() -> None:
+    """Ctrl-C during an update: the host was interrupted, not "not reached" (never started)."""
+    view = LiveProgress(None, final_actions={"slow": Action.UPDATE}, clock=Clock())
+    hosts = ("lab-1", "lab-2", "lab-3")
+    decision = Decision(
+        "lab", "slow", True, "due", tuple(HostDecision(h, True, "due") for h in hosts)
+    )
+    run = RunRecord(id="r1", trigger="manual", started=AT)
+    view.run_started(run, Plan(at=AT, decisions=(decision,)))
+    for host in hosts[:2]:
+        view.task_started(
+            TaskStart("lab", "slow", host, Action.UPDATE, task_name(Action.UPDATE, "slow"))
+        )
+    view.run_finished(RunResult(plan=Plan(at=AT), run=replace(run, status=RunStatus.CANCELED)))
+    lines = render(view.render(), 80).splitlines()
+    assert lines[0] == "Run r1: canceled  0s elapsed  hosts 3/3 done"
+    assert "  slow interrupted: lab-1, lab-2 (2 hosts)" in lines
+    assert "  slow not reached: lab-3 (1 host)" in lines
+
+
 @pytest.mark.parametrize(
     ("seconds", "text"), [(0, "0s"), (59.9, "59s"), (65, "1m05s"), (3725, "1h02m")]
 )

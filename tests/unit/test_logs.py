@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import logging
 import stat
@@ -18,7 +19,7 @@ import yaml
 import agentmaint
 from agentmaint.cli import main
 from agentmaint.cli.app import _build_parser
-from agentmaint.cli.logs import CliLog
+from agentmaint.cli.logs import CliLog, wrap_line
 from agentmaint.history.store import HistoryStore
 from agentmaint.records import Action, RunRecord, TaskResult, TaskStatus
 from agentmaint.run.logging_observer import MAX_ERROR, RunLog
@@ -295,3 +296,52 @@ def test_the_library_never_prints() -> None:
             ):
                 found.append(f"{module}:{node.lineno}: sys.{node.attr}")
     assert found == []
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_text_log_lines_wrap_at_words_on_a_narrow_terminal_only(
+    terminal: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setenv("COLUMNS", "80")
+    message = (
+        "run 20261206T051147Z-3b69e3 finished: failed in 8s; outcomes: 1 failed, "
+        "1 skipped, 4 success; failed hosts: demo-3"
+    )
+    with CliLog(_build_parser().parse_args(["run", "f"]), stdout_terminal=True):
+        logging.getLogger("agentmaint.test").warning(message)
+    lines = stream.getvalue().splitlines()
+    if terminal:
+        assert len(lines) > 1
+        assert all(len(line) <= 80 for line in lines)
+        assert all(line.startswith("  ") for line in lines[1:])
+        assert " ".join(line.strip() for line in lines).endswith(message)
+    else:
+        assert len(lines) == 1 and lines[0].endswith(message)
+
+
+def test_wrap_line_keeps_a_long_path_whole() -> None:
+    path = "/srv/agentmaint/state/runs/" + "x" * 80
+    wrapped = wrap_line(f"artifacts kept in {path} for review", 80).splitlines()
+    assert path in wrapped[1]
+
+
+def test_the_daemon_says_a_skipped_run_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``skipped: nothing due at ...`` alone, not after the run's own ``nothing due at ...``."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    log = logging.getLogger("agentmaint.test")
+    with CliLog(_build_parser().parse_args(["daemon", "f"]), stdout_terminal=False):
+        log.info("nothing due at 05:14 UTC", extra={"event": "nothing_due"})
+        log.info("skipped: nothing due at 05:14 UTC", extra={"event": "run_skipped"})
+    assert [line.split(" ", 2)[2] for line in stream.getvalue().splitlines()] == [
+        "skipped: nothing due at 05:14 UTC"
+    ]

@@ -173,6 +173,28 @@ def test_render_refuses_an_existing_file(
     assert file.read_bytes() == PRECIOUS
 
 
+def test_render_refuses_a_bad_out_even_when_nothing_is_due(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], schedule_file: Path
+) -> None:
+    """A non-empty --out is refused at once, not only on the day something is due."""
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep").write_bytes(PRECIOUS)
+    document = yaml.safe_load(schedule_file.read_text())
+    for environment in document["environments"].values():
+        environment["update_schedule"] = {"day_of_week": "Tuesday", "time": "02:00"}
+    schedule_file.write_text(yaml.safe_dump(document))
+    monday = "2026-12-07T12:00:00Z"
+    code, _ = cli(capsys, "render", str(schedule_file), "--at", monday, "--out", str(full))
+    assert code == 2
+    assert (full / "keep").read_bytes() == PRECIOUS
+    code, _ = cli(
+        capsys, "render", str(schedule_file), "--at", monday, "--out", str(tmp_path / "new")
+    )
+    assert code == 0
+    assert not (tmp_path / "new").exists()  # nothing due: nothing rendered
+
+
 def test_render_refuses_a_symlink_to_an_empty_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], schedule_file: Path
 ) -> None:

@@ -150,3 +150,62 @@ def test_secret_webhook_not_in_repr(seed_config: dict[str, Any]) -> None:
     schedule = parse_schedule(seed_config)
     assert "sekrit" not in repr(schedule)
     assert re.search("sekrit", repr(schedule.notification)) is None
+
+
+def test_a_yaml_syntax_error_is_reported_at_its_line(tmp_path: Path) -> None:
+    """A wrong indentation is ``file:line: invalid YAML ...`` like any other problem."""
+    path = tmp_path / "schedule.yaml"
+    path.write_text(
+        "environments:\n"
+        "  lab:\n"
+        "    servers: [lab-1]\n"
+        "components:\n"
+        "  app:\n"
+        "    update_command: true\n"
+        "      frequency: daily\n"
+    )
+    with pytest.raises(ScheduleError) as caught:
+        load_schedule(path)
+    (problem,) = caught.value.problems
+    assert problem.line == 7
+    assert problem.located(str(path)).startswith(f"{path}:7: invalid YAML at column ")
+
+
+def test_a_mistyped_required_key_is_one_problem(tmp_path: Path) -> None:
+    """``frequncy``: the unknown key names 'frequency'; 'frequency' is not also missing."""
+    path = tmp_path / "schedule.yaml"
+    path.write_text(
+        "environments:\n"
+        "  lab:\n"
+        "    servers: [lab-1]\n"
+        "    update_schedule: {day_of_week: daily, time: '01:00'}\n"
+        "components:\n"
+        "  app:\n"
+        "    update_command: 'true'\n"
+        "    frequncy: daily\n"
+    )
+    with pytest.raises(ScheduleError) as caught:
+        load_schedule(path)
+    assert [p.located(str(path)) for p in caught.value.problems] == [
+        f"{path}:8: components.app.frequncy: unknown key (did you mean 'frequency'?)"
+    ]
+
+
+def test_a_required_key_missing_beside_an_unrelated_unknown_key_is_reported(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(
+        "environments:\n"
+        "  lab:\n"
+        "    servers: [lab-1]\n"
+        "components:\n"
+        "  app:\n"
+        "    update_command: 'true'\n"
+        "    colour: blue\n"
+    )
+    with pytest.raises(ScheduleError) as caught:
+        load_schedule(path)
+    rendered = [str(p) for p in caught.value.problems]
+    assert "components.app.frequency: is required" in rendered
+    assert any(line.startswith("components.app.colour: unknown key") for line in rendered)
