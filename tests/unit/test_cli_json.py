@@ -39,7 +39,7 @@ CASES: list[Any] = [
     {"outer": [[{"a": 1}, {"b": "x"}], [{"c": None}]]},
     [1, "two", None, [3, [4, {}]]],
     # flat lists that orjson writes (ASCII, 64-bit integers, plain floats), at three depths
-    [{"h": "a\x00\x1f\b\f\n\r\t\\\"/~", "rc": -(2**63), "n": 2**64 - 1, "f": -0.0}],
+    [{"h": 'a\x00\x1f\b\f\n\r\t\\"/~', "rc": -(2**63), "n": 2**64 - 1, "f": -0.0}],
     {"tasks": [{"d": 1e-4, "e": 1e16, "f": 1.5e300, "g": 0.1, "z": 0.0, "ok": False}]},
     {"a": {"tasks": [{"d": 123456789.123, "m": None}, {"d": 2.5e15, "m": "x"}]}},
     # each of what orjson writes otherwise, alone in an otherwise plain list
@@ -73,6 +73,7 @@ def test_print_json_writes_plain_flat_lists_with_orjson(
         raise AssertionError("json's encoder used")
 
     monkeypatch.setattr(output, "_flat_objects_json", refuse)
-    data = {"tasks": [{"host": "h1", "rc": 2, "duration": 0.25, "message": TRICKY.split("ü")[0]}] * 3}
+    ascii_tricky = TRICKY.partition("ü")[0]
+    data = {"tasks": [{"host": "h1", "rc": 2, "duration": 0.25, "message": ascii_tricky}] * 3}
     _print_json(data)
     assert capsys.readouterr().out == json.dumps(data, indent=2) + "\n"
