@@ -5,12 +5,9 @@ The only I/O of the events parser.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -125,27 +122,6 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector, if it runs, for the block.
-
-    Reading a big run allocates millions of containers (every decoded event is a tree of
-    dicts and lists) while the results grow: the collector's passes, triggered by those
-    allocations, took a sixth of the time of 100,000 events (BENCHMARKS.md). The events
-    hold no cycles (decoded JSON) and are freed by reference counting as soon as parsed;
-    anything cyclic made meanwhile, in any thread, is collected by the next pass after.
-    Re-enabled only if it was enabled: a caller that disabled it keeps it so.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def read_artifact_dir(path: Path) -> ParsedRun:
     """Parse ``artifacts/<ident>/`` (or a private_data_dir holding one) into a `ParsedRun`.
 
@@ -162,15 +138,9 @@ def read_artifact_dir(path: Path) -> ParsedRun:
 
     A big run has 100,000s of small event files, so the cost is mostly the system
     calls and the JSON decoding: each file takes one open relative to the directory,
-    one read and a close, and the parser keeps nothing of the decoded event (the garbage
-    collector is paused meanwhile: see `_collector_paused`).
+    one read and a close, and the parser keeps nothing of the decoded event.
     """
-    with _collector_paused():
-        return _read_artifact_dir(Path(path))
-
-
-def _read_artifact_dir(path: Path) -> ParsedRun:
-    directory, notes = _find_artifact_dir(path)
+    directory, notes = _find_artifact_dir(Path(path))
     events_dir = directory / "job_events"
     try:
         names = _event_file_names(events_dir)
