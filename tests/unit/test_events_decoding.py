@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import math
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agentmaint.ansible.events import EventParser, read_artifact_dir
 from agentmaint.ansible.events.artifacts import _load_json
 
 
@@ -66,35 +62,3 @@ def test_big_integers_stay_integers() -> None:
     assert value == {"n": 123456789012345678901234567890}
     assert type(value["n"]) is int
     assert math.isnan(_load_json(b"[NaN]")[0])
-
-
-@pytest.fixture
-def one_event_run(tmp_path: Path) -> Iterator[Path]:
-    events = tmp_path / "job_events"
-    events.mkdir()
-    event = {"event": "playbook_on_start", "counter": 1, "uuid": "u1", "event_data": {}}
-    (events / "1-u1.json").write_text(json.dumps(event))
-    (tmp_path / "status").write_text("successful")
-    yield tmp_path
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_collector_paused_while_reading_and_left_as_found(
-    one_event_run: Path, enabled: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: list[bool] = []
-    feed = EventParser.feed
-
-    def watch(self: EventParser, event: Any) -> None:
-        seen.append(gc.isenabled())
-        feed(self, event)
-
-    monkeypatch.setattr(EventParser, "feed", watch)
-    was = gc.isenabled()
-    (gc.enable if enabled else gc.disable)()
-    try:
-        read_artifact_dir(one_event_run)
-        assert gc.isenabled() is enabled
-    finally:
-        (gc.enable if was else gc.disable)()
-    assert seen == [False]
