@@ -9,11 +9,13 @@ alternating, medians of ROUNDS repetitions:
 * floor: the same with the cheapest plain reads (``os.listdir``, then ``os.open``
   relative to the directory, one ``os.read``, ``os.close``) and ``json.loads``: about
   what reading and decoding alone cost, whatever is done with the events;
+* floor with orjson: the same reads, decoded with ``orjson.loads`` (what agentmaint
+  decodes the files with): the floor for a reader that uses the faster decoder too;
 * agentmaint: `read_artifact_dir` (read, parse into typed results) + store the task
   results and host counts in a fresh SQLite history (the store part also on its own);
 * the CLI (issue 19's figure): ``agentmaint events --json DIR`` as a user runs it (a new
   process, its modules compiled to bytecode as an install does, stdout to /dev/null),
-  against the floor of the same round: the whole command, start-up and JSON included;
+  against both floors of the same round: the whole command, start-up and JSON included;
   with ``--before CHECKOUT``, that source checkout's CLI too (``python -m agentmaint`` with
   it first on ``PYTHONPATH``), interleaved;
 * parse only: the events already decoded in memory, as during a live run (kept out of
@@ -22,7 +24,8 @@ alternating, medians of ROUNDS repetitions:
   with the N events (feed them one by one to `EventParser`, follow `results_since`,
   `finish`, store the results and counts), against a child that only loads the modules.
 
-Usage: .venv/bin/python bench/bench_ingest.py [N] [--before CHECKOUT]   (default 100000)
+Usage: .venv/bin/python bench/bench_ingest.py [N] [--before CHECKOUT] [--cli-only]
+(default 100000 events; --cli-only: only the baseline, the floors and the CLI)
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "tests" / "data" / "artifacts" / "fail_one_of_three" / "job_events"
@@ -80,7 +87,7 @@ def baseline(directory: Path) -> Times:
     return since(started)
 
 
-def floor(directory: Path) -> Times:
+def floor(directory: Path, loads: Callable[[bytes], Any] = json.loads) -> Times:
     started = clocks()
     events = directory / "job_events"
     dir_fd = os.open(events, os.O_RDONLY)
@@ -91,7 +98,7 @@ def floor(directory: Path) -> Times:
                 data = os.read(fd, 1 << 16)
             finally:
                 os.close(fd)
-            json.loads(data)
+            loads(data)
     finally:
         os.close(dir_fd)
     return since(started)
@@ -216,6 +223,34 @@ def median(times: list[Times]) -> Times:
     return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
+def per_round(times: list[Times], floors: list[Times], which: int) -> str:
+    """The ratios of `times` to the floors of the same rounds (0: wall, 1: CPU)."""
+    return ", ".join(f"{t[which] / f[which]:.2f}" for t, f in zip(times, floors, strict=True))
+
+
+def report_cli(
+    commands: list[Times], earlier: list[Times], low: list[Times], low_orjson: list[Times]
+) -> None:
+    """The CLI's figures against both floors (with ``--before``, the checkout's too)."""
+    (f, fc), (fo, foc), (c, cc) = median(low), median(low_orjson), median(commands)
+    print(
+        f"agentmaint events --json (the CLI, a new process): {c:.2f} s ({cc:.2f} s), "
+        f"{c / f:.2f}x floor, CPU {cc / fc:.2f}x the floor's (per-round ratios: wall "
+        f"{per_round(commands, low, 0)}; CPU {per_round(commands, low, 1)}; target <= 1.3x)"
+    )
+    print(
+        f"  against the orjson floor: {c / fo:.2f}x wall, CPU {cc / foc:.2f}x (per-round: "
+        f"wall {per_round(commands, low_orjson, 0)}; CPU {per_round(commands, low_orjson, 1)})"
+    )
+    if earlier:
+        e, ec = median(earlier)
+        print(
+            f"  the --before CLI: {e:.2f} s ({ec:.2f} s), {e / f:.2f}x floor, "
+            f"CPU {ec / fc:.2f}x the floor's (per-round CPU {per_round(earlier, low, 1)}); "
+            f"against the orjson floor {e / fo:.2f}x wall, CPU {ec / foc:.2f}x"
+        )
+
+
 def main() -> None:
     args = sys.argv[1:]
     before: Path | None = None
@@ -223,6 +258,9 @@ def main() -> None:
         at = args.index("--before")
         before = Path(args[at + 1]).resolve()
         del args[at : at + 2]
+    cli_only = "--cli-only" in args
+    if cli_only:
+        args.remove("--cli-only")
     count = int(args[0]) if args else 100_000
     env = cli_env(before)
     load = os.getloadavg()[0]
@@ -231,51 +269,40 @@ def main() -> None:
         replicate(directory, count)
         base: list[Times] = []
         low: list[Times] = []
+        low_orjson: list[Times] = []
         ours: list[Times] = []
         store: list[Times] = []
-        parse: list[Times] = []
         commands: list[Times] = []
         earlier: list[Times] = []
-        cli_ratios: list[float] = []
-        cpu_ratios: list[float] = []
         for round_ in range(ROUNDS):
             base.append(baseline(directory))
             low.append(floor(directory))
+            low_orjson.append(floor(directory, orjson.loads))
             commands.append(cli(directory, env))
-            cli_ratios.append(commands[-1][0] / low[-1][0])
-            cpu_ratios.append(commands[-1][1] / low[-1][1])
             if before is not None:
                 earlier.append(cli(directory, env, before))
-            total, storing = agentmaint_ingest(directory, Path(tmp) / f"state{round_}")
-            ours.append(total)
-            store.append(storing)
-        for _ in range(ROUNDS):
-            parse.append(parse_only(directory))
-        (b, bc), (f, fc), (o, oc), (s, sc), (p, pc) = map(median, (base, low, ours, store, parse))
+            if not cli_only:
+                total, storing = agentmaint_ingest(directory, Path(tmp) / f"state{round_}")
+                ours.append(total)
+                store.append(storing)
+        (b, bc), (f, fc), (fo, foc) = map(median, (base, low, low_orjson))
         print(
             f"events: {count:,}; medians of {ROUNDS} alternating rounds, wall (CPU); "
             f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
         )
         print(f"baseline read_bytes+json.loads of the files: {b:.2f} s ({bc:.2f} s)")
         print(f"floor os.read+json.loads of the files:       {f:.2f} s ({fc:.2f} s), {f / b:.2f}x")
+        print(f"floor os.read+orjson.loads of the files:     {fo:.2f} s ({foc:.2f} s)")
+        report_cli(commands, earlier, low, low_orjson)
+        if cli_only:
+            return
+        parse = [parse_only(directory) for _ in range(ROUNDS)]
+        (o, oc), (s, sc), (p, pc) = map(median, (ours, store, parse))
         print(
             f"agentmaint read+parse+store:                 {o:.2f} s ({oc:.2f} s), "
             f"{o / b:.2f}x baseline, {o / f:.2f}x floor; storing {s:.2f} s ({sc:.2f} s)"
         )
         print(f"agentmaint parse only (events in memory, as in a live run): {p:.2f} s ({pc:.2f} s)")
-        c, cc = median(commands)
-        print(
-            f"agentmaint events --json (the CLI, a new process): {c:.2f} s ({cc:.2f} s), "
-            f"{c / f:.2f}x floor, CPU {cc / fc:.2f}x the floor's (per-round ratios: wall "
-            f"{', '.join(f'{r:.2f}' for r in cli_ratios)}; CPU "
-            f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; target <= 1.3x)"
-        )
-        if before is not None:
-            e, ec = median(earlier)
-            print(
-                f"  {before} CLI: {e:.2f} s ({ec:.2f} s), {e / f:.2f}x floor, "
-                f"CPU {ec / fc:.2f}x the floor's"
-            )
         idle, running = peak_rss_mb(directory, "idle", count), peak_rss_mb(directory, "run", count)
         print(
             f"peak RSS: modules only {idle} MB, live-run controller over {count:,} events "

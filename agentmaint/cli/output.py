@@ -7,10 +7,12 @@ input or usage, 3 an environment locked by another run, 128 + N ended by signal 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from rich.markup import escape
 
 if TYPE_CHECKING:
@@ -86,6 +88,35 @@ def _is_flat(item: Any) -> bool:
 
 def _flat_objects(items: list[dict[str, Any]], level: int) -> str:
     """``json.dumps(items, indent=2)`` nested `level` deep, for a list of flat objects.
+
+    orjson writes the same text as ``json.dumps(indent=2)`` (same separators, escapes and
+    number forms) except for non-ASCII characters and DEL (written as they are, not
+    escaped), integers beyond 64 bits (refused), NaN and infinities (written ``null``)
+    and floats of magnitude under 1e-4 (another form: ``0.00001``, ``1.2e-6``): its text is
+    used unless one of those is there, and ``json``'s C encoder makes the text otherwise.
+    Nesting the text deeper only indents its lines: strings escape their line breaks.
+    """
+    if _plain_floats(items):
+        try:
+            encoded: bytes | None = orjson.dumps(items, option=orjson.OPT_INDENT_2)
+        except orjson.JSONEncodeError:
+            encoded = None
+        if encoded is not None and encoded.isascii() and b"\x7f" not in encoded:
+            text = encoded.decode("ascii")
+            return text.replace("\n", "\n" + "  " * level) if level else text
+    return _flat_objects_json(items, level)
+
+
+def _plain_floats(items: list[dict[str, Any]]) -> bool:
+    """Whether every float among the members is written alike by orjson and ``json``."""
+    return all(
+        value == 0.0 or 1e-4 <= abs(value) < math.inf
+        for value in [v for item in items for v in item.values() if type(v) is float]
+    )
+
+
+def _flat_objects_json(items: list[dict[str, Any]], level: int) -> str:
+    """`_flat_objects` with ``json``'s C encoder.
 
     The C encoder takes any separators (not an indent): with the members' line break and
     indentation as its item separator, only the objects' braces need their own lines. In

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from agentmaint.cli import output
 from agentmaint.cli.output import _print_json
 
 TRICKY = 'a "quoted"},\n    {brace}\\ ünï \t'
@@ -37,6 +38,21 @@ CASES: list[Any] = [
     [{1: "int key"}],  # json turns the key into text
     {"outer": [[{"a": 1}, {"b": "x"}], [{"c": None}]]},
     [1, "two", None, [3, [4, {}]]],
+    # flat lists that orjson writes (ASCII, 64-bit integers, plain floats), at three depths
+    [{"h": 'a\x00\x1f\b\f\n\r\t\\"/~', "rc": -(2**63), "n": 2**64 - 1, "f": -0.0}],
+    {"tasks": [{"d": 1e-4, "e": 1e16, "f": 1.5e300, "g": 0.1, "z": 0.0, "ok": False}]},
+    {"a": {"tasks": [{"d": 123456789.123, "m": None}, {"d": 2.5e15, "m": "x"}]}},
+    # each of what orjson writes otherwise, alone in an otherwise plain list
+    [{"m": "del \x7f"}, {"m": "x"}],
+    {"tasks": [{"m": "ünï"}, {"m": "x"}]},
+    {"tasks": [{"m": "\u2028 \ud83d\ude00"}]},
+    [{"d": 9.9e-5}, {"d": 1.0}],
+    [{"d": 1.2e-6}],
+    [{"d": -1e-5}],
+    [{"d": float("-inf")}],
+    [{"d": float("nan")}],
+    [{"n": 2**64}],
+    [{"n": -(2**63) - 1}],
 ]
 
 
@@ -44,5 +60,20 @@ CASES: list[Any] = [
 def test_print_json_matches_json_dumps_indent_2(
     data: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _print_json(data)
+    assert capsys.readouterr().out == json.dumps(data, indent=2) + "\n"
+
+
+def test_print_json_writes_plain_flat_lists_with_orjson(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list of plain flat objects (the task results) never reaches json's encoder."""
+
+    def refuse(items: Any, level: int) -> str:
+        raise AssertionError("json's encoder used")
+
+    monkeypatch.setattr(output, "_flat_objects_json", refuse)
+    ascii_tricky = TRICKY.partition("ü")[0]
+    data = {"tasks": [{"host": "h1", "rc": 2, "duration": 0.25, "message": ascii_tricky}] * 3}
     _print_json(data)
     assert capsys.readouterr().out == json.dumps(data, indent=2) + "\n"

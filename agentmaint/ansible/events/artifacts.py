@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from agentmaint.ansible.events.model import ParsedRun
 from agentmaint.ansible.events.parser import EventParser
 from agentmaint.errors import EventsError
@@ -19,7 +21,10 @@ from agentmaint.errors import EventsError
 __all__ = ["read_artifact_dir"]
 
 _READ_SIZE = 1 << 16  # bytes per read of an event file (most are 1 to 3 KB)
-_RAW_DECODE = json.JSONDecoder().raw_decode
+# orjson reads an integer beyond 64 bits as a float (json: an int); such a number has 19
+# digits or more in a row, which these make easy to spot: every digit becomes a 0
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
 # ansible-runner's own test (``utils.collect_new_events``): a counter-prefixed name, and
 # not a ``-partial`` one
 _EVENT_FILE = re.compile(r"^[0-9]+-.+json$")
@@ -72,20 +77,20 @@ def _event_file_names(events_dir: Path) -> list[str]:
 
 
 def _load_json(data: bytes) -> Any:
-    """``json.loads(data)``, a quarter faster for the usual UTF-8 file of one JSON value.
+    """``json.loads(data)``, three times faster for the usual event file.
 
-    The decoder is called directly on the decoded text; anything unusual (a BOM, another
-    encoding, leading whitespace, trailing data, invalid JSON) goes through
-    ``json.loads`` itself, which then gives its own result or error.
+    orjson decodes the file, except when it holds a run of 19 digits or more (possibly an
+    integer beyond 64 bits, which orjson would give as a float); anything orjson refuses
+    (NaN and Infinity, which Python's ``json.dumps`` writes for a module's float, lone
+    surrogates, a BOM, another encoding, invalid JSON) goes through ``json.loads`` itself,
+    which then gives its own result or error: the value is always ``json.loads``'s.
     """
-    try:
-        text = data.decode()
-        value, end = _RAW_DECODE(text)
-    except ValueError:  # UnicodeDecodeError, JSONDecodeError
-        return json.loads(data)
-    if end != len(text) and text[end:].strip(" \t\n\r"):
-        return json.loads(data)
-    return value
+    if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZEROS):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
 
 
 def _read_file(name: str, directory: int | None) -> bytes:
