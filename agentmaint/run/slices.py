@@ -13,7 +13,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,15 @@ class SliceRun:
 
 
 def progress_of(result: TaskResult) -> Progress:
-    """What the live display shows of one task result (environment, component, action)."""
+    """What the live display shows of one task result (environment, component, action).
+
+    A step that failed shows as ``failed`` even when the parser already knows that the
+    play's rescue took it over (``rescued``: the fused task's steps are read back whole):
+    that is how the per-task play's own failure event shows it when it happens, and the
+    rescue (rollback) follows as its own step. The history keeps ``rescued``.
+    """
+    if result.status is TaskStatus.RESCUED:
+        result = replace(result, status=TaskStatus.FAILED)
     key = classify(result.play, result.task)
     if key is None:
         play = parse_play(result.play) or ("", "")

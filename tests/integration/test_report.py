@@ -186,7 +186,7 @@ def test_report_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert done.value.code == 0
     usage = capsys.readouterr().out
     assert "agentmaint report schedule.yaml --out report.html" in usage
-    assert "exit codes:" in usage and "--run RUN_ID|last" in usage
+    assert "Exit codes:" in usage and "--run RUN_ID|last" in usage
 
 
 def test_report_attached_to_the_email_of_a_finished_run(
