@@ -21,7 +21,7 @@ from agentmaint.maintenance import run_maintenance
 from agentmaint.planning.planner import plan
 from agentmaint.records import Action, RunStatus
 from agentmaint.run.observer import BaseObserver
-from agentmaint.run.results import Progress
+from agentmaint.run.results import TaskStart
 from tests.hosts.conftest_plugin import MakeSshdHosts
 from tests.hosts.netns import TestHost, stop_ssh_clients
 from tests.schedules import always_open, history_shape
@@ -117,11 +117,12 @@ def test_a_node_killed_mid_run(make_sshd_hosts: MakeSshdHosts, tmp_path: Path) -
     timers: list[threading.Timer] = []
 
     class KillSecondNode(BaseObserver):
-        def task_finished(self, progress: Progress) -> None:
-            # The second node's first batch is backing up; a few seconds later it is in
-            # the middle of its 12 s update: kill the node then.
-            if not killed and progress.host in second and progress.action is Action.BACKUP:
-                killed.append(progress.host)
+        def task_started(self, start: TaskStart) -> None:
+            # The second node's first batch has started its steps (the backup, or the one
+            # fused task of backup and update); a few seconds later it is in the middle of
+            # its 12 s update: kill the node then.
+            if not killed and start.host in second and start.action is not None:
+                killed.append(start.host)
                 timer = threading.Timer(4.0, nodes[1].kill)
                 timers.append(timer)
                 timer.start()
