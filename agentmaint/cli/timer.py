@@ -361,7 +361,7 @@ def _status(args: argparse.Namespace, out: Console) -> int:
     for env_name, data in document["environments"].items():
         zone = schedule.environments[env_name].schedule.timezone
         table = Table(title=f"{env_name}: {data['schedule']}", title_justify="left")
-        for column in ("#", "Window opens", "Timer fires", ""):
+        for column in ("#", "Window opens", "Timer fires", "Match"):
             table.add_column(column, no_wrap=True)
         rows = max(len(data["window_starts"]), len(data["timer_elapses"]))
         for index in range(rows):

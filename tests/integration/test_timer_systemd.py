@@ -244,3 +244,4 @@ def test_status_lists_window_starts_next_to_timer_elapses(
     text = capsys.readouterr().out
     assert "enabled: unknown (systemd is not running here)" in text
     assert "differs" not in text
+    assert "Match" in text  # the ok/differs column is named
