@@ -228,6 +228,41 @@ class LiveProgress(BaseObserver):
             elif step.outcome is None:
                 step.outcome = _INTERRUPTED if stopped else _NOT_REACHED
 
+    def _batch_heading(self, running: list[Key], several: bool) -> str:
+        """``Current batch 3 of 8 (serial 5):``, per environment when several run."""
+        parts: list[str] = []
+        numbers = ""
+        for env in sorted({env for env, _, _ in running}):
+            serial = self._serial.get(env)
+            if serial is None:
+                continue
+            component = next(key[1] for key in running if key[0] == env)
+            batch = self._batch_number(env, component, serial)
+            if several:
+                parts.append(f"{env}: {batch[0]} of {batch[1]}, serial {serial}")
+            else:
+                numbers = f" {batch[0]} of {batch[1]}"
+                parts.append(f"serial {serial}")
+        detail = f" ({'; '.join(parts)})" if parts else ""
+        return f"Current batch{numbers}{detail}:"
+
+    def _batch_number(self, env: str, component: str, serial: int | str) -> tuple[int, int]:
+        """Which of its batches a component's play in `env` runs, and how many it has.
+
+        Ansible's batches: `serial` hosts at a time (a percentage of the play's hosts,
+        rounded down, at least 1); a batch starts when the previous one has ended, so
+        the hosts done so far say which batch runs.
+        """
+        keys = [key for key in self._planned if key[0] == env and key[1] == component]
+        total = max(1, len(keys))
+        if isinstance(serial, str):
+            size = max(1, int(float(serial.rstrip("%")) / 100 * total))
+        else:
+            size = max(1, serial)
+        done = sum(1 for key in keys if (step := self._steps.get(key)) is not None and step.outcome)
+        batches = -(-total // size)
+        return min(done // size + 1, batches), batches
+
     def _step(self, key: Key) -> _Step:
         step = self._steps.get(key)
         if step is None:
@@ -261,13 +296,7 @@ class LiveProgress(BaseObserver):
             key=lambda key: (key[0], key[1], natural_key(key[2])),
         )
         if running:
-            envs = sorted({env for env, _, _ in running})
-            serial = ", ".join(
-                f"serial {self._serial[env]}" + (f" in {env}" if several else "")
-                for env in envs
-                if self._serial.get(env) is not None
-            )
-            lines.append(Text(f"Current batch{f' ({serial})' if serial else ''}:", style="bold"))
+            lines.append(Text(self._batch_heading(running, several), style="bold"))
             for env, component, host in running[:MAX_RUNNING]:
                 step = self._steps[(env, component, host)]
                 where = f"{env}/{component}" if several else component

@@ -55,12 +55,12 @@ def step(view: LiveProgress, host: str, action: Action, status: TaskStatus) -> N
     finished(view, host, action, status)
 
 
-def forty_hosts(clock: Clock) -> LiveProgress:
+def forty_hosts(clock: Clock, serial: int | str = 5) -> LiveProgress:
     """20 hosts done (app-07 failed its health check, rolled back), 21-25 running, 15 waiting."""
     view = LiveProgress(
         None,  # built, never shown
         final_actions={COMPONENT: Action.HEALTHCHECK},
-        serial={ENV: 5},
+        serial={ENV: serial},
         clock=clock,
     )
     decision = Decision(
@@ -101,7 +101,7 @@ def test_forty_hosts_show_the_running_batch_and_group_the_rest() -> None:
     text = render(forty_hosts(Clock()).render(), 80)
     lines = text.splitlines()
     assert lines[0] == "Run 20261206T020000Z-4242: running  1m17s elapsed  hosts 20/40 done"
-    assert lines[1] == "Current batch (serial 5):"
+    assert lines[1] == "Current batch 5 of 8 (serial 5):"
     assert "  app-21  app-config  update (12s)" in lines
     assert "  app-23  app-config  rollback (12s)" in lines
     assert "  app-25  app-config  healthcheck (12s)" in lines
@@ -112,6 +112,20 @@ def test_forty_hosts_show_the_running_batch_and_group_the_rest() -> None:
     assert "Failed |" not in text and "..." not in text.replace("..app", "")
     # No finished host is listed one by one.
     assert not any(line.strip().startswith("app-0") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("serial", "heading"),
+    [
+        (5, "Current batch 5 of 8 (serial 5):"),
+        ("25%", "Current batch 3 of 4 (serial 25%):"),  # 10 hosts a batch
+        ("1%", "Current batch 21 of 40 (serial 1%):"),  # rounded down, at least 1
+        (40, "Current batch 1 of 1 (serial 40):"),
+    ],
+)
+def test_the_batch_heading_numbers_the_running_batch(serial: int | str, heading: str) -> None:
+    lines = render(forty_hosts(Clock(), serial).render(), 80).splitlines()
+    assert lines[1] == heading
 
 
 @pytest.mark.parametrize("width", [80, 160])
