@@ -152,13 +152,19 @@ def local_hosts(count: int, python: Path) -> HostVars:
 
 
 @contextlib.contextmanager
-def ssh_hosts(count: int) -> Iterator[HostVars]:
-    """`count` namespaced sshd hosts (tests.hosts.netns, needs root) for as long as it lasts."""
+def ssh_hosts(count: int, timeout: int) -> Iterator[HostVars]:
+    """`count` namespaced sshd hosts (tests.hosts.netns, needs root) for as long as it lasts.
+
+    Every host also gets ``ansible_timeout`` = `timeout` (the connection timeout, the same
+    for the three commands): with 50 hosts connecting at once on a loaded 2-core machine,
+    Ansible's default 10 s is not always enough for mitogen's connections (unreachable,
+    "Connection timed out").
+    """
     sys.path.insert(0, str(ROOT))
     from tests.hosts.netns import sshd_hosts  # only for --connection ssh
 
     with sshd_hosts(count, prefix="bins") as hosts:
-        yield {h.name: dict(h.ansible_vars()) for h in hosts}
+        yield {h.name: {**h.ansible_vars(), "ansible_timeout": timeout} for h in hosts}
 
 
 def ini_line(name: str, variables: dict[str, Any]) -> str:
@@ -451,6 +457,9 @@ def main() -> int:
         default="local",
         help="controller-bound series on local hosts or namespaced sshd hosts (root)",
     )
+    parser.add_argument(
+        "--ssh-timeout", type=int, default=30, help="ansible_timeout of the sshd hosts (s)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-install-venv-") as tmp:
         bin_dir = install(args.venv or Path(tmp) / "venv", reuse=args.reuse)
@@ -461,7 +470,9 @@ def main() -> int:
             for hosts in numbers(args.hosts):
                 with contextlib.ExitStack() as stack:
                     fleet = (
-                        stack.enter_context(ssh_hosts(hosts)) if args.connection == "ssh" else None
+                        stack.enter_context(ssh_hosts(hosts, args.ssh_timeout))
+                        if args.connection == "ssh"
+                        else None
                     )
                     for step_count in numbers(args.steps):
                         series = measure(
