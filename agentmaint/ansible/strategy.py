@@ -10,11 +10,12 @@ environment variable ``AGENTMAINT_STRATEGY`` overrides the schedule (e.g.
 ``AGENTMAINT_STRATEGY=linear`` to rule mitogen out while investigating a problem).
 
 One exception to `auto`'s choice of mitogen, made per job once its plays are known
-(`fit`): a job whose plays are all fused (one task per host) on fewer than
-`FUSED_LINEAR_BELOW` hosts uses Ansible's ``linear``. Mitogen's start-up (a context per
-host, its modules shipped once) pays for itself over many tasks per host, or over many
-hosts; for one task on a few hosts it only adds start-up time (BENCHMARKS.md, "Small
-fleets: mitogen or linear").
+(`fit`): a job whose plays are all fused (one task per host) uses Ansible's ``linear``
+when any of its hosts is reached over SSH (not ``ansible_connection: local``), or when it
+has fewer than `FUSED_LINEAR_BELOW` hosts. Mitogen's start-up (an interpreter per host,
+its modules shipped to each) pays for itself over many tasks per host; for one task per
+host it only adds start-up time, unless many local hosts share one interpreter
+(BENCHMARKS.md, "Small fleets: mitogen or linear").
 """
 
 from __future__ import annotations
@@ -149,30 +150,39 @@ def resolve(setting: str = AUTO) -> Strategy:
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """What `auto` weighs for one job: how many hosts it reaches, whether all plays are fused."""
+    """What `auto` weighs for one job: its hosts, how many over SSH, whether all are fused."""
 
     hosts: int
     fused: bool
+    remote: int = 0  # hosts not reached with ``ansible_connection: local``
 
 
 def fit(strategy: Strategy, workload: Workload) -> Strategy:
-    """`strategy` for a job of `workload`: `auto`'s mitogen gives way to linear on small fused jobs.
+    """`strategy` for a job of `workload`: `auto` takes linear for fused jobs over SSH or small.
 
     Only a strategy `auto` chose changes (one named by ``execution.strategy`` or
     ``AGENTMAINT_STRATEGY`` is kept); the reason is logged at DEBUG and kept in the note.
     """
     if not strategy.auto:
         return strategy
-    if strategy.mitogen and workload.fused and workload.hosts < FUSED_LINEAR_BELOW:
+    if strategy.mitogen and workload.fused and workload.remote:
         strategy = Strategy(
             "linear",
             None,
-            f"auto: every play is fused (one task per host) on {workload.hosts} host(s), "
-            f"fewer than {FUSED_LINEAR_BELOW}: Ansible's linear starts faster than mitogen",
+            f"auto: every play is fused (one task per host) and {workload.remote} host(s) "
+            "connect remotely: Ansible's linear is faster than mitogen's start-up per host",
+            auto=True,
+        )
+    elif strategy.mitogen and workload.fused and workload.hosts < FUSED_LINEAR_BELOW:
+        strategy = Strategy(
+            "linear",
+            None,
+            f"auto: every play is fused (one task per host) on {workload.hosts} local "
+            f"host(s), fewer than {FUSED_LINEAR_BELOW}: Ansible's linear starts faster",
             auto=True,
         )
     elif strategy.mitogen:
-        why = "not every play is fused" if not workload.fused else f"{workload.hosts} hosts"
+        why = "not every play is fused" if not workload.fused else f"{workload.hosts} local hosts"
         strategy = replace(strategy, note=f"auto: mitogen is installed ({why})")
     _LOG.debug("strategy %s: %s", strategy.name, strategy.note)
     return strategy

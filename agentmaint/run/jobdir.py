@@ -47,6 +47,19 @@ def _all_fused(schedule: Schedule, targets: tuple[Target, ...]) -> bool:
     )
 
 
+def _remote(schedule: Schedule, targets: tuple[Target, ...]) -> int:
+    """How many hosts of these targets Ansible reaches other than with a local connection."""
+    remote: set[str] = set()
+    for t in targets:
+        env = schedule.environments[t.environment]
+        wanted = set(t.hosts)
+        for host in env.hosts:
+            variables = {**env.connection, **host.vars}
+            if host.name in wanted and variables.get("ansible_connection") != "local":
+                remote.add(host.name)
+    return len(remote)
+
+
 def prepare_run_dir(
     schedule: Schedule,
     targets: tuple[Target, ...],
@@ -86,7 +99,9 @@ def prepare_run_dir(
     inventory_path = directory / "inventory" / "hosts.yml"
     strategy = fit_strategy(
         strategy or resolve_strategy(schedule.execution.strategy),
-        Workload(len(hosts), fused=_all_fused(schedule, targets)),
+        Workload(
+            len(hosts), fused=_all_fused(schedule, targets), remote=_remote(schedule, targets)
+        ),
     )
     if node is not None:
         strategy = strategy_on_node(strategy)

@@ -1,4 +1,4 @@
-"""`auto` fitted to a job: Ansible's linear for small all-fused jobs, mitogen otherwise."""
+"""`auto` fitted to a job: Ansible's linear for all-fused jobs over SSH or on a few local hosts."""
 
 from __future__ import annotations
 
@@ -26,10 +26,21 @@ def _no_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     strategy.mitogen_plugins.cache_clear()
 
 
-def test_auto_uses_linear_for_a_small_all_fused_job(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "workload",
+    [
+        Workload(SMALL, fused=True),  # a few local hosts
+        Workload(1, fused=True),
+        Workload(1, fused=True, remote=1),  # over SSH, whatever the size
+        Workload(200, fused=True, remote=1),
+    ],
+)
+def test_auto_uses_linear_for_fused_jobs_over_ssh_or_on_few_local_hosts(
+    workload: Workload, caplog: pytest.LogCaptureFixture
+) -> None:
     assert resolve("auto").mitogen  # mitogen is a dependency: auto starts from it
     with caplog.at_level(logging.DEBUG, logger=strategy.__name__):
-        chosen = fit(resolve("auto"), Workload(SMALL, fused=True))
+        chosen = fit(resolve("auto"), workload)
     assert chosen.name == "linear" and not chosen.mitogen
     assert chosen.note is not None and "fused" in chosen.note
     assert any(chosen.note in r.getMessage() for r in caplog.records)
@@ -38,9 +49,10 @@ def test_auto_uses_linear_for_a_small_all_fused_job(caplog: pytest.LogCaptureFix
 @pytest.mark.parametrize(
     "workload",
     [
-        Workload(FUSED_LINEAR_BELOW, fused=True),  # enough hosts for mitogen to pay off
+        Workload(FUSED_LINEAR_BELOW, fused=True),  # enough local hosts for mitogen to pay off
         Workload(1, fused=False),  # many tasks per host
         Workload(SMALL, fused=False),
+        Workload(50, fused=False, remote=50),
     ],
 )
 def test_auto_keeps_mitogen_otherwise(workload: Workload, caplog: pytest.LogCaptureFixture) -> None:
@@ -100,3 +112,20 @@ def test_a_job_directory_follows_the_rule(make_schedule: MakeSchedule, tmp_path:
     assert _cfg_strategy(make_schedule, tmp_path / "d", FUSED, 1, **not_fused) == "mitogen_linear"
     named = {"execution": {"strategy": "mitogen_linear"}}
     assert _cfg_strategy(make_schedule, tmp_path / "e", FUSED, 1, **named) == "mitogen_linear"
+
+
+def test_a_job_with_a_remote_host_counts_it(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    names = [f"h{i}" for i in range(FUSED_LINEAR_BELOW)]
+    hosts: dict[str, dict[str, Any]] = {**local_hosts(*names), "remote": {"ansible_host": "x"}}
+    schedule = make_schedule(always_open(hosts, {"app": FUSED}))
+    cfg = {}
+    for label, chosen in (("local", names), ("remote", [*names, "remote"])):
+        job = prepare_run_dir(
+            schedule,
+            (Target("fleet", "app", tuple(chosen)),),
+            run_id="20261206T000000Z-abcdef",
+            directory=tmp_path / label,
+        )
+        cfg[label] = (job.private_data_dir / "project" / "ansible.cfg").read_text()
+    assert "strategy = mitogen_linear" in cfg["local"]
+    assert "strategy = linear" in cfg["remote"]
