@@ -45,7 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_fleet import MODEL_WORK, SHELL_WORK, document, model_document  # noqa: E402
+from bench_fleet import MODEL_WORK, document, model_document  # noqa: E402
+
+# Where the fused work writes: this process's own directory (two benchmarks at once must not
+# remove each other's files); the model mix writes under bench_fleet's MODEL_WORK.
+SHELL_WORK = f"/tmp/agentmaint-bench-strategy-{os.getpid()}"
 
 STRATEGIES = ("mitogen_linear", "linear")
 
@@ -84,7 +88,7 @@ def fleet(connection: str, count: int, python: Path) -> Iterator[tuple[dict[str,
 
 def plain(directory: Path, hosts: dict[str, Any]) -> Path:
     """The fused work's three steps as a plain playbook (stock Ansible), beside an inventory."""
-    body = document(hosts)
+    body = document(hosts, work=SHELL_WORK)
     component = body["components"]["app"]
     steps = {
         "backup": body["backup"]["backup_command"],
@@ -106,8 +110,10 @@ def plain(directory: Path, hosts: dict[str, Any]) -> Path:
 
 
 def clean(ssh: list[Any]) -> None:
-    shutil.rmtree(SHELL_WORK, ignore_errors=True)
-    shutil.rmtree(MODEL_WORK, ignore_errors=True)
+    """Remove what the last run left on the hosts (local ones: only with local hosts)."""
+    if not ssh:
+        shutil.rmtree(SHELL_WORK, ignore_errors=True)
+        shutil.rmtree(MODEL_WORK, ignore_errors=True)
     for host in ssh:
         host.ssh(f"rm -rf {SHELL_WORK} {MODEL_WORK}")
 
@@ -127,7 +133,11 @@ def measure(  # noqa: PLR0917 - a bench helper
     env = clean_env(bin_dir)
     with tempfile.TemporaryDirectory(prefix="bench-strategy-") as tmp:
         directory = Path(tmp)
-        body = document(hosts) if work == "fused" else model_document(hosts, directory)
+        body = (
+            document(hosts, work=SHELL_WORK)
+            if work == "fused"
+            else model_document(hosts, directory)
+        )
         path = directory / "schedule.yaml"
         path.write_text(yaml.safe_dump(body))
         run = [str(bin_dir / "agentmaint"), "run", str(path), "--force", "--json"]
