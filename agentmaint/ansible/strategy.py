@@ -40,7 +40,7 @@ ENVIRONMENT_VARIABLE = "AGENTMAINT_STRATEGY"
 # (whose own calls run one at a time), so hosts sharing one context still run in parallel.
 ISOLATION_VARIABLE = "mitogen_task_isolation"
 #: `auto` uses Ansible's linear strategy for a job whose plays are all fused on fewer hosts.
-FUSED_LINEAR_BELOW = 16
+FUSED_LINEAR_BELOW = 25
 
 _LOG = logging.getLogger(__name__)
 
