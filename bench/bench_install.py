@@ -29,15 +29,24 @@ process; with local hosts the tree holds the hosts' processes too), and the larg
 process's peak (``getrusage(RUSAGE_CHILDREN)``). Prints one JSON line per configuration and
 a Markdown table.
 
-Usage (from the repository root; any Python 3.11+ runs it, nothing is imported from the repo):
+``--connection ssh`` runs the controller-bound series on namespaced sshd hosts instead
+(``tests.hosts.netns.sshd_hosts``: needs root, and the repository importable, so run it from
+the repository root; agentmaint and ansible-playbook still come from the user's venv). The
+inventories carry the fixture's variables (address, port, user, key, ssh options, the hosts'
+own ``/usr/bin/python3``); the steps write under the same path on each host's own file system.
+
+Usage (from the repository root; any Python 3.11+ runs it, nothing is imported from the repo
+unless ``--connection ssh``):
   python3 bench/bench_install.py --hosts 30 --steps 1,3 --repeat 3 --no-wait
   python3 bench/bench_install.py --no-controller --wait-hosts 10,60 --sleep 3 --repeat 2
   python3 bench/bench_install.py --venv /tmp/am-venv --reuse ...   # install once, run often
+  sudo python3 bench/bench_install.py --connection ssh --hosts 50 --steps 1,3 --repeat 2 --no-wait
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -49,6 +58,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,20 +138,52 @@ def host_names(count: int) -> list[str]:
     return [f"h{i:03d}" for i in range(count)]
 
 
-def write_schedule(directory: Path, hosts: int, work: dict[str, str], python: Path) -> Path:
+# -- the hosts: local, or namespaced sshd hosts -----------------------------------------------
+
+#: Inventory variables of each host by name (local hosts: the venv's Python; ssh: the fixture's).
+HostVars = dict[str, dict[str, Any]]
+
+
+def local_hosts(count: int, python: Path) -> HostVars:
+    return {
+        name: {"ansible_connection": "local", "ansible_python_interpreter": str(python)}
+        for name in host_names(count)
+    }
+
+
+@contextlib.contextmanager
+def ssh_hosts(count: int, timeout: int) -> Iterator[HostVars]:
+    """`count` namespaced sshd hosts (tests.hosts.netns, needs root) for as long as it lasts.
+
+    Every host also gets ``ansible_timeout`` = `timeout` (the connection timeout, the same
+    for the three commands): with 50 hosts connecting at once on a loaded 2-core machine,
+    Ansible's default 10 s is not always enough for mitogen's connections (unreachable,
+    "Connection timed out").
+    """
+    sys.path.insert(0, str(ROOT))
+    from tests.hosts.netns import sshd_hosts  # only for --connection ssh
+
+    with sshd_hosts(count, prefix="bins") as hosts:
+        yield {h.name: {**h.ansible_vars(), "ansible_timeout": timeout} for h in hosts}
+
+
+def ini_line(name: str, variables: dict[str, Any]) -> str:
+    """One inventory line; values with spaces quoted (the ssh common args)."""
+    cells = [name]
+    for key, value in variables.items():
+        text = str(value)
+        cells.append(f"{key}={json.dumps(text)}" if " " in text else f"{key}={text}")
+    return " ".join(cells) + "\n"
+
+
+def write_schedule(directory: Path, hosts: HostVars, work: dict[str, str]) -> Path:
     component: dict[str, Any] = {"update_command": work["update"], "frequency": "weekly"}
     if "healthcheck" in work:
         component["healthcheck"] = {"command": work["healthcheck"], "retries": 1}
     document: dict[str, Any] = {
         "environments": {
             "fleet": {
-                "hosts": {
-                    name: {
-                        "ansible_connection": "local",
-                        "ansible_python_interpreter": str(python),
-                    }
-                    for name in host_names(hosts)
-                },
+                "hosts": hosts,
                 "update_schedule": WINDOW,
             }
         },
@@ -155,15 +197,11 @@ def write_schedule(directory: Path, hosts: int, work: dict[str, str], python: Pa
     return path
 
 
-def write_plain(directory: Path, hosts: int, work: dict[str, str], python: Path) -> Path:
+def write_plain(directory: Path, hosts: HostVars, work: dict[str, str]) -> Path:
     """The plain playbook: the same steps as shell tasks, the inventory next to it."""
     inventory = directory / "hosts.ini"
     inventory.write_text(
-        "[fleet]\n"
-        + "".join(
-            f"{name} ansible_connection=local ansible_python_interpreter={python}\n"
-            for name in host_names(hosts)
-        )
+        "[fleet]\n" + "".join(ini_line(name, variables) for name, variables in hosts.items())
     )
     tasks = "".join(
         f"    - name: {name}\n      ansible.builtin.shell: {json.dumps(command)}\n"
@@ -263,17 +301,26 @@ def fresh_hosts() -> None:
 
 
 def measure(
-    bin_dir: Path, hosts: int, *, step_count: int, sleep: float, repeat: int, run_stock: bool
+    bin_dir: Path,
+    hosts: int,
+    *,
+    step_count: int,
+    sleep: float,
+    repeat: int,
+    run_stock: bool,
+    fleet: HostVars | None = None,
 ) -> Series:
+    """One configuration; `fleet` = the hosts' inventory variables (default: local hosts)."""
     env = clean_env(bin_dir)
     work = steps(step_count, sleep)
-    python = bin_dir / "python"
     kind = f"sleep {sleep:g}" if sleep else f"{step_count} step{'s' if step_count > 1 else ''}"
-    series = Series(f"{hosts} local hosts, {kind}", hosts, step_count, sleep)
+    where = "local" if fleet is None else "sshd"
+    fleet = fleet if fleet is not None else local_hosts(hosts, bin_dir / "python")
+    series = Series(f"{hosts} {where} hosts, {kind}", hosts, step_count, sleep)
     with tempfile.TemporaryDirectory(prefix="bench-install-") as tmp:
         directory = Path(tmp)
-        schedule = write_schedule(directory, hosts, work, python)
-        playbook = write_plain(directory, hosts, work, python)
+        schedule = write_schedule(directory, fleet, work)
+        playbook = write_plain(directory, fleet, work)
         inventory = directory / "hosts.ini"
         stock = write_cfg(directory, "stock", 5, pipelining=False)
         tuned = write_cfg(directory, "tuned", hosts, pipelining=True)
@@ -404,6 +451,15 @@ def main() -> int:
     parser.add_argument("--sleep", type=float, default=3.0, help="the wait-bound update (s)")
     parser.add_argument("--stock-max-hosts", type=int, default=100)
     parser.add_argument("--no-wait", action="store_true", help="skip the wait-bound series")
+    parser.add_argument(
+        "--connection",
+        choices=("local", "ssh"),
+        default="local",
+        help="controller-bound series on local hosts or namespaced sshd hosts (root)",
+    )
+    parser.add_argument(
+        "--ssh-timeout", type=int, default=30, help="ansible_timeout of the sshd hosts (s)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-install-venv-") as tmp:
         bin_dir = install(args.venv or Path(tmp) / "venv", reuse=args.reuse)
@@ -412,17 +468,24 @@ def main() -> int:
         rows = []
         if not args.no_controller:
             for hosts in numbers(args.hosts):
-                for step_count in numbers(args.steps):
-                    series = measure(
-                        bin_dir,
-                        hosts,
-                        step_count=step_count,
-                        sleep=0,
-                        repeat=args.repeat,
-                        run_stock=True,
+                with contextlib.ExitStack() as stack:
+                    fleet = (
+                        stack.enter_context(ssh_hosts(hosts, args.ssh_timeout))
+                        if args.connection == "ssh"
+                        else None
                     )
-                    rows.append(summary(series))
-                    print(json.dumps(rows[-1]), flush=True)
+                    for step_count in numbers(args.steps):
+                        series = measure(
+                            bin_dir,
+                            hosts,
+                            step_count=step_count,
+                            sleep=0,
+                            repeat=args.repeat,
+                            run_stock=True,
+                            fleet=fleet,
+                        )
+                        rows.append(summary(series))
+                        print(json.dumps(rows[-1]), flush=True)
         if not args.no_wait:
             for hosts in numbers(args.wait_hosts):
                 run_stock = hosts <= args.stock_max_hosts

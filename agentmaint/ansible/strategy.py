@@ -8,6 +8,14 @@ Ansible's ``linear`` otherwise (e.g. an ansible-core newer than mitogen supports
 ``linear``/``free`` turn it off; ``mitogen_linear``/``mitogen_free`` require it. The
 environment variable ``AGENTMAINT_STRATEGY`` overrides the schedule (e.g.
 ``AGENTMAINT_STRATEGY=linear`` to rule mitogen out while investigating a problem).
+
+One exception to `auto`'s choice of mitogen, made per job once its plays are known
+(`fit`): a job whose plays are all fused (one task per host) uses Ansible's ``linear``
+when any of its hosts is reached over SSH (not ``ansible_connection: local``), or when it
+has fewer than `FUSED_LINEAR_BELOW` hosts. Mitogen's start-up (an interpreter per host,
+its modules shipped to each) pays for itself over many tasks per host; for one task per
+host it only adds start-up time, unless many local hosts share one interpreter
+(BENCHMARKS.md, "Small fleets: mitogen or linear").
 """
 
 from __future__ import annotations
@@ -17,8 +25,9 @@ import contextlib
 import functools
 import importlib.util
 import itertools
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -30,6 +39,10 @@ ENVIRONMENT_VARIABLE = "AGENTMAINT_STRATEGY"
 # mitogen's host variable: `fork` runs each task in a child forked from the host's context
 # (whose own calls run one at a time), so hosts sharing one context still run in parallel.
 ISOLATION_VARIABLE = "mitogen_task_isolation"
+#: `auto` uses Ansible's linear strategy for a job whose plays are all fused on fewer hosts.
+FUSED_LINEAR_BELOW = 25
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +52,7 @@ class Strategy:
     name: str
     plugin_dir: Path | None = None
     note: str | None = None  # why `auto` chose what it chose
+    auto: bool = False  # chosen by `auto`: `fit` may still choose otherwise for a job
 
     @property
     def mitogen(self) -> bool:
@@ -124,14 +138,54 @@ def resolve(setting: str = AUTO) -> Strategy:
     found = mitogen_plugins()
     if chosen == AUTO:
         if isinstance(found, Path):
-            return Strategy("mitogen_linear", found, "mitogen is installed")
-        return Strategy("linear", None, f"{found}: using Ansible's linear strategy")
+            return Strategy("mitogen_linear", found, "mitogen is installed", auto=True)
+        return Strategy("linear", None, f"{found}: using Ansible's linear strategy", auto=True)
     if isinstance(found, Path):
         return Strategy(chosen, found)
     raise UsageError(
         f"strategy {chosen} (from {_source(setting)}) needs mitogen: {found}; "
         "it is a dependency of agentmaint: reinstall agentmaint, or pip install 'mitogen<0.4'"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What `auto` weighs for one job: its hosts, how many over SSH, whether all are fused."""
+
+    hosts: int
+    fused: bool
+    remote: int = 0  # hosts not reached with ``ansible_connection: local``
+
+
+def fit(strategy: Strategy, workload: Workload) -> Strategy:
+    """`strategy` for a job of `workload`: `auto` takes linear for fused jobs over SSH or small.
+
+    Only a strategy `auto` chose changes (one named by ``execution.strategy`` or
+    ``AGENTMAINT_STRATEGY`` is kept); the reason is logged at DEBUG and kept in the note.
+    """
+    if not strategy.auto:
+        return strategy
+    if strategy.mitogen and workload.fused and workload.remote:
+        strategy = Strategy(
+            "linear",
+            None,
+            f"auto: every play is fused (one task per host) and {workload.remote} host(s) "
+            "connect remotely: Ansible's linear is faster than mitogen's start-up per host",
+            auto=True,
+        )
+    elif strategy.mitogen and workload.fused and workload.hosts < FUSED_LINEAR_BELOW:
+        strategy = Strategy(
+            "linear",
+            None,
+            f"auto: every play is fused (one task per host) on {workload.hosts} local "
+            f"host(s), fewer than {FUSED_LINEAR_BELOW}: Ansible's linear starts faster",
+            auto=True,
+        )
+    elif strategy.mitogen:
+        why = "not every play is fused" if not workload.fused else f"{workload.hosts} local hosts"
+        strategy = replace(strategy, note=f"auto: mitogen is installed ({why})")
+    _LOG.debug("strategy %s: %s", strategy.name, strategy.note)
+    return strategy
 
 
 def on_node(strategy: Strategy) -> Strategy:

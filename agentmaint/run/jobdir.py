@@ -11,10 +11,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from agentmaint.ansible.naming import PLAYBOOK_NAME, Target
-from agentmaint.ansible.render import Background, ansible_cfg, dump_yaml, inventory, playbook
+from agentmaint.ansible.render import (
+    Background,
+    ansible_cfg,
+    can_fuse,
+    dump_yaml,
+    inventory,
+    playbook,
+)
 from agentmaint.ansible.runner import Job
 from agentmaint.ansible.secrets import PLUGIN_DIR, PLUGIN_NAME
-from agentmaint.ansible.strategy import Strategy
+from agentmaint.ansible.strategy import Strategy, Workload
+from agentmaint.ansible.strategy import fit as fit_strategy
 from agentmaint.ansible.strategy import on_node as strategy_on_node
 from agentmaint.ansible.strategy import resolve as resolve_strategy
 from agentmaint.config.roles import ROLES_PATH
@@ -30,6 +38,26 @@ MIN_TIMEOUT = timedelta(minutes=1)
 _NODE_PLUGIN_DIR = "vars_plugins"  # in a node job's project, beside its roles
 #: Seconds a background fused job may take in a run without a timeout (Ansible's ``async``).
 BACKGROUND_TIMEOUT = 24 * 3600
+
+
+def _all_fused(schedule: Schedule, targets: tuple[Target, ...]) -> bool:
+    """Whether every play of these targets is fused (one task per host; see `playbook`)."""
+    return schedule.execution.fused and all(
+        can_fuse(schedule, schedule.components[t.component]) for t in targets
+    )
+
+
+def _remote(schedule: Schedule, targets: tuple[Target, ...]) -> int:
+    """How many hosts of these targets Ansible reaches other than with a local connection."""
+    remote: set[str] = set()
+    for t in targets:
+        env = schedule.environments[t.environment]
+        wanted = set(t.hosts)
+        for host in env.hosts:
+            variables = {**env.connection, **host.vars}
+            if host.name in wanted and variables.get("ansible_connection") != "local":
+                remote.add(host.name)
+    return len(remote)
 
 
 def prepare_run_dir(
@@ -48,8 +76,8 @@ def prepare_run_dir(
 ) -> Job:
     """Write inventory, playbook and ansible.cfg into a fresh private_data_dir.
 
-    `strategy` defaults to what ``execution.strategy`` resolves to
-    (see `agentmaint.ansible.strategy`).
+    `strategy` defaults to what ``execution.strategy`` resolves to, fitted to this job's
+    hosts and plays when `auto` chose it (see `agentmaint.ansible.strategy.fit`).
     `directory` must not exist, or be empty (a run's directory made by
     `agentmaint.run.statedir.make_run_dir`, holding at most its ``outside.json``). `ident`
     names the job and its artifact directory (default: `run_id`). For a job that runs on
@@ -69,7 +97,12 @@ def prepare_run_dir(
     hosts = {h for t in targets for h in t.hosts}
     forks = schedule.execution.forks or max(1, min(MAX_DEFAULT_FORKS, len(hosts)))
     inventory_path = directory / "inventory" / "hosts.yml"
-    strategy = strategy or resolve_strategy(schedule.execution.strategy)
+    strategy = fit_strategy(
+        strategy or resolve_strategy(schedule.execution.strategy),
+        Workload(
+            len(hosts), fused=_all_fused(schedule, targets), remote=_remote(schedule, targets)
+        ),
+    )
     if node is not None:
         strategy = strategy_on_node(strategy)
     local = node is None

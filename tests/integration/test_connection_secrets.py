@@ -81,7 +81,8 @@ def files_holding(values: list[str], *roots: Path) -> list[str]:
     return done.stdout.splitlines()
 
 
-@pytest.mark.parametrize("strategy", ["linear", "auto"])  # auto: mitogen when installed
+# mitogen named: `auto` chooses linear for one host's fused play (agentmaint.ansible.strategy)
+@pytest.mark.parametrize("strategy", ["linear", "mitogen_linear"])
 def test_connection_secrets_reach_ansible_and_nothing_else(
     strategy: str,
     make_schedule: MakeSchedule,
