@@ -13,6 +13,12 @@ managed hosts themselves does):
 * agentmaint: ``agentmaint run --force`` of a schedule with those steps (whatever the
               installed package renders and runs: this script only reads its exit status).
 
+Before and after (``--baseline-venv DIR``): an agentmaint installed earlier in DIR (used as
+it is) runs the same schedule as ``baseline``, interleaved with the others in each round;
+``baseline / agentmaint`` is then a column. ``--startup N`` also times, N rounds,
+``agentmaint --help`` and ``agentmaint validate`` of each installation (the fixed cost of
+every command).
+
 Two series:
 
 * controller-bound (``--hosts 30,50 --steps 1,3``): 1 step = the update; 3 steps = backup,
@@ -41,6 +47,8 @@ unless ``--connection ssh``):
   python3 bench/bench_install.py --no-controller --wait-hosts 10,60 --sleep 3 --repeat 2
   python3 bench/bench_install.py --venv /tmp/am-venv --reuse ...   # install once, run often
   sudo python3 bench/bench_install.py --connection ssh --hosts 50 --steps 1,3 --repeat 2 --no-wait
+  python3 bench/bench_install.py --venv /tmp/new --baseline-venv /tmp/old --hosts 1,3 \
+      --steps 1 --repeat 5 --no-wait --startup 5      # a small fleet: the fixed cost, before/after
 """
 
 from __future__ import annotations
@@ -309,6 +317,7 @@ def measure(
     repeat: int,
     run_stock: bool,
     fleet: HostVars | None = None,
+    baseline: Path | None = None,
 ) -> Series:
     """One configuration; `fleet` = the hosts' inventory variables (default: local hosts)."""
     env = clean_env(bin_dir)
@@ -332,19 +341,26 @@ def measure(
                 env,
             ),
         }
+        if baseline is not None:
+            commands["baseline"] = (
+                [str(baseline / "agentmaint"), "run", str(schedule), "--force", "--json"],
+                clean_env(baseline),
+            )
         if run_stock:
             commands = {"stock": (playbook_argv, {**env, "ANSIBLE_CONFIG": str(stock)}), **commands}
         else:
             series.stock_bound = math.ceil(hosts / 5) * sleep
-        # One untimed agentmaint run: warms the caches, creates the history database.
-        fresh_hosts()
-        timed(*commands["agentmaint"], label="agentmaint (warm-up)")
+        # One untimed run of each agentmaint: warms the caches, creates the history database.
+        for name in ("agentmaint", "baseline"):
+            if name in commands:
+                fresh_hosts()
+                timed(*commands[name], label=f"{name} (warm-up)")
         names = list(commands)
         for round_ in range(repeat):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
                 fresh_hosts()
-                if name == "agentmaint":
+                if name in {"agentmaint", "baseline"}:
                     shutil.rmtree(directory / ".agentmaint", ignore_errors=True)
                 sample = timed(*commands[name], label=name)
                 series.samples.setdefault(name, []).append(sample)
@@ -375,7 +391,7 @@ def summary(series: Series) -> dict[str, Any]:
     med = {k: statistics.median(s.seconds for s in v) for k, v in series.samples.items()}
     am = [s.seconds for s in series.samples["agentmaint"]]
     ratios: dict[str, list[float]] = {}
-    for base in ("stock", "tuned"):
+    for base in ("stock", "tuned", "baseline"):
         if base in series.samples:
             ratios[f"{base}/agentmaint"] = [
                 round(b.seconds / a, 2) for b, a in zip(series.samples[base], am, strict=True)
@@ -417,6 +433,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| peak tree RSS stock / tuned / agentmaint |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    if any("baseline" in row["median_s"] for row in rows):
+        return _baseline_table(rows)
     for row in rows:
         med = row["median_s"]
         stock = (
@@ -433,6 +451,53 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {rss.get('stock', '-')} / {rss['tuned']} / {rss['agentmaint']} MB |"
         )
     return "\n".join(lines)
+
+
+def _baseline_table(rows: list[dict[str, Any]]) -> str:
+    """The small-fleet table: plain ansible-playbook, agentmaint before and after."""
+    lines = [
+        "| work | stock | tuned | baseline `agentmaint run` | `agentmaint run` "
+        "| baseline / agentmaint (per round) | stock / agentmaint | stock / baseline "
+        "| tuned / agentmaint |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        med = row["median_s"]
+        before = [
+            round(s / b, 2)
+            for s, b in zip(row["samples_s"]["stock"], row["samples_s"]["baseline"], strict=True)
+        ]
+        lines.append(
+            f"| {row['label']} | {med['stock']:.2f} s | {med['tuned']:.2f} s "
+            f"| {med['baseline']:.2f} s | {med['agentmaint']:.2f} s "
+            f"| {_cell(row, 'baseline/agentmaint')} | {_cell(row, 'stock/agentmaint')} "
+            f"| **{statistics.median(before):.2f}x** ({', '.join(f'{x:.2f}' for x in before)}) "
+            f"| {_cell(row, 'tuned/agentmaint')} |"
+        )
+    return "\n".join(lines)
+
+
+def startup(bin_dir: Path, baseline: Path | None, repeat: int) -> dict[str, Any]:
+    """Wall seconds of ``agentmaint --help`` and ``agentmaint validate``, interleaved."""
+    with tempfile.TemporaryDirectory(prefix="bench-install-startup-") as tmp:
+        schedule = write_schedule(Path(tmp), 1, steps(1, 0), bin_dir / "python")
+        installs = {"agentmaint": bin_dir} | ({"baseline": baseline} if baseline else {})
+        samples: dict[str, list[float]] = {}
+        for round_ in range(repeat + 1):  # the first round warms the caches, untimed
+            for name, where in installs.items():
+                for what, argv in (("help", ["--help"]), ("validate", ["validate", str(schedule)])):
+                    seconds = timed(
+                        [str(where / "agentmaint"), *argv],
+                        clean_env(where),
+                        label=f"{name} {what}",
+                        interval=0.02,
+                    ).seconds
+                    if round_:
+                        samples.setdefault(f"{name} {what}", []).append(seconds)
+    return {
+        "startup_median_s": {k: round(statistics.median(v), 3) for k, v in samples.items()},
+        "startup_samples_s": {k: [round(x, 3) for x in v] for k, v in samples.items()},
+    }
 
 
 def numbers(text: str) -> list[int]:
@@ -460,11 +525,24 @@ def main() -> int:
     parser.add_argument(
         "--ssh-timeout", type=int, default=30, help="ansible_timeout of the sshd hosts (s)"
     )
+    parser.add_argument(
+        "--baseline-venv", type=Path, help="an earlier agentmaint installed there: run it too"
+    )
+    parser.add_argument(
+        "--startup", type=int, default=0, metavar="N", help="time --help and validate, N rounds"
+    )
     args = parser.parse_args()
+    baseline = args.baseline_venv / "bin" if args.baseline_venv else None
     with tempfile.TemporaryDirectory(prefix="bench-install-venv-") as tmp:
         bin_dir = install(args.venv or Path(tmp) / "venv", reuse=args.reuse)
-        meta = {**installed(bin_dir), "strategy": strategy_of(bin_dir)}
+        meta: dict[str, Any] = {**installed(bin_dir), "strategy": strategy_of(bin_dir)}
         print(json.dumps({"installed": meta}), flush=True)
+        if baseline is not None:
+            meta["baseline"] = {**installed(baseline), "strategy": strategy_of(baseline)}
+            print(json.dumps({"baseline": meta["baseline"]}), flush=True)
+        print(json.dumps({"load_average": os.getloadavg()}), flush=True)
+        if args.startup:
+            print(json.dumps(startup(bin_dir, baseline, args.startup)), flush=True)
         rows = []
         if not args.no_controller:
             for hosts in numbers(args.hosts):
@@ -483,6 +561,7 @@ def main() -> int:
                             repeat=args.repeat,
                             run_stock=True,
                             fleet=fleet,
+                            baseline=baseline,
                         )
                         rows.append(summary(series))
                         print(json.dumps(rows[-1]), flush=True)
@@ -499,7 +578,7 @@ def main() -> int:
                 )
                 rows.append(summary(series))
                 print(json.dumps(rows[-1]), flush=True)
-    print(f"\ninstalled: {meta}\n")
+    print(f"\ninstalled: {meta}\nload average at the end: {os.getloadavg()}\n")
     print(table(rows))
     return 0
 

@@ -544,6 +544,10 @@ def ansible_cfg(
             "roles_path": str(roles_path),
             "forks": str(forks),
             "gathering": "explicit",
+            # Facts only as ansible_facts[...] (what every bundled role and rendered play
+            # reads): ansible-playbook then skips copying each host's facts into top-level
+            # ansible_* variables after every task (clean_facts, a few ms per host and task).
+            "inject_facts_as_vars": "False",
             "retry_files_enabled": "False",
             "interpreter_python": "auto_silent",
             "local_tmp": str(local_tmp),

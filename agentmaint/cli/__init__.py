@@ -9,8 +9,9 @@ Modules: `app` (the argument parser, dispatch and error boundary: `main`, `run`)
 `output` (exit codes, printing), `options` (option values, the history and plan
 commands read), one module per group of commands (`reading`: validate, plan,
 windows; `running`: run; `render`; `history`: history, history import, recover;
-`tryout`: demo, notify-test; `events`: events), `console` (rich rendering) and `demo` (the demo
-fleet).
+`tryout`: demo, notify-test; `events`: events), `parsers` (the arguments of cancel, check,
+daemon, report and timer, apart from their modules: building the parser loads no command),
+`console` (rich rendering) and `demo` (the demo fleet).
 
 `parse_instant` is imported on first use (it loads the schedule modules, which
 ``agentmaint events`` has no need of).

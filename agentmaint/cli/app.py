@@ -24,6 +24,13 @@ from agentmaint.cli.helptext import (
 )
 from agentmaint.cli.logs import CliLog, add_log_options, report_error
 from agentmaint.cli.output import EXIT_INVALID, EXIT_LOCKED, _print_json
+from agentmaint.cli.parsers import (
+    add_cancel_parser,
+    add_check_parser,
+    add_daemon_parser,
+    add_report_parser,
+    add_timer_parser,
+)
 from agentmaint.errors import AgentmaintError, LockHeldError, Problem, ScheduleError
 
 __all__ = ["main", "run"]
@@ -37,14 +44,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    # The commands that bring their own parsers, imported here: each loads its command's
-    # modules, which `agentmaint events` (`_events_parser`) has no need of.
-    from agentmaint.cli.cancel import add_cancel_parser  # noqa: PLC0415
-    from agentmaint.cli.check import add_check_parser  # noqa: PLC0415
-    from agentmaint.cli.daemon import add_daemon_parser  # noqa: PLC0415
-    from agentmaint.cli.report import add_report_parser  # noqa: PLC0415
-    from agentmaint.cli.timer import add_timer_parser  # noqa: PLC0415
-
     parser, sub = _top_parser()
 
     validate = add_command(
@@ -229,8 +228,9 @@ def _add_events(sub: Any) -> None:
 def _events_parser() -> argparse.ArgumentParser:
     """The parser of ``agentmaint events ...`` alone: the same options and messages.
 
-    Building the whole parser imports every command's modules (about 0.3 s); reading a
-    big artifact directory should cost little more than reading its files.
+    Reading a big artifact directory should cost little more than reading its files: the
+    whole parser imports no command's modules (`agentmaint.cli.parsers`), but still builds
+    every command's options.
     """
     parser, sub = _top_parser()
     _add_events(sub)

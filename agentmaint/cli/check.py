@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.console import Console
 
-from agentmaint.cli.helptext import add_command, add_environment_option, failed
 from agentmaint.cli.options import read_schedule
 from agentmaint.cli.output import EXIT_FAILED, EXIT_OK, _print_json
 from agentmaint.run.preflight import check_hosts
 
-__all__ = ["add_check_parser", "check_command"]
-
-
-def add_check_parser(sub: Any) -> None:
-    """The ``check`` command's arguments."""
-    check = add_command(
-        sub,
-        "check",
-        help="preflight: check every host is ready for its window (reachable, Python, "
-        "privileges, backup space, apt/dnf, docker, model root); changes nothing; "
-        "exit 1 when any host is not ready",
-        examples=[
-            "agentmaint check schedule.yaml",
-            "agentmaint check schedule.yaml -e production --json",
-        ],
-        exit_codes=failed("a host is not ready (each problem listed)"),
-    )
-    add_environment_option(check)
-    check.add_argument("--json", action="store_true", help="machine-readable output")
+__all__ = ["check_command"]
 
 
 def check_command(args: argparse.Namespace, out: Console) -> int:

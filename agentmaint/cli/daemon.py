@@ -8,41 +8,14 @@ maintenance (recorded ``canceled``), 2 when the schedule file is invalid at star
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.console import Console
 
-from agentmaint.cli.helptext import add_command
 from agentmaint.cli.options import _duration_option
 from agentmaint.cli.output import EXIT_OK
 from agentmaint.cli.running import _cancel_on_signals
 from agentmaint.daemon import Daemon, ScheduleFile
 from agentmaint.errors import UsageError
-
-
-def add_daemon_parser(sub: Any) -> None:
-    """The ``daemon`` command's arguments."""
-    daemon = add_command(
-        sub,
-        "daemon",
-        help="run scheduled maintenance in the foreground when windows open (containers, "
-        "hosts without systemd); reloads FILE when it changes; stops on SIGTERM/SIGINT",
-        examples=[
-            "agentmaint daemon schedule.yaml",
-            "agentmaint daemon schedule.yaml --poll 15m --log-format json",
-        ],
-        exit_codes={
-            0: "stopped by SIGTERM/SIGINT while it waited",
-            2: "invalid schedule file (at start) or option",
-            "128+N": "signal N cancelled a running maintenance (recorded canceled)",
-        },
-    )
-    daemon.add_argument(
-        "--poll",
-        metavar="DURATION",
-        help="also wake every DURATION inside open windows (retries hosts left due); "
-        "default: window starts only",
-    )
 
 
 def daemon_command(args: argparse.Namespace, _out: Console) -> int:

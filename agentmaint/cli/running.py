@@ -7,12 +7,10 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from agentmaint.cli.console import result_table
-from agentmaint.cli.live import LiveProgress
 from agentmaint.cli.logs import report_error
 from agentmaint.cli.metrics import _write_metrics_quietly
 from agentmaint.cli.options import _duration_option, parse_instant
@@ -31,6 +29,9 @@ from agentmaint.maintenance import run_maintenance
 from agentmaint.records import Action, RunRecord
 from agentmaint.run.relaunch import find_run
 from agentmaint.run.results import RunResult, Unrecorded
+
+if TYPE_CHECKING:
+    from agentmaint.cli.live import LiveProgress
 
 
 @contextlib.contextmanager
@@ -144,6 +145,10 @@ def _run_with_display(
 
 def _live_view(schedule: Schedule, out: Console) -> LiveProgress:
     """The live view, told which step ends each component and each environment's batches."""
+    # Imported here, as `result_table` is: rich's live display and tables are for a
+    # terminal; a run with --json or from a timer does without them (about 30 ms).
+    from agentmaint.cli.live import LiveProgress  # noqa: PLC0415
+
     final = {
         name: Action.HEALTHCHECK if component.healthcheck is not None else Action.UPDATE
         for name, component in schedule.components.items()
@@ -170,6 +175,8 @@ def _report(
     elif result.nothing_due:
         out.print("nothing due", highlight=False)
     else:
+        from agentmaint.cli.console import result_table  # noqa: PLC0415 -- see _live_view
+
         out.print(result_table(result, out.width))
         run = result.run
         assert run is not None

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agentmaint.cli.helptext import EXITS_READ, add_command
 from agentmaint.cli.output import EXIT_INVALID, EXIT_OK, _print_json
 from agentmaint.config.durations import format_duration, parse_duration
 from agentmaint.config.parse import load_schedule
@@ -36,95 +34,7 @@ from agentmaint.timer.crontab import CronEnvironment, render_crontab
 from agentmaint.timer.install import UnitState, unit_state, write_unit
 from agentmaint.timer.units import EnvironmentCalendar, TimerUnits, render_units, validate_name
 
-__all__ = ["add_timer_parser", "timer_command"]
-
-_EXITS: Mapping[int | str, str] = {
-    0: "success",
-    2: "invalid input, or systemd is not running here (install, remove)",
-}
-
-
-def add_timer_parser(sub: Any) -> None:
-    """Add ``timer`` and its subcommands to the top-level subparsers `sub`."""
-    timer = add_command(
-        sub,
-        "timer",
-        help="run on a schedule: systemd timer units (or a crontab) for a schedule file",
-        examples=[
-            "agentmaint timer render schedule.yaml --out units/",
-            "sudo agentmaint timer install schedule.yaml --poll 15m",
-            "agentmaint timer status schedule.yaml",
-        ],
-        exit_codes=_EXITS,
-        file=False,
-    )
-    commands = timer.add_subparsers(
-        dest="timer_command", required=True, metavar="COMMAND", help="what to do"
-    )
-
-    def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--name", help="units agentmaint-NAME.service/.timer (default: the file's stem)"
-        )
-
-    def calendar_options(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--poll",
-            metavar="DURATION",
-            help="also fire every DURATION inside each window (retries hosts left due)",
-        )
-        parser.add_argument(
-            "--jitter",
-            metavar="DURATION",
-            help="RandomizedDelaySec (with FixedRandomDelay=true): spread hosts over DURATION",
-        )
-
-    render = add_command(
-        commands,
-        "render",
-        help="write the units (or --cron: crontab lines)",
-        examples=[
-            "agentmaint timer render schedule.yaml --out units/",
-            "agentmaint timer render schedule.yaml --cron >> /etc/cron.d/agentmaint",
-        ],
-        exit_codes=_EXITS,
-    )
-    common(render)
-    calendar_options(render)
-    render.add_argument("--out", type=Path, help="directory to write into")
-    render.add_argument(
-        "--cron", action="store_true", help="crontab lines for hosts without systemd"
-    )
-
-    install_cmd = add_command(
-        commands,
-        "install",
-        help="install and enable the timer (where systemd runs)",
-        examples=["sudo agentmaint timer install schedule.yaml --poll 15m --jitter 5m"],
-        exit_codes=_EXITS,
-    )
-    common(install_cmd)
-    calendar_options(install_cmd)
-
-    remove = add_command(
-        commands,
-        "remove",
-        help="disable and delete the units agentmaint wrote",
-        examples=["sudo agentmaint timer remove schedule.yaml"],
-        exit_codes=_EXITS,
-    )
-    common(remove)
-
-    status = add_command(
-        commands,
-        "status",
-        help="next window starts next to the timer's next elapses; installed?",
-        examples=["agentmaint timer status schedule.yaml -n 3 --json"],
-        exit_codes=EXITS_READ,
-    )
-    common(status)
-    status.add_argument("--count", "-n", type=int, default=5, help="starts per environment")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+__all__ = ["timer_command"]
 
 
 def _name(args: argparse.Namespace) -> str:

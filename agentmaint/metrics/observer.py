@@ -14,7 +14,6 @@ from pathlib import Path
 from agentmaint.config.schedule import Schedule
 from agentmaint.errors import AgentmaintError
 from agentmaint.history.store import HistoryStore
-from agentmaint.metrics.textfile import write_metrics
 from agentmaint.run.observer import BaseObserver
 from agentmaint.run.results import RunResult
 
@@ -44,6 +43,10 @@ class MetricsWriter(BaseObserver):
 
     def run_finished(self, result: RunResult) -> None:
         """Rewrite the textfile from the history, which now holds the run."""
+        # Imported here: prometheus_client (about 50 ms) is loaded by the runs that write
+        # metrics (this observer is attached only then), not by every run that imports it.
+        from agentmaint.metrics.textfile import write_metrics  # noqa: PLC0415
+
         try:
             self.written = write_metrics(self._schedule, history=self._history, at=self._at)
         except AgentmaintError as exc:

@@ -15,7 +15,6 @@ from pathlib import PurePath
 
 from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
-from agentmaint.report import build_report, render_report
 
 __all__ = ["ReportAttachment", "run_report"]
 
@@ -32,6 +31,10 @@ class ReportAttachment:
 
 def run_report(schedule: Schedule, store: HistoryStore, run_id: str) -> ReportAttachment | None:
     """The report of run `run_id` (None, logged, when it cannot be built)."""
+    # Imported here: the report loads Jinja2 (about 50 ms), which a run whose emails
+    # attach no report (every run without ``notification.report``) has no need of.
+    from agentmaint.report import build_report, render_report  # noqa: PLC0415
+
     try:
         report = build_report(
             schedule,

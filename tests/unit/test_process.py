@@ -1,4 +1,4 @@
-"""A controller's process identity: boot id and start time, beyond a reusable pid."""
+"""A controller's process identity (boot id and start time), and the scan for a job's processes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agentmaint.ansible.runner import JOB_ID_VARIABLE, _processes_mentioning, run_processes
 from agentmaint.run.process import controller_alive, process_identity
 
 BOOT = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -55,3 +56,27 @@ def test_a_dead_process_has_no_identity_and_is_not_alive() -> None:
     assert process_identity(process.pid) is None
     assert not controller_alive(process.pid, None)
     assert not controller_alive(process.pid, f"{BOOT}:1")
+
+
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z"
+
+
+def test_a_jobs_processes_are_found_by_their_environment_and_command_line(
+    tmp_path: Path,
+) -> None:
+    ours = subprocess.Popen(["sleep", "60"], env={**os.environ, JOB_ID_VARIABLE: "job-1"})
+    longer = subprocess.Popen(["sleep", "60"], env={**os.environ, JOB_ID_VARIABLE: "job-10"})
+    dead = subprocess.Popen(["true"], env={**os.environ, JOB_ID_VARIABLE: "job-1"})
+    mentioning = subprocess.Popen(["sh", "-c", "sleep 60", str(tmp_path)])
+    try:
+        while not _zombie(dead.pid):  # ended and not reaped: still listed in /proc
+            pass
+        assert run_processes("job-1") == [ours.pid]  # not job-10's, not the zombie
+        assert run_processes("job-10") == [longer.pid]
+        assert _processes_mentioning(str(tmp_path)) == [mentioning.pid]
+    finally:
+        for process in (ours, longer, dead, mentioning):
+            process.kill()
+            process.wait()
