@@ -34,6 +34,10 @@ CASES: list[Any] = [
         ],
     },
     [{"a": 1}, {}],  # an empty object: not flat
+    [{"a": 1}, {"b": 2.5, "c": True, "d": None}],  # flat, of every scalar
+    [{"a": 1}, "x"],  # not every item an object
+    [{"a": 1}, {2: "x"}],  # a key that is not text, in a later item
+    [{"a": "x"}, {"b": (1, 2)}],  # a value that is not a scalar, in a later item
     [{"a": [1]}, {"b": {"c": 2}}],  # nested values: not flat
     [{1: "int key"}],  # json turns the key into text
     {"outer": [[{"a": 1}, {"b": "x"}], [{"c": None}]]},

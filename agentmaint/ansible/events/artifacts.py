@@ -54,10 +54,6 @@ def _find_artifact_dir(path: Path) -> tuple[Path, list[str]]:
     return chosen, notes
 
 
-def _event_file_counter(name: str) -> int:
-    return int(name[: name.find("-")])
-
-
 def _event_file_names(events_dir: Path) -> list[str]:
     """The event file names of ``job_events/``, in counter order: those ansible-runner reads.
 
@@ -66,13 +62,21 @@ def _event_file_names(events_dir: Path) -> list[str]:
     a task inherits the event callback and writes ``<uuid>-partial.json`` files of its
     own there, stats included). Names with the same counter come in name order.
     """
-    names = [
-        name
-        for name in os.listdir(events_dir)
-        if _EVENT_FILE.match(name) and "-partial" not in name
-    ]
-    names.sort()
-    names.sort(key=_event_file_counter)  # stable: ties stay in name order; int keys sort fast
+    # name -> counter. The test is ansible-runner's regular expression, written out with
+    # string methods for the usual name (a regular expression and a key function per
+    # name cost about as much as reading the directory): then both sorts run in C.
+    counters: dict[str, int] = {}
+    for name in os.listdir(events_dir):
+        if "-partial" in name:
+            continue
+        head, _, rest = name.partition("-")
+        if "\n" in name:  # where `.` and `$` have their subtleties: the expression decides
+            if _EVENT_FILE.match(name):
+                counters[name] = int(head)
+        elif head.isdigit() and head.isascii() and len(rest) > 4 and rest.endswith("json"):
+            counters[name] = int(head)
+    names = sorted(counters)
+    names.sort(key=counters.__getitem__)  # stable: ties stay in name order
     return names
 
 

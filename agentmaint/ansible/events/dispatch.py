@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -33,6 +34,9 @@ from agentmaint.ansible.events.bookkeeping import (
 )
 from agentmaint.ansible.events.decisions import _ParserState
 from agentmaint.ansible.events.fields import (
+    _MESSAGE_LIMIT,
+    _NO_MODULE,
+    _NON_ZERO,
     _as_float,
     _as_int,
     _as_str,
@@ -42,6 +46,7 @@ from agentmaint.ansible.events.fields import (
     _item_label,
     _message,
     _strip_ansi,
+    _tail,
 )
 from agentmaint.ansible.events.fused import JOB_KEY, STEPS_KEY, expand
 from agentmaint.ansible.events.outcome import _stats_counts
@@ -64,21 +69,35 @@ _RESULT_EVENTS = frozenset(
 _CHANGING_EVENTS = frozenset(("runner_on_ok", "runner_on_failed"))
 _ITEM_EVENTS = frozenset(("runner_item_on_ok", "runner_item_on_failed", "runner_item_on_skipped"))
 _TEXT_EVENTS = frozenset(("verbose", "error", "debug", "warning", "deprecated", "system_warning"))
-_TEXT_EVENT, _RESULT_EVENT, _ITEM_EVENT, _PLAYBOOK_EVENT = range(4)
-# What `EventParser.feed` does with each event; others (runner_on_start...) leave nothing.
-_EVENT_HANDLING: dict[str, int] = {
-    **dict.fromkeys(_TEXT_EVENTS, _TEXT_EVENT),
-    **dict.fromkeys(_RESULT_EVENTS, _RESULT_EVENT),
-    **dict.fromkeys(_ITEM_EVENTS, _ITEM_EVENT),
-    **dict.fromkeys(
-        ("playbook_on_task_start", "playbook_on_play_start", "playbook_on_stats"), _PLAYBOOK_EVENT
-    ),
-}
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# The statuses as plain names: the hot path reads them once per result.
+_S_OK, _S_CHANGED, _S_FAILED = TaskStatus.OK, TaskStatus.CHANGED, TaskStatus.FAILED
+_S_IGNORED, _S_SKIPPED, _S_UNREACHABLE = (
+    TaskStatus.IGNORED,
+    TaskStatus.SKIPPED,
+    TaskStatus.UNREACHABLE,
+)
+_fromisoformat = datetime.fromisoformat
+# A handler of one kind of event: (name, event, event_data or an empty mapping, counter).
+_Handler = Callable[[str, Mapping[str, Any], Mapping[str, Any], int | None], None]
 
 
 class _Dispatcher(_ParserState):
     """`EventParser.feed` and the handler of each kind of event (see `EventParser`)."""
+
+    def __init__(self) -> None:
+        """Start with an empty stream."""
+        super().__init__()
+        # What `feed` does with each event, bound once: one dict lookup and one call per
+        # event (others, runner_on_start and the like, leave nothing behind).
+        self._handlers: dict[str, _Handler] = {
+            **dict.fromkeys(_TEXT_EVENTS, self._text_event),
+            **dict.fromkeys(_RESULT_EVENTS, self._result),
+            **dict.fromkeys(_ITEM_EVENTS, self._item_event),
+            "playbook_on_task_start": self._task_start,
+            "playbook_on_play_start": self._play_start,
+            "playbook_on_stats": self._stats_event,
+        }
 
     def feed(self, event: Mapping[str, Any]) -> None:
         """Take one ansible-runner event dict; malformed events are counted, never raised."""
@@ -99,20 +118,16 @@ class _Dispatcher(_ParserState):
         ):
             self._malformed += 1
             return
-        handling = _EVENT_HANDLING.get(name)
-        if handling == _TEXT_EVENT:
-            self._text(event.get("stdout"))
+        handler = self._handlers.get(name)
+        if handler is None:  # runner_on_start and the like: nothing to keep
+            self._in_error = False
             return
-        self._in_error = False
-        if handling is None:  # runner_on_start and the like: nothing to keep
-            return
-        data = data or _EMPTY
-        if handling == _RESULT_EVENT:
-            self._result(name, event, data, counter or 0)
-        elif handling == _ITEM_EVENT:
-            self._item(name, event, data)
-        else:
-            self._playbook(name, data)
+        handler(name, event, data or _EMPTY, counter)
+
+    def _text_event(
+        self, name: str, event: Mapping[str, Any], data: Mapping[str, Any], counter: int | None
+    ) -> None:
+        self._text(event.get("stdout"))
 
     def _text(self, stdout: Any) -> None:
         """Keep the last ``[ERROR]`` block (with its Origin lines) of the display."""
@@ -147,22 +162,38 @@ class _Dispatcher(_ParserState):
             self._play = _Play(key)
         self._play_seen = play_uuid
 
-    def _playbook(self, name: str, data: Mapping[str, Any]) -> None:
-        if name == "playbook_on_task_start":
+    def _task_start(
+        self, name: str, event: Mapping[str, Any], data: Mapping[str, Any], counter: int | None
+    ) -> None:
+        self._in_error = False
+        if self._includes:
             self._includes.clear()
-            task_uuid = _as_str(data.get("task_uuid"))
-            self._enter_play(_as_str(data.get("play_uuid")))
-            if task_uuid is not None and data.get("is_conditional"):
-                self._play.handlers.add(task_uuid)
-        elif name == "playbook_on_play_start":
-            self._includes.clear()
-            self._plays += 1
-            self._enter_play(_as_str(data.get("play_uuid")) or _as_str(data.get("uuid")))
-        elif name == "playbook_on_stats":
-            self._close_play()
-            self._stats = _stats_counts(data)
+        get = data.get
+        play_uuid = get("play_uuid")
+        if not (type(play_uuid) is str and play_uuid == self._play_seen):
+            self._enter_play(_as_str(play_uuid))
+        if get("is_conditional") and (task_uuid := _as_str(get("task_uuid"))) is not None:
+            self._play.handlers.add(task_uuid)
 
-    def _item(self, name: str, event: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    def _play_start(
+        self, name: str, event: Mapping[str, Any], data: Mapping[str, Any], counter: int | None
+    ) -> None:
+        self._in_error = False
+        self._includes.clear()
+        self._plays += 1
+        self._enter_play(_as_str(data.get("play_uuid")) or _as_str(data.get("uuid")))
+
+    def _stats_event(
+        self, name: str, event: Mapping[str, Any], data: Mapping[str, Any], counter: int | None
+    ) -> None:
+        self._in_error = False
+        self._close_play()
+        self._stats = _stats_counts(data)
+
+    def _item_event(
+        self, name: str, event: Mapping[str, Any], data: Mapping[str, Any], counter: int | None
+    ) -> None:
+        self._in_error = False
         host, task_uuid = _as_str(data.get("host")), _as_str(data.get("task_uuid"))
         if host is None or task_uuid is None:
             self._malformed += 1
@@ -186,11 +217,13 @@ class _Dispatcher(_ParserState):
             if fold.failed == 0 and rc is not None:
                 fold.rc = rc
 
-    def _result(
-        self, name: str, event: Mapping[str, Any], data: Mapping[str, Any], counter: int
+    def _result(  # noqa: PLR0912, PLR0915 - the hot path, written out (see below)
+        self, name: str, event: Mapping[str, Any], data: Mapping[str, Any], counter: int | None
     ) -> None:
         # The hot path of a big run: one call per task result, so the common case (plain
-        # dicts and strings, as decoded from JSON) avoids helper calls and copies.
+        # dicts and strings, as decoded from JSON) is written out here, without helper
+        # calls, keyword arguments or copies; the helpers take the unusual shapes.
+        self._in_error = False
         get = data.get
         host, task_uuid = get("host"), get("task_uuid")
         if not (type(host) is str and host and type(task_uuid) is str and task_uuid):
@@ -205,7 +238,8 @@ class _Dispatcher(_ParserState):
             play_uuid = _as_str(play_uuid)
         if play_uuid is not None:
             play_uuid = intern(play_uuid, play_uuid)
-            self._enter_play(play_uuid)
+            if play_uuid != self._play_seen:
+                self._enter_play(play_uuid)
         if self._pending_unreach or self._ambiguous:
             self._host_seen(host)
         self._version += 1
@@ -214,24 +248,29 @@ class _Dispatcher(_ParserState):
             res = _EMPTY
         key = (task_uuid, host)
         fold = self._folds.pop(key, None) if self._folds else None
-        task_action = _as_str(get("task_action"))
-        action = _as_str(get("resolved_action")) or task_action
+        task_action = get("task_action")
+        if not (type(task_action) is str and task_action):
+            task_action = _as_str(task_action)
+        action = get("resolved_action")
+        if not (type(action) is str and action):
+            action = _as_str(action) or task_action
         values = self._base.get(host)
         if values is None:
             values = self._base[host] = [0] * 7
 
-        pending = self._includes.get(key) if name == "runner_on_failed" and self._includes else None
-        if pending is not None and pending[0] > 0:
-            # A file the include asked for could not be loaded: the strategy counts a
-            # failure instead of its ok, and re-sends the include result as failed.
-            pending[0] -= 1
-            values[_OK] -= 1
-            values[_FAILURES] += 1
-            self._records.kind[pending[1]] = _INCLUDE_FAIL
-            shown = self._records.shown[pending[1]]
-            failed = replace(shown, status=TaskStatus.FAILED, message=_message(res) or "failed")
-            self._records.shown[pending[1]] = failed
-            return
+        if name == "runner_on_failed" and self._includes:
+            pending = self._includes.get(key)
+            if pending is not None and pending[0] > 0:
+                # A file the include asked for could not be loaded: the strategy counts a
+                # failure instead of its ok, and re-sends the include result as failed.
+                pending[0] -= 1
+                values[_OK] -= 1
+                values[_FAILURES] += 1
+                self._records.kind[pending[1]] = _INCLUDE_FAIL
+                shown = self._records.shown[pending[1]]
+                why = _message(res) or "failed"
+                self._records.shown[pending[1]] = replace(shown, status=_S_FAILED, message=why)
+                return
 
         include = meta = False
         if task_action in _SPECIAL_ACTIONS or action in _SPECIAL_ACTIONS:
@@ -242,18 +281,94 @@ class _Dispatcher(_ParserState):
                     self._includes[key] = [loaded, len(self._records.shown)]
                 include = True
             meta = task_action in _META_ACTIONS or action in _META_ACTIONS
-        # only ok and failed results count changes (skipped ones have no res to read)
-        changed = name in _CHANGING_EVENTS and _is_changed(res, fold, event)
-        status, kind = self._count(name, data, values, changed, event, include=include, meta=meta)
-        result = self._task_result(
-            name,
-            data,
-            res,
-            fold,
-            status=status,
-            counter=counter,
-            names=(host, task_uuid, play_uuid, action),
+
+        # The counters (unreachables as dark until shown ignored), the status and the kind
+        # of record; only ok and failed results count changes (skipped ones have no res).
+        if name == "runner_on_ok":
+            changed = bool(res["changed"]) if "changed" in res else _is_changed(res, fold, event)
+            if not include:
+                values[_OK] += 1
+                values[_CHANGED] += changed
+            status, kind = (_S_CHANGED if changed else _S_OK), _PLAIN
+        elif name == "runner_on_failed":
+            changed = bool(res["changed"]) if "changed" in res else _is_changed(res, fold, event)
+            if not get("ignore_errors"):
+                status, kind = _S_FAILED, _FAIL
+            else:
+                values[_OK] += 1
+                values[_IGNORED] += 1
+                values[_CHANGED] += changed
+                status, kind = _S_IGNORED, _PLAIN
+        elif name == "runner_on_skipped":
+            if meta:
+                status, kind = _S_SKIPPED, _UNCOUNTED
+            else:
+                values[_SKIPPED] += 1
+                status, kind = _S_SKIPPED, _PLAIN
+        elif "...ignoring" in str(event.get("stdout") or ""):
+            # the default callback's mark of ignore_unreachable
+            values[_OK] += 1
+            values[_IGNORED] += 1
+            status, kind = _S_IGNORED, _UNREACH
+        else:
+            values[_UNREACHABLE] += 1
+            status, kind = _S_UNREACHABLE, _UNREACH
+
+        # The `TaskResult`, with shared strings. `_message(res)` written out for the
+        # usual message, a plain ``msg`` (the helper takes every other case).
+        msg = res.get("msg")
+        message: str | None
+        if (
+            type(msg) is str
+            and "censored" not in res
+            and (message := msg.strip())
+            and message != _NON_ZERO
+            and not msg.startswith(_NO_MODULE)
+        ):
+            if len(message) > _MESSAGE_LIMIT:
+                message = _tail(message)
+        else:
+            message = _message(res)
+        rc = res.get("rc")
+        if rc is not None and type(rc) is not int:
+            rc = _as_int(rc)
+        if fold is not None:
+            if name == "runner_on_failed" and fold.message:
+                message = f"{message}: {fold.message}" if message else fold.message
+            if rc is None:
+                rc = fold.rc
+        if message is not None:
+            message = intern(message, message)
+        play, task, role = get("play"), get("task"), get("role")
+        if not (type(play) is str and play):
+            play = _as_str(play) or ""
+        if not (type(task) is str and task):
+            task = _as_str(task) or ""
+        start, end, duration = get("start"), get("end"), get("duration")
+        try:
+            start = _fromisoformat(start) if type(start) is str and start else _as_time(start)
+            end = _fromisoformat(end) if type(end) is str and end else _as_time(end)
+        except ValueError:  # not a time: the helper reads it as missing
+            start, end = _as_time(get("start")), _as_time(get("end"))
+        # positional: `TaskResult`'s field order (see `_with_status`)
+        result = TaskResult(
+            host,
+            intern(play, play),
+            intern(task, task),
+            status,
+            intern(role, role) if type(role) is str and role else _as_str(role),
+            None if action is None else intern(action, action),
+            start,
+            end,
+            duration if type(duration) is float else _as_float(duration),
+            rc,
+            message,
+            play_uuid,
+            task_uuid,
+            counter or 0,
         )
+        if STEPS_KEY in res or JOB_KEY in res:  # agentmaint's fused task (see `fused`)
+            result = self._fused_steps(result, res)
         # The display of an unreachable result says "...ignoring" exactly when the task
         # ignores unreachables: a host displayed unreachable without it is dark for good,
         # whatever it runs later (``meta: clear_host_errors`` brings such hosts back).
@@ -268,100 +383,6 @@ class _Dispatcher(_ParserState):
         for step in steps:
             self._add(step, _UNCOUNTED, False)
         return final
-
-    def _task_result(
-        self,
-        name: str,
-        data: Mapping[str, Any],
-        res: Mapping[str, Any],
-        fold: _Fold | None,
-        *,
-        status: TaskStatus,
-        counter: int,
-        names: tuple[str, str, str | None, str | None],
-    ) -> TaskResult:
-        """The `TaskResult` of a result event, with shared strings.
-
-        `names` are the host, task uuid, play uuid (shared already) and module. For
-        agentmaint's fused task, its earlier steps are kept here and the result returned
-        is what stands for the task (`agentmaint.ansible.events.fused`).
-        """
-        get = data.get
-        intern = self._strings.setdefault
-        host, task_uuid, play_uuid, action = names
-        message = _message(res)
-        rc = res.get("rc")
-        if type(rc) is not int:
-            rc = _as_int(rc)
-        if fold is not None:
-            if name == "runner_on_failed" and fold.message:
-                message = f"{message}: {fold.message}" if message else fold.message
-            if rc is None:
-                rc = fold.rc
-        if message is not None:
-            message = intern(message, message)
-        play, task, role = get("play"), get("task"), get("role")
-        if not (type(play) is str and play):
-            play = _as_str(play) or ""
-        if not (type(task) is str and task):
-            task = _as_str(task) or ""
-        duration = get("duration")
-        result = TaskResult(
-            host=host,
-            play=intern(play, play),
-            task=intern(task, task),
-            status=status,
-            role=intern(role, role) if type(role) is str and role else _as_str(role),
-            module=None if action is None else intern(action, action),
-            start=_as_time(get("start")),
-            end=_as_time(get("end")),
-            duration=duration if type(duration) is float else _as_float(duration),
-            rc=rc,
-            message=message,
-            play_uuid=play_uuid,
-            task_uuid=task_uuid,
-            counter=counter,
-        )
-        if STEPS_KEY in res or JOB_KEY in res:  # agentmaint's fused task (see `fused`)
-            return self._fused_steps(result, res)
-        return result
-
-    def _count(
-        self,
-        name: str,
-        data: Mapping[str, Any],
-        values: list[int],
-        changed: bool,
-        event: Mapping[str, Any],
-        *,
-        include: bool,
-        meta: bool,
-    ) -> tuple[TaskStatus, int]:
-        """Bump the counters (unreachables as dark until shown ignored); status and kind."""
-        if name == "runner_on_ok":
-            if not include:
-                values[_OK] += 1
-                values[_CHANGED] += changed
-            return (TaskStatus.CHANGED if changed else TaskStatus.OK), _PLAIN
-        if name == "runner_on_failed":
-            if not data.get("ignore_errors"):
-                return TaskStatus.FAILED, _FAIL
-            values[_OK] += 1
-            values[_IGNORED] += 1
-            values[_CHANGED] += changed
-            return TaskStatus.IGNORED, _PLAIN
-        if name == "runner_on_skipped":
-            if meta:
-                return TaskStatus.SKIPPED, _UNCOUNTED
-            values[_SKIPPED] += 1
-            return TaskStatus.SKIPPED, _PLAIN
-        if "...ignoring" in str(event.get("stdout") or ""):
-            # the default callback's mark of ignore_unreachable
-            values[_OK] += 1
-            values[_IGNORED] += 1
-            return TaskStatus.IGNORED, _UNREACH
-        values[_UNREACHABLE] += 1
-        return TaskStatus.UNREACHABLE, _UNREACH
 
     def _add(self, result: TaskResult, kind: int, handler: bool, *, settled: bool = False) -> None:
         """Keep a result; `settled`: an unreachable whose display decides it (not pending)."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from agentmaint.records import HostCounts, RunStatus, TaskResult
+import orjson
+
+from agentmaint.records import HostCounts, RunStatus, TaskResult, TaskStatus
 
 __all__ = ["ParsedRun"]
 
@@ -58,21 +62,65 @@ class ParsedRun:
                 if self.stats is None
                 else {host: counts.to_dict() for host, counts in self.stats.items()}
             ),
-            "tasks": [_task_dict(result) for result in self.results],
+            "tasks": _task_dicts(self.results),
         }
 
 
-def _task_dict(result: TaskResult) -> dict[str, Any]:
-    return {
-        "host": result.host,
-        "play": result.play,
-        "task": result.task,
-        "role": result.role,
-        "module": result.module,
-        "status": result.status.value,
-        "start": result.start.isoformat() if result.start else None,
-        "end": result.end.isoformat() if result.end else None,
-        "duration": result.duration,
-        "rc": result.rc,
-        "message": result.message,
-    }
+# `TaskStatus.value` is a property written in Python (enum's): a table is a dict lookup
+_STATUS_TEXT = {status: status.value for status in TaskStatus}
+_START, _END = attrgetter("start"), attrgetter("end")
+
+
+def _task_dicts(results: Sequence[TaskResult]) -> list[dict[str, Any]]:
+    status_text = _STATUS_TEXT
+    return [
+        {
+            "host": result.host,
+            "play": result.play,
+            "task": result.task,
+            "role": result.role,
+            "module": result.module,
+            "status": status_text[result.status],
+            "start": start,
+            "end": end,
+            "duration": result.duration,
+            "rc": result.rc,
+            "message": result.message,
+        }
+        for result, start, end in zip(
+            results,
+            _isoformats(list(map(_START, results))),
+            _isoformats(list(map(_END, results))),
+            strict=True,
+        )
+    ]
+
+
+def _isoformats(values: list[datetime | None]) -> list[str | None]:
+    """``value.isoformat()`` of each value (None stays None), in one pass for the usual ones.
+
+    ``isoformat`` costs a few microseconds (two per task result: a tenth of a second for
+    the 40,000 results of a big run); orjson writes a list of datetimes in one call, in
+    the same text for the times events carry (naive or UTC, years 1000 to 9999, any
+    microseconds: RFC 3339 is ISO 8601's profile). Any other time (another zone, a
+    subclass) leaves the whole list to ``isoformat``.
+    """
+    times = list(filter(None, values))  # a datetime is always true
+    if not times:
+        return [None] * len(values)
+    if (
+        set(map(type, times)) == {datetime}
+        and set(map(_TZINFO, times)) <= {None, UTC}
+        and min(map(_YEAR, times)) >= 1000  # four digits either way
+    ):
+        # one string per time, quoted, none holding a quote or a comma
+        text = orjson.dumps(times).decode("ascii")
+        texts = text[2:-2].split('","')
+        if len(times) == len(values):
+            return cast("list[str | None]", texts)
+        it = iter(texts)
+        return [None if value is None else next(it) for value in values]
+    return [None if value is None else value.isoformat() for value in values]
+
+
+_TZINFO, _YEAR = attrgetter("tzinfo"), attrgetter("year")

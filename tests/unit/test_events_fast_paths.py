@@ -1,0 +1,86 @@
+"""The written-out fast paths of reading and printing events give what the plain code gives."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from agentmaint.ansible.events.artifacts import _event_file_names
+from agentmaint.ansible.events.model import _isoformats
+
+# ansible-runner's own test of an event file name (``utils.collect_new_events``)
+_RUNNER_EVENT_FILE = re.compile(r"^[0-9]+-.+json$")
+
+NAMES = [
+    "1-json",  # nothing between the dash and json
+    "1--json",
+    "1-a.json",
+    "1-a.json\n",  # `$` takes a final line break
+    "1-\nb.json",  # `.` does not
+    "1-a\n.json",
+    "2-aa.json\n\n",
+    "\u0661-x.json",  # a digit, but not [0-9]
+    "1-x.JSON",
+    "-1-x.json",
+    "x1-a.json",
+    "1a-b.json",
+    "1 -b.json",
+    "12-abc-partial.json",
+    "3-x.jsonx",
+    "007-a.json",  # counter 7, after 5 and before 10
+    "5-b.json",
+    "5-a.json",  # the same counter: name order
+    "10-a.json",
+    "99-aaaaajson",
+]
+
+
+def test_event_file_names_are_ansible_runners(tmp_path: Path) -> None:
+    for name in NAMES:
+        (tmp_path / name).touch()
+    expected = sorted(
+        (name for name in os.listdir(tmp_path) if _RUNNER_EVENT_FILE.match(name)),
+        key=lambda name: (int(name.partition("-")[0]), name),
+    )
+    expected = [name for name in expected if "-partial" not in name]
+    assert _event_file_names(tmp_path) == expected
+    assert expected[:6] == [
+        "1--json",
+        "1-a.json",
+        "1-a.json\n",
+        "5-a.json",
+        "5-b.json",
+        "007-a.json",
+    ]
+
+
+def test_task_times_are_written_as_isoformat_writes_them() -> None:
+    rng = random.Random(19)
+    values: list[datetime | None] = [
+        datetime(
+            rng.randint(1000, 9999),
+            rng.randint(1, 12),
+            rng.randint(1, 28),
+            rng.randint(0, 23),
+            rng.randint(0, 59),
+            rng.randint(0, 59),
+            rng.choice([0, 5, 120, 999999, rng.randint(0, 999999)]),
+            tzinfo=rng.choice([None, UTC]),
+        )
+        for _ in range(2000)
+    ]
+    values[3] = values[500] = None
+    values.append(datetime.fromisoformat("2026-11-23T20:35:10.901309Z"))
+    assert _isoformats(values) == [None if v is None else v.isoformat() for v in values]
+
+
+def test_unusual_task_times_are_written_by_isoformat() -> None:
+    odd = timezone(timedelta(hours=5, minutes=30, seconds=7))
+    for unusual in (datetime(999, 1, 2, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=odd)):
+        values = [datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), None, unusual]
+        assert _isoformats(values) == [None if v is None else v.isoformat() for v in values]
+    assert _isoformats([None, None]) == [None, None]
+    assert _isoformats([]) == []
