@@ -21,11 +21,11 @@ from agentmaint.config.roles import ROLES_PATH
 from agentmaint.config.schedule import ExecutionNode, Schedule
 from agentmaint.errors import StateDirError
 from agentmaint.planning.planner import Plan
+from agentmaint.run.forks import MAX_DEFAULT_FORKS, default_forks
 from agentmaint.run.outside import OUTSIDE_NAME
 
 __all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir"]
 
-MAX_DEFAULT_FORKS = 50
 MIN_TIMEOUT = timedelta(minutes=1)
 _NODE_PLUGIN_DIR = "vars_plugins"  # in a node job's project, beside its roles
 #: Seconds a background fused job may take in a run without a timeout (Ansible's ``async``).
@@ -67,7 +67,7 @@ def prepare_run_dir(
         (directory / sub).mkdir(mode=0o700)
     envs = sorted({t.environment for t in targets})
     hosts = {h for t in targets for h in t.hosts}
-    forks = schedule.execution.forks or max(1, min(MAX_DEFAULT_FORKS, len(hosts)))
+    forks = default_forks(schedule, targets)
     inventory_path = directory / "inventory" / "hosts.yml"
     strategy = strategy or resolve_strategy(schedule.execution.strategy)
     if node is not None:

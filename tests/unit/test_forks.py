@@ -1,0 +1,58 @@
+"""The default forks of a run: the user's setting wins; fused (wait-bound) runs get more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentmaint.ansible.naming import Target
+from agentmaint.run.forks import MAX_DEFAULT_FORKS, MAX_FUSED_FORKS, default_forks
+from tests.schedules import MakeSchedule, always_open, local_hosts
+
+COMMAND = {"update_command": "true", "frequency": "daily"}
+# A health check over HTTP cannot be fused: that component keeps one task per step.
+HTTP = {**COMMAND, "healthcheck": {"url": "http://127.0.0.1:1/"}}
+
+
+def _targets(count: int, *components: str) -> tuple[Target, ...]:
+    hosts = tuple(f"h{i}" for i in range(count))
+    return tuple(Target("fleet", name, hosts) for name in components)
+
+
+def _schedule(make: MakeSchedule, count: int, components: dict[str, Any], **extra: Any) -> Any:
+    return make(always_open(local_hosts(*(f"h{i}" for i in range(count))), components, **extra))
+
+
+def test_fused_runs_get_the_higher_cap(make_schedule: MakeSchedule) -> None:
+    assert MAX_FUSED_FORKS > MAX_DEFAULT_FORKS
+    hosts = MAX_FUSED_FORKS + 20
+    schedule = _schedule(make_schedule, hosts, {"app": COMMAND})
+    assert default_forks(schedule, _targets(hosts, "app")) == MAX_FUSED_FORKS
+
+
+def test_forks_never_exceed_the_hosts(make_schedule: MakeSchedule) -> None:
+    hosts = MAX_DEFAULT_FORKS + 10
+    schedule = _schedule(make_schedule, hosts, {"app": COMMAND})
+    assert default_forks(schedule, _targets(hosts, "app")) == hosts
+    assert default_forks(schedule, ()) == 1
+
+
+def test_any_unfused_play_keeps_the_default_cap(make_schedule: MakeSchedule) -> None:
+    hosts = MAX_DEFAULT_FORKS + 10
+    schedule = _schedule(make_schedule, hosts, {"app": COMMAND, "web": HTTP})
+    assert default_forks(schedule, _targets(hosts, "app")) == hosts
+    assert default_forks(schedule, _targets(hosts, "app", "web")) == MAX_DEFAULT_FORKS
+
+
+def test_fused_false_keeps_the_default_cap(make_schedule: MakeSchedule) -> None:
+    hosts = MAX_DEFAULT_FORKS + 10
+    schedule = _schedule(make_schedule, hosts, {"app": COMMAND}, execution={"fused": False})
+    assert default_forks(schedule, _targets(hosts, "app")) == MAX_DEFAULT_FORKS
+
+
+@pytest.mark.parametrize("forks", [3, MAX_FUSED_FORKS + 50])
+def test_the_users_forks_always_win(make_schedule: MakeSchedule, forks: int) -> None:
+    hosts = MAX_FUSED_FORKS + 20
+    schedule = _schedule(make_schedule, hosts, {"app": COMMAND}, execution={"forks": forks})
+    assert default_forks(schedule, _targets(hosts, "app")) == forks
