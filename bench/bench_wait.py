@@ -230,6 +230,7 @@ def measure(hosts: int, args: argparse.Namespace, variants: list[str]) -> dict[s
     run_stock = not args.no_stock and hosts <= args.stock_max_hosts
     names = (["stock"] if run_stock else []) + variants
     samples: dict[str, list[Sample]] = {name: [] for name in names}
+    load_before = os.getloadavg()[0]  # a shared machine: the figures mean little above ~2
     with tempfile.TemporaryDirectory(prefix="bench-wait-") as tmp:
         base = Path(tmp)
         for round_ in range(args.repeat):
@@ -256,7 +257,7 @@ def measure(hosts: int, args: argparse.Namespace, variants: list[str]) -> dict[s
     return {
         "hosts": hosts,
         "sleep": args.sleep,
-        "load": os.getloadavg()[0],
+        "load_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "stock_s": round(stock, 2) if stock is not None else None,
         "stock_at_least_s": None if run_stock else math.ceil(hosts / 5) * args.sleep,
         "median_s": {
