@@ -5,8 +5,9 @@ the concurrency and the controller's memory. A run whose plays are all fused (on
 per host, `agentmaint.ansible.render.can_fuse`) mostly waits on its hosts (updates that
 take seconds to minutes): there more forks are what keeps a wave from becoming several, so
 its cap is higher than for per-step plays, whose tasks are short and controller-bound
-(more forks there only add processes on a 2-core controller). Both caps were measured on
-local hosts (`bench/bench_wait.py`, BENCHMARKS.md), PSS of the controller included.
+(more forks there only add processes on a 2-core controller). Each fork costs the
+controller about 16 MB (PSS, measured with `bench/bench_wait.py`, BENCHMARKS.md: 500 hosts,
+1.3 GB at 50 forks, 2.1 GB at 100): 80 keeps a large wait-bound run under 2 GiB.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["MAX_DEFAULT_FORKS", "MAX_FUSED_FORKS", "default_forks"]
 #: The default cap on forks of a run with any per-step (unfused) play.
 MAX_DEFAULT_FORKS = 50
 #: The default cap on forks of a run whose plays are all fused (wait-bound).
-MAX_FUSED_FORKS = 100
+MAX_FUSED_FORKS = 80
 
 
 def default_forks(schedule: Schedule, targets: Iterable[Target]) -> int:
