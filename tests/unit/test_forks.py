@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import configparser
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentmaint.ansible.naming import Target
 from agentmaint.run.forks import MAX_DEFAULT_FORKS, MAX_FUSED_FORKS, default_forks
+from agentmaint.run.jobdir import prepare_run_dir
 from tests.schedules import MakeSchedule, always_open, local_hosts
 
 COMMAND = {"update_command": "true", "frequency": "daily"}
@@ -56,3 +59,19 @@ def test_the_users_forks_always_win(make_schedule: MakeSchedule, forks: int) -> 
     hosts = MAX_FUSED_FORKS + 20
     schedule = _schedule(make_schedule, hosts, {"app": COMMAND}, execution={"forks": forks})
     assert default_forks(schedule, _targets(hosts, "app")) == forks
+
+
+@pytest.mark.parametrize(
+    ("components", "wanted"),
+    [({"app": COMMAND}, MAX_FUSED_FORKS), ({"app": HTTP}, MAX_DEFAULT_FORKS)],
+)
+def test_the_job_directory_gets_the_rule(
+    make_schedule: MakeSchedule, tmp_path: Path, components: dict[str, Any], wanted: int
+) -> None:
+    hosts = MAX_FUSED_FORKS + 10
+    schedule = _schedule(make_schedule, hosts, components)
+    job = prepare_run_dir(schedule, _targets(hosts, "app"), run_id="r1", directory=tmp_path / "j")
+    config = configparser.ConfigParser()
+    config.read(tmp_path / "j" / "project" / "ansible.cfg")
+    assert config["defaults"]["forks"] == str(wanted)
+    assert job.private_data_dir == tmp_path / "j"
