@@ -29,10 +29,12 @@ Two series:
 
 The commands of one configuration run interleaved, ``--repeat`` rounds, the order rotating
 each round; the ratios are taken per round (this machine is shared: only ratios within one
-run mean something). Every command's peak memory is sampled from /proc: the sum of the RSS
-of its process tree (an upper bound: pages shared between forked processes count once per
-process; with local hosts the tree holds the hosts' processes too), and the largest single
-process's peak (``getrusage(RUSAGE_CHILDREN)``). Prints one JSON line per configuration and
+run mean something). Every command's peak memory is sampled from /proc over its process
+tree (with local hosts the tree holds the hosts' processes too): the sum of PSS
+(``/proc/PID/smaps_rollup``: a page shared by several processes is split between them, what
+the machine pays), the sum of RSS (an upper bound: pages shared between forked processes
+count once per process), and the largest single process's peak
+(``getrusage(RUSAGE_CHILDREN)``). Prints one JSON line per configuration and
 a Markdown table.
 
 ``--connection ssh`` runs the controller-bound series on namespaced sshd hosts instead
@@ -76,7 +78,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # at once (a shared machine) never remove each other's files.
 WORK = f"/tmp/agentmaint-bench-install-{os.getpid()}"
 WINDOW = {"day_of_week": "daily", "time": "00:00", "duration": "24h"}
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # -- the user's installation ----------------------------------------------------------------
@@ -240,6 +241,7 @@ def write_cfg(directory: Path, name: str, forks: int, pipelining: bool) -> Path:
 class Sample:
     seconds: float
     tree_rss_mb: float  # peak of the summed RSS of the process tree (sampled)
+    tree_pss_mb: float  # peak of the summed PSS of the process tree (sampled)
     largest_mb: float  # the largest single descendant's peak RSS (getrusage)
 
 
@@ -257,19 +259,24 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def tree_rss(root: int) -> int:
-    """Bytes resident in `root` and its descendants now."""
+def tree_memory(root: int) -> tuple[int, int]:
+    """(RSS, PSS) bytes of `root` and its descendants now, each summed over the tree."""
     children = _children_map()
-    total, stack = 0, [root]
+    rss = pss = 0
+    stack = [root]
     while stack:
         pid = stack.pop()
         stack.extend(children.get(pid, ()))
         try:
-            with open(f"/proc/{pid}/statm", "rb") as statm:
-                total += int(statm.read().split()[1]) * PAGE
-        except OSError:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+                for line in rollup:
+                    if line.startswith(b"Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith(b"Pss:"):
+                        pss += int(line.split()[1]) * 1024
+        except (OSError, ValueError):
             continue
-    return total
+    return rss, pss
 
 
 def timed(argv: list[str], env: dict[str, str], label: str, interval: float = 0.5) -> Sample:
@@ -277,12 +284,13 @@ def timed(argv: list[str], env: dict[str, str], label: str, interval: float = 0.
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    peak = [0]
+    peak = [0, 0]
     output: list[bytes] = []
     reader = threading.Thread(target=lambda: output.append(proc.stdout.read()))  # type: ignore[union-attr]
     reader.start()
     while proc.poll() is None:
-        peak[0] = max(peak[0], tree_rss(proc.pid))
+        rss, pss = tree_memory(proc.pid)
+        peak = [max(peak[0], rss), max(peak[1], pss)]
         time.sleep(interval)
     seconds = time.perf_counter() - started
     reader.join()
@@ -291,7 +299,7 @@ def timed(argv: list[str], env: dict[str, str], label: str, interval: float = 0.
         raise SystemExit(f"{label} failed (rc {proc.returncode}):\n{text}")
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     # ru_maxrss of children is the largest of all children so far: only a new maximum shows.
-    return Sample(seconds, peak[0] / 2**20, max(largest, before) / 1024)
+    return Sample(seconds, peak[0] / 2**20, peak[1] / 2**20, max(largest, before) / 1024)
 
 
 @dataclass
@@ -411,6 +419,9 @@ def summary(series: Series) -> dict[str, Any]:
         "peak_tree_rss_mb": {
             k: round(max(s.tree_rss_mb for s in v)) for k, v in series.samples.items()
         },
+        "peak_tree_pss_mb": {
+            k: round(max(s.tree_pss_mb for s in v)) for k, v in series.samples.items()
+        },
         "largest_process_mb": {
             k: round(max(s.largest_mb for s in v)) for k, v in series.samples.items()
         },
@@ -430,7 +441,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| work | stock (forks 5) | tuned (forks = hosts, pipelining) | `agentmaint run` "
         "| stock / agentmaint (per round) | tuned / agentmaint (per round) | agentmaint / ideal "
-        "| peak tree RSS stock / tuned / agentmaint |",
+        "| peak tree PSS (RSS) stock / tuned / agentmaint |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     if any("baseline" in row["median_s"] for row in rows):
@@ -443,12 +454,15 @@ def table(rows: list[dict[str, Any]]) -> str:
             else f">= {row['stock_at_least_s']:g} s (not run)"
         )
 
-        rss = row["peak_tree_rss_mb"]
+        rss, pss = row["peak_tree_rss_mb"], row["peak_tree_pss_mb"]
+        memory = " / ".join(
+            f"{pss[k]} ({rss[k]})" if k in pss else "-" for k in ("stock", "tuned", "agentmaint")
+        )
         lines.append(
             f"| {row['label']} | {stock} | {med['tuned']:.2f} s | {med['agentmaint']:.2f} s "
             f"| {_cell(row, 'stock/agentmaint')} | {_cell(row, 'tuned/agentmaint')} "
             f"| {_cell(row, 'agentmaint/ideal')} "
-            f"| {rss.get('stock', '-')} / {rss['tuned']} / {rss['agentmaint']} MB |"
+            f"| {memory} MB |"
         )
     return "\n".join(lines)
 

@@ -1,31 +1,83 @@
-"""Wait-bound benchmark: N local hosts whose update sleeps S seconds (issue 19, target 3).
+"""Wait-bound benchmark: N local hosts whose update sleeps S seconds (issue 19, targets 3, 6).
 
-Times, interleaved in one run: stock ``ansible-playbook`` (forks 5, Ansible's defaults) of a
-plain play with one ``shell: sleep S`` task per host, and ``agentmaint run --force`` of the
-same update: fused (the default: one task per host), fused in the background
-(``execution.background: true``) and one task per step (``execution.fused: false``).
-The ideal is S seconds (one wave).
+Times, interleaved in one run (the order rotating each round): stock ``ansible-playbook``
+(forks 5, Ansible's defaults) of a plain play with one ``shell: sleep S`` task per host, and
+``agentmaint run --force`` of the same update in the variants asked for (``--variants``):
+
+* ``agentmaint``: whatever the installed package does by default;
+* ``forks=hosts``: ``execution.forks`` = the number of hosts;
+* ``forks=50``: ``execution.forks: 50`` (the cap before 0.x: two waves above 50 hosts);
+* ``background``: ``execution.background: true`` (``forks=50 background``: both);
+* ``linear`` / ``linear forks=hosts`` / ``linear background``: the same under Ansible's
+  ``linear`` strategy instead of mitogen;
+* ``fused=false``: one task per step.
+
+The ideal is S seconds (one wave). Stock above ``--stock-max-hosts`` is not run: it takes at
+least ceil(hosts / 5) waves of S seconds, printed as its lower bound. Every command's peak
+memory is sampled from /proc every 0.5 s, for the controller (agentmaint, ansible-playbook
+and its forks: workers, mitogen's mux) and for the whole tree (the processes standing in for
+the local hosts too): the sum of PSS (``/proc/PID/smaps_rollup``: a shared page is split
+between the processes sharing it: what the machine pays) and the sum of RSS (an upper
+bound: a page shared by forked processes counts once per process).
 
     .venv/bin/python bench/bench_wait.py --hosts 60 --sleep 3 --repeat 1
+    /tmp/venv/bin/python bench/bench_wait.py --hosts 200,500 --sleep 10 --no-stock \
+        --variants agentmaint,forks=50,background
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 BIN = Path(sys.executable).parent
+PAGE = os.sysconf("SC_PAGE_SIZE")
+VARIANTS = (
+    "agentmaint",
+    "forks=hosts",
+    "forks=50",
+    "background",
+    "forks=50 background",
+    "linear",
+    "linear forks=hosts",
+    "linear background",
+    "fused=false",
+)
 
 
-def _schedule(directory: Path, hosts: int, sleep: float, *, execution: dict[str, bool]) -> Path:
+def _execution(variant: str, hosts: int) -> dict[str, Any]:
+    """The schedule's ``execution`` section of `variant`."""
+    execution: dict[str, Any] = {}
+    for word in variant.split():
+        if word == "forks=hosts":
+            execution["forks"] = hosts
+        elif word.startswith("forks="):
+            execution["forks"] = int(word.removeprefix("forks="))
+        elif word == "background":
+            execution["background"] = True
+        elif word == "linear":
+            execution["strategy"] = "linear"
+        elif word == "fused=false":
+            execution["fused"] = False
+        elif word != "agentmaint":
+            sys.exit(f"unknown variant word {word!r} in {variant!r}")
+    return execution
+
+
+def _schedule(directory: Path, hosts: int, sleep: float, *, execution: dict[str, Any]) -> Path:
     document = {
         "environments": {
             "fleet": {
@@ -33,7 +85,7 @@ def _schedule(directory: Path, hosts: int, sleep: float, *, execution: dict[str,
                 "update_schedule": {"day_of_week": "daily", "time": "00:00", "duration": "24h"},
             }
         },
-        "components": {"app": {"update_command": f"sleep {sleep}", "frequency": "daily"}},
+        "components": {"app": {"update_command": f"sleep {sleep:g}", "frequency": "daily"}},
         "execution": execution,
         "state_dir": str(directory / "state"),
     }
@@ -60,67 +112,213 @@ def _stock(directory: Path, hosts: int, sleep: float) -> list[str]:
             "name": "stock",
             "hosts": "all",
             "gather_facts": False,
-            "tasks": [{"name": "update", "ansible.builtin.shell": f"sleep {sleep}"}],
+            "tasks": [{"name": "update", "ansible.builtin.shell": f"sleep {sleep:g}"}],
         }
     ]
     (directory / "play.yml").write_text(yaml.safe_dump(play))
     return [str(BIN / "ansible-playbook"), "-i", str(directory / "hosts.yml"), "play.yml"]
 
 
-def _time(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+# -- memory -------------------------------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def _controller(pid: int) -> bool:
+    """Whether `pid` is agentmaint, ansible-playbook or one of its forks (workers, mux)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            words = cmdline.read().split(b"\0")
+    except OSError:
+        return False
+    return any(
+        w.endswith((b"/ansible-playbook", b"/agentmaint", b"/ansible-runner")) for w in words[:3]
+    )
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) bytes of `pid`."""
+    pss = rss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                if line.startswith(b"Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                elif line.startswith(b"Rss:"):
+                    rss = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return pss, rss
+
+
+def tree_memory(root: int) -> tuple[int, int, int, int]:
+    """Bytes now, summed over `root`'s tree: (controller PSS, controller RSS, all PSS, all RSS).
+
+    The controller is agentmaint, ansible-playbook and its forks (workers, mitogen's mux);
+    the rest of the tree is what stands in for the hosts (mitogen's interpreters for the
+    local hosts and their forks, module processes, the steps' commands): on real hosts that
+    memory is theirs, not the controller's.
+    """
+    children = _children()
+    totals = [0, 0, 0, 0]
+    stack = [(root, True)]
+    while stack:
+        pid, above = stack.pop()
+        controller = above and (pid == root or _controller(pid))
+        pss, rss = _memory(pid)
+        totals[2] += pss
+        totals[3] += rss
+        if controller:
+            totals[0] += pss
+            totals[1] += rss
+        stack.extend((child, controller) for child in children.get(pid, ()))
+    return totals[0], totals[1], totals[2], totals[3]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed command."""
+
+    seconds: float
+    pss_mb: float  # peak of the controller's summed PSS (sampled)
+    rss_mb: float  # peak of the controller's summed RSS (sampled)
+    all_pss_mb: float  # peak of the whole tree's summed PSS (the local hosts' side too)
+    all_rss_mb: float
+
+
+def _timed(command: list[str], cwd: Path, env: dict[str, str], interval: float = 0.5) -> Sample:
     start = time.monotonic()
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    output: list[bytes] = []
+    reader = threading.Thread(target=lambda: output.append(proc.stdout.read()))  # type: ignore[union-attr]
+    reader.start()
+    peaks = [0, 0, 0, 0]
+    while proc.poll() is None:
+        peaks = [max(p, m) for p, m in zip(peaks, tree_memory(proc.pid), strict=True)]
+        time.sleep(interval)
     elapsed = time.monotonic() - start
-    if done.returncode != 0:
-        sys.exit(
-            f"{command[0]} failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
-        )
-    return elapsed
+    reader.join()
+    if proc.returncode != 0:
+        text = b"".join(output).decode(errors="replace")[-3000:]
+        sys.exit(f"{command[0]} failed ({proc.returncode}):\n{text}")
+    return Sample(elapsed, *(p / 2**20 for p in peaks))
 
 
-def main() -> None:
-    """Run the rounds and print the medians."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=60)
-    parser.add_argument("--sleep", type=float, default=3)
-    parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--no-stock", action="store_true", help="skip the (slow) stock run")
-    args = parser.parse_args()
+# -- the series ---------------------------------------------------------------------------------
+
+
+def measure(hosts: int, args: argparse.Namespace, variants: list[str]) -> dict[str, Any]:
+    """Every variant (and stock, when asked) for `hosts`, interleaved; the row."""
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    for name in ("ANSIBLE_CONFIG", "ANSIBLE_FORKS", "ANSIBLE_STRATEGY"):
+    for name in ("ANSIBLE_CONFIG", "ANSIBLE_FORKS", "ANSIBLE_STRATEGY", "AGENTMAINT_STRATEGY"):
         env.pop(name, None)
     stock_env = {**env, "ANSIBLE_FORKS": "5"}  # Ansible's default, said explicitly
-    variants: dict[str, dict[str, bool]] = {
-        "agentmaint": {},
-        "agentmaint background=true": {"background": True},
-        "agentmaint fused=false": {"fused": False},
-    }
-    times: dict[str, list[float]] = {"stock": [], **{name: [] for name in variants}}
+    run_stock = not args.no_stock and hosts <= args.stock_max_hosts
+    names = (["stock"] if run_stock else []) + variants
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    load_before = os.getloadavg()[0]  # a shared machine: the figures mean little above ~2
     with tempfile.TemporaryDirectory(prefix="bench-wait-") as tmp:
         base = Path(tmp)
         for round_ in range(args.repeat):
-            for name, values in times.items():
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
+            for name in order:
                 directory = base / f"{round_}-{name.replace(' ', '_').replace('=', '_')}"
                 directory.mkdir()
                 if name == "stock":
-                    if args.no_stock:
-                        continue
-                    command = _stock(directory, args.hosts, args.sleep)
+                    command = _stock(directory, hosts, args.sleep)
                 else:
-                    path = _schedule(directory, args.hosts, args.sleep, execution=variants[name])
+                    execution = _execution(name, hosts)
+                    path = _schedule(directory, hosts, args.sleep, execution=execution)
                     command = [str(BIN / "agentmaint"), "-q", "run", str(path), "--force"]
-                values.append(_time(command, directory, stock_env if name == "stock" else env))
-                print(f"round {round_ + 1} {name}: {values[-1]:.2f} s", flush=True)
-    ideal = args.sleep
-    stock = statistics.median(times["stock"]) if times["stock"] else None
-    for name, values in times.items():
-        if not values:
-            continue
-        median = statistics.median(values)
-        versus = f", {stock / median:.2f}x stock" if stock else ""
-        print(
-            f"{name}: median {median:.2f} s ({median / ideal:.2f}x the ideal {ideal:g} s{versus})"
-        )
+                sample = _timed(command, directory, stock_env if name == "stock" else env)
+                samples[name].append(sample)
+                print(
+                    f"{hosts} hosts, round {round_ + 1}, {name}: {sample.seconds:.2f} s, "
+                    f"controller PSS {sample.pss_mb:.0f} MB, RSS {sample.rss_mb:.0f} MB; "
+                    f"with the local hosts' side PSS {sample.all_pss_mb:.0f} MB, "
+                    f"RSS {sample.all_rss_mb:.0f} MB",
+                    flush=True,
+                )
+    stock = statistics.median(s.seconds for s in samples["stock"]) if run_stock else None
+    return {
+        "hosts": hosts,
+        "sleep": args.sleep,
+        "load_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        "stock_s": round(stock, 2) if stock is not None else None,
+        "stock_at_least_s": None if run_stock else math.ceil(hosts / 5) * args.sleep,
+        "median_s": {
+            k: round(statistics.median(s.seconds for s in v), 2) for k, v in samples.items()
+        },
+        "samples_s": {k: [round(s.seconds, 2) for s in v] for k, v in samples.items()},
+        "peak_pss_mb": {k: round(max(s.pss_mb for s in v)) for k, v in samples.items()},
+        "peak_rss_mb": {k: round(max(s.rss_mb for s in v)) for k, v in samples.items()},
+        "peak_all_pss_mb": {k: round(max(s.all_pss_mb for s in v)) for k, v in samples.items()},
+        "peak_all_rss_mb": {k: round(max(s.all_rss_mb for s in v)) for k, v in samples.items()},
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The rows as Markdown: one line per host count and variant."""
+    lines = [
+        "| hosts x sleep | command | median | vs stock | vs the ideal "
+        "| controller peak PSS / RSS | with the local hosts' side PSS / RSS |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        for name, median in row["median_s"].items():
+            if name == "stock":
+                versus = "1x"
+            elif row["stock_s"] is not None:
+                versus = f"**{row['stock_s'] / median:.1f}x** faster"
+            else:
+                bound = row["stock_at_least_s"]
+                versus = f">= {bound / median:.1f}x faster (stock >= {bound:g} s)"
+            lines.append(
+                f"| {row['hosts']} x {row['sleep']:g} s | {name} | {median:.2f} s | {versus} "
+                f"| {median / row['sleep']:.2f}x "
+                f"| {row['peak_pss_mb'][name]} / {row['peak_rss_mb'][name]} MB "
+                f"| {row['peak_all_pss_mb'][name]} / {row['peak_all_rss_mb'][name]} MB |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the rounds and print one JSON line per host count, then a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", default="60", help="host counts, comma-separated")
+    parser.add_argument("--sleep", type=float, default=3)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-stock", action="store_true", help="skip the (slow) stock run")
+    parser.add_argument("--stock-max-hosts", type=int, default=100)
+    parser.add_argument(
+        "--variants",
+        default="agentmaint,background,fused=false",
+        help=f"comma-separated, of: {', '.join(VARIANTS)}",
+    )
+    args = parser.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    for variant in variants:
+        _execution(variant, 1)  # an unknown word stops here, before anything runs
+    rows = []
+    for hosts in (int(h) for h in args.hosts.split(",") if h.strip()):
+        rows.append(measure(hosts, args, variants))
+        print(json.dumps(rows[-1]), flush=True)
+    print(f"\nload average {os.getloadavg()}\n")
+    print(table(rows))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from agentmaint.ansible.naming import PLAYBOOK_NAME, Target
 from agentmaint.ansible.render import (
     Background,
     ansible_cfg,
-    can_fuse,
     dump_yaml,
     inventory,
     playbook,
@@ -29,22 +28,15 @@ from agentmaint.config.roles import ROLES_PATH
 from agentmaint.config.schedule import ExecutionNode, Schedule
 from agentmaint.errors import StateDirError
 from agentmaint.planning.planner import Plan
+from agentmaint.run.forks import MAX_DEFAULT_FORKS, all_fused, default_forks
 from agentmaint.run.outside import OUTSIDE_NAME
 
 __all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir"]
 
-MAX_DEFAULT_FORKS = 50
 MIN_TIMEOUT = timedelta(minutes=1)
 _NODE_PLUGIN_DIR = "vars_plugins"  # in a node job's project, beside its roles
 #: Seconds a background fused job may take in a run without a timeout (Ansible's ``async``).
 BACKGROUND_TIMEOUT = 24 * 3600
-
-
-def _all_fused(schedule: Schedule, targets: tuple[Target, ...]) -> bool:
-    """Whether every play of these targets is fused (one task per host; see `playbook`)."""
-    return schedule.execution.fused and all(
-        can_fuse(schedule, schedule.components[t.component]) for t in targets
-    )
 
 
 def _remote(schedule: Schedule, targets: tuple[Target, ...]) -> int:
@@ -95,13 +87,11 @@ def prepare_run_dir(
         (directory / sub).mkdir(mode=0o700)
     envs = sorted({t.environment for t in targets})
     hosts = {h for t in targets for h in t.hosts}
-    forks = schedule.execution.forks or max(1, min(MAX_DEFAULT_FORKS, len(hosts)))
+    forks = default_forks(schedule, targets)
     inventory_path = directory / "inventory" / "hosts.yml"
     strategy = fit_strategy(
         strategy or resolve_strategy(schedule.execution.strategy),
-        Workload(
-            len(hosts), fused=_all_fused(schedule, targets), remote=_remote(schedule, targets)
-        ),
+        Workload(len(hosts), fused=all_fused(schedule, targets), remote=_remote(schedule, targets)),
     )
     if node is not None:
         strategy = strategy_on_node(strategy)
