@@ -494,7 +494,7 @@ def _baseline_table(rows: list[dict[str, Any]]) -> str:
 def startup(bin_dir: Path, baseline: Path | None, repeat: int) -> dict[str, Any]:
     """Wall seconds of ``agentmaint --help`` and ``agentmaint validate``, interleaved."""
     with tempfile.TemporaryDirectory(prefix="bench-install-startup-") as tmp:
-        schedule = write_schedule(Path(tmp), 1, steps(1, 0), bin_dir / "python")
+        schedule = write_schedule(Path(tmp), local_hosts(1, bin_dir / "python"), steps(1, 0))
         installs = {"agentmaint": bin_dir} | ({"baseline": baseline} if baseline else {})
         samples: dict[str, list[float]] = {}
         for round_ in range(repeat + 1):  # the first round warms the caches, untimed
