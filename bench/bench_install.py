@@ -291,7 +291,10 @@ def timed(argv: list[str], env: dict[str, str], label: str, interval: float = 0.
     while proc.poll() is None:
         rss, pss = tree_memory(proc.pid)
         peak = [max(peak[0], rss), max(peak[1], pss)]
-        time.sleep(interval)
+        # Wait on the process, not a fixed sleep: the wall time ends when it ends (a sleep
+        # of `interval` would round every time up to the sampling period).
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=interval)
     seconds = time.perf_counter() - started
     reader.join()
     if proc.returncode != 0:

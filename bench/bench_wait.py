@@ -28,6 +28,7 @@ bound: a page shared by forked processes counts once per process).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -209,7 +210,10 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str], interval: float =
     peaks = [0, 0, 0, 0]
     while proc.poll() is None:
         peaks = [max(p, m) for p, m in zip(peaks, tree_memory(proc.pid), strict=True)]
-        time.sleep(interval)
+        # Wait on the process, not a fixed sleep: the wall time ends when it ends (a sleep
+        # of `interval` would round every time up to the sampling period).
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=interval)
     elapsed = time.monotonic() - start
     reader.join()
     if proc.returncode != 0:
