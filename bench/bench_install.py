@@ -73,6 +73,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from proctree import children_map, memory
+
 ROOT = Path(__file__).resolve().parent.parent
 # Where the local hosts' steps write: one directory per benchmark process, so that two runs
 # at once (a shared machine) never remove each other's files.
@@ -245,37 +247,17 @@ class Sample:
     largest_mb: float  # the largest single descendant's peak RSS (getrusage)
 
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    return children
-
-
 def tree_memory(root: int) -> tuple[int, int]:
     """(RSS, PSS) bytes of `root` and its descendants now, each summed over the tree."""
-    children = _children_map()
+    children = children_map()
     rss = pss = 0
     stack = [root]
     while stack:
         pid = stack.pop()
         stack.extend(children.get(pid, ()))
-        try:
-            with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
-                for line in rollup:
-                    if line.startswith(b"Rss:"):
-                        rss += int(line.split()[1]) * 1024
-                    elif line.startswith(b"Pss:"):
-                        pss += int(line.split()[1]) * 1024
-        except (OSError, ValueError):
-            continue
+        one_pss, one_rss = memory(pid)
+        rss += one_rss
+        pss += one_pss
     return rss, pss
 
 

@@ -46,22 +46,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_fleet import MODEL_WORK, document, model_document  # noqa: E402
+from bench_install import clean_env  # noqa: E402
 
 # Where the fused work writes: this process's own directory (two benchmarks at once must not
 # remove each other's files); the model mix writes under bench_fleet's MODEL_WORK.
 SHELL_WORK = f"/tmp/agentmaint-bench-strategy-{os.getpid()}"
 
 STRATEGIES = ("mitogen_linear", "linear")
-
-
-def clean_env(bin_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ANSIBLE_", "AGENTMAINT_", "PYTHON", "VIRTUAL_ENV"))
-    }
-    env["PATH"] = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
-    return env
 
 
 @contextlib.contextmanager

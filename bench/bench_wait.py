@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from proctree import children_map, memory
 
 BIN = Path(sys.executable).parent
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -123,20 +124,6 @@ def _stock(directory: Path, hosts: int, sleep: float) -> list[str]:
 # -- memory -------------------------------------------------------------------------------------
 
 
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    return children
-
-
 def _controller(pid: int) -> bool:
     """Whether `pid` is agentmaint, ansible-playbook or one of its forks (workers, mux)."""
     try:
@@ -149,21 +136,6 @@ def _controller(pid: int) -> bool:
     )
 
 
-def _memory(pid: int) -> tuple[int, int]:
-    """(PSS, RSS) bytes of `pid`."""
-    pss = rss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
-            for line in rollup:
-                if line.startswith(b"Pss:"):
-                    pss = int(line.split()[1]) * 1024
-                elif line.startswith(b"Rss:"):
-                    rss = int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return pss, rss
-
-
 def tree_memory(root: int) -> tuple[int, int, int, int]:
     """Bytes now, summed over `root`'s tree: (controller PSS, controller RSS, all PSS, all RSS).
 
@@ -172,13 +144,13 @@ def tree_memory(root: int) -> tuple[int, int, int, int]:
     local hosts and their forks, module processes, the steps' commands): on real hosts that
     memory is theirs, not the controller's.
     """
-    children = _children()
+    children = children_map()
     totals = [0, 0, 0, 0]
     stack = [(root, True)]
     while stack:
         pid, above = stack.pop()
         controller = above and (pid == root or _controller(pid))
-        pss, rss = _memory(pid)
+        pss, rss = memory(pid)
         totals[2] += pss
         totals[3] += rss
         if controller:
