@@ -22,7 +22,6 @@ a module that only reads events or history pays for no schedule parser either.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ from agentmaint.errors import (
     StoreError,
     UsageError,
 )
+from agentmaint.lazy import first_use
 
 if TYPE_CHECKING:
     # What mypy and editors see; at run time `__getattr__` imports these on first use.
@@ -207,18 +207,15 @@ _LAZY = {
 }
 
 if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
+    _first_use = first_use(__name__, _LAZY, globals())
 
     def __getattr__(name: str) -> Any:
         """Import a public name (or read `__version__`) on first use, then keep it."""
-        if name == "__version__":
-            from importlib.metadata import version  # noqa: PLC0415 -- on first use only
+        if name != "__version__":
+            return _first_use(name)
+        from importlib.metadata import version  # noqa: PLC0415 -- on first use only
 
-            value: Any = version("agentmaint")  # pyproject.toml holds the one written version
-        elif name in _LAZY:
-            value = getattr(importlib.import_module(_LAZY[name]), name)
-        else:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        globals()[name] = value
+        value = globals()[name] = version("agentmaint")  # pyproject.toml holds the one version
         return value
 
 

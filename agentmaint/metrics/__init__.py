@@ -29,8 +29,9 @@ loading `prometheus_client` (about 50 ms).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agentmaint.lazy import first_use
 
 if TYPE_CHECKING:
     from agentmaint.metrics.collector import (
@@ -58,25 +59,15 @@ __all__ = [
 
 #: Where each name is defined: imported on first use (see the package's doc).
 _MODULES = {
-    "HostStatus": "collector",
-    "MetricsCollector": "collector",
-    "exposition": "collector",
-    "registry_of": "collector",
-    "MetricsWriter": "observer",
-    "Sample": "sample",
-    "read_sample": "sample",
-    "take_sample": "sample",
-    "write_metrics": "textfile",
-    "write_textfile": "textfile",
+    name: f"{__name__}.{module}"
+    for module, names in {
+        "collector": ("HostStatus", "MetricsCollector", "exposition", "registry_of"),
+        "observer": ("MetricsWriter",),
+        "sample": ("Sample", "read_sample", "take_sample"),
+        "textfile": ("write_metrics", "write_textfile"),
+    }.items()
+    for name in names
 }
 
-
 if not TYPE_CHECKING:  # hidden from mypy, which would otherwise accept any attribute
-
-    def __getattr__(name: str) -> Any:
-        """Import `name`'s module on first use, then keep the name."""
-        if name not in _MODULES:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
-        globals()[name] = value
-        return value
+    __getattr__ = first_use(__name__, _MODULES, globals())
