@@ -28,7 +28,7 @@ The scaling curves (one PNG, two panels; the figures drawn are kept beside it as
 ``--data``, so that one series can be measured again, or the picture redrawn with
 ``--replot``, without the other: each panel's title says when its series was measured):
 
-* controller-bound (``--curve 10,50,100,200``): the maintenance above (three short tasks per
+* controller-bound (``--curve 10,50,100,200``): the maintenance above (three short steps per
   local host), stock, tuned and agentmaint;
 * wait-bound (``--wait-curve 10,60,200,500 --sleep 10``): one ``sleep`` update per local
   host, measured by ``bench_wait.measure`` (stock ``ansible-playbook`` with forks 5 up to
@@ -211,7 +211,7 @@ def stock_cfg(directory: Path, bin_dir: Path) -> Path:
             "-c",
             "from agentmaint.config.roles import ROLES_PATH as p; print(p)",
         ],
-        cwd=ROOT,
+        cwd=directory,  # not the repository: `-c` imports from the working directory first
         capture_output=True,
         text=True,
         check=True,
