@@ -20,9 +20,14 @@ the local hosts too): the sum of PSS (``/proc/PID/smaps_rollup``: a shared page 
 between the processes sharing it: what the machine pays) and the sum of RSS (an upper
 bound: a page shared by forked processes counts once per process).
 
+``--venv DIR`` takes agentmaint, ansible-playbook and the stock hosts' Python from DIR/bin
+(a user's installation) instead of this interpreter's. ``bench_fleet.py --wait-curve`` draws
+this series (agentmaint's default, stock, the ideal) beside the controller-bound one.
+
     .venv/bin/python bench/bench_wait.py --hosts 60 --sleep 3 --repeat 1
     /tmp/venv/bin/python bench/bench_wait.py --hosts 200,500 --sleep 10 --no-stock \
         --variants agentmaint,forks=50,background
+    .venv/bin/python bench/bench_wait.py --venv /tmp/venv --hosts 10,60 --sleep 10
 """
 
 from __future__ import annotations
@@ -96,13 +101,18 @@ def _schedule(directory: Path, hosts: int, sleep: float, *, execution: dict[str,
     return path
 
 
-def _stock(directory: Path, hosts: int, sleep: float) -> list[str]:
+def python_of(bin_dir: Path) -> Path:
+    """The Python of the installation in `bin_dir` (this interpreter for its own)."""
+    return Path(sys.executable) if bin_dir == BIN else bin_dir / "python"
+
+
+def _stock(directory: Path, hosts: int, sleep: float, bin_dir: Path) -> list[str]:
     inventory = {
         "all": {
             "hosts": {
                 f"w{i}": {
                     "ansible_connection": "local",
-                    "ansible_python_interpreter": sys.executable,
+                    "ansible_python_interpreter": str(python_of(bin_dir)),
                 }
                 for i in range(hosts)
             }
@@ -118,7 +128,7 @@ def _stock(directory: Path, hosts: int, sleep: float) -> list[str]:
         }
     ]
     (directory / "play.yml").write_text(yaml.safe_dump(play))
-    return [str(BIN / "ansible-playbook"), "-i", str(directory / "hosts.yml"), "play.yml"]
+    return [str(bin_dir / "ansible-playbook"), "-i", str(directory / "hosts.yml"), "play.yml"]
 
 
 # -- memory -------------------------------------------------------------------------------------
@@ -197,16 +207,24 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str], interval: float =
 # -- the series ---------------------------------------------------------------------------------
 
 
-def measure(hosts: int, args: argparse.Namespace, variants: list[str]) -> dict[str, Any]:
-    """Every variant (and stock, when asked) for `hosts`, interleaved; the row."""
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+def measure(
+    hosts: int, args: argparse.Namespace, variants: list[str], bin_dir: Path = BIN
+) -> dict[str, Any]:
+    """Every variant (and stock, when asked) for `hosts`, interleaved; the row.
+
+    `args` carries ``sleep``, ``repeat``, ``no_stock`` and ``stock_max_hosts`` (this
+    script's options); agentmaint and ansible-playbook come from `bin_dir`.
+    """
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     for name in ("ANSIBLE_CONFIG", "ANSIBLE_FORKS", "ANSIBLE_STRATEGY", "AGENTMAINT_STRATEGY"):
         env.pop(name, None)
+    env.pop("VIRTUAL_ENV", None)  # bin_dir's installation, whichever venv runs this script
     stock_env = {**env, "ANSIBLE_FORKS": "5"}  # Ansible's default, said explicitly
     run_stock = not args.no_stock and hosts <= args.stock_max_hosts
     names = (["stock"] if run_stock else []) + variants
     samples: dict[str, list[Sample]] = {name: [] for name in names}
     load_before = os.getloadavg()[0]  # a shared machine: the figures mean little above ~2
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="bench-wait-") as tmp:
         base = Path(tmp)
         for round_ in range(args.repeat):
@@ -215,11 +233,11 @@ def measure(hosts: int, args: argparse.Namespace, variants: list[str]) -> dict[s
                 directory = base / f"{round_}-{name.replace(' ', '_').replace('=', '_')}"
                 directory.mkdir()
                 if name == "stock":
-                    command = _stock(directory, hosts, args.sleep)
+                    command = _stock(directory, hosts, args.sleep, bin_dir)
                 else:
                     execution = _execution(name, hosts)
                     path = _schedule(directory, hosts, args.sleep, execution=execution)
-                    command = [str(BIN / "agentmaint"), "-q", "run", str(path), "--force"]
+                    command = [str(bin_dir / "agentmaint"), "-q", "run", str(path), "--force"]
                 sample = _timed(command, directory, stock_env if name == "stock" else env)
                 samples[name].append(sample)
                 print(
@@ -233,6 +251,7 @@ def measure(hosts: int, args: argparse.Namespace, variants: list[str]) -> dict[s
     return {
         "hosts": hosts,
         "sleep": args.sleep,
+        "started_utc": started,
         "load_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "stock_s": round(stock, 2) if stock is not None else None,
         "stock_at_least_s": None if run_stock else math.ceil(hosts / 5) * args.sleep,
@@ -281,6 +300,9 @@ def main() -> None:
     parser.add_argument("--no-stock", action="store_true", help="skip the (slow) stock run")
     parser.add_argument("--stock-max-hosts", type=int, default=100)
     parser.add_argument(
+        "--venv", type=Path, help="agentmaint and ansible-playbook from VENV/bin (a user's install)"
+    )
+    parser.add_argument(
         "--variants",
         default="agentmaint,background,fused=false",
         help=f"comma-separated, of: {', '.join(VARIANTS)}",
@@ -291,7 +313,7 @@ def main() -> None:
         _execution(variant, 1)  # an unknown word stops here, before anything runs
     rows = []
     for hosts in (int(h) for h in args.hosts.split(",") if h.strip()):
-        rows.append(measure(hosts, args, variants))
+        rows.append(measure(hosts, args, variants, args.venv / "bin" if args.venv else BIN))
         print(json.dumps(rows[-1]), flush=True)
     print(f"\nload average {os.getloadavg()}\n")
     print(table(rows))
