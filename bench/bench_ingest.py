@@ -25,11 +25,12 @@ alternating, medians of ROUNDS repetitions:
   `finish`, store the results and counts), against a child that only loads the modules.
 
 Usage: .venv/bin/python bench/bench_ingest.py [N] [--before CHECKOUT] [--cli-only]
-(default 100000 events; --cli-only: only the baseline, the floors and the CLI)
+(default 100000 events; --cli-only: only the baseline, the floors and the CLI; --help)
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
 import os
@@ -251,17 +252,34 @@ def report_cli(
         )
 
 
+def arguments() -> argparse.Namespace:
+    """The command line (see the module doc)."""
+    parser = argparse.ArgumentParser(
+        description="Event ingest: agentmaint's reading, parsing and storing of N events, and "
+        "`agentmaint events --json` against the floor of reading and decoding the files.",
+    )
+    parser.add_argument(
+        "count", nargs="?", type=int, default=100_000, help="events to replicate (default 100000)"
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="PATH",
+        help="a source checkout whose CLI is timed too, interleaved (python -m agentmaint)",
+    )
+    parser.add_argument(
+        "--cli-only",
+        action="store_true",
+        help="only the baseline, the floors and the CLI (no store, parse-only or memory runs)",
+    )
+    return parser.parse_args()
+
+
 def main() -> None:
-    args = sys.argv[1:]
-    before: Path | None = None
-    if "--before" in args:
-        at = args.index("--before")
-        before = Path(args[at + 1]).resolve()
-        del args[at : at + 2]
-    cli_only = "--cli-only" in args
-    if cli_only:
-        args.remove("--cli-only")
-    count = int(args[0]) if args else 100_000
+    args = arguments()
+    before: Path | None = args.before.resolve() if args.before is not None else None
+    cli_only: bool = args.cli_only
+    count: int = args.count
     env = cli_env(before)
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
