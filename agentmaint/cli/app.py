@@ -11,9 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agentmaint.cli.helptext import (
     EXITS_READ,
@@ -32,6 +30,9 @@ from agentmaint.cli.parsers import (
     add_timer_parser,
 )
 from agentmaint.errors import AgentmaintError, LockHeldError, Problem, ScheduleError
+
+if TYPE_CHECKING:  # made on first use (see `_Consoles`)
+    from rich.console import Console
 
 __all__ = ["main", "run"]
 
@@ -517,21 +518,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = _events_parser() if argv[:1] == ["events"] else _build_parser()
     args = parser.parse_args(argv)
-    out = Console(soft_wrap=True)
-    err = Console(stderr=True, soft_wrap=True)
+    consoles = _Consoles()
     try:
-        log = CliLog(args, stdout_terminal=out.is_terminal)
+        log = CliLog(args, stdout_terminal=lambda: consoles.out.is_terminal)
     except AgentmaintError as exc:
-        err.print(f"agentmaint: error: {exc}", markup=False, highlight=False)
+        consoles.err.print(f"agentmaint: error: {exc}", markup=False, highlight=False)
         return EXIT_INVALID
     with log:
-        return _dispatch(args, out, err)
+        return _dispatch(args, consoles)
 
 
-def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
+class _Consoles:
+    """The rich consoles of stdout and stderr, each made when first used.
+
+    ``agentmaint events --json`` prints its JSON and nothing else: without a console to
+    make, it never imports rich (about a sixth of its start-up in instructions).
+    """
+
+    def __init__(self) -> None:
+        self._out: Console | None = None
+        self._err: Console | None = None
+
+    @property
+    def out(self) -> Console:
+        """The console of standard output."""
+        if self._out is None:
+            from rich.console import Console  # noqa: PLC0415 -- on first use, see the class
+
+            self._out = Console(soft_wrap=True)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        """The console of standard error."""
+        if self._err is None:
+            from rich.console import Console  # noqa: PLC0415 -- on first use, see the class
+
+            self._err = Console(stderr=True, soft_wrap=True)
+        return self._err
+
+
+def _dispatch(args: argparse.Namespace, consoles: _Consoles) -> int:
     """Run the command; agentmaint's errors become lines on stderr (or log records) and codes."""
     try:
-        return _command(args.command)(args, out)
+        if args.command == "events" and args.json:  # JSON alone: no console (see `_Consoles`)
+            from agentmaint.cli.events import print_events_json  # noqa: PLC0415 -- see _COMMANDS
+
+            return print_events_json(args)
+        return _command(args.command)(args, consoles.out)
     except ScheduleError as exc:
         if getattr(args, "json", False) and args.command == "validate":
             _print_json(
@@ -544,20 +578,21 @@ def _dispatch(args: argparse.Namespace, out: Console, err: Console) -> int:
             problems = [p.located(exc.source) for p in exc.problems]
             report_error(
                 args,
-                err,
+                consoles.err,
                 f"{exc.source}: invalid schedule: {'; '.join(problems)}",
                 problems=problems,
             )
         else:
+            err = consoles.err
             err.print(f"[bold red]{exc.source}[/]: invalid schedule", highlight=False)
             for problem in exc.problems:
                 err.print(f"  {problem.located(exc.source)}", markup=False, highlight=False)
         return EXIT_INVALID
     except LockHeldError as exc:
-        report_error(args, err, f"agentmaint: {exc}", environment=exc.environment)
+        report_error(args, consoles.err, f"agentmaint: {exc}", environment=exc.environment)
         return EXIT_LOCKED
     except AgentmaintError as exc:
-        report_error(args, err, f"agentmaint: error: {exc}")
+        report_error(args, consoles.err, f"agentmaint: error: {exc}")
         return EXIT_INVALID
 
 

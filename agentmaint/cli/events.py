@@ -8,24 +8,32 @@ printing (no schedule parser, history store or runner).
 from __future__ import annotations
 
 import argparse
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from agentmaint.ansible.events import read_artifact_dir
 from agentmaint.cli.output import EXIT_OK, _print_json, _print_partial
 from agentmaint.records import HostCounts
 
-__all__ = ["events_command"]
+if TYPE_CHECKING:  # rich is imported by the tables alone (``--json`` prints without it)
+    from rich.console import Console
+
+__all__ = ["events_command", "print_events_json"]
+
+
+def print_events_json(args: argparse.Namespace) -> int:
+    """``agentmaint events --json``: print what the artifact directory says, as JSON."""
+    _print_json(read_artifact_dir(args.artifact_dir).to_dict())
+    return EXIT_OK
 
 
 def events_command(args: argparse.Namespace, out: Console) -> int:
     """Print the task results and per-host counts of an artifact directory (or JSON)."""
-    parsed = read_artifact_dir(args.artifact_dir)
     if args.json:
-        _print_json(parsed.to_dict())
-        return EXIT_OK
+        return print_events_json(args)
+    from rich.markup import escape  # noqa: PLC0415 -- see the imports
+    from rich.table import Table  # noqa: PLC0415
+
+    parsed = read_artifact_dir(args.artifact_dir)
     table = Table(title=f"Tasks ({parsed.status.value})", title_justify="left")
     for column in ("Host", "Play", "Task", "Status", "Message"):
         table.add_column(column, overflow="fold")

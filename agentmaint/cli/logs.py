@@ -32,15 +32,17 @@ import os
 import shutil
 import sys
 import textwrap
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any, TextIO
 
 from agentmaint.errors import UsageError
 from agentmaint.nofollow import open_regular
+
+if TYPE_CHECKING:  # made by the caller: ``agentmaint events --json`` never imports rich
+    from rich.console import Console
 
 __all__ = ["CliLog", "add_log_options", "report_error", "wrap_line"]
 
@@ -128,8 +130,13 @@ class CliLog:
     Raises `UsageError` for a ``--log-file`` that cannot be used.
     """
 
-    def __init__(self, args: argparse.Namespace, *, stdout_terminal: bool) -> None:
-        """Prepare the handlers for `args` (the parsed command line)."""
+    def __init__(
+        self, args: argparse.Namespace, *, stdout_terminal: bool | Callable[[], bool]
+    ) -> None:
+        """Prepare the handlers for `args` (the parsed command line).
+
+        `stdout_terminal` (or a function that tells) is asked only for ``run``.
+        """
         steps = (
             args.quiet
             + getattr(args, "sub_quiet", 0)
@@ -137,7 +144,10 @@ class CliLog:
             - getattr(args, "sub_verbose", 0)
         )
         # The daemon's decisions are its whole output: always at INFO.
-        story = args.command == "daemon" or (args.command == "run" and not stdout_terminal)
+        story = args.command == "daemon" or (
+            args.command == "run"
+            and not (stdout_terminal() if callable(stdout_terminal) else stdout_terminal)
+        )
         formatter: logging.Formatter = (
             JsonFormatter() if args.log_format == "json" else TextFormatter()
         )

@@ -14,11 +14,10 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.markup import escape
 
 if TYPE_CHECKING:
     # Types only: `agentmaint events` imports this module, and should not pay for the
-    # schedule, planner and history modules (nor rich's tables) to print its JSON.
+    # schedule, planner and history modules (nor rich, which its JSON does without).
     from rich.console import Console
 
     from agentmaint.ansible.events import ParsedRun
@@ -187,6 +186,8 @@ def _print_deliveries(deliveries: Sequence[Delivery], out: Console, *, failures_
 
 
 def _print_partial(parsed: ParsedRun, out: Console) -> None:
+    from rich.markup import escape  # noqa: PLC0415 -- see the imports
+
     if parsed.partial:
         out.print("[yellow]partial: the artifact directory is incomplete[/]")
     for warning in parsed.warnings:

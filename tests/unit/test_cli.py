@@ -206,3 +206,36 @@ def test_history_filters_may_come_before_the_file(argv: list[str]) -> None:
         "web1",
         5,
     )
+
+
+ARTIFACTS = ROOT / "tests" / "data" / "artifacts"
+
+
+def test_events_json_prints_without_importing_rich() -> None:
+    """``events --json`` prints its JSON alone: rich (a sixth of its start-up) stays unloaded."""
+    probe = (
+        "import sys; from agentmaint.cli import main; "
+        "code = main(['events', '--json', sys.argv[1]]); "
+        "print(code, sorted(m for m in sys.modules if m.split('.')[0] == 'rich'), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(ARTIFACTS / "fail_one_of_three")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stderr.strip() == "0 []"
+    assert json.loads(result.stdout)["status"] == "failed"
+
+
+def test_events_table_and_events_errors_still_print(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "events", str(ARTIFACTS / "fail_one_of_three"))
+    assert code == 0
+    assert "Per host" in out
+    assert "failed" in out
+    code, out, err = run(capsys, "events", "--json", str(tmp_path / "missing"))
+    assert code == 2
+    assert out == ""
+    assert f"{tmp_path / 'missing'}: no such artifact directory" in err
