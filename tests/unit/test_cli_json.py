@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from typing import Any
 
@@ -57,6 +59,8 @@ CASES: list[Any] = [
     [{"d": float("nan")}],
     [{"n": 2**64}],
     [{"n": -(2**63) - 1}],
+    [{"d": 1e308}, {"d": 1e308}, {"d": 0.5}],  # plain floats whose sum is infinite
+    [{"d": -0.0}, {"d": -1e-4}, {"d": 5e-324}],
 ]
 
 
@@ -81,3 +85,25 @@ def test_print_json_writes_plain_flat_lists_with_orjson(
     data = {"tasks": [{"host": "h1", "rc": 2, "duration": 0.25, "message": ascii_tricky}] * 3}
     _print_json(data)
     assert capsys.readouterr().out == json.dumps(data, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "ascii"])
+def test_print_json_writes_what_the_text_stream_would(
+    encoding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As bytes to a UTF-8 or ASCII stdout, as text to any other: the same bytes either way."""
+    data = CASES[9]
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding)
+    stream.write("before\n")  # still buffered as text: it comes first
+    monkeypatch.setattr("sys.stdout", stream)
+    _print_json(data)
+    stream.flush()
+    assert raw.getvalue() == ("before\n" + json.dumps(data, indent=2) + "\n").encode(encoding)
+
+
+def test_print_json_to_a_stream_without_bytes() -> None:
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        _print_json(CASES[9])
+    assert text.getvalue() == json.dumps(CASES[9], indent=2) + "\n"
