@@ -8,6 +8,9 @@ printing (no schedule parser, history store or runner).
 from __future__ import annotations
 
 import argparse
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from agentmaint.ansible.events import read_artifact_dir
@@ -22,8 +25,26 @@ __all__ = ["events_command", "print_events_json"]
 
 def print_events_json(args: argparse.Namespace) -> int:
     """``agentmaint events --json``: print what the artifact directory says, as JSON."""
-    _print_json(read_artifact_dir(args.artifact_dir).to_dict())
+    with _collector_paused():
+        _print_json(read_artifact_dir(args.artifact_dir).to_dict())
     return EXIT_OK
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused (as it was after).
+
+    Reading a big run makes objects by the 100,000s (each decoded event, then the results
+    and their JSON form) and next to no reference cycles: the collector's passes over them find
+    nothing to free, and cost about 2% of the command's instructions at 100,000 events.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def events_command(args: argparse.Namespace, out: Console) -> int:

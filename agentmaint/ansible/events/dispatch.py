@@ -110,7 +110,8 @@ class _Dispatcher(_ParserState):
             counter = _as_int(counter)
         if counter is not None:
             self._counted += 1
-            self._max_counter = max(self._max_counter, counter)
+            if counter > self._max_counter:  # noqa: PLR1730 -- max() is a call per event
+                self._max_counter = counter
         name = event.get("event")
         data = event.get("event_data")
         if (type(name) is not str and not isinstance(name, str)) or (
