@@ -57,6 +57,14 @@ def test_event_file_names_are_ansible_runners(tmp_path: Path) -> None:
     ]
 
 
+def test_event_file_names_with_a_counter_each_come_in_counter_order(tmp_path: Path) -> None:
+    names = [f"{n}-{letter}.json" for n, letter in zip(range(1, 37), "zyxwvu" * 6, strict=True)]
+    for name in reversed(names):
+        (tmp_path / name).touch()
+    (tmp_path / "2-a-partial.json").touch()
+    assert _event_file_names(tmp_path) == names
+
+
 def test_task_times_are_written_as_isoformat_writes_them() -> None:
     rng = random.Random(19)
     values: list[datetime | None] = [

@@ -75,6 +75,8 @@ def _event_file_names(events_dir: Path) -> list[str]:
                 counters[name] = int(head)
         elif head.isdigit() and head.isascii() and len(rest) > 4 and rest.endswith("json"):
             counters[name] = int(head)
+    if len(set(counters.values())) == len(counters):  # a counter per file, as ansible-runner
+        return sorted(counters, key=counters.__getitem__)  # writes them: one sort
     names = sorted(counters)
     names.sort(key=counters.__getitem__)  # stable: ties stay in name order
     return names
