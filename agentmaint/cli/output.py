@@ -48,7 +48,7 @@ def _print_json(data: Any) -> None:
 
     The text is ASCII (``json`` escapes the rest), made as bytes and written as bytes to
     a stdout that would encode it to those same bytes (UTF-8 or ASCII, line breaks kept
-    as they are): for a big run's 20 MB, each copy of the text between orjson and the file costs
+    as they are): for a big run's 14 MB, each copy of the text between orjson and the file costs
     as much as making it (a copy, then the page faults of fresh memory).
     """
     text = b"".join(chain(_indented(data, 0), (b"\n",)))
