@@ -1,0 +1,129 @@
+"""The action of ``agentmaint_fused``: over pipelined SSH, the module's code without AnsiballZ.
+
+Ansible packs a module with AnsiballZ: a zip of the module and ``ansible.module_utils``
+(``basic`` and everything it imports), which the host's Python imports from a temporary
+file at every task. Nothing of it is compiled ahead, so each host compiles ``basic`` from
+source for each task: about a quarter of a second of CPU per host, most of what running the
+fused task costs a host (BENCHMARKS.md, "Where the 1-step gap went").
+
+The fused module needs nothing of ``module_utils`` but ``AnsibleModule``'s parameters and
+its JSON result. So, when the connection is Ansible's ``ssh`` with pipelining (the
+module's code goes over the connection's standard input, as AnsiballZ's would), the mode
+is ``run`` and the host's Python is named (``ansible_python_interpreter``: no discovery),
+this action sends the module's own source, with a small stand-in for ``AnsibleModule``
+(`STAND_IN`) and the task's arguments, to that Python over the same command Ansible uses
+for a pipelined module (the task's environment, privilege escalation as configured).
+Otherwise the module runs as any module does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+from ansible.vars.clean import remove_internal_keys
+
+#: The module, next to this plugin in the role (library/).
+MODULE = Path(__file__).resolve().parent.parent / "library" / "agentmaint_fused.py"
+#: The connection plugin whose pipelining this action uses: Ansible's own ssh (mitogen's
+#: connections also call themselves "ssh", and run modules their own way).
+SSH_CONNECTION = "ansible.plugins.connection.ssh"
+_FUTURE = "from __future__ import annotations\n"
+_IMPORT = "from ansible.module_utils.basic import AnsibleModule\n"
+
+#: Takes the place of ``ansible.module_utils.basic`` for the module: the parameters
+#: checked as the module's argument_spec says (types str and int, choices, required_if,
+#: no unknown parameter), exit_json/fail_json printing the result as JSON.
+STAND_IN = r"""
+import json as _json
+import sys as _sys
+
+
+class AnsibleModule:
+    def __init__(self, argument_spec, required_if=(), supports_check_mode=False):
+        given = dict(_ARGS)
+        self.check_mode = _CHECK_MODE
+        unknown = sorted(set(given) - set(argument_spec))
+        if unknown:
+            self.fail_json(msg="Unsupported parameters: " + ", ".join(unknown))
+        self.params = {}
+        for name, spec in argument_spec.items():
+            value = given.get(name, spec.get("default"))
+            if value is not None:
+                try:
+                    value = int(value) if spec.get("type") == "int" else str(value)
+                except (TypeError, ValueError):
+                    self.fail_json(msg="argument '%s' is not an %s" % (name, spec.get("type")))
+            if "choices" in spec and value not in spec["choices"]:
+                self.fail_json(msg="value of %s must be one of: %s, got: %s"
+                               % (name, ", ".join(spec["choices"]), value))
+            self.params[name] = value
+        for key, value, needed in required_if:
+            missing = [n for n in needed if self.params[key] == value and self.params[n] is None]
+            if missing:
+                self.fail_json(msg="%s is %s but all of the following are missing: %s"
+                               % (key, value, ", ".join(missing)))
+
+    def exit_json(self, **result):
+        print(_json.dumps(result))
+        _sys.exit(0)
+
+    def fail_json(self, msg, **result):
+        result.update(failed=True, msg=msg)
+        print(_json.dumps(result))
+        _sys.exit(1)
+"""
+
+
+def direct_source(arguments: dict[str, Any], *, check_mode: bool) -> str:
+    """The Python program that runs the module with `arguments` (no ``module_utils``)."""
+    source = MODULE.read_text(encoding="utf-8")
+    if _IMPORT not in source or not source.count(_FUTURE) == 1:
+        raise RuntimeError(f"{MODULE} no longer has the imports this action replaces")
+    body = source.replace(_FUTURE, "", 1).replace(_IMPORT, "", 1)
+    encoded = json.dumps(json.dumps(arguments))
+    values = f"_ARGS = json.loads({encoded})\n_CHECK_MODE = {check_mode!r}\n"
+    return f"{_FUTURE}import json\n{values}{STAND_IN}\n{body}"
+
+
+class ActionModule(ActionBase):  # type: ignore[misc]
+    """Runs ``agentmaint_fused``: directly by the host's Python where it can, else as a module."""
+
+    _supports_check_mode = True
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The module's result, however it ran."""
+        task_vars = task_vars or {}
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        arguments = dict(self._task.args)
+        interpreter = self._interpreter(arguments, task_vars)
+        if interpreter is None:
+            result.update(self._execute_module(task_vars=task_vars))
+            return result
+        program = direct_source(arguments, check_mode=bool(self._task.check_mode))
+        command = self._connection._shell.build_module_command(
+            self._compute_environment_string(), f"#!{interpreter}", ""
+        ).strip()
+        # What _execute_module does for a pipelined module from here on.
+        self._used_interpreter = f"#!{interpreter}"
+        done = self._low_level_execute_command(command, sudoable=True, in_data=program)
+        data = self._parse_returned_data(done, "legacy")
+        remove_internal_keys(data)
+        result.update(data)
+        return result
+
+    def _interpreter(self, arguments: dict[str, Any], task_vars: dict[str, Any]) -> str | None:
+        """The host's named Python when the module can run directly, else None."""
+        if arguments.get("mode", "run") != "run":
+            return None
+        if type(self._connection).__module__ != SSH_CONNECTION:
+            return None
+        if not self._is_pipelining_enabled("new"):
+            return None
+        named = task_vars.get("ansible_python_interpreter")
+        if not named:
+            return None
+        text = str(self._templar.template(named)).strip()
+        return text or None
