@@ -26,6 +26,7 @@ import threading
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from agentmaint.ansible.naming import Target
 from agentmaint.ansible.render import targets_from_decisions
@@ -34,8 +35,6 @@ from agentmaint.ansible.strategy import Strategy
 from agentmaint.ansible.strategy import resolve as resolve_strategy
 from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore, open_history
-from agentmaint.metrics.observer import MetricsWriter
-from agentmaint.notify.observer import Notifier
 from agentmaint.planning.forced import forced_plan
 from agentmaint.planning.planner import Plan, limit_plan, plan
 from agentmaint.planning.relaunch import relaunch_plan
@@ -56,6 +55,9 @@ from agentmaint.run.relaunch import failed_targets, find_run
 from agentmaint.run.results import RunResult
 from agentmaint.run.slices import is_plain, prepare_slices, run_slices
 from agentmaint.run.statedir import check_state_dir, make_run_dir
+
+if TYPE_CHECKING:
+    from agentmaint.notify.observer import Notifier
 
 __all__ = ["run_maintenance"]
 
@@ -121,14 +123,14 @@ def run_maintenance(
             lock_wait = _rest_of_window(the_plan)
         envs = sorted({t.environment for t in targets})
         cancel = cancel or threading.Event()
-        notifier = Notifier(schedule, history, cancel)
+        notifier = _notifier(schedule, history, cancel)
         # The end of the run reaches these after the locks are released: a channel that
         # is slow to answer must not keep other runs out of the environments.
         # The log and the metrics first (local), which a slow notification channel must not
         # delay.
-        metrics = [MetricsWriter(schedule, history, at=at)] if schedule.metrics else []
+        metrics = _metrics(schedule, history, at)
         outside = FinishLater(
-            [RunLog(secret_environment(schedule)[1]), *metrics, notifier, *observers]
+            [RunLog(secret_environment(schedule)[1]), *metrics, *notifier, *observers]
         )
         try:
             with environment_locks(
@@ -182,7 +184,31 @@ def run_maintenance(
                 outside.finish()
             raise
         outside.finish(recorder.unrecorded)
-        return replace(result, notifications=notifier.deliveries, unrecorded=recorder.unrecorded)
+        deliveries = tuple(d for n in notifier for d in n.deliveries)
+        return replace(result, notifications=deliveries, unrecorded=recorder.unrecorded)
+
+
+def _notifier(schedule: Schedule, history: HistoryStore, cancel: threading.Event) -> list[Notifier]:
+    """The run's notifier, or none when the schedule has no notification channel.
+
+    A run without channels neither needs nor imports the channels' modules (smtplib,
+    http.client, urllib.request, the report): the imports would only delay the start of
+    ansible-playbook (BENCHMARKS.md, "Fixed cost per run").
+    """
+    if not schedule.notification.channels:
+        return []
+    from agentmaint.notify.observer import Notifier  # noqa: PLC0415 -- see above
+
+    return [Notifier(schedule, history, cancel)]
+
+
+def _metrics(schedule: Schedule, history: HistoryStore, at: datetime | None) -> list[RunObserver]:
+    """The run's metrics writer when the schedule writes metrics (imported only then)."""
+    if not schedule.metrics:
+        return []
+    from agentmaint.metrics.observer import MetricsWriter  # noqa: PLC0415 -- as _notifier
+
+    return [MetricsWriter(schedule, history, at=at)]
 
 
 @contextlib.contextmanager
