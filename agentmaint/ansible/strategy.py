@@ -28,7 +28,6 @@ import itertools
 import logging
 import os
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 
 from agentmaint.errors import UsageError
@@ -87,10 +86,10 @@ _LIMITS = ("ANSIBLE_VERSION_MIN", "ANSIBLE_VERSION_MAX")  # mitogen's names in i
 
 def _unsupported_ansible(loaders: Path) -> str | None:
     """Why this ansible-core is outside the range mitogen's `loaders` accepts, if it is."""
-    try:
-        installed = _version_tuple(metadata.version("ansible-core"))
-    except metadata.PackageNotFoundError:
+    version = _ansible_version()
+    if version is None:
         return "ansible-core is not installed"
+    installed = _version_tuple(version)
     limits: dict[str, tuple[int, ...]] = {}
     try:
         tree = ast.parse(loaders.read_text(encoding="utf-8"))
@@ -109,6 +108,35 @@ def _unsupported_ansible(loaders: Path) -> str | None:
     if high is not None and installed[: len(high)] > high:
         return f"ansible-core {shown} is newer than {'.'.join(map(str, high))}"
     return None
+
+
+def _ansible_version() -> str | None:
+    """ansible-core's version: its ``ansible/release.py``, else its distribution's metadata.
+
+    Read from the file without importing Ansible or `importlib.metadata` (which with its
+    search of every installed distribution costs 10-20 ms at the start of every run, before
+    ansible-playbook can start); the metadata only when the file says nothing.
+    """
+    spec = importlib.util.find_spec("ansible")
+    if spec is not None and spec.submodule_search_locations:
+        release = Path(next(iter(spec.submodule_search_locations))) / "release.py"
+        with contextlib.suppress(OSError, SyntaxError, ValueError):
+            for node in ast.parse(release.read_text(encoding="utf-8")).body:
+                if (
+                    isinstance(node, ast.Assign)
+                    and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id == "__version__"
+                    and isinstance(node.value, ast.Constant)
+                    and isinstance(node.value.value, str)
+                ):
+                    return node.value.value
+    from importlib import metadata  # noqa: PLC0415 -- only when release.py says nothing
+
+    try:
+        return metadata.version("ansible-core")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -117,3 +117,7 @@ def test_mitogen_is_a_regular_dependency_so_the_default_install_is_the_fast_path
     assert strategy.resolve("linear").name == "linear"  # execution.strategy still decides
     monkeypatch.setenv(strategy.ENVIRONMENT_VARIABLE, "linear")
     assert strategy.resolve("auto") == strategy.Strategy("linear")  # and the environment
+
+
+def test_ansible_version_read_from_its_release_file_agrees_with_its_metadata() -> None:
+    assert strategy._ansible_version() == metadata.version("ansible-core")
