@@ -552,6 +552,9 @@ def ansible_cfg(
             "interpreter_python": "auto_silent",
             "local_tmp": str(local_tmp),
         },
+        # Pipelining for every connection that has it (local hosts too: a module's code on
+        # the host's standard input, no temporary files; the fused task's direct path).
+        "connection": {"pipelining": str(schedule.execution.pipelining)},
         "ssh_connection": {
             "pipelining": str(schedule.execution.pipelining),
             "ssh_args": "-C -o ControlMaster=auto -o ControlPersist=60s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import importlib.util
 import json
 import subprocess
@@ -10,7 +11,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
+from agentmaint.ansible.naming import Target
 from agentmaint.config.roles import ROLES_PATH
+from agentmaint.run.jobdir import prepare_run_dir
+from tests.schedules import MakeSchedule, always_open, local_hosts
 
 PLUGIN = ROLES_PATH / "agentmaint_command" / "action_plugins" / "agentmaint_fused.py"
 
@@ -99,3 +105,25 @@ def test_the_module_keeps_the_imports_the_program_replaces() -> None:
     assert "module_utils" not in source.replace(
         "from ansible.module_utils.basic import AnsibleModule\n", ""
     )
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_the_job_pipelines_every_connection_as_the_schedule_says(
+    make_schedule: MakeSchedule, tmp_path: Path, pipelining: bool
+) -> None:
+    # [connection] reaches the local connection too (where the direct path needs it);
+    # [ssh_connection] the ssh one
+    schedule = make_schedule(
+        always_open(
+            local_hosts("h1"),
+            {"app": {"update_command": "true", "frequency": "daily"}},
+            execution={"pipelining": pipelining},
+        )
+    )
+    prepare_run_dir(
+        schedule, (Target("fleet", "app", ("h1",)),), run_id="r1", directory=tmp_path / "j"
+    )
+    config = configparser.ConfigParser()
+    config.read(tmp_path / "j" / "project" / "ansible.cfg")
+    assert config["connection"]["pipelining"] == str(pipelining)
+    assert config["ssh_connection"]["pipelining"] == str(pipelining)

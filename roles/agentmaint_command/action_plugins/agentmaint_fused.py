@@ -7,8 +7,10 @@ source for each task: about a quarter of a second of CPU per host, most of what 
 fused task costs a host (BENCHMARKS.md, "Where the 1-step gap went").
 
 The fused module needs nothing of ``module_utils`` but ``AnsibleModule``'s parameters and
-its JSON result. So, when the connection is Ansible's ``ssh`` with pipelining (the
-module's code goes over the connection's standard input, as AnsiballZ's would), the mode
+its JSON result. So, when the connection is Ansible's ``ssh`` or ``local`` with
+pipelining (the module's code goes to the host's Python on its standard input, as
+AnsiballZ's would; a local host under Ansible's own strategies pays the same compile at
+every task as a remote one), the mode
 is ``run`` and the host's Python is named (``ansible_python_interpreter``: no discovery),
 this action sends the module's own source, with a small stand-in for ``AnsibleModule``
 (`STAND_IN`) and the task's arguments, to that Python over the same command Ansible uses
@@ -27,9 +29,12 @@ from ansible.vars.clean import remove_internal_keys
 
 #: The module, next to this plugin in the role (library/).
 MODULE = Path(__file__).resolve().parent.parent / "library" / "agentmaint_fused.py"
-#: The connection plugin whose pipelining this action uses: Ansible's own ssh (mitogen's
-#: connections also call themselves "ssh", and run modules their own way).
-SSH_CONNECTION = "ansible.plugins.connection.ssh"
+#: The connection plugins whose pipelining this action uses: Ansible's own ssh and local
+#: (mitogen's connections also call themselves "ssh" and "local", and run modules their
+#: own way, in an interpreter that keeps ``module_utils`` imported).
+DIRECT_CONNECTIONS = frozenset(
+    {"ansible.plugins.connection.ssh", "ansible.plugins.connection.local"}
+)
 _FUTURE = "from __future__ import annotations\n"
 _IMPORT = "from ansible.module_utils.basic import AnsibleModule\n"
 
@@ -108,7 +113,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         ).strip()
         # What _execute_module does for a pipelined module from here on.
         self._used_interpreter = f"#!{interpreter}"
-        done = self._low_level_execute_command(command, sudoable=True, in_data=program)
+        done = self._low_level_execute_command(
+            command, sudoable=True, in_data=program.encode("utf-8")
+        )
         data = self._parse_returned_data(done, "legacy")
         remove_internal_keys(data)
         result.update(data)
@@ -118,7 +125,7 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         """The host's named Python when the module can run directly, else None."""
         if arguments.get("mode", "run") != "run":
             return None
-        if type(self._connection).__module__ != SSH_CONNECTION:
+        if type(self._connection).__module__ not in DIRECT_CONNECTIONS:
             return None
         if not self._is_pipelining_enabled("new"):
             return None
