@@ -123,14 +123,14 @@ def run_maintenance(
             lock_wait = _rest_of_window(the_plan)
         envs = sorted({t.environment for t in targets})
         cancel = cancel or threading.Event()
-        notifier = _notifier(schedule, history, cancel)
+        notifiers = _notifiers(schedule, history, cancel)
         # The end of the run reaches these after the locks are released: a channel that
         # is slow to answer must not keep other runs out of the environments.
         # The log and the metrics first (local), which a slow notification channel must not
         # delay.
         metrics = _metrics(schedule, history, at)
         outside = FinishLater(
-            [RunLog(secret_environment(schedule)[1]), *metrics, *notifier, *observers]
+            [RunLog(secret_environment(schedule)[1]), *metrics, *notifiers, *observers]
         )
         try:
             with environment_locks(
@@ -184,12 +184,14 @@ def run_maintenance(
                 outside.finish()
             raise
         outside.finish(recorder.unrecorded)
-        deliveries = tuple(d for n in notifier for d in n.deliveries)
+        deliveries = tuple(d for n in notifiers for d in n.deliveries)
         return replace(result, notifications=deliveries, unrecorded=recorder.unrecorded)
 
 
-def _notifier(schedule: Schedule, history: HistoryStore, cancel: threading.Event) -> list[Notifier]:
-    """The run's notifier, or none when the schedule has no notification channel.
+def _notifiers(
+    schedule: Schedule, history: HistoryStore, cancel: threading.Event
+) -> list[Notifier]:
+    """The run's notifier (a list of one), or none when the schedule has no channel.
 
     A run without channels neither needs nor imports the channels' modules (smtplib,
     http.client, urllib.request, the report): the imports would only delay the start of
@@ -206,7 +208,7 @@ def _metrics(schedule: Schedule, history: HistoryStore, at: datetime | None) -> 
     """The run's metrics writer when the schedule writes metrics (imported only then)."""
     if not schedule.metrics:
         return []
-    from agentmaint.metrics.observer import MetricsWriter  # noqa: PLC0415 -- as _notifier
+    from agentmaint.metrics.observer import MetricsWriter  # noqa: PLC0415 -- as _notifiers
 
     return [MetricsWriter(schedule, history, at=at)]
 
