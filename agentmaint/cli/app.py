@@ -561,10 +561,12 @@ class _Consoles:
 def _dispatch(args: argparse.Namespace, consoles: _Consoles) -> int:
     """Run the command; agentmaint's errors become lines on stderr (or log records) and codes."""
     try:
-        if args.command == "events" and args.json:  # JSON alone: no console (see `_Consoles`)
-            from agentmaint.cli.events import print_events_json  # noqa: PLC0415 -- see _COMMANDS
-
-            return print_events_json(args)
+        if getattr(args, "json", False) and args.command in _JSON_COMMANDS:
+            module, function = _JSON_COMMANDS[args.command]
+            printer: Callable[[argparse.Namespace], int] = getattr(
+                importlib.import_module(module), function
+            )
+            return printer(args)  # no console to make (see `_Consoles`)
         return _command(args.command)(args, consoles.out)
     except ScheduleError as exc:
         if getattr(args, "json", False) and args.command == "validate":
@@ -626,6 +628,13 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "timer": ("agentmaint.cli.timer", "timer_command"),
     "cancel": ("agentmaint.cli.cancel", "cancel_command"),
     "report": ("agentmaint.cli.report", "report_command"),
+}
+
+
+# Commands whose ``--json`` output is printed without a console, by module: the function
+# takes only the arguments (the JSON form of these commands needs no rich).
+_JSON_COMMANDS: dict[str, tuple[str, str]] = {
+    "events": ("agentmaint.cli.events", "print_events_json"),
 }
 
 

@@ -48,9 +48,10 @@ def _collector_paused() -> Iterator[None]:
 
 
 def events_command(args: argparse.Namespace, out: Console) -> int:
-    """Print the task results and per-host counts of an artifact directory (or JSON)."""
-    if args.json:
-        return print_events_json(args)
+    """Print the task results and per-host counts of an artifact directory as tables.
+
+    ``--json`` is `print_events_json` (the dispatcher calls it without a console).
+    """
     from rich.markup import escape  # noqa: PLC0415 -- see the imports
     from rich.table import Table  # noqa: PLC0415
 
