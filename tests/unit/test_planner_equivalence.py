@@ -5,21 +5,25 @@ builds its `HostDecision`s without the dataclass's ``__init__`` (issue 19: 10,00
 10 components). The reference below is the planner as it was before: one function per
 host, its reason formatted there, the hosts then grouped by reason. For random histories
 (instants in UTC, at a fixed offset and in a zone with a repeated hour) both must agree
-on every decision, its reason and every host's.
+on every decision, its reason and every host's. `plan()` pauses the cyclic garbage
+collector while it works and leaves it as it was.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import Component
+from agentmaint.errors import StoreError
 from agentmaint.planning.history import Attempt, HostComponentState, MemoryHistory
 from agentmaint.planning.planner import HostDecision, format_instant, plan
 from agentmaint.planning.windows import Window
@@ -182,3 +186,26 @@ def _reference_host(
     return HostDecision(
         host, False, f"last success {when}, next due from {format_instant(due_from)}"
     )
+
+
+class _FailingHistory:
+    def states(
+        self, servers: Collection[str], components: Collection[str]
+    ) -> Mapping[tuple[str, str], HostComponentState]:
+        assert not gc.isenabled()  # paused while the plan is made
+        raise StoreError("history unreadable")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_plan_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    at = datetime(2026, 10, 20, 2, tzinfo=UTC)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        plan(SCHEDULE, MemoryHistory(), at)
+        assert gc.isenabled() is enabled
+        with pytest.raises(StoreError):
+            plan(SCHEDULE, _FailingHistory(), at)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
