@@ -137,7 +137,8 @@ def plan(
     """Decide, at instant `at` (timezone-aware), what is due where.
 
     `environments` and `components` restrict the plan to those names (all by
-    default); an unknown name raises `UsageError`.
+    default); an unknown name raises `UsageError`. The cyclic garbage collector is paused
+    while the plan is made (`agentmaint.collector`), and left as it was.
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise UsageError("the planning instant must be timezone-aware")
