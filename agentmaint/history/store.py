@@ -395,16 +395,10 @@ class HistoryStore:
         wanted_components = set(components)
         if not wanted_servers or not wanted_components:
             return {}
+        # Most pairs share their instants (a run updates many hosts at once), and many
+        # their (success, failure): each text is parsed once and each pair is one state.
+        shared: dict[tuple[str | None, str | None], HostComponentState] = {}
         parsed: dict[str, datetime] = {}
-
-        def instant(text: str | None) -> datetime | None:
-            if text is None:
-                return None
-            value = parsed.get(text)
-            if value is None:
-                value = parsed[text] = from_text(text)
-            return value
-
         result: dict[StateKey, HostComponentState] = {}
         with self._reading() as db:
             # By server only: a range of the primary key per server, components filtered here.
@@ -416,9 +410,11 @@ class HistoryStore:
                 )
                 for server, comp, success, failure in rows:
                     if comp in wanted_components:
-                        result[(server, comp)] = HostComponentState(
-                            instant(success), instant(failure)
-                        )
+                        pair = (success, failure)
+                        state = shared.get(pair)
+                        if state is None:
+                            state = shared[pair] = _state(success, failure, parsed)
+                        result[(server, comp)] = state
         return result
 
     def summary(self, servers: Collection[str], components: Collection[str]) -> HistorySummary:
@@ -553,3 +549,19 @@ def open_history(
     """
     plain = url.reveal() if isinstance(url, Secret) else url
     return HistoryStore.from_url(plain, state_dir, readonly=readonly)
+
+
+def _state(
+    success: str | None, failure: str | None, parsed: dict[str, datetime]
+) -> HostComponentState:
+    """The state of a ``host_state`` row: its instants parsed once per text (`parsed`)."""
+    return HostComponentState(_parsed(success, parsed), _parsed(failure, parsed))
+
+
+def _parsed(text: str | None, parsed: dict[str, datetime]) -> datetime | None:
+    if text is None:
+        return None
+    value = parsed.get(text)
+    if value is None:
+        value = parsed[text] = from_text(text)
+    return value

@@ -21,12 +21,13 @@ The order of the gates, per environment then per component and host:
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agentmaint.collector import collector_paused
 from agentmaint.config.durations import format_duration
 from agentmaint.config.schedule import Blackout, Component, Environment, Schedule
 from agentmaint.errors import UsageError
@@ -41,6 +42,24 @@ class HostDecision:
     host: str
     due: bool
     reason: str
+
+
+# A plan makes one HostDecision per host and component (100,000 at 10,000 hosts x 10
+# components). Setting the three slots directly takes half the time of the frozen
+# dataclass's __init__, which sets them through object.__setattr__: the same object
+# (tests/unit/test_planner_equivalence.py checks the fields and equality).
+_set_host: Callable[[HostDecision, str], None] = vars(HostDecision)["host"].__set__
+_set_due: Callable[[HostDecision, bool], None] = vars(HostDecision)["due"].__set__
+_set_reason: Callable[[HostDecision, str], None] = vars(HostDecision)["reason"].__set__
+
+
+def _host_decision(host: str, due: bool, reason: str) -> HostDecision:
+    """`HostDecision(host, due, reason)`, made faster."""
+    decision = object.__new__(HostDecision)
+    _set_host(decision, host)
+    _set_due(decision, due)
+    _set_reason(decision, reason)
+    return decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,24 +137,55 @@ def plan(
     """Decide, at instant `at` (timezone-aware), what is due where.
 
     `environments` and `components` restrict the plan to those names (all by
-    default); an unknown name raises `UsageError`.
+    default); an unknown name raises `UsageError`. The cyclic garbage collector is paused
+    while the plan is made (`agentmaint.collector`), and left as it was.
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise UsageError("the planning instant must be timezone-aware")
     env_names = _select("environment", environments, schedule.environments)
     comp_names = _select("component", components, schedule.components)
     chosen_envs = [schedule.environments[name] for name in env_names]
-    servers = {host for env in schedule.environments.values() for host in env.host_names}
-    states = history.states(servers, comp_names)
+    host_names = {name: env.host_names for name, env in schedule.environments.items()}
+    # A plan for 10,000 hosts x 10 components makes 200,000 objects and no cycles.
+    with collector_paused():
+        return _plan(
+            schedule, history, at, envs=chosen_envs, components=comp_names, hosts=host_names
+        )
+
+
+def _plan(
+    schedule: Schedule,
+    history: HistoryReader,
+    at: datetime,
+    *,
+    envs: Sequence[Environment],
+    components: Sequence[str],
+    hosts: Mapping[str, tuple[str, ...]],
+) -> Plan:
+    servers = {host for names in hosts.values() for host in names}
+    states = history.states(servers, components)
+    # One text per instant for the whole plan: hosts share their last run's instants.
+    texts = _InstantTexts()
     decisions: list[Decision] = []
-    for env in chosen_envs:
+    for env in envs:
         window, blocked = _startable_window(schedule, env, at)
-        for name in comp_names:
+        for name in components:
             if window is None:
                 decisions.append(Decision(env.name, name, False, blocked))
                 continue
             component = schedule.components[name]
-            decisions.append(_decide(schedule, env, component, window=window, states=states, at=at))
+            decisions.append(
+                _decide(
+                    schedule,
+                    env,
+                    component,
+                    hosts=hosts[env.name],
+                    window=window,
+                    states=states,
+                    at=at,
+                    texts=texts,
+                )
+            )
     return Plan(at=at, decisions=tuple(decisions))
 
 
@@ -221,78 +271,133 @@ def _decide(
     env: Environment,
     component: Component,
     *,
+    hosts: Sequence[str],
     window: Window,
     states: Mapping[StateKey, HostComponentState],
     at: datetime,
+    texts: _InstantTexts,
 ) -> Decision:
     gate = _gate_block(schedule, env, component, states, at)
     if gate is not None:
         return Decision(env.name, component.name, False, gate, window=window)
-    hosts = tuple(
-        _decide_host(host, component, window, states.get((host, component.name)), at)
-        for host in env.host_names
-    )
-    due = [h for h in hosts if h.due]
+    judged = _judge_hosts(hosts, component, window=window, states=states, at=at, texts=texts)
     label = component.frequency.label
-    total = len(hosts)
-    if not due:
-        reason = f"{label}, {_summarise(hosts)}"
-        if total > 1 and len({h.reason for h in hosts}) == 1:
+    total = len(judged.hosts)
+    if not judged.due:
+        reason = f"{label}, {_summarise(judged.not_due)}"
+        if total > 1 and len(judged.not_due) == 1:
             reason += f" on all {total} hosts"
-        return Decision(env.name, component.name, False, reason, hosts, window)
-    scope = (
-        f"due on all {total} hosts" if len(due) == total else f"due on {len(due)} of {total} hosts"
-    )
+        return Decision(env.name, component.name, False, reason, judged.hosts, window)
+    due = sum(len(names) for names in judged.due.values())
+    scope = f"due on all {total} hosts" if due == total else f"due on {due} of {total} hosts"
     return Decision(
         env.name,
         component.name,
         True,
-        f"{label}, {scope}: {_summarise(due, named=len(due) < total)}",
-        hosts,
+        f"{label}, {scope}: {_summarise(judged.due, named=due < total)}",
+        judged.hosts,
         window,
     )
 
 
-def _summarise(hosts: Sequence[HostDecision], *, named: bool = False) -> str:
-    """Group identical host reasons: ``x`` when all agree (unless `named`), else ``x (a); y``."""
-    groups: dict[str, list[str]] = {}
-    for host in hosts:
-        groups.setdefault(host.reason, []).append(host.host)
+def _summarise(groups: Mapping[str, Sequence[str]], *, named: bool = False) -> str:
+    """Hosts grouped by reason: ``x`` when all agree (unless `named`), else ``x (a); y``."""
     if len(groups) == 1 and not named:
         return next(iter(groups))
     return "; ".join(f"{reason} ({', '.join(names)})" for reason, names in groups.items())
 
 
-def _decide_host(
-    host: str,
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """Every host's decision, and the hosts grouped by reason: the due ones, the others.
+
+    Each group lists its hosts in inventory order; groups are in the order of their
+    first host.
+    """
+
+    hosts: tuple[HostDecision, ...]
+    due: dict[str, list[str]]
+    not_due: dict[str, list[str]]
+
+
+class _InstantTexts:
+    """`format_instant` in UTC, once per instant: 100,000 hosts share a few thousand.
+
+    `known` holds the texts made so far, by instant. Only instants of a fixed offset
+    are remembered: two instants a fold apart in a zone with a repeated hour compare
+    equal, two equal instants of fixed offsets are one instant (and one text), and an
+    instant of any zone equals one of them only if it is the same instant.
+    """
+
+    __slots__ = ("known",)
+
+    def __init__(self) -> None:
+        self.known: dict[datetime, str] = {}
+
+    def __call__(self, instant: datetime) -> str:
+        """``2026-11-25 03:00 UTC`` for `instant`."""
+        text = format_instant(instant)
+        if type(instant.tzinfo) is timezone:
+            self.known[instant] = text
+        return text
+
+
+def _judge_hosts(
+    hosts: Sequence[str],
     component: Component,
+    *,
     window: Window,
-    state: HostComponentState | None,
+    states: Mapping[StateKey, HostComponentState],
     at: datetime,
-) -> HostDecision:
-    state = state or HostComponentState()
-    if state.last_attempt_failed:
-        assert state.last_failure is not None
-        when = format_instant(state.last_failure)
-        if state.last_failure >= window.start:
-            return HostDecision(
-                host, False, f"failed at {when} in this window; retried in the next window"
-            )
-        return HostDecision(host, True, f"last attempt failed at {when}")
-    if state.last_success is None:
-        return HostDecision(host, True, "never updated")
-    last = state.last_success
-    when = format_instant(last)
+    texts: _InstantTexts,
+) -> _Judged:
+    """Whether `component` is due on each host, and why (the rules in the module's docstring).
+
+    One loop over the hosts, since a plan may decide for 100,000 of them.
+    """
+    name = component.name
+    interval = component.frequency.interval
     # One window of slack so a weekly update in a weekly window does not slip to every
     # other week when last week's run finished later in its window than this one starts.
-    interval = component.frequency.interval
     slack = min(window.duration, interval)
-    if last < window.start and at - last >= interval - slack:
-        return HostDecision(host, True, f"last success {when}")
-    due_from = max(last + interval - slack, window.end)
-    return HostDecision(
-        host, False, f"last success {when}, next due from {format_instant(due_from)}"
-    )
+    not_before = interval - slack
+    start, end = window.start, window.end
+    lookup, known = states.get, texts.known
+    decisions: list[HostDecision] = []
+    due: dict[str, list[str]] = {}
+    not_due: dict[str, list[str]] = {}
+    for host in hosts:
+        state = lookup((host, name))
+        if state is None:
+            is_due, reason = True, "never updated"
+        else:
+            success, failure = state.last_success, state.last_failure
+            if failure is not None and (success is None or failure > success):
+                when = known.get(failure) or texts(failure)
+                if failure >= start:
+                    is_due = False
+                    reason = f"failed at {when} in this window; retried in the next window"
+                else:
+                    is_due, reason = True, f"last attempt failed at {when}"
+            elif success is None:
+                is_due, reason = True, "never updated"
+            elif success < start and at - success >= not_before:
+                is_due, reason = True, f"last success {known.get(success) or texts(success)}"
+            else:
+                due_from = max(success + interval - slack, end)
+                is_due = False
+                reason = (
+                    f"last success {known.get(success) or texts(success)}, "
+                    f"next due from {known.get(due_from) or texts(due_from)}"
+                )
+        decisions.append(_host_decision(host, is_due, reason))
+        groups = due if is_due else not_due
+        named = groups.get(reason)
+        if named is None:
+            groups[reason] = [host]
+        else:
+            named.append(host)
+    return _Judged(tuple(decisions), due, not_due)
 
 
 def _gate_block(

@@ -47,7 +47,7 @@ from agentmaint.history.store import (
     records_to_json,
     write_records_csv,
 )
-from agentmaint.planning.history import HistoryReader, HostComponentState
+from agentmaint.planning.history import Attempt, HistoryReader, HostComponentState, MemoryHistory
 from agentmaint.planning.planner import plan
 from agentmaint.records import (
     Action,
@@ -548,6 +548,38 @@ def test_states_with_more_servers_than_one_query_takes(store: HistoryStore) -> N
     states = store.states(wanted, ["os"])
     assert len(states) == len(wanted)
     assert states[("host-00010", "os")] == HostComponentState(minutes(10), None)
+
+
+def test_states_over_several_queries_equal_each_row_read_alone(store: HistoryStore) -> None:
+    # states() reads host_state in chunks of servers and shares one state between the
+    # pairs with the same instants: the result must be what reading each row gives.
+    rng = random.Random(19)
+    servers = [f"host-{i:05d}" for i in range(2000)]
+    components = ["os", "docker", "models"]
+    attempts: list[Attempt] = []
+    for run in range(3):
+        begin(store, f"r{run}", minutes(100 * run))
+        records = []
+        for s in servers:
+            for c in components:
+                if rng.random() < 0.2:
+                    continue  # not attempted in this run (some pairs never are)
+                ok = rng.random() < 0.8
+                at = minutes(100 * run + rng.randrange(3))  # few instants: shared states
+                records.append(
+                    rec(s, c, Action.UPDATE, Outcome.SUCCESS if ok else Outcome.FAILED, at)
+                )
+                attempts.append(Attempt(s, c, at, ok))
+        record(store, f"r{run}", records=records, started=minutes(100 * run))
+    wanted = [*servers[::3], "never-seen"]
+    memory = MemoryHistory(attempts)
+
+    states = store.states(wanted, ["os", "models", "unknown"])
+
+    assert states == memory.states(wanted, ["os", "models", "unknown"])
+    assert len(states) > 900  # more servers than one query of SQLite takes
+    assert {type(state) for state in states.values()} == {HostComponentState}
+    assert store.states(servers[:5], ["docker"]) == memory.states(servers[:5], ["docker"])
 
 
 def test_store_is_a_history_reader_for_the_planner(
