@@ -75,8 +75,16 @@ def _event_file_names(events_dir: Path) -> list[str]:
                 counters[name] = int(head)
         elif head.isdigit() and head.isascii() and len(rest) > 4 and rest.endswith("json"):
             counters[name] = int(head)
-    if len(set(counters.values())) == len(counters):  # a counter per file, as ansible-runner
-        return sorted(counters, key=counters.__getitem__)  # writes them: one sort
+    if counters and len(set(counters.values())) == len(counters):
+        # a counter per file, as ansible-runner writes them: when they run from 1 (or
+        # so) with few gaps, each name goes straight to its place; else one sort
+        low, high = min(counters.values()), max(counters.values())
+        if high - low < 2 * len(counters):
+            places: list[str | None] = [None] * (high - low + 1)
+            for name, counter in counters.items():
+                places[counter - low] = name
+            return list(filter(None, places))  # names are never empty
+        return sorted(counters, key=counters.__getitem__)
     names = sorted(counters)
     names.sort(key=counters.__getitem__)  # stable: ties stay in name order
     return names
@@ -154,29 +162,13 @@ def read_artifact_dir(path: Path) -> ParsedRun:
         dir_fd = os.open(events_dir, os.O_RDONLY | os.O_CLOEXEC) if relative else None
     except OSError as exc:
         raise EventsError(f"{events_dir}: cannot list the event files: {exc}") from exc
-    prefix = "" if dir_fd is not None else f"{events_dir}{os.sep}"
     parser = EventParser()
     for note in notes:
         parser.warn(note)
-    feed = parser.feed
-    ident: str | None = None
     try:
         if not names:
             raise EventsError(f"{events_dir}: no event files")
-        for name in names:
-            try:
-                event = _load_json(_read_file(prefix + name, dir_fd))
-            except (OSError, ValueError) as exc:
-                parser.mark_partial(
-                    f"{events_dir / name}: unreadable event file skipped ({type(exc).__name__})"
-                )
-                continue
-            if type(event) is not dict:
-                parser.mark_partial(f"{events_dir / name}: not an event object; skipped")
-                continue
-            if ident is None and type(event.get("runner_ident")) is str:
-                ident = event["runner_ident"]
-            feed(event)
+        ident = _feed_files(parser, events_dir, names, dir_fd)
     finally:
         if dir_fd is not None:
             os.close(dir_fd)
@@ -190,3 +182,50 @@ def read_artifact_dir(path: Path) -> ParsedRun:
             parser.warn(f"{directory / 'rc'}: not an integer: {rc_text[:40]!r}")
     parsed = parser.finish(status=status, rc=rc)
     return replace(parsed, directory=directory, ident=ident or directory.name)
+
+
+def _feed_files(
+    parser: EventParser, events_dir: Path, names: list[str], dir_fd: int | None
+) -> str | None:
+    """Read, decode and feed each event file; the first ``runner_ident`` the events name.
+
+    `_read_file` and `_load_json` are written out here for the usual file (no helper call
+    per file: a big run has 100,000s of them); the helpers take the rest.
+    """
+    prefix = "" if dir_fd is not None else f"{events_dir}{os.sep}"
+    feed = parser.feed
+    ident: str | None = None
+    os_open, os_read, os_close, flags = os.open, os.read, os.close, os.O_RDONLY | os.O_CLOEXEC
+    orjson_loads, decode_error, long_number = orjson.loads, orjson.JSONDecodeError, _LONG_NUMBER
+    for name in names:
+        try:
+            if dir_fd is None:
+                data = _read_file(prefix + name, None)
+            else:
+                fd = os_open(name, flags, dir_fd=dir_fd)
+                try:
+                    data = os_read(fd, _READ_SIZE)
+                finally:
+                    os_close(fd)
+                if len(data) == _READ_SIZE:  # more to read: the file again, whole
+                    data = _read_file(name, dir_fd)
+            # `_load_json(data)`
+            if long_number in data.translate(_DIGITS_AS_ZEROS):
+                event = json.loads(data)
+            else:
+                try:
+                    event = orjson_loads(data)
+                except decode_error:
+                    event = json.loads(data)
+        except (OSError, ValueError) as exc:
+            parser.mark_partial(
+                f"{events_dir / name}: unreadable event file skipped ({type(exc).__name__})"
+            )
+            continue
+        if type(event) is not dict:
+            parser.mark_partial(f"{events_dir / name}: not an event object; skipped")
+            continue
+        if ident is None and type(event.get("runner_ident")) is str:
+            ident = event["runner_ident"]
+        feed(event)
+    return ident

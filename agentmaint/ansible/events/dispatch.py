@@ -29,6 +29,7 @@ from agentmaint.ansible.events.bookkeeping import (
     _UNREACH,
     _UNREACHABLE,
     _Fold,
+    _new_result,
     _Play,
     _with_status,
 )
@@ -328,6 +329,8 @@ class _Dispatcher(_ParserState):
         ):
             if len(message) > _MESSAGE_LIMIT:
                 message = _tail(message)
+        elif not res:  # a skipped result, or one without a res: nothing to say
+            message = None
         else:
             message = _message(res)
         rc = res.get("rc")
@@ -351,13 +354,17 @@ class _Dispatcher(_ParserState):
             end = _fromisoformat(end) if type(end) is str and end else _as_time(end)
         except ValueError:  # not a time: the helper reads it as missing
             start, end = _as_time(get("start")), _as_time(get("end"))
-        # positional: `TaskResult`'s field order (see `_with_status`)
-        result = TaskResult(
+        # `TaskResult(...)`, positional: its field order (see `_new_result`)
+        result = _new_result(
             host,
             intern(play, play),
             intern(task, task),
             status,
-            intern(role, role) if type(role) is str and role else _as_str(role),
+            intern(role, role)
+            if type(role) is str and role
+            else None
+            if role is None
+            else _as_str(role),
             None if action is None else intern(action, action),
             start,
             end,
