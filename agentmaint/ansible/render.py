@@ -296,7 +296,7 @@ def _fused_play(
         variables["agentmaint_fused_async"] = background.timeout
         variables["agentmaint_fused_run_id"] = Unsafe(run_id)
     else:
-        variables["agentmaint_fused_args"] = _fused_args(component.name, variables)
+        variables["agentmaint_command_fused_args"] = _fused_args(component.name, variables)
     task = _role(Action.UPDATE, component.name, "command", variables, tasks_from=entry)
     play["tasks"] = [task]
     return play
@@ -316,9 +316,9 @@ _FUSED_ARGS: dict[str, tuple[str, Any]] = {
 
 
 def _fused_args(component: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """The fused task's arguments as one literal mapping (``agentmaint_fused_args``).
+    """The fused task's arguments as one literal mapping (``agentmaint_command_fused_args``).
 
-    The role's task takes them whole (``args: "{{ agentmaint_fused_args }}"``): one template
+    The role's task takes them whole (``args: "{{ agentmaint_command_fused_args }}"``): one template
     for each host's worker to compile instead of one per argument, and no filter (whose
     first use loads every filter plugin into the worker): about 10 ms of CPU per host.
     """
