@@ -197,7 +197,7 @@ class Workload:
 
 
 def fit(strategy: Strategy, workload: Workload) -> Strategy:
-    """`strategy` for a job of `workload`: `auto` takes linear for fused jobs but a few.
+    """`strategy` for a job of `workload`: `auto` takes linear for all-fused jobs, mostly.
 
     All-fused jobs go to Ansible's linear when their fused task takes the direct path, when
     a host is remote, or when they are small; mitogen keeps only all-fused jobs on
@@ -210,7 +210,7 @@ def fit(strategy: Strategy, workload: Workload) -> Strategy:
         return strategy
     fused = "auto: every play is fused (one task per host)"
     if not strategy.mitogen:
-        pass
+        pass  # auto found no mitogen: linear already, with the reason in its note
     elif workload.fused and workload.remote:
         strategy = _linear(
             f"{fused} and {workload.remote} host(s) connect remotely: "
