@@ -10,7 +10,10 @@ Times, interleaved in one run (the order rotating each round): stock ``ansible-p
 * ``background``: ``execution.background: true`` (``forks=50 background``: both);
 * ``linear`` / ``linear forks=hosts`` / ``linear background``: the same under Ansible's
   ``linear`` strategy instead of mitogen;
-* ``fused=false``: one task per step.
+* ``fused=false``: one task per step;
+* ``mitogen``: ``execution.strategy: mitogen_linear`` (whatever `auto` would choose);
+* ``pipelining=false``: ``execution.pipelining: false`` (the fused task then runs as a
+  module, with AnsiballZ: no direct path), alone or with ``linear`` / ``mitogen``.
 
 The ideal is S seconds (one wave). Stock above ``--stock-max-hosts`` is not run: it takes at
 least ceil(hosts / 5) waves of S seconds, printed as its lower bound. Every command's peak
@@ -62,6 +65,10 @@ VARIANTS = (
     "linear forks=hosts",
     "linear background",
     "fused=false",
+    "mitogen",
+    "pipelining=false",
+    "linear pipelining=false",
+    "mitogen pipelining=false",
 )
 
 
@@ -77,6 +84,10 @@ def _execution(variant: str, hosts: int) -> dict[str, Any]:
             execution["background"] = True
         elif word == "linear":
             execution["strategy"] = "linear"
+        elif word == "mitogen":
+            execution["strategy"] = "mitogen_linear"
+        elif word == "pipelining=false":
+            execution["pipelining"] = False
         elif word == "fused=false":
             execution["fused"] = False
         elif word != "agentmaint":

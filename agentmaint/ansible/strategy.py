@@ -11,11 +11,16 @@ environment variable ``AGENTMAINT_STRATEGY`` overrides the schedule (e.g.
 
 One exception to `auto`'s choice of mitogen, made per job once its plays are known
 (`fit`): a job whose plays are all fused (one task per host) uses Ansible's ``linear``
-when any of its hosts is reached over SSH (not ``ansible_connection: local``), or when it
-has fewer than `FUSED_LINEAR_BELOW` hosts. Mitogen's start-up (an interpreter per host,
-its modules shipped to each) pays for itself over many tasks per host; for one task per
-host it only adds start-up time, unless many local hosts share one interpreter
-(BENCHMARKS.md, "Small fleets: mitogen or linear").
+when the fused task takes its direct path (the module's code run by the host's Python over
+the pipelined connection, no AnsiballZ: pipelining on, not in the background), whatever
+the number of hosts; when any of its hosts is reached over SSH (not ``ansible_connection:
+local``); or when it has fewer than `FUSED_LINEAR_BELOW` hosts. Mitogen's start-up (an
+interpreter per host, its modules shipped to each) pays for itself over many tasks per
+host; for one task per host it only adds start-up time, except where the fused task runs
+as a module (AnsiballZ, ``module_utils`` compiled at every task) on many local hosts,
+whose tasks mitogen's interpreters run with ``module_utils`` already loaded
+(BENCHMARKS.md, "Small fleets: mitogen or linear" and "All-fused jobs: linear at any
+size").
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ ENVIRONMENT_VARIABLE = "AGENTMAINT_STRATEGY"
 # mitogen's host variable: `fork` runs each task in a child forked from the host's context
 # (whose own calls run one at a time), so hosts sharing one context still run in parallel.
 ISOLATION_VARIABLE = "mitogen_task_isolation"
-#: `auto` uses Ansible's linear strategy for a job whose plays are all fused on fewer hosts.
+#: `auto` uses Ansible's linear strategy for an all-fused job on fewer local hosts than this
+#: even when its fused task runs as a module (no direct path); with the direct path, always.
 FUSED_LINEAR_BELOW = 25
 
 _LOG = logging.getLogger(__name__)
@@ -178,42 +184,62 @@ def resolve(setting: str = AUTO) -> Strategy:
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """What `auto` weighs for one job: its hosts, how many over SSH, whether all are fused."""
+    """What `auto` weighs for one job: its hosts, how many over SSH, whether all are fused.
+
+    `direct`: whether its fused tasks can take the direct path (pipelining on for its
+    local hosts and no play in the background); see the role's ``agentmaint_fused`` action.
+    """
 
     hosts: int
     fused: bool
     remote: int = 0  # hosts not reached with ``ansible_connection: local``
+    direct: bool = True
 
 
 def fit(strategy: Strategy, workload: Workload) -> Strategy:
-    """`strategy` for a job of `workload`: `auto` takes linear for fused jobs over SSH or small.
+    """`strategy` for a job of `workload`: `auto` takes linear for all-fused jobs, mostly.
 
-    Only a strategy `auto` chose changes (one named by ``execution.strategy`` or
-    ``AGENTMAINT_STRATEGY`` is kept); the reason is logged at DEBUG and kept in the note.
+    All-fused jobs go to Ansible's linear when their fused task takes the direct path, when
+    a host is remote, or when they are small; mitogen keeps only all-fused jobs on
+    `FUSED_LINEAR_BELOW` or more local hosts whose fused task runs as a module, and every
+    job with a per-step play. Only a strategy `auto` chose changes (one named by
+    ``execution.strategy`` or ``AGENTMAINT_STRATEGY`` is kept); the reason is logged at
+    DEBUG and kept in the note.
     """
     if not strategy.auto:
         return strategy
-    if strategy.mitogen and workload.fused and workload.remote:
-        strategy = Strategy(
-            "linear",
-            None,
-            f"auto: every play is fused (one task per host) and {workload.remote} host(s) "
-            "connect remotely: Ansible's linear is faster than mitogen's start-up per host",
-            auto=True,
+    fused = "auto: every play is fused (one task per host)"
+    if not strategy.mitogen:
+        pass  # auto found no mitogen: linear already, with the reason in its note
+    elif workload.fused and workload.remote:
+        strategy = _linear(
+            f"{fused} and {workload.remote} host(s) connect remotely: "
+            "Ansible's linear is faster than mitogen's start-up per host"
         )
-    elif strategy.mitogen and workload.fused and workload.hosts < FUSED_LINEAR_BELOW:
-        strategy = Strategy(
-            "linear",
-            None,
-            f"auto: every play is fused (one task per host) on {workload.hosts} local "
-            f"host(s), fewer than {FUSED_LINEAR_BELOW}: Ansible's linear starts faster",
-            auto=True,
+    elif workload.fused and workload.direct:
+        strategy = _linear(
+            f"{fused} and runs without AnsiballZ over the pipelined connection on "
+            f"{workload.hosts} local host(s): Ansible's linear is faster than mitogen"
         )
-    elif strategy.mitogen:
-        why = "not every play is fused" if not workload.fused else f"{workload.hosts} local hosts"
+    elif workload.fused and workload.hosts < FUSED_LINEAR_BELOW:
+        strategy = _linear(
+            f"{fused} on {workload.hosts} local host(s), fewer than {FUSED_LINEAR_BELOW}: "
+            "Ansible's linear starts faster"
+        )
+    else:
+        why = (
+            "not every play is fused"
+            if not workload.fused
+            else f"{workload.hosts} local hosts run the fused task as a module "
+            "(no pipelining, or in the background)"
+        )
         strategy = replace(strategy, note=f"auto: mitogen is installed ({why})")
     _LOG.debug("strategy %s: %s", strategy.name, strategy.note)
     return strategy
+
+
+def _linear(note: str) -> Strategy:
+    return Strategy("linear", None, note, auto=True)
 
 
 def on_node(strategy: Strategy) -> Strategy:

@@ -52,6 +52,30 @@ def _remote(schedule: Schedule, targets: tuple[Target, ...]) -> int:
     return len(remote)
 
 
+_FALSE = frozenset({"0", "false", "no", "off", "n", "f"})  # Ansible's false booleans
+
+
+def _pipelined(schedule: Schedule, targets: tuple[Target, ...]) -> bool:
+    """Whether these targets' local hosts run modules pipelined (as the job's ansible.cfg says).
+
+    ``execution.pipelining``, unless the schedule's ``ansible_cfg`` (its ``[connection]``
+    section, which Ansible reads after ``[defaults]``) or a host's ``ansible_pipelining``
+    turns it off: the fused task's direct path needs it.
+    """
+    if not schedule.execution.pipelining:
+        return False
+    if str(schedule.ansible_cfg.get("connection", {}).get("pipelining", "")).lower() in _FALSE:
+        return False
+    for t in targets:
+        env = schedule.environments[t.environment]
+        wanted = set(t.hosts)
+        for host in env.hosts:
+            setting = {**env.connection, **host.vars}.get("ansible_pipelining", "")
+            if host.name in wanted and str(setting).lower() in _FALSE:
+                return False
+    return True
+
+
 def prepare_run_dir(
     schedule: Schedule,
     targets: tuple[Target, ...],
@@ -89,9 +113,22 @@ def prepare_run_dir(
     hosts = {h for t in targets for h in t.hosts}
     forks = default_forks(schedule, targets)
     inventory_path = directory / "inventory" / "hosts.yml"
+    # Check mode runs nothing on the hosts: nothing to wait for in the background.
+    background = (
+        Background(forks, timeout or BACKGROUND_TIMEOUT)
+        if schedule.execution.background and not check
+        else None
+    )
+    in_background = background is not None and any(len(t.hosts) > forks for t in targets)
     strategy = fit_strategy(
         strategy or resolve_strategy(schedule.execution.strategy),
-        Workload(len(hosts), fused=all_fused(schedule, targets), remote=_remote(schedule, targets)),
+        Workload(
+            len(hosts),
+            fused=all_fused(schedule, targets),
+            remote=_remote(schedule, targets),
+            # The fused task runs as a module in the background or without pipelining.
+            direct=_pipelined(schedule, targets) and not in_background,
+        ),
     )
     if node is not None:
         strategy = strategy_on_node(strategy)
@@ -109,10 +146,7 @@ def prepare_run_dir(
                 run_id=run_id,
                 budget_stop=budget_stop,
                 fused=schedule.execution.fused,
-                # Check mode runs nothing on the hosts: nothing to wait for in the background.
-                background=Background(forks, timeout or BACKGROUND_TIMEOUT)
-                if schedule.execution.background and not check
-                else None,
+                background=background,
             )
         )
     )

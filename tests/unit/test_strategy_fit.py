@@ -1,4 +1,4 @@
-"""`auto` fitted to a job: Ansible's linear for all-fused jobs over SSH or on a few local hosts."""
+"""`auto` fitted to a job: Ansible's linear for all-fused jobs but many local hosts' modules."""
 
 from __future__ import annotations
 
@@ -31,11 +31,15 @@ def _no_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     [
         Workload(SMALL, fused=True),  # a few local hosts
         Workload(1, fused=True),
+        Workload(FUSED_LINEAR_BELOW, fused=True),  # the direct path, whatever the size
+        Workload(500, fused=True),
+        Workload(SMALL, fused=True, direct=False),  # a few local hosts' modules
         Workload(1, fused=True, remote=1),  # over SSH, whatever the size
         Workload(200, fused=True, remote=1),
+        Workload(200, fused=True, remote=1, direct=False),
     ],
 )
-def test_auto_uses_linear_for_fused_jobs_over_ssh_or_on_few_local_hosts(
+def test_auto_uses_linear_for_fused_jobs_but_many_local_hosts_modules(
     workload: Workload, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert resolve("auto").mitogen  # mitogen is a dependency: auto starts from it
@@ -49,7 +53,9 @@ def test_auto_uses_linear_for_fused_jobs_over_ssh_or_on_few_local_hosts(
 @pytest.mark.parametrize(
     "workload",
     [
-        Workload(FUSED_LINEAR_BELOW, fused=True),  # enough local hosts for mitogen to pay off
+        # the fused task as a module on enough local hosts for mitogen to pay off
+        Workload(FUSED_LINEAR_BELOW, fused=True, direct=False),
+        Workload(500, fused=True, direct=False),
         Workload(1, fused=False),  # many tasks per host
         Workload(SMALL, fused=False),
         Workload(50, fused=False, remote=50),
@@ -104,9 +110,7 @@ PATHS = {"backup": {"pre_update": True, "paths": ["/etc/hostname"]}}
 
 def test_a_job_directory_follows_the_rule(make_schedule: MakeSchedule, tmp_path: Path) -> None:
     assert _cfg_strategy(make_schedule, tmp_path / "a", FUSED, SMALL) == "linear"
-    assert _cfg_strategy(make_schedule, tmp_path / "b", FUSED, FUSED_LINEAR_BELOW) == (
-        "mitogen_linear"
-    )
+    assert _cfg_strategy(make_schedule, tmp_path / "b", FUSED, FUSED_LINEAR_BELOW) == "linear"
     assert _cfg_strategy(make_schedule, tmp_path / "c", FUSED, 1, **PATHS) == "mitogen_linear"
     not_fused = {"execution": {"fused": False}}
     assert _cfg_strategy(make_schedule, tmp_path / "d", FUSED, 1, **not_fused) == "mitogen_linear"
@@ -114,10 +118,59 @@ def test_a_job_directory_follows_the_rule(make_schedule: MakeSchedule, tmp_path:
     assert _cfg_strategy(make_schedule, tmp_path / "e", FUSED, 1, **named) == "mitogen_linear"
 
 
+NO_PIPELINING: list[dict[str, Any]] = [
+    {"execution": {"pipelining": False}},
+    {"ansible_cfg": {"connection": {"pipelining": "False"}}},
+]
+
+
+@pytest.mark.parametrize("extra", NO_PIPELINING)
+def test_without_pipelining_many_local_hosts_keep_mitogen(
+    make_schedule: MakeSchedule, tmp_path: Path, extra: dict[str, Any]
+) -> None:
+    # No pipelining: the fused task runs as a module, which mitogen's interpreters run faster.
+    assert _cfg_strategy(make_schedule, tmp_path / "a", FUSED, SMALL, **extra) == "linear"
+    assert _cfg_strategy(make_schedule, tmp_path / "b", FUSED, FUSED_LINEAR_BELOW, **extra) == (
+        "mitogen_linear"
+    )
+
+
+def test_a_host_without_pipelining_counts(make_schedule: MakeSchedule, tmp_path: Path) -> None:
+    names = [f"h{i}" for i in range(FUSED_LINEAR_BELOW)]
+    hosts = local_hosts(*names)
+    hosts["h0"] = {**hosts["h0"], "ansible_pipelining": False}
+    schedule = make_schedule(always_open(hosts, {"app": FUSED}))
+    job = prepare_run_dir(
+        schedule,
+        (Target("fleet", "app", tuple(names)),),
+        run_id="20261206T000000Z-abcdef",
+        directory=tmp_path / "job",
+    )
+    assert (
+        "strategy = mitogen_linear"
+        in (job.private_data_dir / "project" / "ansible.cfg").read_text()
+    )
+
+
+def test_in_the_background_many_local_hosts_keep_mitogen(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    # More hosts than forks in the background: the fused task's start runs as a module.
+    extra = {"execution": {"background": True, "forks": 2}}
+    assert _cfg_strategy(make_schedule, tmp_path / "a", FUSED, FUSED_LINEAR_BELOW, **extra) == (
+        "mitogen_linear"
+    )
+    fits = {"execution": {"background": True, "forks": FUSED_LINEAR_BELOW}}  # nothing waits
+    assert _cfg_strategy(make_schedule, tmp_path / "b", FUSED, FUSED_LINEAR_BELOW, **fits) == (
+        "linear"
+    )
+
+
 def test_a_job_with_a_remote_host_counts_it(make_schedule: MakeSchedule, tmp_path: Path) -> None:
     names = [f"h{i}" for i in range(FUSED_LINEAR_BELOW)]
     hosts: dict[str, dict[str, Any]] = {**local_hosts(*names), "remote": {"ansible_host": "x"}}
-    schedule = make_schedule(always_open(hosts, {"app": FUSED}))
+    # Without pipelining, so that only the remote host makes the difference.
+    schedule = make_schedule(always_open(hosts, {"app": FUSED}, execution={"pipelining": False}))
     cfg = {}
     for label, chosen in (("local", names), ("remote", [*names, "remote"])):
         job = prepare_run_dir(
