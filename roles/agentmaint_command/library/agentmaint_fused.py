@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 from typing import Any
@@ -79,8 +80,8 @@ options:
   job_name:
     description: >-
       Name of a background job: while it runs, its process group id is in
-      C(~/.ansible_async/agentmaint-<job_name>.pid) and its results go to
-      C(agentmaint-<job_name>.json) next to it.
+      C(~/.ansible_async/agentmaint/<job_name>.pid) and its results go to
+      C(<job_name>.json) next to it (a private directory the module creates).
     type: str
     default: ""
   timeout:
@@ -191,13 +192,69 @@ class _Steps:
         return not result["failed"]
 
 
-_JOB_DIR = "~/.ansible_async"  # where Ansible's own async jobs keep their state
+#: The module's own directory for its background jobs' state, beside Ansible's async jobs.
+_JOB_DIR = "~/.ansible_async/agentmaint"
+_SUFFIXES = (".pid", ".json", ".json.part")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _job_path(job_name: str, suffix: str) -> str:
+def _job_dir() -> str:
+    """The jobs' directory, created private (0700) by this module; refused if anything else."""
     directory = os.path.expanduser(_JOB_DIR)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    return os.path.join(directory, f"agentmaint-{os.path.basename(job_name)}{suffix}")
+    os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory, 0o700)
+    found = os.lstat(directory)
+    # Only a directory of this user that nobody else can write is the module's own: never a
+    # symlink (whose target it did not create) nor a directory others could plant files in.
+    if (
+        not stat.S_ISDIR(found.st_mode)
+        or found.st_uid != os.getuid()
+        or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    ):
+        raise OSError(f"{directory} is not a private directory of this user")
+    return directory
+
+
+def _jobs(module: AnsibleModule) -> str:
+    """The jobs' directory, or the task fails saying why not."""
+    try:
+        return _job_dir()
+    except OSError as exc:
+        module.fail_json(msg=f"background jobs: {exc}", finished=True)
+        raise  # fail_json exits
+
+
+def _job_path(directory: str, job_name: str, suffix: str) -> str:
+    return os.path.join(directory, f"{os.path.basename(job_name)}{suffix}")
+
+
+def _write_new(path: str, text: str) -> None:
+    """Create `path` (never through a symlink, never over an existing file) holding `text`."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _read(path: str) -> str | None:
+    """The text of `path` (never through a symlink); None when it is not there."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _alive(group: int) -> bool:
+    """Whether a process of process group `group` still runs."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _maintain(steps: _Steps, p: dict[str, Any]) -> str:
@@ -233,23 +290,34 @@ def _outcome(steps: _Steps, msg: str) -> dict[str, Any]:
 
 
 def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
-    """Run the steps in a daemon of their own (a process group with a pid file); exit."""
+    """Run the steps in a daemon of their own (a process group with a pid file); exit.
+
+    The pid file is written before this returns, so the first wait always finds the job.
+    The daemon keeps none of the connection's descriptors (its standard input, output and
+    error become /dev/null): the connection ends with this process, not with the job.
+    """
     name = p["job_name"]
-    pid_file, result_file = _job_path(name, ".pid"), _job_path(name, ".json")
-    with contextlib.suppress(OSError):
-        os.unlink(result_file)
+    directory = _jobs(module)
+    pid_file, result_file = _job_path(directory, name, ".pid"), _job_path(directory, name, ".json")
+    for suffix in _SUFFIXES:  # an earlier start of this job's (in the module's own directory)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_job_path(directory, name, suffix))
     if os.fork() > 0:
-        os.wait()  # the first child exits as soon as the daemon is forked
+        _, status = os.wait()  # the first child exits once the pid file is written
+        if status != 0:
+            module.fail_json(msg=f"background job {name} could not start", finished=True)
         module.exit_json(changed=False, agentmaint_job=name, finished=False)
-    os.setsid()  # a session and group of its own: the timeout ends every command it started
-    if os.fork() > 0:
-        os._exit(0)
+    try:
+        os.setsid()  # a session and group of its own: the timeout ends every command it started
+        _write_new(pid_file, f"{os.getpgrp()}\n")
+        if os.fork() > 0:
+            os._exit(0)
+    except BaseException:
+        os._exit(1)
     null = os.open(os.devnull, os.O_RDWR)
     for descriptor in (0, 1, 2):  # the connection waits for its pipes to close
         os.dup2(null, descriptor)
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
-    with open(pid_file, "w", encoding="ascii") as handle:
-        handle.write(f"{os.getpgrp()}\n")
     if p["timeout"] > 0:
         signal.signal(signal.SIGALRM, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
         signal.alarm(p["timeout"])
@@ -259,9 +327,9 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     except Exception as exc:  # whatever happens, the waiting task must hear of it
         outcome = {"failed": True, "msg": f"background job failed: {exc}"}
     partial = result_file + ".part"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(outcome, handle)
-    os.rename(partial, result_file)
+    with contextlib.suppress(OSError):
+        _write_new(partial, json.dumps(outcome))
+        os.rename(partial, result_file)
     with contextlib.suppress(OSError):
         os.unlink(pid_file)
     os._exit(0)
@@ -270,22 +338,26 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
 def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
     """Wait at most ``wait`` seconds for a background job; exit with its results if it ended."""
     name = p["job_name"]
-    pid_file, result_file = _job_path(name, ".pid"), _job_path(name, ".json")
+    directory = _jobs(module)
+    pid_file, result_file = _job_path(directory, name, ".pid"), _job_path(directory, name, ".json")
     deadline = time.monotonic() + max(0, p["wait"])
     while True:
-        try:
-            with open(result_file, encoding="utf-8") as handle:
-                outcome = json.load(handle)
-        except OSError:
-            outcome = None
-        if outcome is not None:
+        text = _read(result_file)
+        if text is not None:
+            outcome = json.loads(text)
             with contextlib.suppress(OSError):
                 os.unlink(result_file)
             outcome["finished"] = True
             if outcome.get("failed"):
                 module.fail_json(**outcome)
             module.exit_json(**outcome)
-        if not os.path.exists(pid_file) and not os.path.exists(result_file):
+        group = _read(pid_file)
+        if group is None or (group.strip().isdigit() and not _alive(int(group))):
+            if _read(result_file) is not None:
+                continue  # it ended between the two looks
+            # Ended without writing its result: killed, or its timeout ended it.
+            with contextlib.suppress(OSError):
+                os.unlink(pid_file)
             module.fail_json(msg=f"background job {name} ended without a result", finished=True)
         if time.monotonic() >= deadline:
             module.exit_json(changed=False, finished=False)
