@@ -237,9 +237,27 @@ def test_a_started_job_runs_in_a_process_group_of_its_own(tmp_path: Path) -> Non
         },
         home=tmp_path,
     )
-    group = int((_job_dir(tmp_path) / "g.pid").read_text())
+    group = int((_job_dir(tmp_path) / "g.pid").read_text().split()[0])
     assert group != os.getpgrp()
     os.killpg(group, signal.SIGKILL)  # what a cancel could do to it
     code, waited = _run({"mode": "wait", "job_name": "g", "wait": "60"}, home=tmp_path)
     assert (code, waited["failed"]) == (1, True)
     assert not gate.exists()
+
+
+def test_a_start_removes_the_pid_files_of_killed_jobs_only(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    wait_for_gate = f"while ! test -e {gate}; do sleep 0.05; done"
+    for name in ("killed", "running"):
+        _run({"mode": "start", "job_name": name, "update": wait_for_gate}, home=tmp_path)
+    jobs = _job_dir(tmp_path)
+    os.killpg(int((jobs / "killed.pid").read_text().split()[0]), signal.SIGKILL)  # as a cancel does
+    _run({"mode": "start", "job_name": "done", "update": "true"}, home=tmp_path)
+    _run({"mode": "wait", "job_name": "done", "wait": "0"}, home=tmp_path)  # may not be over
+    _run({"mode": "start", "job_name": "next", "update": "true"}, home=tmp_path)
+    names = {p.name for p in jobs.iterdir()}
+    assert "killed.pid" not in names
+    assert "running.pid" in names  # still running: left alone
+    gate.touch()
+    code, waited = _run({"mode": "wait", "job_name": "running", "wait": "60"}, home=tmp_path)
+    assert (code, waited["finished"]) == (0, True)

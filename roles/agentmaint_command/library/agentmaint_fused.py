@@ -79,8 +79,8 @@ options:
     default: run
   job_name:
     description: >-
-      Name of a background job: while it runs, its process group id is in
-      C(~/.ansible_async/agentmaint/<job_name>.pid) and its results go to
+      Name of a background job: while it runs, its process group id and its daemon's pid
+      are in C(~/.ansible_async/agentmaint/<job_name>.pid) and its results go to
       C(<job_name>.json) next to it (a private directory the module creates).
     type: str
     default: ""
@@ -246,15 +246,31 @@ def _read(path: str) -> str | None:
         return handle.read()
 
 
-def _alive(group: int) -> bool:
-    """Whether a process of process group `group` still runs."""
+def _ended(pid_text: str) -> bool:
+    """Whether the job of a pid file (``<process group> <daemon pid>``) has surely ended.
+
+    The daemon gone, or a zombie (whoever adopted it may not have reaped it yet), or in
+    another group (its pid reused): its result, if any, is written. Without ``/proc``, the
+    group: ended when no process of it is left. An incomplete file (being written) has not.
+    """
+    words = pid_text.split()
+    if len(words) != 2 or not all(w.isdigit() for w in words):
+        return False
+    group, pid = (int(w) for w in words)
+    if os.path.isdir("/proc/self"):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            return True
+        return fields[0] == "Z" or fields[2] != str(group)
     try:
         os.killpg(group, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:
         return True
-    return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _maintain(steps: _Steps, p: dict[str, Any]) -> str:
@@ -289,6 +305,22 @@ def _outcome(steps: _Steps, msg: str) -> dict[str, Any]:
     return {"changed": changed, "msg": "", "agentmaint_steps": results}
 
 
+def _sweep(directory: str) -> None:
+    """Remove the pid files of jobs that ended without a result (a cancelled run's, killed).
+
+    Only in the module's own directory, only a pid file whose daemon has ended with no
+    result beside it: its wait, if one ever comes, fails the same way
+    without it ("ended without a result"). Results are left for their waits.
+    """
+    for entry in os.listdir(directory):
+        if not entry.endswith(".pid"):
+            continue
+        path = os.path.join(directory, entry)
+        if _ended(_read(path) or "") and not os.path.lexists(path[: -len(".pid")] + ".json"):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
 def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     """Run the steps in a daemon of their own (a process group with a pid file); exit.
 
@@ -302,6 +334,7 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     for suffix in _SUFFIXES:  # an earlier start of this job's (in the module's own directory)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(_job_path(directory, name, suffix))
+    _sweep(directory)
     if os.fork() > 0:
         _, status = os.wait()  # the first child exits once the pid file is written
         if status != 0:
@@ -309,11 +342,16 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
         module.exit_json(changed=False, agentmaint_job=name, finished=False)
     try:
         os.setsid()  # a session and group of its own: the timeout ends every command it started
-        _write_new(pid_file, f"{os.getpgrp()}\n")
-        if os.fork() > 0:
-            os._exit(0)
+        daemon = os.fork()
     except BaseException:
         os._exit(1)
+    if daemon > 0:
+        try:
+            _write_new(pid_file, f"{os.getpgrp()} {daemon}\n")
+        except BaseException:
+            os.kill(daemon, signal.SIGKILL)
+            os._exit(1)
+        os._exit(0)
     null = os.open(os.devnull, os.O_RDWR)
     for descriptor in (0, 1, 2):  # the connection waits for its pipes to close
         os.dup2(null, descriptor)
@@ -351,8 +389,8 @@ def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
             if outcome.get("failed"):
                 module.fail_json(**outcome)
             module.exit_json(**outcome)
-        group = _read(pid_file)
-        if group is None or (group.strip().isdigit() and not _alive(int(group))):
+        job = _read(pid_file)
+        if job is None or _ended(job):
             if _read(result_file) is not None:
                 continue  # it ended between the two looks
             # Ended without writing its result: killed, or its timeout ended it.
