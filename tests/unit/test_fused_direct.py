@@ -5,6 +5,8 @@ from __future__ import annotations
 import configparser
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +31,24 @@ def _plugin() -> ModuleType:
     return module
 
 
-def _run(arguments: dict[str, Any], *, check_mode: bool = False) -> tuple[int, dict[str, Any]]:
-    """What the host's Python prints and its exit status, for the program of `arguments`."""
+def _run(
+    arguments: dict[str, Any], *, check_mode: bool = False, home: Path | None = None
+) -> tuple[int, dict[str, Any]]:
+    """What the host's Python prints and its exit status, for the program of `arguments`.
+
+    As over a pipelined connection: the program on standard input, the output on pipes
+    (which stay open, and this waits, as long as any process holds them).
+    """
     program = _plugin().direct_source(arguments, check_mode=check_mode)
+    env = {**os.environ, "HOME": str(home)} if home is not None else None
     done = subprocess.run(
-        [sys.executable, "-"], input=program, capture_output=True, text=True, check=False
+        [sys.executable, "-"],
+        input=program,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,  # a deadline for a program that never returns, not a timing
     )
     result: dict[str, Any] = json.loads(done.stdout)
     return done.returncode, result
@@ -127,3 +142,122 @@ def test_the_job_pipelines_every_connection_as_the_schedule_says(
     config.read(tmp_path / "j" / "project" / "ansible.cfg")
     assert config["connection"]["pipelining"] == str(pipelining)
     assert config["ssh_connection"]["pipelining"] == str(pipelining)
+
+
+def _job_dir(home: Path) -> Path:
+    return home / ".ansible_async" / "agentmaint"
+
+
+def test_a_background_job_leaves_the_connection_at_once_and_its_wait_gets_the_steps(
+    tmp_path: Path,
+) -> None:
+    gate = tmp_path / "gate"  # the update waits for it: it still runs when start returns
+    update = f"while ! test -e {gate}; do sleep 0.05; done; echo updated"
+    code, started = _run(
+        {"mode": "start", "job_name": "r1-app-h1", "update": update, "component": "app"},
+        home=tmp_path,
+    )
+    # the pipes closed with the starting process: the daemon kept none of them
+    assert (code, started["finished"], started["changed"]) == (0, False, False)
+    jobs = _job_dir(tmp_path)
+    assert oct(jobs.stat().st_mode & 0o777) == "0o700"
+    assert (jobs / "r1-app-h1.pid").exists()  # written before start returned
+    code, waited = _run({"mode": "wait", "job_name": "r1-app-h1", "wait": "0"}, home=tmp_path)
+    assert (code, waited["finished"]) == (0, False)
+    gate.touch()
+    code, waited = _run({"mode": "wait", "job_name": "r1-app-h1", "wait": "60"}, home=tmp_path)
+    assert (code, waited["finished"], waited["changed"]) == (0, True, True)
+    assert [(s["action"], s["stdout"]) for s in waited["agentmaint_steps"]] == [
+        ("update", "updated")
+    ]
+    assert list(jobs.iterdir()) == []  # the job's files went with its result
+
+
+def test_a_failed_background_job_fails_its_wait_with_the_steps(tmp_path: Path) -> None:
+    arguments = {"update": "exit 3", "rollback": "echo back", "failure_msg": "app failed"}
+    _run({"mode": "start", "job_name": "j", **arguments}, home=tmp_path)
+    code, waited = _run({"mode": "wait", "job_name": "j", "wait": "60"}, home=tmp_path)
+    assert (code, waited["failed"], waited["finished"], waited["msg"]) == (
+        1,
+        True,
+        True,
+        "app failed",
+    )
+    assert [s["action"] for s in waited["agentmaint_steps"]] == ["update", "rollback"]
+
+
+def test_a_job_ended_without_its_result_fails_its_wait(tmp_path: Path) -> None:
+    # its timeout ends the job's whole process group, the daemon with its commands
+    _run(
+        {"mode": "start", "job_name": "slow", "update": "sleep 600", "timeout": "1"},
+        home=tmp_path,
+    )
+    code, waited = _run({"mode": "wait", "job_name": "slow", "wait": "60"}, home=tmp_path)
+    assert (code, waited["failed"], waited["finished"]) == (1, True, True)
+    assert waited["msg"] == "background job slow ended without a result"
+    assert list(_job_dir(tmp_path).iterdir()) == []
+
+
+def test_a_wait_for_no_job_fails(tmp_path: Path) -> None:
+    code, waited = _run({"mode": "wait", "job_name": "none", "wait": "5"}, home=tmp_path)
+    assert (code, waited["failed"], waited["finished"]) == (1, True, True)
+
+
+def test_the_jobs_directory_is_never_a_symlink(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "j.json").write_text("{}")
+    (tmp_path / ".ansible_async").mkdir()
+    _job_dir(tmp_path).symlink_to(elsewhere)
+    code, result = _run({"mode": "start", "job_name": "j", "update": "true"}, home=tmp_path)
+    assert (code, result["failed"]) == (1, True)
+    assert "not a private directory" in result["msg"]
+    code, result = _run({"mode": "wait", "job_name": "j", "wait": "0"}, home=tmp_path)
+    assert (code, result["failed"]) == (1, True)
+    # nothing of what agentmaint did not create was read, written or deleted
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["j.json"]
+    assert (elsewhere / "j.json").read_text() == "{}"
+
+
+def test_a_job_name_stays_in_the_jobs_directory(tmp_path: Path) -> None:
+    _run({"mode": "start", "job_name": "../../escape", "update": "true"}, home=tmp_path)
+    code, waited = _run({"mode": "wait", "job_name": "../../escape", "wait": "60"}, home=tmp_path)
+    assert (code, waited["finished"]) == (0, True)
+    assert not (tmp_path / "escape.pid").exists()
+    assert not (tmp_path.parent / "escape.json").exists()
+
+
+def test_a_started_job_runs_in_a_process_group_of_its_own(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    _run(
+        {
+            "mode": "start",
+            "job_name": "g",
+            "update": f"while ! test -e {gate}; do sleep 0.05; done",
+        },
+        home=tmp_path,
+    )
+    group = int((_job_dir(tmp_path) / "g.pid").read_text().split()[0])
+    assert group != os.getpgrp()
+    os.killpg(group, signal.SIGKILL)  # what a cancel could do to it
+    code, waited = _run({"mode": "wait", "job_name": "g", "wait": "60"}, home=tmp_path)
+    assert (code, waited["failed"]) == (1, True)
+    assert not gate.exists()
+
+
+def test_a_start_removes_the_pid_files_of_killed_jobs_only(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    wait_for_gate = f"while ! test -e {gate}; do sleep 0.05; done"
+    for name in ("killed", "running"):
+        _run({"mode": "start", "job_name": name, "update": wait_for_gate}, home=tmp_path)
+    jobs = _job_dir(tmp_path)
+    os.killpg(int((jobs / "killed.pid").read_text().split()[0]), signal.SIGKILL)  # as a cancel does
+    _run({"mode": "start", "job_name": "done", "update": "true"}, home=tmp_path)
+    _run({"mode": "wait", "job_name": "done", "wait": "0"}, home=tmp_path)  # may not be over
+    _run({"mode": "start", "job_name": "next", "update": "true"}, home=tmp_path)
+    names = {p.name for p in jobs.iterdir()}
+    assert "killed.pid" not in names
+    assert "running.pid" in names  # still running: left alone
+    gate.touch()
+    code, waited = _run({"mode": "wait", "job_name": "running", "wait": "60"}, home=tmp_path)
+    assert (code, waited["finished"]) == (0, True)

@@ -10,12 +10,18 @@ The fused module needs nothing of ``module_utils`` but ``AnsibleModule``'s param
 its JSON result. So, when the connection is Ansible's ``ssh`` or ``local`` with
 pipelining (the module's code goes to the host's Python on its standard input, as
 AnsiballZ's would; a local host under Ansible's own strategies pays the same compile at
-every task as a remote one), the mode
-is ``run`` and the host's Python is named (``ansible_python_interpreter``: no discovery),
+every task as a remote one) and the host's Python is named (``ansible_python_interpreter``:
+no discovery),
 this action sends the module's own source, with a small stand-in for ``AnsibleModule``
 (`STAND_IN`) and the task's arguments, to that Python over the same command Ansible uses
 for a pipelined module (the task's environment, privilege escalation as configured).
 Otherwise the module runs as any module does.
+
+Every mode goes this way: ``run``, and the background's ``start`` and ``wait`` (two round
+trips per host, so the saving counts twice). ``start`` is safe over a pipe: the module's
+daemon takes /dev/null for its standard input, output and error and closes every other
+descriptor before it runs a step, so the connection ends when the starting process exits,
+as it does under AnsiballZ, and the pid file is written before ``start`` returns.
 """
 
 from __future__ import annotations
@@ -123,8 +129,6 @@ class ActionModule(ActionBase):  # type: ignore[misc]
 
     def _interpreter(self, arguments: dict[str, Any], task_vars: dict[str, Any]) -> str | None:
         """The host's named Python when the module can run directly, else None."""
-        if arguments.get("mode", "run") != "run":
-            return None
         if type(self._connection).__module__ not in DIRECT_CONNECTIONS:
             return None
         if not self._is_pipelining_enabled("new"):

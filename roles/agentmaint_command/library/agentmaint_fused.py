@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 from typing import Any
@@ -78,9 +79,9 @@ options:
     default: run
   job_name:
     description: >-
-      Name of a background job: while it runs, its process group id is in
-      C(~/.ansible_async/agentmaint-<job_name>.pid) and its results go to
-      C(agentmaint-<job_name>.json) next to it.
+      Name of a background job: while it runs, its process group id and its daemon's pid
+      are in C(~/.ansible_async/agentmaint/<job_name>.pid) and its results go to
+      C(<job_name>.json) next to it (a private directory the module creates).
     type: str
     default: ""
   timeout:
@@ -191,13 +192,85 @@ class _Steps:
         return not result["failed"]
 
 
-_JOB_DIR = "~/.ansible_async"  # where Ansible's own async jobs keep their state
+#: The module's own directory for its background jobs' state, beside Ansible's async jobs.
+_JOB_DIR = "~/.ansible_async/agentmaint"
+_SUFFIXES = (".pid", ".json", ".json.part")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _job_path(job_name: str, suffix: str) -> str:
+def _job_dir() -> str:
+    """The jobs' directory, created private (0700) by this module; refused if anything else."""
     directory = os.path.expanduser(_JOB_DIR)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    return os.path.join(directory, f"agentmaint-{os.path.basename(job_name)}{suffix}")
+    os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory, 0o700)
+    found = os.lstat(directory)
+    # Only a directory of this user that nobody else can write is the module's own: never a
+    # symlink (whose target it did not create) nor a directory others could plant files in.
+    if (
+        not stat.S_ISDIR(found.st_mode)
+        or found.st_uid != os.getuid()
+        or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    ):
+        raise OSError(f"{directory} is not a private directory of this user")
+    return directory
+
+
+def _jobs(module: AnsibleModule) -> str:
+    """The jobs' directory, or the task fails saying why not."""
+    try:
+        return _job_dir()
+    except OSError as exc:
+        module.fail_json(msg=f"background jobs: {exc}", finished=True)
+        raise  # fail_json exits
+
+
+def _job_path(directory: str, job_name: str, suffix: str) -> str:
+    return os.path.join(directory, f"{os.path.basename(job_name)}{suffix}")
+
+
+def _write_new(path: str, text: str) -> None:
+    """Create `path` (never through a symlink, never over an existing file) holding `text`."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _read(path: str) -> str | None:
+    """The text of `path` (never through a symlink); None when it is not there."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _ended(pid_text: str) -> bool:
+    """Whether the job of a pid file (``<process group> <daemon pid>``) has surely ended.
+
+    The daemon gone, or a zombie (whoever adopted it may not have reaped it yet), or in
+    another group (its pid reused): its result, if any, is written. Without ``/proc``, the
+    group: ended when no process of it is left. An incomplete file (being written) has not.
+    """
+    words = pid_text.split()
+    if len(words) != 2 or not all(w.isdigit() for w in words):
+        return False
+    group, pid = (int(w) for w in words)
+    if os.path.isdir("/proc/self"):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            return True
+        return fields[0] == "Z" or fields[2] != str(group)
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _maintain(steps: _Steps, p: dict[str, Any]) -> str:
@@ -232,24 +305,57 @@ def _outcome(steps: _Steps, msg: str) -> dict[str, Any]:
     return {"changed": changed, "msg": "", "agentmaint_steps": results}
 
 
+def _sweep(directory: str) -> None:
+    """Remove the pid files of jobs that ended without a result (a cancelled run's, killed).
+
+    Only in the module's own directory, only a pid file whose daemon has ended with no
+    result beside it: its wait, if one ever comes, fails the same way
+    without it ("ended without a result"). Results are left for their waits.
+    """
+    for entry in os.listdir(directory):
+        if not entry.endswith(".pid"):
+            continue
+        path = os.path.join(directory, entry)
+        if _ended(_read(path) or "") and not os.path.lexists(path[: -len(".pid")] + ".json"):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
 def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
-    """Run the steps in a daemon of their own (a process group with a pid file); exit."""
+    """Run the steps in a daemon of their own (a process group with a pid file); exit.
+
+    The pid file is written before this returns, so the first wait always finds the job.
+    The daemon keeps none of the connection's descriptors (its standard input, output and
+    error become /dev/null): the connection ends with this process, not with the job.
+    """
     name = p["job_name"]
-    pid_file, result_file = _job_path(name, ".pid"), _job_path(name, ".json")
-    with contextlib.suppress(OSError):
-        os.unlink(result_file)
+    directory = _jobs(module)
+    pid_file, result_file = _job_path(directory, name, ".pid"), _job_path(directory, name, ".json")
+    for suffix in _SUFFIXES:  # an earlier start of this job's (in the module's own directory)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_job_path(directory, name, suffix))
+    _sweep(directory)
     if os.fork() > 0:
-        os.wait()  # the first child exits as soon as the daemon is forked
+        _, status = os.wait()  # the first child exits once the pid file is written
+        if status != 0:
+            module.fail_json(msg=f"background job {name} could not start", finished=True)
         module.exit_json(changed=False, agentmaint_job=name, finished=False)
-    os.setsid()  # a session and group of its own: the timeout ends every command it started
-    if os.fork() > 0:
+    try:
+        os.setsid()  # a session and group of its own: the timeout ends every command it started
+        daemon = os.fork()
+    except BaseException:
+        os._exit(1)
+    if daemon > 0:
+        try:
+            _write_new(pid_file, f"{os.getpgrp()} {daemon}\n")
+        except BaseException:
+            os.kill(daemon, signal.SIGKILL)
+            os._exit(1)
         os._exit(0)
     null = os.open(os.devnull, os.O_RDWR)
     for descriptor in (0, 1, 2):  # the connection waits for its pipes to close
         os.dup2(null, descriptor)
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
-    with open(pid_file, "w", encoding="ascii") as handle:
-        handle.write(f"{os.getpgrp()}\n")
     if p["timeout"] > 0:
         signal.signal(signal.SIGALRM, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
         signal.alarm(p["timeout"])
@@ -259,9 +365,9 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     except Exception as exc:  # whatever happens, the waiting task must hear of it
         outcome = {"failed": True, "msg": f"background job failed: {exc}"}
     partial = result_file + ".part"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(outcome, handle)
-    os.rename(partial, result_file)
+    with contextlib.suppress(OSError):
+        _write_new(partial, json.dumps(outcome))
+        os.rename(partial, result_file)
     with contextlib.suppress(OSError):
         os.unlink(pid_file)
     os._exit(0)
@@ -270,22 +376,26 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
 def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
     """Wait at most ``wait`` seconds for a background job; exit with its results if it ended."""
     name = p["job_name"]
-    pid_file, result_file = _job_path(name, ".pid"), _job_path(name, ".json")
+    directory = _jobs(module)
+    pid_file, result_file = _job_path(directory, name, ".pid"), _job_path(directory, name, ".json")
     deadline = time.monotonic() + max(0, p["wait"])
     while True:
-        try:
-            with open(result_file, encoding="utf-8") as handle:
-                outcome = json.load(handle)
-        except OSError:
-            outcome = None
-        if outcome is not None:
+        text = _read(result_file)
+        if text is not None:
+            outcome = json.loads(text)
             with contextlib.suppress(OSError):
                 os.unlink(result_file)
             outcome["finished"] = True
             if outcome.get("failed"):
                 module.fail_json(**outcome)
             module.exit_json(**outcome)
-        if not os.path.exists(pid_file) and not os.path.exists(result_file):
+        job = _read(pid_file)
+        if job is None or _ended(job):
+            if _read(result_file) is not None:
+                continue  # it ended between the two looks
+            # Ended without writing its result: killed, or its timeout ended it.
+            with contextlib.suppress(OSError):
+                os.unlink(pid_file)
             module.fail_json(msg=f"background job {name} ended without a result", finished=True)
         if time.monotonic() >= deadline:
             module.exit_json(changed=False, finished=False)
