@@ -12,7 +12,7 @@ environment variable ``AGENTMAINT_STRATEGY`` overrides the schedule (e.g.
 One exception to `auto`'s choice of mitogen, made per job once its plays are known
 (`fit`): a job whose plays are all fused (one task per host) uses Ansible's ``linear``
 when the fused task takes its direct path (the module's code run by the host's Python over
-the pipelined connection, no AnsiballZ: pipelining on, not in the background), whatever
+the pipelined connection, no AnsiballZ: pipelining on; in the background too), whatever
 the number of hosts; when any of its hosts is reached over SSH (not ``ansible_connection:
 local``); or when it has fewer than `FUSED_LINEAR_BELOW` hosts. Mitogen's start-up (an
 interpreter per host, its modules shipped to each) pays for itself over many tasks per
@@ -187,7 +187,7 @@ class Workload:
     """What `auto` weighs for one job: its hosts, how many over SSH, whether all are fused.
 
     `direct`: whether its fused tasks can take the direct path (pipelining on for its
-    local hosts and no play in the background); see the role's ``agentmaint_fused`` action.
+    local hosts); see the role's ``agentmaint_fused`` action.
     """
 
     hosts: int
@@ -230,8 +230,7 @@ def fit(strategy: Strategy, workload: Workload) -> Strategy:
         why = (
             "not every play is fused"
             if not workload.fused
-            else f"{workload.hosts} local hosts run the fused task as a module "
-            "(no pipelining, or in the background)"
+            else f"{workload.hosts} local hosts run the fused task as a module (no pipelining)"
         )
         strategy = replace(strategy, note=f"auto: mitogen is installed ({why})")
     _LOG.debug("strategy %s: %s", strategy.name, strategy.note)

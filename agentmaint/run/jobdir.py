@@ -119,15 +119,14 @@ def prepare_run_dir(
         if schedule.execution.background and not check
         else None
     )
-    in_background = background is not None and any(len(t.hosts) > forks for t in targets)
     strategy = fit_strategy(
         strategy or resolve_strategy(schedule.execution.strategy),
         Workload(
             len(hosts),
             fused=all_fused(schedule, targets),
             remote=_remote(schedule, targets),
-            # The fused task runs as a module in the background or without pipelining.
-            direct=_pipelined(schedule, targets) and not in_background,
+            # Without pipelining the fused task (its start and wait too) runs as a module.
+            direct=_pipelined(schedule, targets),
         ),
     )
     if node is not None:

@@ -152,17 +152,17 @@ def test_a_host_without_pipelining_counts(make_schedule: MakeSchedule, tmp_path:
     )
 
 
-def test_in_the_background_many_local_hosts_keep_mitogen(
+def test_in_the_background_many_local_hosts_take_linear(
     make_schedule: MakeSchedule, tmp_path: Path
 ) -> None:
-    # More hosts than forks in the background: the fused task's start runs as a module.
+    # More hosts than forks in the background: the start and the wait take the direct path too.
     extra = {"execution": {"background": True, "forks": 2}}
     assert _cfg_strategy(make_schedule, tmp_path / "a", FUSED, FUSED_LINEAR_BELOW, **extra) == (
-        "mitogen_linear"
-    )
-    fits = {"execution": {"background": True, "forks": FUSED_LINEAR_BELOW}}  # nothing waits
-    assert _cfg_strategy(make_schedule, tmp_path / "b", FUSED, FUSED_LINEAR_BELOW, **fits) == (
         "linear"
+    )
+    off = {"execution": {"background": True, "forks": 2, "pipelining": False}}
+    assert _cfg_strategy(make_schedule, tmp_path / "b", FUSED, FUSED_LINEAR_BELOW, **off) == (
+        "mitogen_linear"
     )
 
 
