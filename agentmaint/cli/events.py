@@ -8,13 +8,11 @@ printing (no schedule parser, history store or runner).
 from __future__ import annotations
 
 import argparse
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from agentmaint.ansible.events import read_artifact_dir
 from agentmaint.cli.output import EXIT_OK, _print_json, _print_partial
+from agentmaint.collector import collector_paused
 from agentmaint.records import HostCounts
 
 if TYPE_CHECKING:  # rich is imported by the tables alone (``--json`` prints without it)
@@ -24,27 +22,15 @@ __all__ = ["events_command", "print_events_json"]
 
 
 def print_events_json(args: argparse.Namespace) -> int:
-    """``agentmaint events --json``: print what the artifact directory says, as JSON."""
-    with _collector_paused():
-        _print_json(read_artifact_dir(args.artifact_dir).to_dict())
-    return EXIT_OK
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused (as it was after).
+    """``agentmaint events --json``: print what the artifact directory says, as JSON.
 
     Reading a big run makes objects by the 100,000s (each decoded event, then the results
-    and their JSON form) and next to no reference cycles: the collector's passes over them find
-    nothing to free, and cost about 2% of the command's instructions at 100,000 events.
+    and their JSON form) and next to no reference cycles: the collector is paused (its passes
+    cost about 2% of the command's instructions at 100,000 events).
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    with collector_paused():
+        _print_json(read_artifact_dir(args.artifact_dir).to_dict())
+    return EXIT_OK
 
 
 def events_command(args: argparse.Namespace, out: Console) -> int:
