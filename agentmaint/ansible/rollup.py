@@ -105,6 +105,7 @@ def _host_records(
         )
 
     blocked: str | None = None
+    update_cut_short = cut_short.get((environment, component, host, Action.UPDATE))
     actions = [Action.BACKUP] if backup_expected else []
     actions += [Action.UPDATE, Action.HEALTHCHECK, Action.ROLLBACK]
     for action in actions:
@@ -123,6 +124,11 @@ def _host_records(
         elif action is Action.UPDATE:
             reason = blocked or stopped_reason or "not reached: the host ran no task"
             add(action, Outcome.SKIPPED, reason, now)
+        elif action is Action.BACKUP and update_cut_short is not None:
+            # An update cut short with no result of its backup: the fused task runs both
+            # (the per-task play's backup reports before its update starts), so the backup
+            # started and may or may not have finished.
+            add(action, Outcome.FAILED, update_cut_short, now)
         elif action is Action.BACKUP:
             add(action, Outcome.SKIPPED, stopped_reason or "not reached", now)
             blocked = stopped_reason or "not reached"
