@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from agentmaint.config.parse import parse_schedule
 from agentmaint.config.schedule import Component
 from agentmaint.errors import StoreError
+from agentmaint.planning import planner
 from agentmaint.planning.history import Attempt, HostComponentState, MemoryHistory
 from agentmaint.planning.planner import HostDecision, format_instant, plan
 from agentmaint.planning.windows import Window
@@ -114,6 +115,7 @@ def test_every_decision_is_the_one_of_the_rules_host_by_host(
 def test_a_fast_host_decision_is_a_host_decision() -> None:
     names = [f.name for f in dataclasses.fields(HostDecision)]
     assert names == ["host", "due", "reason"]  # the slots the planner sets itself
+    assert planner._SETTERS is not None  # else `_host_decision` is `HostDecision` itself
     made = plan(SCHEDULE, MemoryHistory(), datetime(2026, 10, 20, 2, tzinfo=UTC))
     decision = made.decisions[0].hosts[0]
     assert type(decision) is HostDecision

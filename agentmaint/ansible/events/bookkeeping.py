@@ -12,6 +12,7 @@ from datetime import datetime
 from operator import attrgetter
 
 from agentmaint.records import TaskResult, TaskStatus
+from agentmaint.slots import slot_setters
 
 # Kinds of result record.
 _PLAIN = 0  # counted when fed; status final
@@ -29,7 +30,7 @@ _Decisions = dict[int, tuple[TaskStatus, bool]]
 _RESULT_FIELDS = attrgetter(*(f.name for f in fields(TaskResult)))
 _STATUS_POSITION = [f.name for f in fields(TaskResult)].index("status")
 
-# `_new_result`: the fields it sets, in this order; its slots' setters
+# `_new_result`: the fields it sets, in this order (`agentmaint.slots`)
 _NEW_RESULT_FIELDS = (
     "host",
     "play",
@@ -46,6 +47,7 @@ _NEW_RESULT_FIELDS = (
     "task_uuid",
     "counter",
 )
+_SETTERS = slot_setters(TaskResult, _NEW_RESULT_FIELDS)
 _new_object = object.__new__
 (
     _set_host,
@@ -62,7 +64,7 @@ _new_object = object.__new__
     _set_play_uuid,
     _set_task_uuid,
     _set_counter,
-) = (getattr(TaskResult, name).__set__ for name in _NEW_RESULT_FIELDS)
+) = _SETTERS or (getattr(TaskResult, name).__set__ for name in _NEW_RESULT_FIELDS)
 
 
 def _new_result(  # noqa: PLR0917 -- `TaskResult`'s fields, positional
@@ -86,7 +88,7 @@ def _new_result(  # noqa: PLR0917 -- `TaskResult`'s fields, positional
     A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
     (about 2 us for `TaskResult`'s 14, the largest single cost of a task result's parse);
     this sets the slots directly. The same object: `TaskResult` has no ``__post_init__``
-    or field conversions to skip, and when that changes (see `_builds_like_init`)
+    or field conversions to skip, and when that changes (`agentmaint.slots.slot_setters`)
     `TaskResult` itself is used (``tests/unit/test_events_fast_paths.py`` checks both).
     """
     result = _new_object(TaskResult)
@@ -107,20 +109,7 @@ def _new_result(  # noqa: PLR0917 -- `TaskResult`'s fields, positional
     return result
 
 
-def _builds_like_init() -> bool:
-    """Whether `_new_result` makes what ``TaskResult(...)`` makes.
-
-    The same fields in the same order, all set by the generated ``__init__`` alone, in slots.
-    """
-    return (
-        tuple(f.name for f in fields(TaskResult)) == _NEW_RESULT_FIELDS
-        and all(f.init for f in fields(TaskResult))
-        and not hasattr(TaskResult, "__post_init__")
-        and TaskResult.__dictoffset__ == 0  # slots only: nothing else to set up
-    )
-
-
-if not _builds_like_init():  # pragma: no cover -- a changed `TaskResult`: the safe way
+if _SETTERS is None:  # pragma: no cover -- a changed `TaskResult`: the safe way
     _new_result = TaskResult
 
 
