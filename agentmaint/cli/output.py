@@ -51,7 +51,11 @@ def _print_json(data: Any) -> None:
     as they are): for a big run's 14 MB, each copy of the text between orjson and the file costs
     as much as making it (a copy, then the page faults of fresh memory).
     """
-    text = b"".join(chain(_indented(data, 0), (b"\n",)))
+    _write_json(b"".join(chain(_indented(data, 0), (b"\n",))))
+
+
+def _write_json(text: bytes) -> None:
+    """Write `_print_json`'s ASCII text (its line break included) to stdout, in one write."""
     stream = sys.stdout
     if (
         isinstance(stream, io.TextIOWrapper)
