@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import math
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from agentmaint.ansible.events import read_artifact_dir
+from agentmaint.ansible.events.model import _orjson_document
 from agentmaint.cli.output import EXIT_OK, _print_json, _print_partial, _write_json
 from agentmaint.collector import collector_paused
 from agentmaint.records import HostCounts
@@ -36,42 +37,45 @@ def print_events_json(args: argparse.Namespace) -> int:
     """
     with collector_paused():
         parsed = read_artifact_dir(args.artifact_dir)
-        data = parsed.to_dict()
-        text = _orjson_text(parsed, data)
+        text = _orjson_text(parsed)
         if text is None:
-            _print_json(data)
+            _print_json(parsed.to_dict())
         else:
             _write_json(text)
     return EXIT_OK
 
 
 # orjson's indented text with its line break, refusing (JSONEncodeError) the types json
-# would write otherwise or refuse: subclasses of its own types, times, dataclasses
+# would write otherwise or refuse: subclasses of its own types, dataclasses (the times of
+# `_orjson_document` are checked there)
 _WHOLE = (
     orjson.OPT_INDENT_2
     | orjson.OPT_APPEND_NEWLINE
     | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
 _DURATION = attrgetter("duration")
 
 
-def _orjson_text(parsed: ParsedRun, data: dict[str, Any]) -> bytes | None:
-    """What ``_print_json(data)`` prints for ``data = parsed.to_dict()``, in one orjson call.
+def _orjson_text(parsed: ParsedRun) -> bytes | None:
+    """What ``_print_json(parsed.to_dict())`` prints, made in one orjson call.
 
-    None where orjson's text could differ from ``json.dumps(data, indent=2)``'s, which then
-    makes it: `_print_json` checks every list of objects member by member (about 0.06 s for
-    the 40,000 task results of a 100,000-event run), where the record types say enough here.
-    ``to_dict`` holds text, integers, booleans and None, and floats only as the results'
-    durations: the durations are checked for the floats orjson writes otherwise (NaN and
-    infinities, magnitudes under 1e-4); orjson refuses integers beyond 64 bits and keys
-    that are not text, and its text is kept only when ASCII without DEL (json escapes
-    both).
+    None where orjson's text could differ from ``json.dumps(parsed.to_dict(), indent=2)``'s,
+    which then makes it: `_print_json` checks every list of objects member by member (about
+    0.06 s for the 40,000 task results of a 100,000-event run), where the record types say
+    enough here. ``to_dict`` holds text, integers, booleans and None, and floats only as the
+    results' durations: the durations are checked for the floats orjson writes otherwise
+    (NaN and infinities, magnitudes under 1e-4); the times are left to orjson where it
+    writes them as ``isoformat`` does (`_orjson_document`); orjson refuses integers beyond
+    64 bits and keys that are not text, and its text is kept only when ASCII without DEL
+    (json escapes both).
     """
     floats = list(filter(None, map(_DURATION, parsed.results)))  # 0.0 is written alike
     if floats and not (sum(map(abs, floats)) < math.inf and min(map(abs, floats)) >= 1e-4):
         return None  # NaN, an infinity (or a sum beyond the largest float), or a tiny one
+    data = _orjson_document(parsed)
+    if data is None:
+        return None
     try:
         text = orjson.dumps(data, option=_WHOLE)
     except orjson.JSONEncodeError:

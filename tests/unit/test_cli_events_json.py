@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,10 @@ START = datetime(2026, 12, 6, 16, 0, 0, 123456, tzinfo=UTC)
 
 class Text(str):
     """A subclass of str: json writes its text, orjson is told to refuse it."""
+
+
+class Time(datetime):
+    """A subclass of datetime: its ``isoformat`` could be anything."""
 
 
 def _run(*results: TaskResult, warnings: tuple[str, ...] = (), host: str = "h1") -> ParsedRun:
@@ -56,6 +60,8 @@ PLAIN = [
     _run(_result(duration=0.0), _result(duration=-0.0), _result(duration=1e-4)),
     _run(_result(duration=1e16, rc=2**64 - 1), _result(duration=1.5e300, rc=-(2**63))),
     _run(_result(task='a\x00\x1f\b\f\n\r\t\\"/~')),
+    _run(_result(start=datetime(2026, 1, 2, 3, 4, 5), end=None), _result(start=None)),
+    _run(_result(start=datetime(1000, 1, 1), end=datetime(9999, 12, 31, 23, 59, 59, 1, UTC))),
 ]
 # each of what orjson would write otherwise, in an otherwise plain run
 UNUSUAL = [
@@ -73,6 +79,9 @@ UNUSUAL = [
     _run(warnings=("wärning",)),
     _run(host="höst"),
     _run(_result(message=Text("a subclass"))),
+    _run(_result(), _result(end=datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2))))),
+    _run(_result(start=datetime(999, 12, 31))),
+    _run(_result(start=Time(2026, 1, 1))),
 ]
 
 
@@ -89,7 +98,7 @@ def test_plain_runs_are_written_by_orjson_as_json_writes_them(
     parsed: ParsedRun, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = parsed.to_dict()
-    assert events._orjson_text(parsed, data) is not None
+    assert events._orjson_text(parsed) is not None
     assert _printed(parsed, capsys, monkeypatch) == json.dumps(data, indent=2) + "\n"
 
 
@@ -98,5 +107,5 @@ def test_unusual_runs_are_left_to_json(
     parsed: ParsedRun, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = parsed.to_dict()
-    assert events._orjson_text(parsed, data) is None
+    assert events._orjson_text(parsed) is None
     assert _printed(parsed, capsys, monkeypatch) == json.dumps(data, indent=2) + "\n"

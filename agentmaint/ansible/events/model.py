@@ -50,6 +50,12 @@ class ParsedRun:
         ``playbook_on_stats`` (null without it); ``warnings`` say where they differ
         and which failures the events left ambiguous.
         """
+        results = self.results
+        starts = _isoformats(list(map(_START, results)))
+        return self._with_tasks(_task_dicts(results, starts, _isoformats(list(map(_END, results)))))
+
+    def _with_tasks(self, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+        """`to_dict` around the given ``tasks``."""
         return {
             "status": self.status.value,
             "rc": self.rc,
@@ -62,8 +68,22 @@ class ParsedRun:
                 if self.stats is None
                 else {host: counts.to_dict() for host, counts in self.stats.items()}
             ),
-            "tasks": _task_dicts(self.results),
+            "tasks": tasks,
         }
+
+
+def _orjson_document(parsed: ParsedRun) -> dict[str, Any] | None:
+    """``parsed.to_dict()`` with its times left as datetimes, for orjson to write them.
+
+    orjson writes such a time as ``isoformat`` does (see `_isoformats`): the document it
+    makes of this dict is that of ``to_dict()``, without formatting the 80,000 times of a
+    big run into strings first. None when some time would be written otherwise.
+    """
+    results = parsed.results
+    starts, ends = list(map(_START, results)), list(map(_END, results))
+    if not (_isoformat_like(starts) and _isoformat_like(ends)):
+        return None
+    return parsed._with_tasks(_task_dicts(results, starts, ends))
 
 
 # `TaskStatus.value` is a property written in Python (enum's): a table is a dict lookup
@@ -71,7 +91,10 @@ _STATUS_TEXT = {status: status.value for status in TaskStatus}
 _START, _END = attrgetter("start"), attrgetter("end")
 
 
-def _task_dicts(results: Sequence[TaskResult]) -> list[dict[str, Any]]:
+def _task_dicts(
+    results: Sequence[TaskResult], starts: Sequence[Any], ends: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Each result's object: `starts` and `ends` are its times as they are to be written."""
     status_text = _STATUS_TEXT
     return [
         {
@@ -87,12 +110,7 @@ def _task_dicts(results: Sequence[TaskResult]) -> list[dict[str, Any]]:
             "rc": result.rc,
             "message": result.message,
         }
-        for result, start, end in zip(
-            results,
-            _isoformats(list(map(_START, results))),
-            _isoformats(list(map(_END, results))),
-            strict=True,
-        )
+        for result, start, end in zip(results, starts, ends, strict=True)
     ]
 
 
@@ -108,11 +126,7 @@ def _isoformats(values: list[datetime | None]) -> list[str | None]:
     times = list(filter(None, values))  # a datetime is always true
     if not times:
         return [None] * len(values)
-    if (
-        set(map(type, times)) == {datetime}
-        and set(map(_TZINFO, times)) <= {None, UTC}
-        and min(map(_YEAR, times)) >= 1000  # four digits either way
-    ):
+    if _isoformat_like(times):
         # one string per time, quoted, none holding a quote or a comma
         text = orjson.dumps(times).decode("ascii")
         texts = text[2:-2].split('","')
@@ -121,6 +135,20 @@ def _isoformats(values: list[datetime | None]) -> list[str | None]:
         it = iter(texts)
         return [None if value is None else next(it) for value in values]
     return [None if value is None else value.isoformat() for value in values]
+
+
+def _isoformat_like(values: Sequence[datetime | None]) -> bool:
+    """Whether orjson writes each of these times (None aside) as ``isoformat`` does.
+
+    It does for the times events carry: naive or UTC, years 1000 to 9999, any microseconds
+    (RFC 3339 is ISO 8601's profile). Not for another zone or a subclass.
+    """
+    times = list(filter(None, values))  # a datetime is always true
+    return not times or (
+        set(map(type, times)) == {datetime}
+        and set(map(_TZINFO, times)) <= {None, UTC}
+        and min(map(_YEAR, times)) >= 1000  # four digits either way
+    )
 
 
 _TZINFO, _YEAR = attrgetter("tzinfo"), attrgetter("year")
