@@ -17,7 +17,7 @@ alternating, medians of ROUNDS repetitions:
   process, its modules compiled to bytecode as an install does, stdout to /dev/null),
   against both floors of the same round: the whole command, start-up and JSON included;
   with ``--before CHECKOUT``, that source checkout's CLI too (``python -m agentmaint`` with
-  it first on ``PYTHONPATH``), interleaved;
+  it first on ``PYTHONPATH``), interleaved (``--baseline-venv VENV``: a venv's installed CLI);
 * parse only: the events already decoded in memory, as during a live run (kept out of
   the garbage collector's way, as a live run holds one event at a time);
 * memory: peak RSS (VmHWM) of a child process doing what a live run's controller does
@@ -25,7 +25,9 @@ alternating, medians of ROUNDS repetitions:
   `finish`, store the results and counts), against a child that only loads the modules.
 
 Usage: .venv/bin/python bench/bench_ingest.py [N] [--before CHECKOUT] [--cli-only]
-(default 100000 events; --cli-only: only the baseline, the floors and the CLI; --help)
+[--venv VENV] [--baseline-venv VENV] (default 100000 events; --cli-only: only the baseline,
+the floors and the CLI; --venv, --baseline-venv: the CLIs installed in these venvs, as a user
+runs them, instead of this checkout's and --before's; --help)
 """
 
 from __future__ import annotations
@@ -123,17 +125,23 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def cli(directory: Path, env: dict[str, str], code: Path | None = None) -> Times:
-    """(wall, CPU) of ``agentmaint events --json`` (of checkout `code` when given)."""
-    if code is not None:
+def cli(
+    directory: Path, env: dict[str, str], code: Path | None = None, venv: Path | None = None
+) -> Times:
+    """(wall, CPU) of ``agentmaint events --json``: of this checkout, of checkout `code`, or
+    as installed in `venv` (its own Python, run outside any checkout)."""
+    python, cwd = sys.executable, code or ROOT
+    if venv is not None:
+        python, cwd = str(venv / "bin" / "python"), directory.parent
+    elif code is not None:
         env = dict(env, PYTHONPATH=str(code))
     started, started_cpu = time.perf_counter(), children_cpu()
     subprocess.run(
-        [sys.executable, "-m", "agentmaint", "events", "--json", str(directory)],
+        [python, "-m", "agentmaint", "events", "--json", str(directory)],
         check=True,
         stdout=subprocess.DEVNULL,
         env=env,
-        cwd=code or ROOT,
+        cwd=cwd,
     )
     return time.perf_counter() - started, children_cpu() - started_cpu
 
@@ -246,7 +254,7 @@ def report_cli(
     if earlier:
         e, ec = median(earlier)
         print(
-            f"  the --before CLI: {e:.2f} s ({ec:.2f} s), {e / f:.2f}x floor, "
+            f"  the --before (--baseline-venv) CLI: {e:.2f} s ({ec:.2f} s), {e / f:.2f}x floor, "
             f"CPU {ec / fc:.2f}x the floor's (per-round CPU {per_round(earlier, low, 1)}); "
             f"against the orjson floor {e / fo:.2f}x wall, CPU {ec / foc:.2f}x"
         )
@@ -266,6 +274,19 @@ def arguments() -> argparse.Namespace:
         type=Path,
         metavar="PATH",
         help="a source checkout whose CLI is timed too, interleaved (python -m agentmaint)",
+    )
+    parser.add_argument(
+        "--venv",
+        type=Path,
+        metavar="VENV",
+        help="time the CLI installed in this venv (as a user installs it) instead of this "
+        "checkout's",
+    )
+    parser.add_argument(
+        "--baseline-venv",
+        type=Path,
+        metavar="VENV",
+        help="a venv whose installed CLI is timed too, interleaved (like --before)",
     )
     parser.add_argument(
         "--cli-only",
@@ -296,9 +317,9 @@ def main() -> None:
             base.append(baseline(directory))
             low.append(floor(directory))
             low_orjson.append(floor(directory, orjson.loads))
-            commands.append(cli(directory, env))
-            if before is not None:
-                earlier.append(cli(directory, env, before))
+            commands.append(cli(directory, env, venv=args.venv))
+            if before is not None or args.baseline_venv is not None:
+                earlier.append(cli(directory, env, before, args.baseline_venv))
             if not cli_only:
                 total, storing = agentmaint_ingest(directory, Path(tmp) / f"state{round_}")
                 ours.append(total)
