@@ -77,7 +77,9 @@ def _orjson_document(parsed: ParsedRun) -> dict[str, Any] | None:
 
     orjson writes such a time as ``isoformat`` does (see `_isoformats`): the document it
     makes of this dict is that of ``to_dict()``, without formatting the 80,000 times of a
-    big run into strings first. None when some time would be written otherwise.
+    big run into strings first. None when some time would be written otherwise. Private
+    to the package but for ``agentmaint events --json`` (`agentmaint.cli.events`), which
+    writes the document in one orjson call.
     """
     results = parsed.results
     starts, ends = list(map(_START, results)), list(map(_END, results))
