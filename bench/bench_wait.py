@@ -305,9 +305,10 @@ def table(rows: list[dict[str, Any]]) -> str:
             else:
                 bound = row["stock_at_least_s"]
                 versus = f">= {bound / median:.1f}x faster (stock >= {bound:g} s)"
+            ideal = f"{median / row['sleep']:.2f}x" if row["sleep"] else "-"
             lines.append(
                 f"| {row['hosts']} x {row['sleep']:g} s | {name} | {median:.2f} s | {versus} "
-                f"| {median / row['sleep']:.2f}x "
+                f"| {ideal} "
                 f"| {row['peak_pss_mb'][name]} / {row['peak_rss_mb'][name]} MB "
                 f"| {row['peak_all_pss_mb'][name]} / {row['peak_all_rss_mb'][name]} MB |"
             )
