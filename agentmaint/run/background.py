@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from agentmaint.ansible.events.fused import JOB_KEY, STEPS_KEY
-from agentmaint.ansible.naming import Target, parse_play, play_name, task_name
+from agentmaint.ansible.naming import TASK_SEPARATOR, Target, parse_play, play_name, task_name
 from agentmaint.ansible.render import dump_yaml, stop_playbook
 from agentmaint.ansible.runner import Job, JobOutcome, run_job
 from agentmaint.config.schedule import Schedule
 from agentmaint.records import Action
 
-__all__ = ["STOP_SECONDS", "BackgroundJobs", "remote_hosts", "stop_background_jobs"]
+__all__ = ["START_TASK", "STOP_SECONDS", "BackgroundJobs", "remote_hosts", "stop_background_jobs"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ STOP_SECONDS = 30
 #: ansible-runner's statuses of a job whose every wait ran (nothing left in the background).
 _COMPLETED = frozenset({"successful", "failed"})
 _RESULTS = frozenset({"runner_on_ok", "runner_on_failed", "runner_on_unreachable"})
+#: The head of the name of the role's task that starts a job (tasks/fused_async.yml).
+START_TASK = f"Update: start in the background{TASK_SEPARATOR}"
 _STOP_DIR = "background-stop"
 _STOP_PLAYBOOK = "stop.yml"
 
@@ -53,12 +55,22 @@ class BackgroundJobs:
     schedule: Schedule
     #: Hosts reached other than by a local connection (their jobs outlive a cancel).
     remote: frozenset[str]
+    #: The run's id, which the role's job names start with.
+    run_id: str
     #: (environment, component) -> host -> job name, while its wait has not ended it.
     pending: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def note(self, event: Mapping[str, Any]) -> None:
-        """Follow one event: a start's result adds its job, a finished wait removes it."""
-        if event.get("event") not in _RESULTS:
+        """Follow one event: a start adds its job, a failed start or a finished wait removes it.
+
+        A job counts from its start's beginning: a run stopped while a start ran may have
+        started the job without hearing of it.
+        """
+        kind = event.get("event")
+        if kind == "runner_on_start":
+            self._starting(event.get("event_data") or {})
+            return
+        if kind not in _RESULTS:
             return
         data = event.get("event_data") or {}
         res = data.get("res")
@@ -72,11 +84,23 @@ class BackgroundJobs:
             return
         host = str(data.get("host"))
         if started:
-            if event.get("event") == "runner_on_ok":
+            if kind == "runner_on_ok":
                 self.pending.setdefault(play, {})[host] = str(res[JOB_KEY])
             return
+        self._ended(play, host)  # the wait's last result, or a start that failed
+
+    def _starting(self, data: Mapping[str, Any]) -> None:
+        if not str(data.get("task", "")).startswith(START_TASK):
+            return
+        play = parse_play(str(data.get("play", "")))
+        if play is not None:
+            host = str(data.get("host"))
+            # The name the role gives the job (tasks/fused_async.yml).
+            self.pending.setdefault(play, {})[host] = f"{self.run_id}-{play[1]}-{host}"
+
+    def _ended(self, play: tuple[str, str], host: str) -> None:
         jobs = self.pending.get(play, {})
-        jobs.pop(host, None)  # the wait's last result: the job ended
+        jobs.pop(host, None)
         if not jobs:
             self.pending.pop(play, None)
 
@@ -115,7 +139,7 @@ def stop_background_jobs(
     Nothing (None) when the job ran to its end or left no job behind. Otherwise a short
     job of its own, in `job`'s directory, reusing its inventory and ansible.cfg, ends
     them; the sentence returned (also logged) says on which hosts they were stopped, had
-    already ended or could not be stopped.
+    were not running or could not be stopped.
     """
     pending = jobs.remote_pending()
     if not pending or (outcome is not None and outcome.status in _COMPLETED):
@@ -142,7 +166,11 @@ def stop_background_jobs(
         ok = event.get("event") == "runner_on_ok"
         results[str(data.get("host"))] = (
             ok,
-            "stopped" if ok and res.get("stopped") else "ended" if ok else str(res.get("msg", "")),
+            "stopped"
+            if ok and res.get("stopped")
+            else "not running"
+            if ok
+            else str(res.get("msg", "")),
         )
 
     was_set = cancel.is_set()
@@ -177,15 +205,15 @@ def _prepare(
 
 
 def _summary(hosts: list[str], results: Mapping[str, tuple[bool, str]], status: str) -> str:
-    """One sentence: where the jobs were stopped, had ended, or could not be stopped."""
+    """One sentence: where the jobs were stopped, were not running, or could not be stopped."""
     stopped = [h for h in hosts if results.get(h, (False, ""))[1] == "stopped"]
-    ended = [h for h in hosts if results.get(h, (False, ""))[1] == "ended"]
+    ended = [h for h in hosts if results.get(h, (False, ""))[1] == "not running"]
     failed = [h for h in hosts if h not in stopped and h not in ended]
     parts = []
     if stopped:
         parts.append(f"background jobs stopped on {_listed(stopped)}")
     if ended:
-        parts.append(f"background jobs had already ended on {_listed(ended)}")
+        parts.append(f"no background job was running on {_listed(ended)}")
     if failed:
         why = "; ".join(
             f"{h}: {results[h][1] or 'failed'}" if h in results else f"{h}: stop job {status}"

@@ -170,7 +170,7 @@ def prepare_slices(
                 budget_stop=_stop_dir(run_dir, part, f"{run_id}-{part.index}") if stops else None,
             ),
             budget_dir=run_dir / STOP_DIR if stops else None,
-            background=_background(schedule, part, check),
+            background=_background(schedule, part, check, run_id),
         )
         for part in slices
     ]
@@ -181,7 +181,7 @@ def prepare_slices(
     return prepared
 
 
-def _background(schedule: Schedule, part: Slice, check: bool) -> BackgroundJobs | None:
+def _background(schedule: Schedule, part: Slice, check: bool, run_id: str) -> BackgroundJobs | None:
     """What follows a local slice's background jobs (None: it starts none).
 
     A node's slice is left out: its hosts may be reachable from the node alone, and its
@@ -189,7 +189,7 @@ def _background(schedule: Schedule, part: Slice, check: bool) -> BackgroundJobs 
     """
     if check or part.node is not None or not schedule.execution.background:
         return None
-    return BackgroundJobs(schedule, remote_hosts(schedule, part.targets))
+    return BackgroundJobs(schedule, remote_hosts(schedule, part.targets), run_id)
 
 
 def _stop_dir(run_dir: Path, part: Slice, ident: str) -> str:

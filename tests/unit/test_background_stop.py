@@ -25,6 +25,7 @@ def _schedule(make_schedule: MakeSchedule) -> Any:
         "local": {"ansible_connection": "local"},
         "r1": {"ansible_host": "192.0.2.1"},
         "r2": {"ansible_host": "192.0.2.2"},
+        "r3": {"ansible_host": "192.0.2.3"},
     }
     return make_schedule(
         always_open(
@@ -41,13 +42,13 @@ def _result(host: str, res: Mapping[str, Any], event: str = "runner_on_ok") -> d
 
 def _jobs(make_schedule: MakeSchedule) -> BackgroundJobs:
     schedule = _schedule(make_schedule)
-    target = Target("fleet", "app", ("local", "r1", "r2"))
-    return BackgroundJobs(schedule, remote_hosts(schedule, [target]))
+    target = Target("fleet", "app", ("local", "r1", "r2", "r3"))
+    return BackgroundJobs(schedule, remote_hosts(schedule, [target]), "run")
 
 
 def test_started_jobs_are_pending_until_their_wait_ends(make_schedule: MakeSchedule) -> None:
     jobs = _jobs(make_schedule)
-    assert jobs.remote == {"r1", "r2"}
+    assert jobs.remote == {"r1", "r2", "r3"}
     for host in ("local", "r1", "r2"):
         jobs.note(_result(host, {"agentmaint_job": f"run-app-{host}", "finished": False}))
     # a start that failed started nothing; a wait that gave up leaves its job running
@@ -60,6 +61,20 @@ def test_started_jobs_are_pending_until_their_wait_ends(make_schedule: MakeSched
     assert jobs.remote_pending() == {("fleet", "app"): {"r2": "run-app-r2"}}
     jobs.note(_result("r2", {"finished": True}))
     assert jobs.pending == {}
+
+
+def test_a_job_counts_from_its_start_s_beginning(make_schedule: MakeSchedule) -> None:
+    """A run stopped while a start ran may have started the job without hearing of it."""
+    jobs = _jobs(make_schedule)
+    for host in ("r1", "r2"):
+        data = {"host": host, "play": PLAY, "task": "Update: start in the background | app"}
+        jobs.note({"event": "runner_on_start", "event_data": data})
+    jobs.note({"event": "runner_on_start", "event_data": {"host": "r1", "play": PLAY, "task": "x"}})
+    assert jobs.pending == {("fleet", "app"): {"r1": "run-app-r1", "r2": "run-app-r2"}}
+    failed = {"failed": True, "msg": "background job run-app-r2 could not start", "finished": True}
+    jobs.note(_result("r2", failed, "runner_on_failed"))
+    jobs.note(_result("r1", {"unreachable": True, "msg": "lost"}, "runner_on_unreachable"))
+    assert jobs.pending == {("fleet", "app"): {"r1": "run-app-r1"}}  # it may run
 
 
 def test_local_jobs_are_not_stopped_remotely(make_schedule: MakeSchedule) -> None:
@@ -104,7 +119,7 @@ def test_a_stopped_job_runs_a_short_stop_job_that_a_second_cancel_ends(
     make_schedule: MakeSchedule, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jobs = _jobs(make_schedule)
-    for host in ("r1", "r2", "local"):
+    for host in ("r1", "r2", "r3", "local"):
         jobs.note(_result(host, {"agentmaint_job": f"run-app-{host}"}))
     cancel = threading.Event()
     cancel.set()  # the first Ctrl-C
@@ -116,14 +131,15 @@ def test_a_stopped_job_runs_a_short_stop_job_that_a_second_cancel_ends(
         seen["cancel"] = cancel
         on_event(_result("r1", {"stopped": True, "changed": True}))
         on_event(_result("r2", {"msg": "unreachable: no route"}, "runner_on_unreachable"))
+        on_event(_result("r3", {"stopped": False, "changed": False}))
         return JobOutcome("successful", 0, tmp_path)
 
     monkeypatch.setattr(background, "run_job", fake_run_job)
     outcome = JobOutcome("canceled", None, tmp_path)
     said = stop_background_jobs(jobs, _job(tmp_path), outcome, cancel=cancel, hidden=(set(), []))
     assert said == (
-        "background jobs stopped on r1; background jobs could not be stopped on r2 "
-        "(r2: unreachable: no route)"
+        "background jobs stopped on r1; no background job was running on r3; "
+        "background jobs could not be stopped on r2 (r2: unreachable: no route)"
     )
     job = seen["job"]
     assert seen["cleared"] and seen["cancel"] is cancel  # a second cancel reaches it
@@ -133,4 +149,4 @@ def test_a_stopped_job_runs_a_short_stop_job_that_a_second_cancel_ends(
     (play,) = yaml.safe_load(
         (job.private_data_dir / "project" / job.playbook).read_text().replace("!unsafe", "")
     )
-    assert play["hosts"] == "r1,r2"  # not the local host: its job ended with the run
+    assert play["hosts"] == "r1,r2,r3"  # not the local host: its job ended with the run
