@@ -138,8 +138,8 @@ def stop_background_jobs(
 
     Nothing (None) when the job ran to its end or left no job behind. Otherwise a short
     job of its own, in `job`'s directory, reusing its inventory and ansible.cfg, ends
-    them; the sentence returned (also logged) says on which hosts they were stopped, had
-    were not running or could not be stopped.
+    them; the sentence returned (also logged) says on which hosts they were stopped, were
+    not running or could not be stopped.
     """
     pending = jobs.remote_pending()
     if not pending or (outcome is not None and outcome.status in _COMPLETED):
