@@ -116,10 +116,10 @@ def test_a_timeout_ends_the_background_jobs_on_ssh_hosts(
     hosts = sshd_fleet[:2]
     directory = unique_dir()
     # A job may run as long as the run (its own limit): those that start later than the
-    # run outlive its timeout. `app`'s start 8 s after the run's, behind `aa` (components
+    # run outlive its timeout. `app`'s start 15 s after the run's, behind `aa` (components
     # run in name order).
-    first = {"aa": {"update_command": "sleep 8", "frequency": "daily"}}
-    schedule = _schedule(make_schedule, hosts, directory, before=first, timeout="20s")
+    first = {"aa": {"update_command": "sleep 15", "frequency": "daily"}}
+    schedule = _schedule(make_schedule, hosts, directory, before=first, timeout="25s")
     result = run_maintenance(schedule, force=True)
     try:
         assert result.run is not None and result.run.status is RunStatus.TIMEOUT
