@@ -40,6 +40,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,7 @@ VARIANTS = (
     "forks=hosts",
     "forks=50",
     "background",
+    "waves",
     "forks=50 background",
     "linear",
     "linear forks=hosts",
@@ -82,6 +84,8 @@ def _execution(variant: str, hosts: int) -> dict[str, Any]:
             execution["forks"] = int(word.removeprefix("forks="))
         elif word == "background":
             execution["background"] = True
+        elif word == "waves":  # the background mode off: waves of forks
+            execution["background"] = False
         elif word == "linear":
             execution["strategy"] = "linear"
         elif word == "mitogen":
@@ -190,9 +194,13 @@ class Sample:
     rss_mb: float  # peak of the controller's summed RSS (sampled)
     all_pss_mb: float  # peak of the whole tree's summed PSS (the local hosts' side too)
     all_rss_mb: float
+    #: CPU seconds (user + system) of the command and every descendant it reaped: the
+    #: controller and the local hosts' module processes, not the background daemons.
+    cpu_s: float = 0.0
 
 
 def _timed(command: list[str], cwd: Path, env: dict[str, str], interval: float = 0.5) -> Sample:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -212,7 +220,9 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str], interval: float =
     if proc.returncode != 0:
         text = b"".join(output).decode(errors="replace")[-3000:]
         sys.exit(f"{command[0]} failed ({proc.returncode}):\n{text}")
-    return Sample(elapsed, *(p / 2**20 for p in peaks))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Sample(elapsed, *(p / 2**20 for p in peaks), cpu_s=cpu)
 
 
 # -- the series ---------------------------------------------------------------------------------
@@ -253,6 +263,7 @@ def measure(
                 samples[name].append(sample)
                 print(
                     f"{hosts} hosts, round {round_ + 1}, {name}: {sample.seconds:.2f} s, "
+                    f"CPU {sample.cpu_s:.1f} s, load {os.getloadavg()[0]:.1f}, "
                     f"controller PSS {sample.pss_mb:.0f} MB, RSS {sample.rss_mb:.0f} MB; "
                     f"with the local hosts' side PSS {sample.all_pss_mb:.0f} MB, "
                     f"RSS {sample.all_rss_mb:.0f} MB",
@@ -270,6 +281,7 @@ def measure(
             k: round(statistics.median(s.seconds for s in v), 2) for k, v in samples.items()
         },
         "samples_s": {k: [round(s.seconds, 2) for s in v] for k, v in samples.items()},
+        "cpu_s": {k: [round(s.cpu_s, 1) for s in v] for k, v in samples.items()},
         "peak_pss_mb": {k: round(max(s.pss_mb for s in v)) for k, v in samples.items()},
         "peak_rss_mb": {k: round(max(s.rss_mb for s in v)) for k, v in samples.items()},
         "peak_all_pss_mb": {k: round(max(s.all_pss_mb for s in v)) for k, v in samples.items()},
@@ -293,9 +305,10 @@ def table(rows: list[dict[str, Any]]) -> str:
             else:
                 bound = row["stock_at_least_s"]
                 versus = f">= {bound / median:.1f}x faster (stock >= {bound:g} s)"
+            ideal = f"{median / row['sleep']:.2f}x" if row["sleep"] else "-"
             lines.append(
                 f"| {row['hosts']} x {row['sleep']:g} s | {name} | {median:.2f} s | {versus} "
-                f"| {median / row['sleep']:.2f}x "
+                f"| {ideal} "
                 f"| {row['peak_pss_mb'][name]} / {row['peak_rss_mb'][name]} MB "
                 f"| {row['peak_all_pss_mb'][name]} / {row['peak_all_rss_mb'][name]} MB |"
             )

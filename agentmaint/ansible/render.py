@@ -62,6 +62,7 @@ __all__ = [
     "dump_yaml",
     "inventory",
     "playbook",
+    "stop_playbook",
     "targets_from_decisions",
     "unsafe_tree",
 ]
@@ -300,6 +301,44 @@ def _fused_play(
     task = _role(Action.UPDATE, component.name, "command", variables, tasks_from=entry)
     play["tasks"] = [task]
     return play
+
+
+#: The prefix of the plays that stop a cancelled run's background jobs (`stop_playbook`).
+STOP_PLAY_PREFIX = "Stop background jobs | "
+
+
+def stop_playbook(
+    schedule: Schedule, jobs: Mapping[tuple[str, str], Mapping[str, str]]
+) -> list[dict[str, Any]]:
+    """The plays that end background jobs a stopped run started and never waited for.
+
+    `jobs` maps (environment, component) to host -> job name. Each play runs as the play
+    that started those jobs (the same ``become``: the jobs' directory is the login or
+    escalated user's), its one task the fused module's ``stop`` (``fused_stop``). Its
+    names are not a maintenance play's: its events are never read as an update's.
+    """
+    plays: list[dict[str, Any]] = []
+    for (environment, component), names in jobs.items():
+        play: dict[str, Any] = {
+            "name": Unsafe(f"{STOP_PLAY_PREFIX}{play_name(environment, component)}"),
+            "hosts": ",".join(names),
+            "gather_facts": False,
+        }
+        become = schedule.become_for(environment, component)
+        if become is not None:
+            play.update(_become_keywords(become))
+        task = {
+            "name": "Stop the background job",
+            "ansible.builtin.import_role": {
+                "name": role_name("command"),
+                "tasks_from": "fused_stop",
+                "rolespec_validate": False,
+            },
+            "vars": {"agentmaint_fused_stop_jobs": unsafe_tree(dict(names))},
+        }
+        play["tasks"] = [task]
+        plays.append(play)
+    return plays
 
 
 #: The fused module's arguments (`_fused_args`) -> (the variable that carries it, its default).

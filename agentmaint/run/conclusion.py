@@ -75,7 +75,9 @@ def conclude(
             now=finished,
             run_id=run.id,
             stopped_reason=stopped,
-            interrupted=part.in_flight,
+            interrupted=part.in_flight
+            if part.background is None
+            else part.in_flight | part.background.interrupted(),
             budget_spent=budget_spent,
         )
         results += parsed.results
@@ -83,12 +85,13 @@ def conclude(
         statuses.append(status)
         if outcome is not None and outcome.rc is not None:
             rcs.append(outcome.rc)
-        if message:
-            messages.append(
-                message
-                if len(slices) == 1
-                else f"slice {part.slice.index} ({part.slice.name}): {message}"
-            )
+        for said in (message, part.background_note):
+            if said:
+                messages.append(
+                    said
+                    if len(slices) == 1
+                    else f"slice {part.slice.index} ({part.slice.name}): {said}"
+                )
     final = replace(
         run,
         status=run_status(statuses),

@@ -26,6 +26,7 @@ from agentmaint.ansible.slicing import SLICES_DIR, Slice, slice_targets
 from agentmaint.ansible.strategy import Strategy
 from agentmaint.config.schedule import ExecutionNode, Schedule
 from agentmaint.records import TaskResult, TaskStatus
+from agentmaint.run.background import BackgroundJobs, remote_hosts, stop_background_jobs
 from agentmaint.run.jobdir import prepare_run_dir
 from agentmaint.run.observer import RunObserver, tell_task_started
 from agentmaint.run.outside import record_node_jobs
@@ -59,6 +60,10 @@ class SliceRun:
     outcome: JobOutcome | None = None
     #: The run's directory of error-budget stop files (None: the run needs none).
     budget_dir: Path | None = None
+    #: Its remote hosts' background jobs not yet waited for (None: it starts none).
+    background: BackgroundJobs | None = None
+    #: What ending them after a stop did (`agentmaint.run.background`), for the run's message.
+    background_note: str | None = None
 
     @property
     def local(self) -> bool:
@@ -73,6 +78,8 @@ class SliceRun:
     ) -> None:
         """Parse one event of the job's stream; report every task it finished (to `watch` too)."""
         self.parser.feed(event)
+        if self.background is not None:
+            self.background.note(event)
         if event.get("event") == "runner_on_start":
             data = event.get("event_data") or {}
             host, play, task = str(data.get("host")), str(data.get("play")), str(data.get("task"))
@@ -163,6 +170,7 @@ def prepare_slices(
                 budget_stop=_stop_dir(run_dir, part, f"{run_id}-{part.index}") if stops else None,
             ),
             budget_dir=run_dir / STOP_DIR if stops else None,
+            background=_background(schedule, part, check, run_id),
         )
         for part in slices
     ]
@@ -171,6 +179,17 @@ def prepare_slices(
         run_dir, [(p.job.ident, p.slice.node) for p in prepared if p.slice.node is not None]
     )
     return prepared
+
+
+def _background(schedule: Schedule, part: Slice, check: bool, run_id: str) -> BackgroundJobs | None:
+    """What follows a local slice's background jobs (None: it starts none).
+
+    A node's slice is left out: its hosts may be reachable from the node alone, and its
+    events reach the controller only as the node relays them.
+    """
+    if check or part.node is not None or not schedule.execution.background:
+        return None
+    return BackgroundJobs(schedule, remote_hosts(schedule, part.targets), run_id)
 
 
 def _stop_dir(run_dir: Path, part: Slice, ident: str) -> str:
@@ -300,7 +319,27 @@ def run_slices(
     Events keep their stream order within a slice. A slice that fails (a node that is
     down) does not stop the others; its outcome says why. A run canceled before its
     jobs start (a signal during the start notification) starts none: no host is touched.
+    A slice stopped (cancel, timeout) while background jobs it started on remote hosts
+    still ran ends them before this returns (`agentmaint.run.background`).
     """
+    try:
+        _run_all(slices, cancel=cancel, observer=observer, hidden=hidden)
+    finally:
+        for part in slices:
+            if part.background is not None:
+                part.background_note = stop_background_jobs(
+                    part.background, part.job, part.outcome, cancel=cancel, hidden=hidden
+                )
+
+
+def _run_all(
+    slices: list[SliceRun],
+    *,
+    cancel: threading.Event,
+    observer: RunObserver,
+    hidden: tuple[set[str], list[str]],
+) -> None:
+    """Run every slice's job at once (see `run_slices`)."""
     if cancel.is_set():
         for part in slices:
             artifacts = part.job.private_data_dir / "artifacts" / part.job.ident

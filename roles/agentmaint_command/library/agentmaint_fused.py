@@ -74,8 +74,10 @@ options:
       - C(start) starts them in the background as job C(job_name) and returns at once;
         C(wait) waits at most C(wait) seconds for that job and returns its results
         (C(finished) says whether it ended).
+      - C(stop) ends that job's commands (its process group) if it still runs and removes
+        its files (C(stopped) says whether it was running): a cancelled run's.
     type: str
-    choices: [run, start, wait]
+    choices: [run, start, wait, stop]
     default: run
   job_name:
     description: >-
@@ -402,6 +404,64 @@ def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
         time.sleep(0.05)
 
 
+def _group_alive(group: int) -> bool:
+    """Whether a process of `group` still runs (zombies aside, where ``/proc`` tells)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":
+            return True
+    return False
+
+
+def _stop(module: AnsibleModule, p: dict[str, Any]) -> None:
+    """End a background job that still runs (SIGKILL to its process group); remove its files.
+
+    Only the job of this name's pid file, read in the module's own directory (never
+    through a symlink), and only while its daemon is alive in the group the file names
+    (`_ended`): a pid since reused by another process is never signalled. Exits with
+    ``stopped`` (it was running and is ended now) or fails when it could not be ended.
+    """
+    name = p["job_name"]
+    directory = _jobs(module)
+    job = _read(_job_path(directory, name, ".pid"))
+    stopped = False
+    if job is not None and not _ended(job):
+        group = int(job.split()[0])
+        try:
+            os.killpg(group, signal.SIGKILL)
+            stopped = True
+        except ProcessLookupError:
+            pass  # it ended between the look and the kill
+        except PermissionError as exc:
+            module.fail_json(
+                msg=f"background job {name} could not be stopped: {exc}", stopped=False
+            )
+        deadline = time.monotonic() + 5
+        while stopped and _group_alive(group):  # SIGKILL is asynchronous
+            if time.monotonic() >= deadline:
+                module.fail_json(
+                    msg=f"background job {name} still runs after SIGKILL", stopped=False
+                )
+            time.sleep(0.05)
+    for suffix in _SUFFIXES:  # the job's own files: no wait will come for them
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_job_path(directory, name, suffix))
+    msg = f"background job {name} stopped" if stopped else f"background job {name} had ended"
+    module.exit_json(changed=stopped, stopped=stopped, finished=True, msg=msg)
+
+
 def main() -> None:
     """Run, start or wait for the steps, as `mode` says."""
     module = AnsibleModule(
@@ -418,7 +478,7 @@ def main() -> None:
             "mode": {
                 "type": "str",
                 "default": "run",
-                "choices": ["run", "start", "wait"],
+                "choices": ["run", "start", "wait", "stop"],
             },
             "job_name": {"type": "str", "default": ""},
             "timeout": {"type": "int", "default": 0},
@@ -428,6 +488,7 @@ def main() -> None:
             ("mode", "run", ["update"]),
             ("mode", "start", ["update", "job_name"]),
             ("mode", "wait", ["job_name"]),
+            ("mode", "stop", ["job_name"]),
         ],
         supports_check_mode=True,
     )
@@ -435,6 +496,8 @@ def main() -> None:
     mode = p["mode"]
     if mode == "wait":
         _wait(module, p)
+    if mode == "stop":
+        _stop(module, p)
     if mode == "start" and not module.check_mode:
         _start(module, p)
     steps = _Steps(check_mode=module.check_mode)
