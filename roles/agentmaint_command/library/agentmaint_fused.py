@@ -9,17 +9,29 @@ as when every step is its own task.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import json
 import os
-import signal
+import select
 import stat
-import subprocess
 import time
-from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+
+# Over the direct path (the action plugin) the host's Python starts, compiles and imports this
+# program at every task, and most of its cost is imports: so it imports only what costs
+# little (BENCHMARKS.md, "The host's program: imports and compile"). No typing (annotations
+# are never evaluated, and mypy takes any TYPE_CHECKING as true), no subprocess (`_command`),
+# no json's regular expressions (`_dumps`, `_loads`), no contextlib (`_Suppress`), and signal's
+# C module rather than signal, whose enums import enum (a third of the program's start).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal
+    from typing import Any
+else:
+    try:
+        import _signal as signal
+    except ImportError:  # not CPython
+        import signal
 
 DOCUMENTATION = r"""
 ---
@@ -111,6 +123,142 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017
 
 
+class _Suppress:
+    """``contextlib.suppress``: contextlib imports collections and functools (3 ms a host)."""
+
+    def __init__(self, *errors: type[BaseException]) -> None:
+        self.errors = errors
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        return kind is not None and issubclass(kind, self.errors)
+
+
+try:
+    # json's C half, the very functions json.dumps and json.loads call, without json's Python
+    # half, which imports re and compiles its patterns (a quarter of this program's start).
+    from _json import encode_basestring_ascii as _quote
+    from _json import make_scanner
+except ImportError:  # not CPython: json itself
+    _quote = None  # type: ignore[assignment]
+
+
+def _dumps(value: object) -> str:
+    """``json.dumps(value)``: the same text, made here for what the module returns."""
+    if _quote is not None:
+        # The types the results hold; anything else (none so far) as json.dumps writes it,
+        # which composes: a container's text joins its items' texts with these separators.
+        kind = type(value)
+        if kind is str:
+            return _quote(value)  # type: ignore[arg-type]
+        if value is None or kind is bool:
+            return "null" if value is None else "true" if value else "false"
+        if kind is int:
+            return repr(value)
+        if kind is list or kind is tuple:
+            return "[" + ", ".join(_dumps(item) for item in value) + "]"  # type: ignore[attr-defined]
+        if kind is dict and all(type(key) is str for key in value):  # type: ignore[attr-defined]
+            items = value.items()  # type: ignore[attr-defined]
+            return "{" + ", ".join(f"{_quote(k)}: {_dumps(v)}" for k, v in items) + "}"
+    import json  # noqa: PLC0415 - only for what the fast path does not write
+
+    return json.dumps(value)
+
+
+class _Decoding:
+    """What ``_json``'s scanner reads of a ``json.JSONDecoder``: json.loads's defaults."""
+
+    strict = True
+    object_hook = object_pairs_hook = array_hook = None
+    parse_float = parse_constant = float  # float("NaN"), float("-Infinity"): json's own
+    parse_int = int
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)``, for the result files the module writes with `_dumps`."""
+    if _quote is not None:
+        with _Suppress(Exception):  # json.loads below says what is wrong, if anything is
+            value, end = make_scanner(_Decoding())(text, 0)  # type: ignore[arg-type]
+            if end == len(text):
+                return value
+    import json  # noqa: PLC0415 - only when the fast path does not apply
+
+    return json.loads(text)
+
+
+#: Descriptors are closed up to this one where the open ones cannot be listed.
+_MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
+
+
+def _close_inherited() -> None:
+    """Close every descriptor but standard input, output and error (subprocess's close_fds).
+
+    Only those open (``/proc/self/fd``): on a Python or libc without ``close_range``,
+    closing a range is one system call for each number up to the limit, perhaps a million.
+    """
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        os.closerange(3, _MAX_FD)
+        return
+    for name in names:
+        if int(name) > 2:
+            with _Suppress(OSError):  # the listing's own descriptor, closed since
+                os.close(int(name))
+
+
+def _command(cmd: str) -> tuple[int, bytes, bytes]:
+    """Run `cmd` as ``subprocess.run(cmd, shell=True, stdin=DEVNULL, capture_output=True)``.
+
+    ``/bin/sh -c cmd`` with /dev/null for its standard input and no descriptor but its three,
+    with SIGPIPE and SIGXFSZ as Python found them, not ignored; its output and error read
+    together to their ends (neither pipe can fill up and stall the command); its return code,
+    minus the signal's number if a signal ended it. subprocess costs a host 10 ms of imports.
+    """
+    argv = [b"/bin/sh", b"-c", os.fsencode(cmd)]
+    if b"\0" in argv[2]:
+        raise ValueError("embedded null byte")  # as subprocess says, before any process
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(out_write, 1)
+            os.dup2(err_write, 2)
+            _close_inherited()
+            for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ"):  # what subprocess restores
+                if hasattr(signal, name):
+                    signal.signal(getattr(signal, name), signal.SIG_DFL)
+            os.execv(argv[0], argv)
+        except BaseException as exc:
+            # subprocess would raise in the module; the step fails with the reason instead
+            with _Suppress(BaseException):
+                os.write(2, f"{argv[0].decode()}: {exc}\n".encode())
+        finally:
+            os._exit(127)
+    os.close(out_write)
+    os.close(err_write)
+    chunks: dict[int, list[bytes]] = {out_read: [], err_read: []}
+    try:
+        pending = [out_read, err_read]
+        while pending:
+            for descriptor in select.select(pending, [], [])[0]:
+                chunk = os.read(descriptor, 65536)
+                if chunk:
+                    chunks[descriptor].append(chunk)
+                else:
+                    pending.remove(descriptor)
+    finally:
+        os.close(out_read)
+        os.close(err_read)
+    status = os.waitpid(pid, 0)[1]
+    rc = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return rc, b"".join(chunks[out_read]), b"".join(chunks[err_read])
+
+
 class _Steps:
     """Runs the steps and keeps their results."""
 
@@ -136,21 +284,14 @@ class _Steps:
                 "msg": _SKIP_MSG,
             }
         start = _now()
-        done = subprocess.run(
-            cmd,
-            shell=True,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
+        rc, stdout, stderr = _command(cmd)
         end = _now()
-        rc = done.returncode
         return {
             "action": action,
             "cmd": cmd,
             "rc": rc,
-            "stdout": done.stdout.decode("utf-8", "replace").rstrip("\r\n"),
-            "stderr": done.stderr.decode("utf-8", "replace").rstrip("\r\n"),
+            "stdout": stdout.decode("utf-8", "replace").rstrip("\r\n"),
+            "stderr": stderr.decode("utf-8", "replace").rstrip("\r\n"),
             "start": start.isoformat(),
             "end": end.isoformat(),
             "delta": str(end - start),
@@ -202,7 +343,7 @@ def _job_dir() -> str:
     """The jobs' directory, created private (0700) by this module; refused if anything else."""
     directory = os.path.expanduser(_JOB_DIR)
     os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
+    with _Suppress(FileExistsError):
         os.mkdir(directory, 0o700)
     found = os.lstat(directory)
     # Only a directory of this user that nobody else can write is the module's own: never a
@@ -317,7 +458,7 @@ def _sweep(directory: str) -> None:
             continue
         path = os.path.join(directory, entry)
         if _ended(_read(path) or "") and not os.path.lexists(path[: -len(".pid")] + ".json"):
-            with contextlib.suppress(OSError):
+            with _Suppress(OSError):
                 os.unlink(path)
 
 
@@ -332,7 +473,7 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     directory = _jobs(module)
     pid_file, result_file = _job_path(directory, name, ".pid"), _job_path(directory, name, ".json")
     for suffix in _SUFFIXES:  # an earlier start of this job's (in the module's own directory)
-        with contextlib.suppress(FileNotFoundError):
+        with _Suppress(FileNotFoundError):
             os.unlink(_job_path(directory, name, suffix))
     _sweep(directory)
     if os.fork() > 0:
@@ -355,7 +496,7 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for descriptor in (0, 1, 2):  # the connection waits for its pipes to close
         os.dup2(null, descriptor)
-    os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
+    _close_inherited()
     if p["timeout"] > 0:
         signal.signal(signal.SIGALRM, lambda *_: os.killpg(os.getpgrp(), signal.SIGKILL))
         signal.alarm(p["timeout"])
@@ -365,10 +506,10 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     except Exception as exc:  # whatever happens, the waiting task must hear of it
         outcome = {"failed": True, "msg": f"background job failed: {exc}"}
     partial = result_file + ".part"
-    with contextlib.suppress(OSError):
-        _write_new(partial, json.dumps(outcome))
+    with _Suppress(OSError):
+        _write_new(partial, _dumps(outcome))
         os.rename(partial, result_file)
-    with contextlib.suppress(OSError):
+    with _Suppress(OSError):
         os.unlink(pid_file)
     os._exit(0)
 
@@ -382,8 +523,8 @@ def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
     while True:
         text = _read(result_file)
         if text is not None:
-            outcome = json.loads(text)
-            with contextlib.suppress(OSError):
+            outcome = _loads(text)
+            with _Suppress(OSError):
                 os.unlink(result_file)
             outcome["finished"] = True
             if outcome.get("failed"):
@@ -394,7 +535,7 @@ def _wait(module: AnsibleModule, p: dict[str, Any]) -> None:
             if _read(result_file) is not None:
                 continue  # it ended between the two looks
             # Ended without writing its result: killed, or its timeout ended it.
-            with contextlib.suppress(OSError):
+            with _Suppress(OSError):
                 os.unlink(pid_file)
             module.fail_json(msg=f"background job {name} ended without a result", finished=True)
         if time.monotonic() >= deadline:
