@@ -13,9 +13,13 @@ AnsiballZ's would; a local host under Ansible's own strategies pays the same com
 every task as a remote one) and the host's Python is named (``ansible_python_interpreter``:
 no discovery),
 this action sends the module's own source, with a small stand-in for ``AnsibleModule``
-(`STAND_IN`) and the task's arguments, to that Python over the same command Ansible uses
-for a pipelined module (the task's environment, privilege escalation as configured).
-Otherwise the module runs as any module does.
+(`STAND_IN`) and the task's arguments (a Python literal: `arguments_literal`), to that
+Python over the same command Ansible uses for a pipelined module (the task's environment,
+privilege escalation as configured), with ``-S`` (`direct_command`). Otherwise the module
+runs as any module does. The host's Python starts, compiles and imports this program at
+every task, so the module imports little (its comments say what it does without); the
+program costs a host about 12 ms of CPU (BENCHMARKS.md, "The host's program: imports and
+compile").
 
 Every mode goes this way: ``run``, and the background's ``start`` and ``wait`` (two round
 trips per host, so the saving counts twice). ``start`` is safe over a pipe: the module's
