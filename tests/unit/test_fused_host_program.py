@@ -9,6 +9,7 @@ literal to plain values that never become code.
 from __future__ import annotations
 
 import ast
+import datetime
 import importlib.util
 import json
 import os
@@ -218,7 +219,7 @@ def test_arguments_without_a_literal_go_as_json(action: ModuleType, tmp_path: Pa
     assert json.loads(done.stdout)["msg"] == "argument 'healthcheck_retries' is not an int"
 
 
-def test_the_program_needs_neither_json_nor_subprocess_nor_typing(action: ModuleType) -> None:
+def test_the_program_imports_none_of_the_costly_modules(action: ModuleType) -> None:
     program = action.direct_source({"update": "true"}, check_mode=False)
     probe = program.replace(
         'if __name__ == "__main__":\n    main()',
@@ -229,7 +230,8 @@ def test_the_program_needs_neither_json_nor_subprocess_nor_typing(action: Module
         [sys.executable, "-S", "-"], input=probe, capture_output=True, text=True, check=True
     )
     loaded = set(ast.literal_eval(done.stdout))
-    assert not loaded & {"json", "subprocess", "typing", "re", "enum", "contextlib", "signal"}
+    forbidden = {"json", "subprocess", "typing", "re", "enum", "contextlib", "signal", "datetime"}
+    assert not loaded & forbidden
 
 
 def test_the_host_command_adds_no_site_and_survives_become(action: ModuleType) -> None:
@@ -241,3 +243,39 @@ def test_the_host_command_adds_no_site_and_survives_become(action: ModuleType) -
     wrapped = become.build_become_command(command, shell)
     (inner,) = [word for word in shlex.split(wrapped) if "BECOME-SUCCESS" in word]
     assert shlex.split(inner)[-3:] == ["X=a b", "/usr/bin/python3", "-S"]
+
+
+MICROS = [
+    0,
+    1,
+    999_999,
+    1_000_000,
+    59_999_999,
+    3_600_000_000,
+    86_399_999_999,
+    86_400_000_000,
+    2 * 86_400_000_000 + 1,
+    -1,
+    -86_400_000_000,
+    -86_400_000_001,
+    1_796_558_400_000_000,  # 2026-12-06
+    1_796_558_400_123_456,
+    253_402_300_799_999_999,  # the last microsecond of 9999
+]
+
+
+@pytest.mark.parametrize("micros", MICROS)
+def test_times_are_written_as_datetime_writes_them(fused: ModuleType, micros: int) -> None:
+    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(
+        microseconds=micros
+    )
+    assert fused._isoformat(micros) == moment.isoformat()
+    assert fused._delta(micros) == str(datetime.timedelta(microseconds=micros))
+
+
+def test_the_clock_is_datetime_s(fused: ModuleType) -> None:
+    before = datetime.datetime.now(datetime.UTC)
+    now = fused._now()
+    after = datetime.datetime.now(datetime.UTC)
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    assert before <= epoch + datetime.timedelta(microseconds=now) <= after
