@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from ansible.plugins.loader import shell_loader
 
 from agentmaint.ansible.naming import Target
 from agentmaint.config.roles import ROLES_PATH
@@ -36,13 +37,16 @@ def _run(
 ) -> tuple[int, dict[str, Any]]:
     """What the host's Python prints and its exit status, for the program of `arguments`.
 
-    As over a pipelined connection: the program on standard input, the output on pipes
+    As over a pipelined connection: the program on standard input of the action's command
+    for the host's Python (this one) run by the shell, the output on pipes
     (which stay open, and this waits, as long as any process holds them).
     """
-    program = _plugin().direct_source(arguments, check_mode=check_mode)
+    plugin = _plugin()
+    program = plugin.direct_source(arguments, check_mode=check_mode)
+    command = plugin.direct_command(shell_loader.get("sh"), "", sys.executable)
     env = {**os.environ, "HOME": str(home)} if home is not None else None
     done = subprocess.run(
-        [sys.executable, "-"],
+        ["/bin/sh", "-c", command],
         input=program,
         capture_output=True,
         text=True,

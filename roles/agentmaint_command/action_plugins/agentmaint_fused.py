@@ -13,9 +13,13 @@ AnsiballZ's would; a local host under Ansible's own strategies pays the same com
 every task as a remote one) and the host's Python is named (``ansible_python_interpreter``:
 no discovery),
 this action sends the module's own source, with a small stand-in for ``AnsibleModule``
-(`STAND_IN`) and the task's arguments, to that Python over the same command Ansible uses
-for a pipelined module (the task's environment, privilege escalation as configured).
-Otherwise the module runs as any module does.
+(`STAND_IN`) and the task's arguments (a Python literal: `arguments_literal`), to that
+Python over the same command Ansible uses for a pipelined module (the task's environment,
+privilege escalation as configured), with ``-S`` (`direct_command`). Otherwise the module
+runs as any module does. The host's Python starts, compiles and imports this program at
+every task, so the module imports little (its comments say what it does without); the
+program costs a host about 12 ms of CPU (BENCHMARKS.md, "The host's program: imports and
+compile").
 
 Every mode goes this way: ``run``, and the background's ``start`` and ``wait`` (two round
 trips per host, so the saving counts twice). ``start`` is safe over a pipe: the module's
@@ -26,6 +30,7 @@ as it does under AnsiballZ, and the pid file is written before ``start`` returns
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -46,9 +51,9 @@ _IMPORT = "from ansible.module_utils.basic import AnsibleModule\n"
 
 #: Takes the place of ``ansible.module_utils.basic`` for the module: the parameters
 #: checked as the module's argument_spec says (types str and int, choices, required_if,
-#: no unknown parameter), exit_json/fail_json printing the result as JSON.
+#: no unknown parameter), exit_json/fail_json printing the result as JSON (with the
+#: module's `_dumps`, defined further down the program, which json.dumps's text).
 STAND_IN = r"""
-import json as _json
 import sys as _sys
 
 
@@ -78,14 +83,34 @@ class AnsibleModule:
                                % (key, value, ", ".join(missing)))
 
     def exit_json(self, **result):
-        print(_json.dumps(result))
+        print(_dumps(result))
         _sys.exit(0)
 
     def fail_json(self, msg, **result):
         result.update(failed=True, msg=msg)
-        print(_json.dumps(result))
+        print(_dumps(result))
         _sys.exit(1)
 """
+
+
+def arguments_literal(arguments: dict[str, Any]) -> str:
+    """`arguments` as a Python literal of plain values, which the host reads without json.
+
+    Through JSON first: whatever Ansible's own types for them (its unsafe strings, tagged
+    values), the values become plain dicts, lists, strings, numbers, booleans and None, whose
+    ``repr`` is a literal. ``ast.literal_eval`` proves it is one (never code, whatever the
+    strings hold) that reads back as the same values; where it is not (a float NaN or
+    infinity), json.loads of the JSON text on the host, as before.
+    """
+    text = json.dumps(arguments)
+    plain = json.loads(text)
+    literal = repr(plain)
+    try:
+        if ast.literal_eval(literal) == plain:
+            return literal
+    except (ValueError, SyntaxError):
+        pass
+    return f"__import__('json').loads({json.dumps(text)})"
 
 
 def direct_source(arguments: dict[str, Any], *, check_mode: bool) -> str:
@@ -94,9 +119,20 @@ def direct_source(arguments: dict[str, Any], *, check_mode: bool) -> str:
     if _IMPORT not in source or not source.count(_FUTURE) == 1:
         raise RuntimeError(f"{MODULE} no longer has the imports this action replaces")
     body = source.replace(_FUTURE, "", 1).replace(_IMPORT, "", 1)
-    encoded = json.dumps(json.dumps(arguments))
-    values = f"_ARGS = json.loads({encoded})\n_CHECK_MODE = {check_mode!r}\n"
-    return f"{_FUTURE}import json\n{values}{STAND_IN}\n{body}"
+    values = f"_ARGS = {arguments_literal(arguments)}\n_CHECK_MODE = {check_mode!r}\n"
+    return f"{_FUTURE}{values}{STAND_IN}\n{body}"
+
+
+def direct_command(shell: Any, environment: str, interpreter: str) -> str:
+    """The command that runs the program (on its standard input) by the host's Python.
+
+    As Ansible's command for a pipelined module, plus ``-S``: the program needs only the
+    standard library, and without ``site`` (``.pth`` files, sitecustomize) the host's Python
+    starts in less time. Not ``-E`` nor ``-I``: the task's environment (PYTHONHOME among it)
+    reaches the Python and, through it, the commands as it did. ``-S`` goes as the module's
+    path would, a word of its own after the interpreter, in the shell plugin's quoting.
+    """
+    return str(shell.build_module_command(environment, f"#!{interpreter}", "-S")).strip()
 
 
 class ActionModule(ActionBase):  # type: ignore[misc]
@@ -114,9 +150,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]
             result.update(self._execute_module(task_vars=task_vars))
             return result
         program = direct_source(arguments, check_mode=bool(self._task.check_mode))
-        command = self._connection._shell.build_module_command(
-            self._compute_environment_string(), f"#!{interpreter}", ""
-        ).strip()
+        command = direct_command(
+            self._connection._shell, self._compute_environment_string(), interpreter
+        )
         # What _execute_module does for a pipelined module from here on.
         self._used_interpreter = f"#!{interpreter}"
         done = self._low_level_execute_command(
