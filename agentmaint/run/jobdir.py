@@ -28,6 +28,7 @@ from agentmaint.config.roles import ROLES_PATH
 from agentmaint.config.schedule import ExecutionNode, Schedule
 from agentmaint.errors import StateDirError
 from agentmaint.planning.planner import Plan
+from agentmaint.run.background import remote_hosts
 from agentmaint.run.forks import MAX_DEFAULT_FORKS, all_fused, default_forks
 from agentmaint.run.outside import OUTSIDE_NAME
 
@@ -37,19 +38,6 @@ MIN_TIMEOUT = timedelta(minutes=1)
 _NODE_PLUGIN_DIR = "vars_plugins"  # in a node job's project, beside its roles
 #: Seconds a background fused job may take in a run without a timeout (Ansible's ``async``).
 BACKGROUND_TIMEOUT = 24 * 3600
-
-
-def _remote(schedule: Schedule, targets: tuple[Target, ...]) -> int:
-    """How many hosts of these targets Ansible reaches other than with a local connection."""
-    remote: set[str] = set()
-    for t in targets:
-        env = schedule.environments[t.environment]
-        wanted = set(t.hosts)
-        for host in env.hosts:
-            variables = {**env.connection, **host.vars}
-            if host.name in wanted and variables.get("ansible_connection") != "local":
-                remote.add(host.name)
-    return len(remote)
 
 
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})  # Ansible's false booleans
@@ -124,7 +112,7 @@ def prepare_run_dir(
         Workload(
             len(hosts),
             fused=all_fused(schedule, targets),
-            remote=_remote(schedule, targets),
+            remote=len(remote_hosts(schedule, targets)),
             # Without pipelining the fused task (its start and wait too) runs as a module.
             direct=_pipelined(schedule, targets),
         ),
