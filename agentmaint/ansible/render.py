@@ -296,8 +296,7 @@ def _fused_play(
         entry = "fused_async"
         variables["agentmaint_fused_async"] = background.timeout
         variables["agentmaint_fused_run_id"] = Unsafe(run_id)
-    else:
-        variables["agentmaint_command_fused_args"] = _fused_args(component.name, variables)
+    variables["agentmaint_command_fused_args"] = _fused_args(component.name, variables)
     task = _role(Action.UPDATE, component.name, "command", variables, tasks_from=entry)
     play["tasks"] = [task]
     return play

@@ -282,27 +282,36 @@ def _action(**attributes: Any) -> Any:
     return action
 
 
-def test_the_arguments_come_from_the_variable_when_the_task_names_none() -> None:
+def test_the_steps_arguments_come_from_the_variable_under_the_tasks_own() -> None:
     from ansible.parsing.dataloader import DataLoader
     from ansible.template import Templar, trust_as_template
 
-    variables = {"agentmaint_command_component": "app", "retries": 4}
+    variables = {"agentmaint_command_component": "app"}
     templar = Templar(loader=DataLoader(), variables=variables)
     # As the role's defaults are read from YAML: templates Ansible trusts.
     given = {
         "component": trust_as_template("{{ agentmaint_command_component }}"),
         "healthcheck_retries": 3,
     }
-    action = _action(_task=_Task({}), _templar=templar)
+    task_vars = {"agentmaint_command_fused_args": given}
 
-    from_variable = action._arguments({"agentmaint_command_fused_args": given})
-    own = _action(_task=_Task({"component": "own"}), _templar=templar)._arguments(
-        {"agentmaint_command_fused_args": given}
-    )
+    def arguments(own: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        action = _action(_task=_Task(own), _templar=templar)
+        result: dict[str, Any] = action._arguments(task_vars)
+        return result
 
-    assert from_variable == {"component": "app", "healthcheck_retries": 3}
-    assert own == {"component": "own"}
-    assert action._arguments({}) == {}
+    assert arguments({}, task_vars) == {"component": "app", "healthcheck_retries": 3}
+    assert arguments({"mode": "start", "job_name": "j", "healthcheck_retries": 1}, task_vars) == {
+        "component": "app",
+        "healthcheck_retries": 1,
+        "mode": "start",
+        "job_name": "j",
+    }
+    assert arguments({"mode": "wait", "job_name": "j"}, task_vars) == {
+        "mode": "wait",
+        "job_name": "j",
+    }
+    assert arguments({}, {}) == {}
 
 
 def test_a_local_host_runs_the_command_without_a_second_shell_nor_sleep() -> None:

@@ -48,8 +48,10 @@ DIRECT_CONNECTIONS = frozenset(
 )
 #: Ansible's own local connection: its commands already run by ``/bin/sh -c``.
 LOCAL_CONNECTION = "ansible.plugins.connection.local"
-#: The variable that carries the module's arguments when the task names none (tasks/fused.yml).
+#: The variable that carries the steps' arguments (`ActionModule._arguments`).
 ARGUMENTS_VARIABLE = "agentmaint_command_fused_args"
+#: The modes whose arguments include the steps' (the others name a job only).
+MODES_WITH_STEPS = frozenset({"run", "start"})
 _FUTURE = "from __future__ import annotations\n"
 _IMPORT = "from ansible.module_utils.basic import AnsibleModule\n"
 
@@ -171,20 +173,23 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         return result
 
     def _arguments(self, task_vars: dict[str, Any]) -> dict[str, Any]:
-        """The module's arguments: the task's own, else the whole ``agentmaint_command_fused_args``.
+        """The module's arguments: ``agentmaint_command_fused_args`` under the task's own.
 
-        The role's task (tasks/fused.yml) names no arguments, so the worker has no task
-        argument to template: an ``args: "{{ agentmaint_command_fused_args }}"`` costs each
-        host's worker a Jinja compile of that template (about 2 ms of CPU). The mapping is
-        templated here instead: agentmaint renders it of literal values (nothing to compile);
-        the role's defaults build it from templates, which are compiled as before.
+        For a run or a background start, the steps' arguments come whole from that mapping
+        (the role's tasks name none of them: tasks/fused.yml names no argument at all,
+        tasks/fused_async.yml's start only its mode, job name and timeout), so each host's
+        worker has no template to compile for them (a compile each, and the ``default``
+        filter loads every filter plugin into the worker). The mapping is templated here:
+        agentmaint renders it of literal values (nothing to compile); the role's defaults
+        build it from templates, which are compiled as before. A wait or a stop takes the
+        task's arguments only.
         """
-        if self._task.args:
-            return dict(self._task.args)
+        own = dict(self._task.args)
+        if own.get("mode", "run") not in MODES_WITH_STEPS:
+            return own
         given = task_vars.get(ARGUMENTS_VARIABLE)
-        if given is None:
-            return {}
-        return dict(self._templar.template(given))
+        steps = dict(self._templar.template(given)) if given is not None else {}
+        return {**steps, **own}
 
     def _executable(self) -> str | None:
         """The shell to wrap the command in: none on a local host, else Ansible's default.
