@@ -295,8 +295,9 @@ def _fused_play(
     if background is not None:
         entry = "fused_async"
         variables["agentmaint_fused_async"] = background.timeout
-        # As the role's default computes it (20 s per wait), without a filter in each worker.
-        variables["agentmaint_fused_retries"] = background.timeout // 20 + 2
+        # As the role's defaults compute them (20 s per wait), without a filter in each worker.
+        variables["agentmaint_command_fused_wait"] = 20
+        variables["agentmaint_command_fused_retries"] = background.timeout // 20 + 2
         variables["agentmaint_fused_run_id"] = Unsafe(run_id)
     variables["agentmaint_command_fused_args"] = _fused_args(component.name, variables)
     task = _role(Action.UPDATE, component.name, "command", variables, tasks_from=entry)
