@@ -295,9 +295,11 @@ def _fused_play(
     if background is not None:
         entry = "fused_async"
         variables["agentmaint_fused_async"] = background.timeout
+        # As the role's defaults compute them (20 s per wait), without a filter in each worker.
+        variables["agentmaint_command_fused_wait"] = 20
+        variables["agentmaint_command_fused_retries"] = background.timeout // 20 + 2
         variables["agentmaint_fused_run_id"] = Unsafe(run_id)
-    else:
-        variables["agentmaint_command_fused_args"] = _fused_args(component.name, variables)
+    variables["agentmaint_command_fused_args"] = _fused_args(component.name, variables)
     task = _role(Action.UPDATE, component.name, "command", variables, tasks_from=entry)
     play["tasks"] = [task]
     return play
@@ -357,9 +359,11 @@ _FUSED_ARGS: dict[str, tuple[str, Any]] = {
 def _fused_args(component: str, variables: dict[str, Any]) -> dict[str, Any]:
     """The fused task's arguments as one literal mapping (``agentmaint_command_fused_args``).
 
-    The role's task takes them whole (``args: "{{ agentmaint_command_fused_args }}"``): one template
-    for each host's worker to compile instead of one per argument, and no filter (whose
-    first use loads every filter plugin into the worker): about 10 ms of CPU per host.
+    The fused action reads them whole from that variable (the role's run task, and its
+    background start under the start's own mode, job name and timeout): no template for each
+    host's worker to compile, and no filter (whose first use loads every filter plugin into
+    the worker). In the background too (BENCHMARKS.md, "Where the controller's time per host
+    goes").
     """
     arguments: dict[str, Any] = {"component": Unsafe(component)}
     for name, (carrier, default) in _FUSED_ARGS.items():

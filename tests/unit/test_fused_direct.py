@@ -265,3 +265,61 @@ def test_a_start_removes_the_pid_files_of_killed_jobs_only(tmp_path: Path) -> No
     gate.touch()
     code, waited = _run({"mode": "wait", "job_name": "running", "wait": "60"}, home=tmp_path)
     assert (code, waited["finished"]) == (0, True)
+
+
+class _Task:
+    """The two things of a task the action's `_arguments` reads."""
+
+    def __init__(self, args: dict[str, Any]) -> None:
+        self.args = args
+
+
+def _action(**attributes: Any) -> Any:
+    """The action plugin's object, with only the attributes a test gives (no Ansible run)."""
+    action = object.__new__(_plugin().ActionModule)
+    for name, value in attributes.items():
+        setattr(action, name, value)
+    return action
+
+
+def test_the_steps_arguments_come_from_the_variable_under_the_tasks_own() -> None:
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    variables = {"agentmaint_command_component": "app"}
+    templar = Templar(loader=DataLoader(), variables=variables)
+    # As the role's defaults are read from YAML: templates Ansible trusts.
+    given = {
+        "component": trust_as_template("{{ agentmaint_command_component }}"),
+        "healthcheck_retries": 3,
+    }
+    task_vars = {"agentmaint_command_fused_args": given}
+
+    def arguments(own: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        action = _action(_task=_Task(own), _templar=templar)
+        result: dict[str, Any] = action._arguments(task_vars)
+        return result
+
+    assert arguments({}, task_vars) == {"component": "app", "healthcheck_retries": 3}
+    assert arguments({"mode": "start", "job_name": "j", "healthcheck_retries": 1}, task_vars) == {
+        "component": "app",
+        "healthcheck_retries": 1,
+        "mode": "start",
+        "job_name": "j",
+    }
+    assert arguments({"mode": "wait", "job_name": "j"}, task_vars) == {
+        "mode": "wait",
+        "job_name": "j",
+    }
+    assert arguments({}, {}) == {}
+
+
+def test_a_local_host_runs_the_command_without_a_second_shell_nor_sleep() -> None:
+    from ansible.plugins.connection.local import Connection as Local
+    from ansible.plugins.connection.ssh import Connection as Ssh
+
+    local = _action(_connection=object.__new__(Local))._executable()
+    ssh = _action(_connection=object.__new__(Ssh))._executable()
+
+    assert local == ""  # no wrapping: the local connection's own /bin/sh -c runs it
+    assert ssh is None  # Ansible's default: /bin/sh -c '... && sleep 0' against the SSH race

@@ -46,6 +46,12 @@ MODULE = Path(__file__).resolve().parent.parent / "library" / "agentmaint_fused.
 DIRECT_CONNECTIONS = frozenset(
     {"ansible.plugins.connection.ssh", "ansible.plugins.connection.local"}
 )
+#: Ansible's own local connection: its commands already run by ``/bin/sh -c``.
+LOCAL_CONNECTION = "ansible.plugins.connection.local"
+#: The variable that carries the steps' arguments (`ActionModule._arguments`).
+ARGUMENTS_VARIABLE = "agentmaint_command_fused_args"
+#: The modes whose arguments include the steps' (the others name a job only).
+MODES_WITH_STEPS = frozenset({"run", "start"})
 _FUTURE = "from __future__ import annotations\n"
 _IMPORT = "from ansible.module_utils.basic import AnsibleModule\n"
 
@@ -144,10 +150,10 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         """The module's result, however it ran."""
         task_vars = task_vars or {}
         result: dict[str, Any] = super().run(tmp, task_vars)
-        arguments = dict(self._task.args)
+        arguments = self._arguments(task_vars)
         interpreter = self._interpreter(arguments, task_vars)
         if interpreter is None:
-            result.update(self._execute_module(task_vars=task_vars))
+            result.update(self._execute_module(module_args=arguments, task_vars=task_vars))
             return result
         program = direct_source(arguments, check_mode=bool(self._task.check_mode))
         command = direct_command(
@@ -156,12 +162,46 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         # What _execute_module does for a pipelined module from here on.
         self._used_interpreter = f"#!{interpreter}"
         done = self._low_level_execute_command(
-            command, sudoable=True, in_data=program.encode("utf-8")
+            command,
+            sudoable=True,
+            in_data=program.encode("utf-8"),
+            executable=self._executable(),
         )
         data = self._parse_returned_data(done, "legacy")
         remove_internal_keys(data)
         result.update(data)
         return result
+
+    def _arguments(self, task_vars: dict[str, Any]) -> dict[str, Any]:
+        """The module's arguments: ``agentmaint_command_fused_args`` under the task's own.
+
+        For a run or a background start, the steps' arguments come whole from that mapping
+        (the role's tasks name none of them: tasks/fused.yml names no argument at all,
+        tasks/fused_async.yml's start only its mode, job name and timeout), so each host's
+        worker has no template to compile for them (a compile each, and the ``default``
+        filter loads every filter plugin into the worker). The mapping is templated here:
+        agentmaint renders it of literal values (nothing to compile); the role's defaults
+        build it from templates, which are compiled as before. A wait or a stop takes the
+        task's arguments only.
+        """
+        own = dict(self._task.args)
+        if own.get("mode", "run") not in MODES_WITH_STEPS:
+            return own
+        given = task_vars.get(ARGUMENTS_VARIABLE)
+        steps = dict(self._templar.template(given)) if given is not None else {}
+        return {**steps, **own}
+
+    def _executable(self) -> str | None:
+        """The shell to wrap the command in: none on a local host, else Ansible's default.
+
+        Ansible runs a command as ``/bin/sh -c '<command> && sleep 0'`` (the ``sleep 0``
+        against an SSH race that could drop output). The local connection already runs the
+        command by ``/bin/sh -c``, and has no SSH race: the wrapping shell and the ``sleep``
+        only cost the host two more programs started at each round trip.
+        """
+        if type(self._connection).__module__ == LOCAL_CONNECTION:
+            return ""
+        return None
 
     def _interpreter(self, arguments: dict[str, Any], task_vars: dict[str, Any]) -> str | None:
         """The host's named Python when the module can run directly, else None."""
