@@ -178,7 +178,7 @@ def host_needs(
     for name in names:
         env = schedule.environments[name]
         for host in env.hosts:
-            effective = {**env.connection, **host.vars}
+            effective = env.host_variables(host)
             become = _escalation(schedule, name, login_user(effective) != "root")
             if become is None:
                 become = Become(

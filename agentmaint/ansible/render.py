@@ -157,7 +157,7 @@ def inventory(
         for host in env.hosts:
             # Password-like variables are not here: see `agentmaint.ansible.secrets`.
             variables: dict[str, Any] = unsafe_tree(dict(host.vars))
-            effective = {**env.connection, **host.vars}
+            effective = env.host_variables(host)
             if login_user(effective) != "root":
                 variables[ESCALATE_VARIABLE] = True
             local = on_controller and effective.get("ansible_connection") == "local"

@@ -201,6 +201,10 @@ class Environment:
         """The names of the environment's hosts, in file order."""
         return tuple(host.name for host in self.hosts)
 
+    def host_variables(self, host: Host) -> dict[str, HostVarValue]:
+        """`host`'s connection variables: its own over the environment's `connection`."""
+        return {**self.connection, **host.vars}
+
     def _resolved(self, resolver: SecretResolver) -> Environment:
         return replace(
             self,

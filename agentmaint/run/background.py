@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from agentmaint.ansible.events.fused import JOB_KEY, STEPS_KEY
-from agentmaint.ansible.naming import TASK_SEPARATOR, Target, parse_play, play_name, task_name
+from agentmaint.ansible.naming import TASK_SEPARATOR, parse_play, play_name, task_name
 from agentmaint.ansible.render import dump_yaml, stop_playbook
 from agentmaint.ansible.runner import Job, JobOutcome, run_job
 from agentmaint.config.schedule import Schedule
 from agentmaint.records import Action
 
-__all__ = ["START_TASK", "STOP_SECONDS", "BackgroundJobs", "remote_hosts", "stop_background_jobs"]
+__all__ = ["START_TASK", "STOP_SECONDS", "BackgroundJobs", "stop_background_jobs"]
 
 logger = logging.getLogger(__name__)
 
@@ -232,16 +232,3 @@ def _listed(hosts: list[str], most: int = 10) -> str:
 def _said(sentence: str) -> str:
     logger.warning("%s", sentence)
     return sentence
-
-
-def remote_hosts(schedule: Schedule, targets: Iterable[Target]) -> frozenset[str]:
-    """The hosts of `targets` that Ansible reaches other than with a local connection."""
-    remote: set[str] = set()
-    for t in targets:
-        env = schedule.environments[t.environment]
-        wanted = set(t.hosts)
-        for host in env.hosts:
-            variables = {**env.connection, **host.vars}
-            if host.name in wanted and variables.get("ansible_connection") != "local":
-                remote.add(host.name)
-    return frozenset(remote)

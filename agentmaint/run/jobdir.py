@@ -7,6 +7,7 @@ directory (created private, 0700) under ``state_dir/runs/<run id>/``.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -25,14 +26,13 @@ from agentmaint.ansible.strategy import fit as fit_strategy
 from agentmaint.ansible.strategy import on_node as strategy_on_node
 from agentmaint.ansible.strategy import resolve as resolve_strategy
 from agentmaint.config.roles import ROLES_PATH
-from agentmaint.config.schedule import ExecutionNode, Schedule
+from agentmaint.config.schedule import ExecutionNode, HostVarValue, Schedule
 from agentmaint.errors import StateDirError
 from agentmaint.planning.planner import Plan
-from agentmaint.run.background import remote_hosts
 from agentmaint.run.forks import MAX_DEFAULT_FORKS, all_fused, default_forks
 from agentmaint.run.outside import OUTSIDE_NAME
 
-__all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir"]
+__all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir", "remote_hosts"]
 
 MIN_TIMEOUT = timedelta(minutes=1)
 _NODE_PLUGIN_DIR = "vars_plugins"  # in a node job's project, beside its roles
@@ -41,6 +41,27 @@ BACKGROUND_TIMEOUT = 24 * 3600
 
 
 _FALSE = frozenset({"0", "false", "no", "off", "n", "f"})  # Ansible's false booleans
+
+
+def _targeted_variables(
+    schedule: Schedule, targets: Iterable[Target]
+) -> Iterator[tuple[str, dict[str, HostVarValue]]]:
+    """Each host of `targets` (once per target that names it) and its connection variables."""
+    for t in targets:
+        env = schedule.environments[t.environment]
+        wanted = set(t.hosts)
+        for host in env.hosts:
+            if host.name in wanted:
+                yield host.name, env.host_variables(host)
+
+
+def remote_hosts(schedule: Schedule, targets: Iterable[Target]) -> frozenset[str]:
+    """The hosts of `targets` that Ansible reaches other than with a local connection."""
+    return frozenset(
+        name
+        for name, variables in _targeted_variables(schedule, targets)
+        if variables.get("ansible_connection") != "local"
+    )
 
 
 def _pipelined(schedule: Schedule, targets: tuple[Target, ...]) -> bool:
@@ -54,14 +75,10 @@ def _pipelined(schedule: Schedule, targets: tuple[Target, ...]) -> bool:
         return False
     if str(schedule.ansible_cfg.get("connection", {}).get("pipelining", "")).lower() in _FALSE:
         return False
-    for t in targets:
-        env = schedule.environments[t.environment]
-        wanted = set(t.hosts)
-        for host in env.hosts:
-            setting = {**env.connection, **host.vars}.get("ansible_pipelining", "")
-            if host.name in wanted and str(setting).lower() in _FALSE:
-                return False
-    return True
+    return not any(
+        str(variables.get("ansible_pipelining", "")).lower() in _FALSE
+        for _, variables in _targeted_variables(schedule, targets)
+    )
 
 
 def prepare_run_dir(

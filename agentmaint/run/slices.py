@@ -26,8 +26,8 @@ from agentmaint.ansible.slicing import SLICES_DIR, Slice, slice_targets
 from agentmaint.ansible.strategy import Strategy
 from agentmaint.config.schedule import ExecutionNode, Schedule
 from agentmaint.records import TaskResult, TaskStatus
-from agentmaint.run.background import BackgroundJobs, remote_hosts, stop_background_jobs
-from agentmaint.run.jobdir import prepare_run_dir
+from agentmaint.run.background import BackgroundJobs, stop_background_jobs
+from agentmaint.run.jobdir import prepare_run_dir, remote_hosts
 from agentmaint.run.observer import RunObserver, tell_task_started
 from agentmaint.run.outside import record_node_jobs
 from agentmaint.run.results import Progress, TaskStart

@@ -14,7 +14,8 @@ from agentmaint.ansible.naming import Target
 from agentmaint.ansible.render import stop_playbook
 from agentmaint.ansible.runner import Job, JobOutcome
 from agentmaint.run import background
-from agentmaint.run.background import BackgroundJobs, remote_hosts, stop_background_jobs
+from agentmaint.run.background import BackgroundJobs, stop_background_jobs
+from agentmaint.run.jobdir import remote_hosts
 from tests.schedules import MakeSchedule, always_open
 
 PLAY = "Maintain app | fleet"
