@@ -421,6 +421,18 @@ def _read(path: str) -> str | None:
         return handle.read()
 
 
+def _process_stat(pid: str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command's name; None if it is gone.
+
+    The state first (``Z`` for a zombie), then the parent's pid, then the process group.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
 def _ended(pid_text: str) -> bool:
     """Whether the job of a pid file (``<process group> <daemon pid>``) has surely ended.
 
@@ -431,16 +443,12 @@ def _ended(pid_text: str) -> bool:
     words = pid_text.split()
     if len(words) != 2 or not all(w.isdigit() for w in words):
         return False
-    group, pid = (int(w) for w in words)
+    group, pid = (str(int(w)) for w in words)  # as the kernel writes them
     if os.path.isdir("/proc/self"):
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rpartition(")")[2].split()
-        except OSError:
-            return True
-        return fields[0] == "Z" or fields[2] != str(group)
+        fields = _process_stat(pid)
+        return fields is None or fields[0] == "Z" or fields[2] != group
     try:
-        os.killpg(group, 0)
+        os.killpg(int(group), 0)
     except ProcessLookupError:
         return True
     except PermissionError:
@@ -480,6 +488,13 @@ def _outcome(steps: _Steps, msg: str) -> dict[str, Any]:
     return {"changed": changed, "msg": "", "agentmaint_steps": results}
 
 
+def _remove_job(directory: str, job_name: str) -> None:
+    """Remove a job's own files (pid, result, partial result), those that are there."""
+    for suffix in _SUFFIXES:
+        with _Suppress(FileNotFoundError):
+            os.unlink(_job_path(directory, job_name, suffix))
+
+
 def _sweep(directory: str) -> None:
     """Remove the pid files of jobs that ended without a result (a cancelled run's, killed).
 
@@ -506,9 +521,7 @@ def _start(module: AnsibleModule, p: dict[str, Any]) -> None:
     name = p["job_name"]
     directory = _jobs(module)
     pid_file, result_file = _job_path(directory, name, ".pid"), _job_path(directory, name, ".json")
-    for suffix in _SUFFIXES:  # an earlier start of this job's (in the module's own directory)
-        with _Suppress(FileNotFoundError):
-            os.unlink(_job_path(directory, name, suffix))
+    _remove_job(directory, name)  # an earlier start of this job's (in the module's own directory)
     _sweep(directory)
     if os.fork() > 0:
         _, status = os.wait()  # the first child exits once the pid file is written
@@ -586,14 +599,8 @@ def _group_alive(group: int) -> bool:
             return False
         return True
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rpartition(")")[2].split()
-        except OSError:
-            continue  # gone meanwhile
-        if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":
+        fields = _process_stat(entry) if entry.isdigit() else None  # None: gone meanwhile
+        if fields is not None and len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":
             return True
     return False
 
@@ -628,9 +635,7 @@ def _stop(module: AnsibleModule, p: dict[str, Any]) -> None:
                     msg=f"background job {name} still runs after SIGKILL", stopped=False
                 )
             time.sleep(0.05)
-    for suffix in _SUFFIXES:  # the job's own files: no wait will come for them
-        with _Suppress(FileNotFoundError):
-            os.unlink(_job_path(directory, name, suffix))
+    _remove_job(directory, name)  # no wait will come for them
     msg = f"background job {name} stopped" if stopped else f"background job {name} had ended"
     module.exit_json(changed=stopped, stopped=stopped, finished=True, msg=msg)
 
