@@ -265,6 +265,10 @@ def can_fuse(schedule: Schedule, component: Component) -> bool:
     )
 
 
+#: Seconds each background wait's round trip waits for its job (the role's default too).
+_FUSED_WAIT = 20
+
+
 def _fused_play(
     schedule: Schedule,
     env: Environment,
@@ -295,9 +299,9 @@ def _fused_play(
     if background is not None:
         entry = "fused_async"
         variables["agentmaint_fused_async"] = background.timeout
-        # As the role's defaults compute them (20 s per wait), without a filter in each worker.
-        variables["agentmaint_command_fused_wait"] = 20
-        variables["agentmaint_command_fused_retries"] = background.timeout // 20 + 2
+        # As the role's defaults compute them, without a filter in each worker.
+        variables["agentmaint_command_fused_wait"] = _FUSED_WAIT
+        variables["agentmaint_command_fused_retries"] = background.timeout // _FUSED_WAIT + 2
         variables["agentmaint_fused_run_id"] = Unsafe(run_id)
     variables["agentmaint_command_fused_args"] = _fused_args(component.name, variables)
     task = _role(Action.UPDATE, component.name, "command", variables, tasks_from=entry)
