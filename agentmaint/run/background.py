@@ -155,7 +155,7 @@ def stop_background_jobs(
         stop_job = _prepare(jobs.schedule, job, pending, directory)
     except OSError as exc:
         return _said(f"background jobs could not be stopped on {_listed(hosts)}: {exc}")
-    results: dict[str, tuple[bool, str]] = {}
+    results: dict[str, str] = {}  # host -> "stopped", "not running", or why it failed
 
     def collect(event: Mapping[str, Any]) -> None:
         if event.get("event") not in _RESULTS:
@@ -163,14 +163,12 @@ def stop_background_jobs(
         data = event.get("event_data") or {}
         res = data.get("res")
         res = res if isinstance(res, Mapping) else {}
-        ok = event.get("event") == "runner_on_ok"
         results[str(data.get("host"))] = (
-            ok,
-            "stopped"
-            if ok and res.get("stopped")
+            str(res.get("msg", ""))
+            if event.get("event") != "runner_on_ok"
+            else "stopped"
+            if res.get("stopped")
             else "not running"
-            if ok
-            else str(res.get("msg", "")),
         )
 
     was_set = cancel.is_set()
@@ -204,10 +202,10 @@ def _prepare(
     )
 
 
-def _summary(hosts: list[str], results: Mapping[str, tuple[bool, str]], status: str) -> str:
+def _summary(hosts: list[str], results: Mapping[str, str], status: str) -> str:
     """One sentence: where the jobs were stopped, were not running, or could not be stopped."""
-    stopped = [h for h in hosts if results.get(h, (False, ""))[1] == "stopped"]
-    ended = [h for h in hosts if results.get(h, (False, ""))[1] == "not running"]
+    stopped = [h for h in hosts if results.get(h) == "stopped"]
+    ended = [h for h in hosts if results.get(h) == "not running"]
     failed = [h for h in hosts if h not in stopped and h not in ended]
     parts = []
     if stopped:
@@ -216,7 +214,7 @@ def _summary(hosts: list[str], results: Mapping[str, tuple[bool, str]], status: 
         parts.append(f"no background job was running on {_listed(ended)}")
     if failed:
         why = "; ".join(
-            f"{h}: {results[h][1] or 'failed'}" if h in results else f"{h}: stop job {status}"
+            f"{h}: {results[h] or 'failed'}" if h in results else f"{h}: stop job {status}"
             for h in failed
         )
         parts.append(f"background jobs could not be stopped on {_listed(failed)} ({why})")
