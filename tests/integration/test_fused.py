@@ -9,8 +9,6 @@ times aside: maintenance records (actions, outcomes, messages, rollbacks) and ta
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import RunStatus
 from agentmaint.run.results import RunResult
+from tests.cancelling import run_cancelled_when
 from tests.schedules import MakeSchedule, always_open, local_hosts
 
 pytestmark = pytest.mark.integration
@@ -206,20 +205,7 @@ def test_a_canceled_background_run_leaves_no_process(
             state_dir=str(tmp_path / "state"),
         )
     )
-    cancel = threading.Event()
-
-    def cancel_once_all_started() -> None:
-        # (a deadline, not a timing: a run whose updates never start fails below)
-        for _ in range(1200):
-            if len(list(pids.iterdir())) == 3:
-                break
-            time.sleep(0.1)
-        cancel.set()
-
-    watcher = threading.Thread(target=cancel_once_all_started, daemon=True)
-    watcher.start()
-    result = run_maintenance(schedule, force=True, cancel=cancel)
-    watcher.join()
+    result, _ = run_cancelled_when(schedule, lambda: len(list(pids.iterdir())) == 3)
     assert result.run is not None and result.run.status is RunStatus.CANCELED
     started = {p.name: int(p.read_text()) for p in pids.iterdir()}
     assert sorted(started) == list(HOSTS[:3])

@@ -8,8 +8,6 @@ the hosts' sshd, without the run's job id), only the stop job (`agentmaint.run.b
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import Outcome, RunStatus
 from agentmaint.run.results import RunResult
+from tests.cancelling import run_cancelled_when
 from tests.hosts.netns import TestHost, stop_ssh_clients
 from tests.schedules import MakeSchedule, always_open
 from tests.ssh.test_run_over_ssh import inventory, on_host, unique_dir
@@ -86,20 +85,9 @@ def test_a_cancel_ends_the_background_jobs_on_ssh_hosts(
     hosts = sshd_fleet[:2]
     directory = unique_dir()
     schedule = _schedule(make_schedule, hosts, directory)
-    cancel = threading.Event()
-
-    def cancel_once_all_started() -> None:
-        # (a deadline, not a timing: a run whose updates never start fails below)
-        for _ in range(600):
-            if len(_pids(hosts, directory)) == len(hosts):
-                break
-            time.sleep(0.2)
-        cancel.set()
-
-    watcher = threading.Thread(target=cancel_once_all_started, daemon=True)
-    watcher.start()
-    result = run_maintenance(schedule, force=True, cancel=cancel)
-    watcher.join()
+    result, cancel = run_cancelled_when(
+        schedule, lambda: len(_pids(hosts, directory)) == len(hosts)
+    )
     try:
         assert result.run is not None and result.run.status is RunStatus.CANCELED
         assert cancel.is_set()  # set again after the stop job
