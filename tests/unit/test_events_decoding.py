@@ -75,7 +75,7 @@ def _event(counter: Any, kind: str, **data: Any) -> dict[str, Any]:
 
 
 # Every kind of event the parser reads, each with long integers: those of results, items and
-# the recap are read (`_NUMBER_EVENTS`), the others' are not; a counter always is.
+# the recap are read (`NUMBER_EVENTS`), the others' are not; a counter always is.
 LONG_NUMBER_RUN = [
     _event(1, "playbook_on_play_start", big=BIG, uuid="p"),
     _event(2, "playbook_on_task_start", big=BIG, is_conditional=BIG),

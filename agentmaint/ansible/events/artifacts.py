@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from agentmaint.ansible.events.dispatch import _NUMBER_EVENTS
+from agentmaint.ansible.events.dispatch import NUMBER_EVENTS
 from agentmaint.ansible.events.model import ParsedRun
 from agentmaint.ansible.events.parser import EventParser
 from agentmaint.errors import EventsError
@@ -193,7 +193,7 @@ def _feed_files(
     `_read_file` and `_load_json` are written out here for the usual file (no helper call
     per file: a big run has 100,000s of them); the helpers take the rest. The event given
     to the parser may differ from ``json.loads``'s only where the parser does not look:
-    numbers beyond 64 bits (floats for orjson) in an event outside `_NUMBER_EVENTS`, other
+    numbers beyond 64 bits (floats for orjson) in an event outside `NUMBER_EVENTS`, other
     than its counter.
     """
     prefix = "" if dir_fd is not None else f"{events_dir}{os.sep}"
@@ -201,7 +201,7 @@ def _feed_files(
     ident: str | None = None
     os_open, os_read, os_close, flags = os.open, os.read, os.close, os.O_RDONLY | os.O_CLOEXEC
     orjson_loads, decode_error, long_number = orjson.loads, orjson.JSONDecodeError, _LONG_NUMBER
-    number_events = _NUMBER_EVENTS
+    number_events = NUMBER_EVENTS
     for name in names:
         try:
             if dir_fd is None:
@@ -216,7 +216,7 @@ def _feed_files(
                     data = _read_file(name, dir_fd)
             # `_load_json(data)`, with its test for long numbers made only where the parser
             # reads numbers: the counter (which orjson gives as a float when it is one) and
-            # the events of `_NUMBER_EVENTS` (results, items, the recap: 40% of a big run)
+            # the events of `NUMBER_EVENTS` (results, items, the recap: 40% of a big run)
             try:
                 event = orjson_loads(data)
             except decode_error:

@@ -70,10 +70,10 @@ _RESULT_EVENTS = frozenset(
 _CHANGING_EVENTS = frozenset(("runner_on_ok", "runner_on_failed"))
 _ITEM_EVENTS = frozenset(("runner_item_on_ok", "runner_item_on_failed", "runner_item_on_skipped"))
 _TEXT_EVENTS = frozenset(("verbose", "error", "debug", "warning", "deprecated", "system_warning"))
-# The events whose numbers the parser reads, besides every event's ``counter``: the others
-# give it only text, flags (truthiness) and their kind. An integer beyond 64 bits read as a
-# float changes nothing in them (see `artifacts._feed_files`, which decodes by this).
-_NUMBER_EVENTS = _RESULT_EVENTS | _ITEM_EVENTS | {"playbook_on_stats"}
+#: The events whose numbers the parser reads, besides every event's ``counter``: the others
+#: give it only text, flags (truthiness) and their kind. An integer beyond 64 bits read as a
+#: float changes nothing in them (`agentmaint.ansible.events.artifacts` decodes by this).
+NUMBER_EVENTS = _RESULT_EVENTS | _ITEM_EVENTS | {"playbook_on_stats"}
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 # The statuses as plain names: the hot path reads them once per result.
 _S_OK, _S_CHANGED, _S_FAILED = TaskStatus.OK, TaskStatus.CHANGED, TaskStatus.FAILED
