@@ -81,17 +81,19 @@ def test_the_worker_returns_what_the_hosts_python_returns(
 
 
 def test_the_tasks_environment_reaches_the_commands_and_the_worker_keeps_its_own(
-    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("AGENTMAINT_TEST_KEPT", "the worker's")
+    monkeypatch.delenv("AGENTMAINT_TEST_GREETING", raising=False)
     before = dict(os.environ)
-    command = 'echo "$AGENTMAINT_TEST_GREETING|$AGENTMAINT_HOST"'
+    command = 'echo "$AGENTMAINT_TEST_GREETING|$AGENTMAINT_TEST_KEPT"'
     code, result, _ = _in_worker(
         {"update": command},
-        environment={"AGENTMAINT_TEST_GREETING": "hello 'there'", "AGENTMAINT_HOST": "h1"},
+        environment={"AGENTMAINT_TEST_GREETING": "hello 'there'", "AGENTMAINT_TEST_KEPT": "task's"},
     )
 
     assert code == 0
-    assert result["agentmaint_steps"][0]["stdout"] == "hello 'there'|h1"
+    assert result["agentmaint_steps"][0]["stdout"] == "hello 'there'|task's"
     assert dict(os.environ) == before
 
 
