@@ -145,11 +145,21 @@ def direct_source(arguments: dict[str, Any], *, check_mode: bool) -> str:
 #: forks the task workers, so a local host's worker runs it without compiling it
 #: (`run_in_worker`).
 _IN_WORKER = compile(f"{_FUTURE}{_program_body()}", str(MODULE), "exec", dont_inherit=True)
+
+
 #: The decoder of a module's result (``_parse_returned_data``'s, for every mode and
 #: connection), its profile's module imported here, where the plugin is imported (Ansible's
 #: main process, before it forks the workers): Ansible's main process parses no module
 #: result, so each host's worker imported it for its own (1-2 ms of CPU a host).
-RESULT_DECODER = get_module_decoder("legacy", Direction.MODULE_TO_CONTROLLER)
+def _result_decoder() -> Any:
+    """The decoder `_parse_returned_data` will use, or None where this Ansible has another."""
+    try:
+        return get_module_decoder("legacy", Direction.MODULE_TO_CONTROLLER)
+    except Exception:  # an optimisation only: each worker then loads it, as before
+        return None
+
+
+RESULT_DECODER = _result_decoder()
 #: A name the shell takes in ``NAME=value``: the task's environment goes to the host's
 #: Python as such a prefix, so a local host's worker sets only variables the shell would.
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
