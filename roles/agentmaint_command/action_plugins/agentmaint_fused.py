@@ -24,7 +24,7 @@ compile").
 On a local host (Ansible's ``local`` connection, no become) whose named Python is this
 very interpreter, a run goes one step further: the worker that runs the task (a process
 of its own, for this task only) runs the same program itself (`run_in_worker`), without
-starting a Python and compiling the program per host: about 16 ms of CPU less per host
+starting a Python and compiling the program per host: about 18 ms of CPU less per host
 (BENCHMARKS.md, "Local hosts: the program in Ansible's worker").
 
 Every mode goes this way: ``run``, and the background's ``start`` and ``wait`` (two round
