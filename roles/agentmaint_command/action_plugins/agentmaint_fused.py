@@ -153,10 +153,6 @@ def direct_source(arguments: dict[str, Any], *, check_mode: bool) -> str:
 _IN_WORKER = compile(f"{_FUTURE}{_program_body()}", str(MODULE), "exec", dont_inherit=True)
 
 
-#: The decoder of a module's result (``_parse_returned_data``'s, for every mode and
-#: connection), its profile's module imported here, where the plugin is imported (Ansible's
-#: main process, before it forks the workers): Ansible's main process parses no module
-#: result, so each host's worker imported it for its own (1-2 ms of CPU a host).
 def _result_decoder() -> Any:
     """The decoder `_parse_returned_data` will use, or None where this Ansible has another."""
     try:
@@ -165,7 +161,12 @@ def _result_decoder() -> Any:
         return None
 
 
+#: The decoder of a module's result (``_parse_returned_data``'s, for every mode and
+#: connection), its profile's module imported here, where the plugin is imported (Ansible's
+#: main process, before it forks the workers): Ansible's main process parses no module
+#: result, so each host's worker imported it for its own (1-2 ms of CPU a host).
 RESULT_DECODER = _result_decoder()
+
 #: A name the shell takes in ``NAME=value``: the task's environment goes to the host's
 #: Python as such a prefix, so a local host's worker sets only variables the shell would.
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
@@ -189,7 +190,7 @@ def run_in_worker(
     For a local host the host is this machine, and the worker that runs the task is a
     process of its own for this task that exits after it: the program runs here as the
     named Python (this same interpreter) would run it, without starting one and compiling
-    the program for each host (BENCHMARKS.md, "Local hosts: the program in the worker").
+    the program for each host (BENCHMARKS.md, "Local hosts: the program in Ansible's worker").
     The same code (`program`: `direct_source`'s), the same arguments (through JSON to plain
     values, as `arguments_literal`), the task's `environment` over this process's (as the
     command's ``NAME=value`` prefix sets it, for the commands the steps run; this process's
