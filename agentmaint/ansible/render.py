@@ -627,6 +627,10 @@ def ansible_cfg(
             "interpreter_python": "auto_silent",
             "local_tmp": str(local_tmp),
         },
+        # Every job's inventory is the YAML file agentmaint writes: only the plugin that reads
+        # it, not Ansible's five others tried in turn (``auto`` parses the whole file first
+        # and gives up: a second parse of every host's variables, and six plugins loaded).
+        "inventory": {"enable_plugins": "yaml"},
         # Pipelining for every connection that has it (local hosts too: a module's code on
         # the host's standard input, no temporary files; the fused task's direct path).
         "connection": {"pipelining": str(schedule.execution.pipelining)},

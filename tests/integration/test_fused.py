@@ -9,6 +9,7 @@ times aside: maintenance records (actions, outcomes, messages, rollbacks) and ta
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,69 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+
+
+def test_a_canceled_run_in_the_workers_leaves_no_process(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    # Local hosts naming agentmaint's Python: each host's worker runs the steps itself.
+    gate = tmp_path / "gate"  # never created: the updates wait until they are ended
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    update = (
+        f'echo $$ > {pids}/"$AGENTMAINT_HOST"; '
+        f"for i in $(seq 1200); do test -e {gate} && break; sleep 0.1; done"
+    )
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*HOSTS[:3]),
+            {"app": {"update_command": update, "frequency": "daily"}},
+            execution={"forks": 3},
+            state_dir=str(tmp_path / "state"),
+        )
+    )
+    result, _ = run_cancelled_when(schedule, lambda: len(list(pids.iterdir())) == 3)
+    assert result.run is not None and result.run.status is RunStatus.CANCELED
+    started = {p.name: int(p.read_text()) for p in pids.iterdir()}
+    assert sorted(started) == list(HOSTS[:3])
+    for pid in started.values():
+        assert not _alive(pid), f"update {pid} outlived the canceled run"
+
+
+def test_local_hosts_on_agentmaints_python_run_their_steps_in_the_worker(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    # h2 names another Python (a wrapper of this one): its own process runs the program.
+    other = tmp_path / "python"
+    other.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    other.chmod(0o755)
+    hosts = local_hosts("h1", "h2")
+    hosts["h2"]["ansible_python_interpreter"] = str(other)
+    state = tmp_path / "state"
+    schedule = make_schedule(
+        always_open(
+            hosts,
+            {
+                "app": {
+                    # the update's parent: what started its shell
+                    "update_command": "tr '\\000' ' ' < /proc/$PPID/cmdline",
+                    "frequency": "daily",
+                }
+            },
+            state_dir=str(state),
+        )
+    )
+    result = run_maintenance(schedule, force=True)
+    assert result.run is not None and result.run.status is RunStatus.SUCCESSFUL
+    parents = {}
+    for path in state.glob("runs/*/artifacts/*/job_events/*.json"):
+        data = json.loads(path.read_text()).get("event_data", {})
+        if data.get("task_action", "").endswith("agentmaint_fused") and "res" in data:
+            parents[data["host"]] = data["res"]["agentmaint_steps"][0]["stdout"].split()
+    assert sorted(parents) == ["h1", "h2"]
+    # h1: Ansible's worker (a fork of ansible-playbook, no Python started for the host)
+    assert any(word.endswith("ansible-playbook") for word in parents["h1"])
+    assert "-S" not in parents["h1"]
+    # h2: the host's own Python, started with -S for the program, as before
+    assert "-S" in parents["h2"]
+    assert not any(word.endswith("ansible-playbook") for word in parents["h2"])

@@ -21,6 +21,12 @@ every task, so the module imports little (its comments say what it does without)
 program costs a host about 12 ms of CPU (BENCHMARKS.md, "The host's program: imports and
 compile").
 
+On a local host (Ansible's ``local`` connection, no become) whose named Python is this
+very interpreter, a run goes one step further: the worker that runs the task (a process
+of its own, for this task only) runs the same program itself (`run_in_worker`), without
+starting a Python and compiling the program per host: about 18 ms of CPU less per host
+(BENCHMARKS.md, "Local hosts: the program in Ansible's worker").
+
 Every mode goes this way: ``run``, and the background's ``start`` and ``wait`` (two round
 trips per host, so the saving counts twice). ``start`` is safe over a pipe: the module's
 daemon takes /dev/null for its standard input, output and error and closes every other
@@ -31,10 +37,16 @@ as it does under AnsiballZ, and the pid file is written before ``start`` returns
 from __future__ import annotations
 
 import ast
+import builtins
 import json
+import os
+import sys
+import traceback
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
+from ansible.module_utils.common.json import Direction, get_module_decoder
 from ansible.plugins.action import ActionBase
 from ansible.vars.clean import remove_internal_keys
 
@@ -119,14 +131,115 @@ def arguments_literal(arguments: dict[str, Any]) -> str:
     return f"__import__('json').loads({json.dumps(text)})"
 
 
-def direct_source(arguments: dict[str, Any], *, check_mode: bool) -> str:
-    """The Python program that runs the module with `arguments` (no ``module_utils``)."""
+def _program_body() -> str:
+    """The module's source with `STAND_IN` for its ``module_utils`` import, less its values."""
     source = MODULE.read_text(encoding="utf-8")
     if _IMPORT not in source or not source.count(_FUTURE) == 1:
         raise RuntimeError(f"{MODULE} no longer has the imports this action replaces")
     body = source.replace(_FUTURE, "", 1).replace(_IMPORT, "", 1)
+    return f"{STAND_IN}\n{body}"
+
+
+def direct_source(arguments: dict[str, Any], *, check_mode: bool) -> str:
+    """The Python program that runs the module with `arguments` (no ``module_utils``)."""
     values = f"_ARGS = {arguments_literal(arguments)}\n_CHECK_MODE = {check_mode!r}\n"
-    return f"{_FUTURE}{values}{STAND_IN}\n{body}"
+    return f"{_FUTURE}{values}{_program_body()}"
+
+
+#: The same program, its values (``_ARGS``, ``_CHECK_MODE``) left to the namespace it runs
+#: in, compiled where this plugin is imported: Ansible's main process imports it before it
+#: forks the task workers, so a local host's worker runs it without compiling it
+#: (`run_in_worker`).
+_IN_WORKER = compile(f"{_FUTURE}{_program_body()}", str(MODULE), "exec", dont_inherit=True)
+
+
+def _result_decoder() -> Any:
+    """The decoder `_parse_returned_data` will use, or None where this Ansible has another."""
+    try:
+        return get_module_decoder("legacy", Direction.MODULE_TO_CONTROLLER)
+    except Exception:  # an optimisation only: each worker then loads it, as before
+        return None
+
+
+#: The decoder of a module's result (``_parse_returned_data``'s, for every mode and
+#: connection), its profile's module imported here, where the plugin is imported (Ansible's
+#: main process, before it forks the workers): Ansible's main process parses no module
+#: result, so each host's worker imported it for its own (1-2 ms of CPU a host).
+RESULT_DECODER = _result_decoder()
+
+#: A name the shell takes in ``NAME=value``: the task's environment goes to the host's
+#: Python as such a prefix, so a local host's worker sets only variables the shell would.
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_REST = _NAME_START | frozenset("0123456789")
+
+
+def shell_name(name: str) -> bool:
+    """Whether `name` is a variable name for ``/bin/sh`` (ASCII letters, digits, ``_``)."""
+    return bool(name) and name[0] in _NAME_START and all(c in _NAME_REST for c in name)
+
+
+def run_in_worker(
+    arguments: dict[str, Any],
+    *,
+    check_mode: bool,
+    environment: dict[str, str],
+    program: CodeType = _IN_WORKER,
+) -> dict[str, Any]:
+    """Run the host's program in this process, as the host's Python would; what it returned.
+
+    For a local host the host is this machine, and the worker that runs the task is a
+    process of its own for this task that exits after it: the program runs here as the
+    named Python (this same interpreter) would run it, without starting one and compiling
+    the program for each host (BENCHMARKS.md, "Local hosts: the program in Ansible's worker").
+    The same code (`program`: `direct_source`'s), the same arguments (through JSON to plain
+    values, as `arguments_literal`), the task's `environment` over this process's (as the
+    command's ``NAME=value`` prefix sets it, for the commands the steps run; this process's
+    own restored after), its standard output captured: its exit status, output and error
+    as ``_low_level_execute_command`` returns them, for Ansible's parsing of a module's
+    result. An exception the program does not handle fails it as Python would (status 1,
+    the traceback on its error); Ansible's own (its task timeout: not an ``Exception``)
+    goes on up.
+    """
+    output: list[str] = []
+
+    def capture(*values: object) -> None:
+        output.append(" ".join(map(str, values)) + "\n")
+
+    namespace: dict[str, Any] = {
+        "__name__": "__main__",
+        "__builtins__": builtins,
+        "_ARGS": json.loads(json.dumps(arguments)),
+        "_CHECK_MODE": check_mode,
+        "print": capture,  # the program prints its result once (exit_json, fail_json)
+    }
+    saved = {name: os.environ.get(name) for name in environment}
+    error = ""
+    try:
+        os.environ.update(environment)
+        exec(program, namespace)  # the module's own program, as the host's Python runs it
+        status: object = 0
+    except SystemExit as exited:
+        status = exited.code
+    except Exception:  # uncaught in the program: Python's exit status and traceback
+        status, error = 1, traceback.format_exc()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):
+        error, status = f"{status}\n", 1
+    stdout = "".join(output)
+    return {
+        "rc": status,
+        "stdout": stdout,
+        "stdout_lines": stdout.splitlines(),
+        "stderr": error,
+        "stderr_lines": error.splitlines(),
+    }
 
 
 def direct_command(shell: Any, environment: str, interpreter: str) -> str:
@@ -155,18 +268,24 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         if interpreter is None:
             result.update(self._execute_module(module_args=arguments, task_vars=task_vars))
             return result
-        program = direct_source(arguments, check_mode=bool(self._task.check_mode))
-        command = direct_command(
-            self._connection._shell, self._compute_environment_string(), interpreter
-        )
+        check_mode = bool(self._task.check_mode)
+        environment: dict[str, Any] = {}
+        prefix = self._compute_environment_string(environment)
         # What _execute_module does for a pipelined module from here on.
         self._used_interpreter = f"#!{interpreter}"
-        done = self._low_level_execute_command(
-            command,
-            sudoable=True,
-            in_data=program.encode("utf-8"),
-            executable=self._executable(),
-        )
+        if self._in_worker(arguments, interpreter, environment):
+            done = run_in_worker(
+                arguments,
+                check_mode=check_mode,
+                environment={name: str(value) for name, value in environment.items()},
+            )
+        else:
+            done = self._low_level_execute_command(
+                direct_command(self._connection._shell, prefix, interpreter),
+                sudoable=True,
+                in_data=direct_source(arguments, check_mode=check_mode).encode("utf-8"),
+                executable=self._executable(),
+            )
         data = self._parse_returned_data(done, "legacy")
         remove_internal_keys(data)
         result.update(data)
@@ -190,6 +309,26 @@ class ActionModule(ActionBase):  # type: ignore[misc]
         given = task_vars.get(ARGUMENTS_VARIABLE)
         steps = dict(self._templar.template(given)) if given is not None else {}
         return {**steps, **own}
+
+    def _in_worker(
+        self, arguments: dict[str, Any], interpreter: str, environment: dict[str, Any]
+    ) -> bool:
+        """Whether this worker runs the program itself (`run_in_worker`).
+
+        A run (not a background job's start, wait or stop) on Ansible's own local connection
+        without privilege escalation, whose named Python is this worker's own (the one
+        agentmaint names for local hosts), and whose environment the shell would set as
+        it is. Anything else goes to the host's Python as before.
+        """
+        if type(self._connection).__module__ != LOCAL_CONNECTION:
+            return False
+        if arguments.get("mode", "run") != "run":
+            return False
+        if self._play_context.become or getattr(self._connection, "become", None) is not None:
+            return False
+        if os.path.realpath(interpreter) != os.path.realpath(sys.executable):
+            return False
+        return all(shell_name(str(name)) for name in environment)
 
     def _executable(self) -> str | None:
         """The shell to wrap the command in: none on a local host, else Ansible's default.
