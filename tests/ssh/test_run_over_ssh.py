@@ -231,6 +231,55 @@ def test_no_ssh_master_or_ansible_process_survives_a_run(
     assert leftover == [], f"{MASTER_LEAK}: {leftover}"
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""  # gone meanwhile
+
+
+@pytest.mark.parametrize("own_args", [None, "-C -o ControlMaster=auto -o ControlPersist=60s"])
+def test_a_fused_run_logs_in_once_per_host_without_a_master_unless_the_host_says(
+    sshd_fleet: list[TestHost], make_schedule: MakeSchedule, own_args: str | None
+) -> None:
+    """One session per host (the fused task, pipelined): no master, unless the host's own
+    ``ansible_ssh_args`` asks for one, which wins over the job's."""
+    directory = unique_dir()
+    hosts = inventory(sshd_fleet)
+    if own_args is not None:
+        for variables in hosts.values():
+            variables["ansible_ssh_args"] = own_args
+    schedule = make_schedule(
+        always_open(
+            hosts,
+            {
+                "app": {
+                    "update_command": f"mkdir -p {directory} && touch {directory}/updated",
+                    "frequency": "weekly",
+                }
+            },
+        )
+    )
+    addresses = [h.address for h in sshd_fleet]
+    seen: list[int] = []
+
+    class Watch(BaseObserver):
+        def task_finished(self, progress: Progress) -> None:
+            # a master holds the host's TCP connection under its title "ssh: <path> [mux]"
+            # (another host's session may still be under way: its own ssh, not a master)
+            seen.extend(p for p in ssh_processes(addresses) if b"[mux]" in _cmdline(p))
+
+    result = run_maintenance(schedule, observers=[Watch()])
+    assert result.succeeded, result.to_dict()
+    for host in sshd_fleet:
+        on_host(host, f"test -e {directory}/updated")
+    if own_args is None:
+        assert seen == []
+    else:
+        assert seen != []  # the hosts' masters, alive after their sessions until the run ends
+    assert_nothing_left(result, sshd_fleet)
+
+
 def test_factory_hosts_are_isolated_from_the_fleet(
     sshd_fleet: list[TestHost], make_sshd_hosts: MakeSshdHosts
 ) -> None:
@@ -270,7 +319,9 @@ def test_recovery_of_a_killed_run_ends_its_ssh_masters_and_removes_their_directo
                     "frequency": "weekly",
                 }
             },
-            execution={"strategy": "linear"},  # ssh ControlPersist masters (mitogen has none)
+            # ssh ControlPersist masters: mitogen has none, and a fused job (one session per
+            # host) starts none either
+            execution={"strategy": "linear", "fused": False},
         )
     )
     agentmaint = str(Path(sys.executable).parent / "agentmaint")
