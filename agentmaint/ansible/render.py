@@ -600,9 +600,11 @@ def _joined(given: str | None, wanted: str, separator: str) -> str:
 #: A job's ssh arguments (Ansible's own default): each host's first ssh becomes its master,
 #: which the host's later sessions of the job reuse (no second login).
 SSH_ARGS_SHARED = "-C -o ControlMaster=auto -o ControlPersist=60s"
-#: For a job with one ssh session per host: no master (its fork and the session through its
-#: socket save nothing when nothing comes after; BENCHMARKS.md, "Where an SSH host's time goes").
-SSH_ARGS_SINGLE = "-C -o ControlMaster=no"
+#: For a job with one ssh session per host: no master of ours (its fork and the session
+#: through its socket save nothing when nothing comes after; BENCHMARKS.md, "Where an SSH
+#: host's time goes"). No Control option at all, so the operator's ssh_config decides, as
+#: for a plain ``ssh`` (ssh's own default: no master).
+SSH_ARGS_SINGLE = "-C"
 
 
 def ansible_cfg(

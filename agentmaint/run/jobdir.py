@@ -83,11 +83,6 @@ def _pipelined(schedule: Schedule, targets: tuple[Target, ...]) -> bool:
 
 #: Ansible's own ssh connection, as a host may name it.
 _SSH_CONNECTIONS = frozenset({"ssh", "ansible.builtin.ssh", "ansible.legacy.ssh"})
-#: The variables in which a host's own ssh arguments are (`ansible_ssh_args` replaces the
-#: job's ``ssh_args`` whole: Ansible's precedence, nothing to decide here).
-_SSH_ARGS_VARIABLES = ("ansible_ssh_common_args", "ansible_ssh_extra_args")
-#: The same as ansible.cfg options of ``[ssh_connection]``.
-_SSH_ARGS_OPTIONS = ("ssh_common_args", "ssh_extra_args")
 #: The escalation known to keep a command pipelined (``su`` turns pipelining off: the module
 #: is then copied over and run in several sessions).
 _PIPELINED_BECOME = frozenset({"", "sudo", "ansible.builtin.sudo"})
@@ -106,11 +101,9 @@ def _one_session_per_host(
     Ansible's own strategies (mitogen keeps its own connections), pipelined (one command, the
     module's code on its standard input, escalating by sudo if at all: ``su`` turns
     pipelining off) with the host's Python named (no interpreter discovery, which is a
-    session of its own), each host in one play only. Not when the schedule or a host
-    configures ssh connection sharing itself (a ``Control`` option in its ssh arguments):
-    the job's ``ssh_args`` come first on ssh's command line and would win over it. Each host
-    then pays the one login it pays anyway, without a master's fork and the session through
-    its socket. A job without SSH hosts keeps the default.
+    session of its own), each host in one play only. Each host then pays the one login it
+    pays anyway, without a master's fork and the session through its socket. A job without
+    SSH hosts keeps the default.
     """
     if not _one_session_job(schedule, targets, strategy=strategy, background=background):
         return False
@@ -141,7 +134,6 @@ def _one_session_job(
     if (
         str(ssh_cfg.get("pipelining", "")).lower() in _FALSE
         or str(escalation.get("become_method", "")) not in _PIPELINED_BECOME
-        or any("control" in str(ssh_cfg.get(k, "")).lower() for k in _SSH_ARGS_OPTIONS)
     ):
         return False
     for t in targets:
@@ -157,7 +149,6 @@ def _one_session_host(variables: Mapping[str, HostVarValue]) -> bool:
         bool(variables.get("ansible_python_interpreter"))
         and str(variables.get("ansible_ssh_pipelining", "")).lower() not in _FALSE
         and str(variables.get("ansible_become_method", "")) in _PIPELINED_BECOME
-        and not any("control" in str(variables.get(k, "")).lower() for k in _SSH_ARGS_VARIABLES)
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,17 +239,27 @@ def _cmdline(pid: int) -> bytes:
         return b""  # gone meanwhile
 
 
-@pytest.mark.parametrize("own_args", [None, "-C -o ControlMaster=auto -o ControlPersist=60s"])
-def test_a_fused_run_logs_in_once_per_host_without_a_master_unless_the_host_says(
-    sshd_fleet: list[TestHost], make_schedule: MakeSchedule, own_args: str | None
+@pytest.mark.parametrize("own", [None, "ansible_ssh_args", "ssh_config"])
+def test_a_fused_run_logs_in_once_per_host_without_a_master_unless_the_operator_says(
+    sshd_fleet: list[TestHost], make_schedule: MakeSchedule, tmp_path: Path, own: str | None
 ) -> None:
-    """One session per host (the fused task, pipelined): no master, unless the host's own
-    ``ansible_ssh_args`` asks for one, which wins over the job's."""
+    """One session per host (the fused task, pipelined): no master, unless the operator asks
+    for one, in a host's ``ansible_ssh_args`` or in the ssh_config ssh reads: either wins."""
     directory = unique_dir()
     hosts = inventory(sshd_fleet)
-    if own_args is not None:
-        for variables in hosts.values():
-            variables["ansible_ssh_args"] = own_args
+    config = tmp_path / "ssh_config"  # the operator's: masters of their own, in their path
+    sockets = tempfile.mkdtemp(prefix="am-cm-")  # short: a socket's path has 108 bytes
+    config.write_text(
+        f"ControlMaster auto\nControlPath {sockets}/%C\nControlPersist 30s\n"
+        "GSSAPIAuthentication yes\n"
+    )
+    for variables in hosts.values():
+        if own == "ansible_ssh_args":
+            variables["ansible_ssh_args"] = "-C -o ControlMaster=auto -o ControlPersist=60s"
+        elif own == "ssh_config":  # -F: as ~/.ssh/config would be, without touching root's
+            variables["ansible_ssh_common_args"] = (
+                f"{variables['ansible_ssh_common_args']} -F {config}"
+            )
     schedule = make_schedule(
         always_open(
             hosts,
@@ -273,11 +284,12 @@ def test_a_fused_run_logs_in_once_per_host_without_a_master_unless_the_host_says
     assert result.succeeded, result.to_dict()
     for host in sshd_fleet:
         on_host(host, f"test -e {directory}/updated")
-    if own_args is None:
+    if own is None:
         assert seen == []
     else:
-        assert seen != []  # the hosts' masters, alive after their sessions until the run ends
-    assert_nothing_left(result, sshd_fleet)
+        assert seen != []  # the operator's masters, alive after their sessions
+    assert_nothing_left(result, sshd_fleet)  # ends them too
+    shutil.rmtree(sockets)
 
 
 def test_factory_hosts_are_isolated_from_the_fleet(

@@ -1,9 +1,10 @@
 """The ssh arguments of a job's ansible.cfg: a master per host only where a second session comes.
 
 A job whose SSH hosts each get one ssh session (all plays fused, in the foreground,
-pipelined, the host's Python named, each host in one play) renders ``SSH_ARGS_SINGLE``;
+pipelined, the host's Python named, each host in one play) renders ``SSH_ARGS_SINGLE``,
+which names no Control option (the operator's ssh_config and ssh arguments decide);
 anything that may open a second session keeps ``SSH_ARGS_SHARED``, and what the operator
-configured (the schedule's ``ansible_cfg``, a host's ssh arguments) still decides.
+configured (the schedule's ``ansible_cfg``, a host's ``ansible_ssh_args``) still wins.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def test_a_job_of_one_session_per_ssh_host_starts_no_master(
 ) -> None:
     config = rendered(make_schedule, tmp_path, always_open(two_hosts(), {"app": UPDATE}))
     assert config["ssh_connection"]["ssh_args"] == SSH_ARGS_SINGLE
-    assert "ControlPersist" not in SSH_ARGS_SINGLE and "ControlMaster=no" in SSH_ARGS_SINGLE
+    assert "Control" not in SSH_ARGS_SINGLE  # the operator's ssh_config decides (ssh: no master)
     assert config["ssh_connection"]["pipelining"] == "True"
 
 
@@ -81,16 +82,6 @@ def test_a_job_of_one_session_per_ssh_host_starts_no_master(
             "su in ansible_cfg",
             two_hosts(),
             {"ansible_cfg": {"privilege_escalation": {"become_method": "su"}}},
-        ),
-        (
-            "the operator's own connection sharing",
-            two_hosts(ansible_ssh_common_args="-o ControlPath=/run/cm/%C -o ControlMaster=auto"),
-            {},
-        ),
-        (
-            "the operator's own connection sharing in ansible_cfg",
-            two_hosts(),
-            {"ansible_cfg": {"ssh_connection": {"ssh_extra_args": "-o ControlPersist=10m"}}},
         ),
         ("only local hosts", {"h1": {"ansible_connection": "local"}}, {}),
     ],
@@ -116,6 +107,17 @@ def test_a_host_in_two_plays_keeps_its_master(make_schedule: MakeSchedule, tmp_p
     targets = (Target("fleet", "app", ("h1",)), Target("fleet", "web", ("h2",)))
     config = rendered(make_schedule, tmp_path / "other", document, targets)
     assert config["ssh_connection"]["ssh_args"] == SSH_ARGS_SINGLE
+
+
+def test_the_operators_own_connection_sharing_is_left_to_them(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    # the job's ssh_args then name no Control option: theirs (common args, ssh_config) apply
+    own = "-o ControlMaster=auto -o ControlPath=/run/cm/%C -o ControlPersist=10m"
+    document = always_open(two_hosts(ansible_ssh_common_args=own), {"app": UPDATE})
+    config = rendered(make_schedule, tmp_path, document)
+    assert config["ssh_connection"]["ssh_args"] == SSH_ARGS_SINGLE
+    assert "Control" not in SSH_ARGS_SINGLE
 
 
 def test_the_operators_ssh_args_win(make_schedule: MakeSchedule, tmp_path: Path) -> None:
