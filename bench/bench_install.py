@@ -51,6 +51,8 @@ unless ``--connection ssh``):
   python3 bench/bench_install.py --no-controller --wait-hosts 10,60 --sleep 3 --repeat 2
   python3 bench/bench_install.py --venv /tmp/am-venv --reuse ...   # install once, run often
   sudo python3 bench/bench_install.py --connection ssh --hosts 50 --steps 1,3 --repeat 2 --no-wait
+  sudo python3 bench/bench_install.py --connection ssh --hosts 50 --steps 1 --no-wait \
+      --ssh-extra-args "-o KexAlgorithms=curve25519-sha256"   # every command, the same ssh option
   python3 bench/bench_install.py --venv /tmp/new --baseline-venv /tmp/old --hosts 1,3 \
       --steps 1 --repeat 5 --no-wait --startup 5      # a small fleet: the fixed cost, before/after
 """
@@ -165,19 +167,22 @@ def local_hosts(count: int, python: Path) -> HostVars:
 
 
 @contextlib.contextmanager
-def ssh_hosts(count: int, timeout: int) -> Iterator[HostVars]:
+def ssh_hosts(count: int, timeout: int, extra_args: str = "") -> Iterator[HostVars]:
     """`count` namespaced sshd hosts (tests.hosts.netns, needs root) for as long as it lasts.
 
     Every host also gets ``ansible_timeout`` = `timeout` (the connection timeout, the same
     for the three commands): with 50 hosts connecting at once on a loaded 2-core machine,
     Ansible's default 10 s is not always enough for mitogen's connections (unreachable,
-    "Connection timed out").
+    "Connection timed out"). `extra_args`, when given, is every host's
+    ``ansible_ssh_extra_args`` (the same for every command: e.g. ``-o
+    KexAlgorithms=curve25519-sha256``, an operator's choice measured like with like).
     """
     sys.path.insert(0, str(ROOT))
     from tests.hosts.netns import sshd_hosts  # only for --connection ssh
 
     with sshd_hosts(count, prefix="bins") as hosts:
-        yield {h.name: {**h.ansible_vars(), "ansible_timeout": timeout} for h in hosts}
+        extra = {"ansible_ssh_extra_args": extra_args} if extra_args else {}
+        yield {h.name: {**h.ansible_vars(), "ansible_timeout": timeout, **extra} for h in hosts}
 
 
 def ini_line(name: str, variables: dict[str, Any]) -> str:
@@ -582,6 +587,11 @@ def main() -> int:
         "--ssh-timeout", type=int, default=30, help="ansible_timeout of the sshd hosts (s)"
     )
     parser.add_argument(
+        "--ssh-extra-args",
+        default="",
+        help="ansible_ssh_extra_args of every sshd host (all commands alike)",
+    )
+    parser.add_argument(
         "--baseline-venv", type=Path, help="an earlier agentmaint installed there: run it too"
     )
     parser.add_argument(
@@ -604,7 +614,7 @@ def main() -> int:
             for hosts in numbers(args.hosts):
                 with contextlib.ExitStack() as stack:
                     fleet = (
-                        stack.enter_context(ssh_hosts(hosts, args.ssh_timeout))
+                        stack.enter_context(ssh_hosts(hosts, args.ssh_timeout, args.ssh_extra_args))
                         if args.connection == "ssh"
                         else None
                     )

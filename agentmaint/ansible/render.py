@@ -55,6 +55,8 @@ __all__ = [
     "DEFAULT_BECOME",
     "ESCALATE_VARIABLE",
     "ROOT_ROLES",
+    "SSH_ARGS_SHARED",
+    "SSH_ARGS_SINGLE",
     "Background",
     "Unsafe",
     "ansible_cfg",
@@ -595,6 +597,16 @@ def _joined(given: str | None, wanted: str, separator: str) -> str:
     return separator.join(parts if wanted in parts else [*parts, wanted])
 
 
+#: A job's ssh arguments (Ansible's own default): each host's first ssh becomes its master,
+#: which the host's later sessions of the job reuse (no second login).
+SSH_ARGS_SHARED = "-C -o ControlMaster=auto -o ControlPersist=60s"
+#: For a job with one ssh session per host: no master of ours (its fork and the session
+#: through its socket save nothing when nothing comes after; BENCHMARKS.md, "Where an SSH
+#: host's time goes"). No Control option at all, so the operator's ssh_config decides, as
+#: for a plain ``ssh`` (ssh's own default: no master).
+SSH_ARGS_SINGLE = "-C"
+
+
 def ansible_cfg(
     schedule: Schedule,
     *,
@@ -606,6 +618,7 @@ def ansible_cfg(
     roles_path: Path = ROLES_PATH,
     connection_secrets: bool = False,
     secrets_plugin_dir: Path = PLUGIN_DIR,
+    share_connections: bool = True,
 ) -> str:
     """The ansible.cfg of a run: fast defaults, then the schedule's `ansible_cfg` on top.
 
@@ -613,6 +626,8 @@ def ansible_cfg(
     `connection_secrets`: enable the vars plugin that hands over password-like
     connection variables (`agentmaint.ansible.secrets`), whatever the overrides say,
     found in `secrets_plugin_dir` (a job for a node carries its own copy).
+    `share_connections`: ssh masters (`SSH_ARGS_SHARED`); False when the job opens one
+    ssh session per host, which no master would serve twice (`SSH_ARGS_SINGLE`).
     """
     sections: dict[str, dict[str, str]] = {
         "defaults": {
@@ -636,7 +651,7 @@ def ansible_cfg(
         "connection": {"pipelining": str(schedule.execution.pipelining)},
         "ssh_connection": {
             "pipelining": str(schedule.execution.pipelining),
-            "ssh_args": "-C -o ControlMaster=auto -o ControlPersist=60s",
+            "ssh_args": SSH_ARGS_SHARED if share_connections else SSH_ARGS_SINGLE,
         },
     }
     if strategy is not None:

@@ -7,7 +7,7 @@ directory (created private, 0700) under ``state_dir/runs/<run id>/``.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from agentmaint.ansible.strategy import fit as fit_strategy
 from agentmaint.ansible.strategy import on_node as strategy_on_node
 from agentmaint.ansible.strategy import resolve as resolve_strategy
 from agentmaint.config.roles import ROLES_PATH
-from agentmaint.config.schedule import ExecutionNode, HostVarValue, Schedule
+from agentmaint.config.schedule import BecomeMethod, ExecutionNode, HostVarValue, Schedule
 from agentmaint.errors import StateDirError
 from agentmaint.planning.planner import Plan
 from agentmaint.run.forks import MAX_DEFAULT_FORKS, all_fused, default_forks
@@ -78,6 +78,77 @@ def _pipelined(schedule: Schedule, targets: tuple[Target, ...]) -> bool:
     return not any(
         str(variables.get("ansible_pipelining", "")).lower() in _FALSE
         for _, variables in _targeted_variables(schedule, targets)
+    )
+
+
+#: Ansible's own ssh connection, as a host may name it.
+_SSH_CONNECTIONS = frozenset({"ssh", "ansible.builtin.ssh", "ansible.legacy.ssh"})
+#: The escalation known to keep a command pipelined (``su`` turns pipelining off: the module
+#: is then copied over and run in several sessions).
+_PIPELINED_BECOME = frozenset({"", "sudo", "ansible.builtin.sudo"})
+
+
+def _one_session_per_host(
+    schedule: Schedule,
+    targets: tuple[Target, ...],
+    *,
+    strategy: Strategy,
+    background: Background | None,
+) -> bool:
+    """Whether each SSH host of the job gets exactly one ssh session (no master is needed).
+
+    So when every play is fused and waits in the foreground (one task per host), under
+    Ansible's own strategies (mitogen keeps its own connections), pipelined (one command, the
+    module's code on its standard input, escalating by sudo if at all: ``su`` turns
+    pipelining off) with the host's Python named (no interpreter discovery, which is a
+    session of its own), each host in one play only. Each host then pays the one login it
+    pays anyway, without a master's fork and the session through its socket. A job without
+    SSH hosts keeps the default.
+    """
+    if not _one_session_job(schedule, targets, strategy=strategy, background=background):
+        return False
+    seen: set[str] = set()
+    for name, variables in _targeted_variables(schedule, targets):
+        if str(variables.get("ansible_connection", "ssh")) not in _SSH_CONNECTIONS:
+            continue
+        if name in seen or not _one_session_host(variables):
+            return False
+        seen.add(name)
+    return bool(seen)
+
+
+def _one_session_job(
+    schedule: Schedule,
+    targets: tuple[Target, ...],
+    *,
+    strategy: Strategy,
+    background: Background | None,
+) -> bool:
+    """`_one_session_per_host` as far as the job's plays and the schedule's settings go."""
+    if strategy.mitogen or not all_fused(schedule, targets) or not _pipelined(schedule, targets):
+        return False
+    if background is not None and any(len(t.hosts) > background.forks for t in targets):
+        return False
+    ssh_cfg = schedule.ansible_cfg.get("ssh_connection", {})
+    escalation = schedule.ansible_cfg.get("privilege_escalation", {})
+    if (
+        str(ssh_cfg.get("pipelining", "")).lower() in _FALSE
+        or str(escalation.get("become_method", "")) not in _PIPELINED_BECOME
+    ):
+        return False
+    for t in targets:
+        become = schedule.become_for(t.environment, t.component)
+        if become is not None and become.enabled and become.method_or_sudo is not BecomeMethod.SUDO:
+            return False
+    return True
+
+
+def _one_session_host(variables: Mapping[str, HostVarValue]) -> bool:
+    """`_one_session_per_host` as far as one SSH host's own variables go."""
+    return (
+        bool(variables.get("ansible_python_interpreter"))
+        and str(variables.get("ansible_ssh_pipelining", "")).lower() not in _FALSE
+        and str(variables.get("ansible_become_method", "")) in _PIPELINED_BECOME
     )
 
 
@@ -174,6 +245,9 @@ def prepare_run_dir(
             roles_path=ROLES_PATH if local else Path("roles"),
             connection_secrets=bool(secrets),
             secrets_plugin_dir=PLUGIN_DIR if local else Path(_NODE_PLUGIN_DIR),
+            share_connections=not _one_session_per_host(
+                schedule, targets, strategy=strategy, background=background
+            ),
         )
     )
     return Job(

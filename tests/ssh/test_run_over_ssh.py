@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -231,6 +232,66 @@ def test_no_ssh_master_or_ansible_process_survives_a_run(
     assert leftover == [], f"{MASTER_LEAK}: {leftover}"
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""  # gone meanwhile
+
+
+@pytest.mark.parametrize("own", [None, "ansible_ssh_args", "ssh_config"])
+def test_a_fused_run_logs_in_once_per_host_without_a_master_unless_the_operator_says(
+    sshd_fleet: list[TestHost], make_schedule: MakeSchedule, tmp_path: Path, own: str | None
+) -> None:
+    """One session per host (the fused task, pipelined): no master, unless the operator asks
+    for one, in a host's ``ansible_ssh_args`` or in the ssh_config ssh reads: either wins."""
+    directory = unique_dir()
+    hosts = inventory(sshd_fleet)
+    config = tmp_path / "ssh_config"  # the operator's: masters of their own, in their path
+    sockets = tempfile.mkdtemp(prefix="am-cm-")  # short: a socket's path has 108 bytes
+    config.write_text(
+        f"ControlMaster auto\nControlPath {sockets}/%C\nControlPersist 30s\n"
+        "GSSAPIAuthentication yes\n"
+    )
+    for variables in hosts.values():
+        if own == "ansible_ssh_args":
+            variables["ansible_ssh_args"] = "-C -o ControlMaster=auto -o ControlPersist=60s"
+        elif own == "ssh_config":  # -F: as ~/.ssh/config would be, without touching root's
+            variables["ansible_ssh_common_args"] = (
+                f"{variables['ansible_ssh_common_args']} -F {config}"
+            )
+    schedule = make_schedule(
+        always_open(
+            hosts,
+            {
+                "app": {
+                    "update_command": f"mkdir -p {directory} && touch {directory}/updated",
+                    "frequency": "weekly",
+                }
+            },
+        )
+    )
+    addresses = [h.address for h in sshd_fleet]
+    seen: list[int] = []
+
+    class Watch(BaseObserver):
+        def task_finished(self, progress: Progress) -> None:
+            # a master holds the host's TCP connection under its title "ssh: <path> [mux]"
+            # (another host's session may still be under way: its own ssh, not a master)
+            seen.extend(p for p in ssh_processes(addresses) if b"[mux]" in _cmdline(p))
+
+    result = run_maintenance(schedule, observers=[Watch()])
+    assert result.succeeded, result.to_dict()
+    for host in sshd_fleet:
+        on_host(host, f"test -e {directory}/updated")
+    if own is None:
+        assert seen == []
+    else:
+        assert seen != []  # the operator's masters, alive after their sessions
+    assert_nothing_left(result, sshd_fleet)  # ends them too
+    shutil.rmtree(sockets)
+
+
 def test_factory_hosts_are_isolated_from_the_fleet(
     sshd_fleet: list[TestHost], make_sshd_hosts: MakeSshdHosts
 ) -> None:
@@ -270,7 +331,9 @@ def test_recovery_of_a_killed_run_ends_its_ssh_masters_and_removes_their_directo
                     "frequency": "weekly",
                 }
             },
-            execution={"strategy": "linear"},  # ssh ControlPersist masters (mitogen has none)
+            # ssh ControlPersist masters: mitogen has none, and a fused job (one session per
+            # host) starts none either
+            execution={"strategy": "linear", "fused": False},
         )
     )
     agentmaint = str(Path(sys.executable).parent / "agentmaint")
