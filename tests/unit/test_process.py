@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,7 +70,11 @@ def test_a_jobs_processes_are_found_by_their_environment_and_command_line(
     ours = subprocess.Popen(["sleep", "60"], env={**os.environ, JOB_ID_VARIABLE: "job-1"})
     longer = subprocess.Popen(["sleep", "60"], env={**os.environ, JOB_ID_VARIABLE: "job-10"})
     dead = subprocess.Popen(["true"], env={**os.environ, JOB_ID_VARIABLE: "job-1"})
-    mentioning = subprocess.Popen(["sh", "-c", "sleep 60", str(tmp_path)])
+    # A process whose command line keeps the path (``sh -c "sleep 60" PATH`` would not: dash
+    # execs the command's last program, after which only ``sleep 60`` is left to read).
+    mentioning = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", str(tmp_path)]
+    )
     try:
         while not _zombie(dead.pid):  # ended and not reaped: still listed in /proc
             pass
