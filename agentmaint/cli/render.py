@@ -18,7 +18,7 @@ from agentmaint.ansible.slicing import Slice, slice_targets
 from agentmaint.cli.options import _selected_plan, parse_instant, read_schedule
 from agentmaint.cli.output import EXIT_OK
 from agentmaint.config.schedule import LOCAL_NODE, Schedule
-from agentmaint.errors import MissingHistoryError, ScheduleError, UsageError
+from agentmaint.errors import MissingHistoryError, ScheduleError, StoreError, UsageError
 from agentmaint.history.store import open_history
 from agentmaint.planning.history import DurationReader
 from agentmaint.run.ids import new_run_id
@@ -80,11 +80,15 @@ def _render(args: argparse.Namespace, out: Console) -> int:
 
 @contextlib.contextmanager
 def _durations(file: Path, schedule: Schedule, *, force: bool) -> Iterator[DurationReader | None]:
-    """The history's durations for ``execution.background: auto`` (None: unreadable).
+    """The history's durations for ``execution.background: auto`` (None: none to read).
 
-    With --force the schedule was read without the history's secret: it is resolved
-    here if it can be; a history that cannot be reached then reads as nothing recorded.
+    With --force the schedule was read without the history's secret, and the plan did not
+    need the history: the secret is resolved here if it can be, and a history that cannot
+    be read then reads as nothing recorded (render --force never needed one).
     """
+    if schedule.execution.background is not None:
+        yield None  # true or false: nothing to weigh
+        return
     if force:
         try:
             schedule = read_schedule(file, history=True)
@@ -95,6 +99,11 @@ def _durations(file: Path, schedule: Schedule, *, force: bool) -> Iterator[Durat
         store = open_history(schedule.history_url, schedule.state_dir, readonly=True)
     except MissingHistoryError:
         yield None  # never created: nothing recorded
+        return
+    except StoreError:
+        if not force:
+            raise
+        yield None
         return
     with store:
         yield store

@@ -7,16 +7,29 @@ for each setting, from the durations a `DurationReader` gives.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from agentmaint.ansible.naming import Target
+from agentmaint.ansible.naming import Target, play_name
 from agentmaint.cli import main
 from agentmaint.errors import ScheduleError
+from agentmaint.history.recording import RunRecording
+from agentmaint.history.store import HistoryStore
 from agentmaint.planning.history import MemoryHistory, StepDuration
+from agentmaint.records import (
+    Action,
+    MaintenanceRecord,
+    Outcome,
+    RunRecord,
+    RunStatus,
+    TaskResult,
+    TaskStatus,
+)
 from agentmaint.run.background_choice import (
     EXTRA_SECONDS_PER_HOST,
     choose,
@@ -200,3 +213,32 @@ def test_the_render_command_says_which_way_a_play_waits(
     said = capsys.readouterr().out
     assert "waits:     fleet | app (4 hosts): in the background: no duration recorded" in said
     assert "tasks_from: fused_async" in (out / "project" / "maintenance.yml").read_text()
+
+
+def test_render_reads_the_recorded_durations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = always_open(local_hosts("h1", "h2", "h3", "h4"), {"app": COMMAND})
+    document["execution"] = {"forks": 2}
+    document["state_dir"] = str(tmp_path / "state")
+    path = tmp_path / "schedule.yaml"
+    path.write_text(yaml.safe_dump(document))
+    at = datetime(2026, 12, 6, 1, tzinfo=UTC)
+    with HistoryStore.open(tmp_path / "state") as store:
+        run = RunRecord(id="r1", trigger="manual", started=at)
+        store.begin_run(run)
+        results = [
+            TaskResult(h, play_name("fleet", "app"), "Update | app", TaskStatus.OK, duration=0.01)
+            for h in ("h1", "h2", "h3", "h4")
+        ]
+        records = [
+            MaintenanceRecord(at, "fleet", h, "app", Action.UPDATE, Outcome.SUCCESS)
+            for h in ("h1", "h2", "h3", "h4")
+        ]
+        finished = replace(run, status=RunStatus.SUCCESSFUL, finished=at)
+        store.record_run(RunRecording(finished, results, {}, records))
+    out = tmp_path / "job"
+    assert main(["render", str(path), "--out", str(out), "--force"]) == 0
+    said = capsys.readouterr().out
+    assert "waits:     fleet | app (4 hosts): in waves of forks: recorded 0.0 s per host" in said
+    assert "tasks_from: fused_async" not in (out / "project" / "maintenance.yml").read_text()
