@@ -183,6 +183,18 @@ def background_for(choices: Iterable[PlayChoice], *, forks: int, timeout: int) -
 
 
 def log_choices(choices: Iterable[PlayChoice]) -> None:
-    """Say which way each play went and why (the run's log, at INFO)."""
+    """Say which way each play went and why (the run's log, at INFO).
+
+    In JSON logs, the event is ``background_chosen`` or ``waves_chosen``.
+    """
     for choice in choices:
-        logger.info("fused play %s", choice.describe())
+        logger.info(
+            "fused play %s",
+            choice.describe(),
+            extra={
+                "event": "background_chosen" if choice.background else "waves_chosen",
+                "environment": choice.environment,
+                "component": choice.component,
+                "hosts": choice.hosts,
+            },
+        )

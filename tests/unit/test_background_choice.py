@@ -6,6 +6,7 @@ for each setting, from the durations a `DurationReader` gives.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -242,3 +243,18 @@ def test_render_reads_the_recorded_durations(
     said = capsys.readouterr().out
     assert "waits:     fleet | app (4 hosts): in waves of forks: recorded 0.0 s per host" in said
     assert "tasks_from: fused_async" not in (out / "project" / "maintenance.yml").read_text()
+
+
+def test_each_choice_is_logged_with_its_event(
+    make_schedule: MakeSchedule, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agentmaint.run.background_choice")
+    _tasks_from(make_schedule, tmp_path, 4, execution={"forks": 2}, durations=_recorded(0.01))
+    (record,) = [r for r in caplog.records if r.name == "agentmaint.run.background_choice"]
+    assert record.levelno == logging.INFO
+    assert getattr(record, "event", None) == "waves_chosen"
+    assert (getattr(record, "environment", None), getattr(record, "component", None)) == (
+        "fleet",
+        "app",
+    )
+    assert "fleet | app (4 hosts): in waves of forks: recorded 0.0 s" in record.getMessage()
