@@ -175,6 +175,7 @@ def run_maintenance(
                         cancel=cancel,
                         observer=watchers,
                         strategy=strategy,
+                        history=history,
                         message=f"relaunch of {relaunch}" if relaunch else None,
                     )
         except BaseException as exc:
@@ -280,6 +281,7 @@ def _execute(
     cancel: threading.Event,
     observer: RunObserver,
     strategy: Strategy,
+    history: HistoryStore,
     message: str | None = None,
 ) -> RunResult:
     """Render, tell the observers the run started, execute every slice, conclude."""
@@ -296,6 +298,7 @@ def _execute(
             check=check,
             control_dir=control_dir,
             strategy=strategy,
+            durations=history,
         )
         run = RunRecord(
             id=run_id,

@@ -12,8 +12,14 @@ Times, interleaved in one run (the order rotating each round): stock ``ansible-p
   ``linear`` strategy instead of mitogen;
 * ``fused=false``: one task per step;
 * ``mitogen``: ``execution.strategy: mitogen_linear`` (whatever `auto` would choose);
+* ``baseline``: the default of the installation in ``--baseline-venv`` (the same schedule
+  as ``agentmaint``, run by that installation's agentmaint and Ansible);
 * ``pipelining=false``: ``execution.pipelining: false`` (the fused task then runs as a
   module, with AnsiballZ: no direct path), alone or with ``linear`` / ``mitogen``.
+
+``--cycles N`` runs each agentmaint variant N times in a row in the same state directory,
+each cycle shown apart (``agentmaint #2``): from the second on, the history holds the
+earlier cycles (what ``execution.background: auto`` reads: a fleet's second maintenance).
 
 The ideal is S seconds (one wave). Stock above ``--stock-max-hosts`` is not run: it takes at
 least ceil(hosts / 5) waves of S seconds, printed as its lower bound. Every command's peak
@@ -71,6 +77,7 @@ VARIANTS = (
     "pipelining=false",
     "linear pipelining=false",
     "mitogen pipelining=false",
+    "baseline",
 )
 
 
@@ -94,7 +101,7 @@ def _execution(variant: str, hosts: int) -> dict[str, Any]:
             execution["pipelining"] = False
         elif word == "fused=false":
             execution["fused"] = False
-        elif word != "agentmaint":
+        elif word not in ("agentmaint", "baseline"):
             sys.exit(f"unknown variant word {word!r} in {variant!r}")
     return execution
 
@@ -228,22 +235,37 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str], interval: float =
 # -- the series ---------------------------------------------------------------------------------
 
 
+def _environment(bin_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    for name in ("ANSIBLE_CONFIG", "ANSIBLE_FORKS", "ANSIBLE_STRATEGY", "AGENTMAINT_STRATEGY"):
+        env.pop(name, None)
+    env.pop("VIRTUAL_ENV", None)  # bin_dir's installation, whichever venv runs this script
+    return env
+
+
 def measure(
     hosts: int, args: argparse.Namespace, variants: list[str], bin_dir: Path = BIN
 ) -> dict[str, Any]:
     """Every variant (and stock, when asked) for `hosts`, interleaved; the row.
 
-    `args` carries ``sleep``, ``repeat``, ``no_stock`` and ``stock_max_hosts`` (this
-    script's options); agentmaint and ansible-playbook come from `bin_dir`.
+    `args` carries ``sleep``, ``repeat``, ``no_stock``, ``stock_max_hosts``, ``cycles``
+    and ``baseline_venv`` (this script's options); agentmaint and ansible-playbook come
+    from `bin_dir` (the ``baseline`` variant's from the baseline installation).
     """
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    for name in ("ANSIBLE_CONFIG", "ANSIBLE_FORKS", "ANSIBLE_STRATEGY", "AGENTMAINT_STRATEGY"):
-        env.pop(name, None)
-    env.pop("VIRTUAL_ENV", None)  # bin_dir's installation, whichever venv runs this script
+    env = _environment(bin_dir)
+    cycles = getattr(args, "cycles", 1)
+    baseline = getattr(args, "baseline_venv", None)
+    baseline_bin = baseline / "bin" if baseline else bin_dir
     stock_env = {**env, "ANSIBLE_FORKS": "5"}  # Ansible's default, said explicitly
     run_stock = not args.no_stock and hosts <= args.stock_max_hosts
     names = (["stock"] if run_stock else []) + variants
-    samples: dict[str, list[Sample]] = {name: [] for name in names}
+
+    def labels(name: str) -> list[str]:
+        if name == "stock" or cycles == 1:
+            return [name]
+        return [f"{name} #{cycle + 1}" for cycle in range(cycles)]
+
+    samples: dict[str, list[Sample]] = {label: [] for name in names for label in labels(name)}
     load_before = os.getloadavg()[0]  # a shared machine: the figures mean little above ~2
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="bench-wait-") as tmp:
@@ -255,20 +277,24 @@ def measure(
                 directory.mkdir()
                 if name == "stock":
                     command = _stock(directory, hosts, args.sleep, bin_dir)
+                    where, with_env = bin_dir, stock_env
                 else:
                     execution = _execution(name, hosts)
                     path = _schedule(directory, hosts, args.sleep, execution=execution)
-                    command = [str(bin_dir / "agentmaint"), "-q", "run", str(path), "--force"]
-                sample = _timed(command, directory, stock_env if name == "stock" else env)
-                samples[name].append(sample)
-                print(
-                    f"{hosts} hosts, round {round_ + 1}, {name}: {sample.seconds:.2f} s, "
-                    f"CPU {sample.cpu_s:.1f} s, load {os.getloadavg()[0]:.1f}, "
-                    f"controller PSS {sample.pss_mb:.0f} MB, RSS {sample.rss_mb:.0f} MB; "
-                    f"with the local hosts' side PSS {sample.all_pss_mb:.0f} MB, "
-                    f"RSS {sample.all_rss_mb:.0f} MB",
-                    flush=True,
-                )
+                    where = baseline_bin if name == "baseline" else bin_dir
+                    with_env = _environment(where)
+                    command = [str(where / "agentmaint"), "-q", "run", str(path), "--force"]
+                for label in labels(name):
+                    sample = _timed(command, directory, with_env)
+                    samples[label].append(sample)
+                    print(
+                        f"{hosts} hosts, round {round_ + 1}, {label}: {sample.seconds:.2f} s, "
+                        f"CPU {sample.cpu_s:.1f} s, load {os.getloadavg()[0]:.1f}, "
+                        f"controller PSS {sample.pss_mb:.0f} MB, RSS {sample.rss_mb:.0f} MB; "
+                        f"with the local hosts' side PSS {sample.all_pss_mb:.0f} MB, "
+                        f"RSS {sample.all_rss_mb:.0f} MB",
+                        flush=True,
+                    )
     stock = statistics.median(s.seconds for s in samples["stock"]) if run_stock else None
     return {
         "hosts": hosts,
@@ -331,7 +357,18 @@ def main() -> None:
         default="agentmaint,background,fused=false",
         help=f"comma-separated, of: {', '.join(VARIANTS)}",
     )
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        default=1,
+        help="runs of each agentmaint variant in a row in one state directory (its history)",
+    )
+    parser.add_argument(
+        "--baseline-venv", type=Path, help="the installation of the 'baseline' variant"
+    )
     args = parser.parse_args()
+    if "baseline" in args.variants and args.baseline_venv is None:
+        parser.error("the baseline variant needs --baseline-venv")
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     for variant in variants:
         _execution(variant, 1)  # an unknown word stops here, before anything runs

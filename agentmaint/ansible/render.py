@@ -82,10 +82,21 @@ _USER_VARIABLES = ("ansible_user", "ansible_ssh_user", "ansible_remote_user")
 
 @dataclass(frozen=True, slots=True)
 class Background:
-    """How a fused play with more hosts than `forks` runs in the background."""
+    """How a fused play with more hosts than `forks` runs in the background.
+
+    `plays` are the (environment, component) of the plays that do (the choice of
+    ``execution.background``, `agentmaint.run.background_choice`); None: every such play.
+    """
 
     forks: int  # the run's forks: plays with more hosts than this go to the background
     timeout: int  # seconds a background job may take (Ansible's ``async``)
+    plays: frozenset[tuple[str, str]] | None = None
+
+    def takes(self, target: Target) -> bool:
+        """Whether `target`'s play (a fused one) runs in the background."""
+        return len(target.hosts) > self.forks and (
+            self.plays is None or (target.environment, target.component) in self.plays
+        )
 
 
 class Unsafe(str):
@@ -219,8 +230,9 @@ def playbook(
     command or none, a health check by command or none) gets one task per host when
     `fused`: the bundled ``agentmaint_fused`` module runs every step on the host
     (`agentmaint.ansible.events.fused` reads its steps back as the separate tasks'
-    results). With `background`, a fused play with more hosts than its forks runs that
-    task in the background (async, poll 0), so that waiting hosts do not hold forks.
+    results). With `background`, a fused play with more hosts than its forks (of its
+    `Background.plays`) runs that task in the background (async, poll 0), so that waiting
+    hosts do not hold forks.
 
     An environment with an error budget (``rollout.max_failures``) gets a gate before each
     batch and a marker at the end of each play (`agentmaint.ansible.budget`); targets
@@ -237,9 +249,7 @@ def playbook(
         env = schedule.environments[t.environment]
         component = schedule.components[t.component]
         if fused and can_fuse(schedule, component):
-            wait = (
-                background if background is not None and len(t.hosts) > background.forks else None
-            )
+            wait = background if background is not None and background.takes(t) else None
             play = _fused_play(
                 schedule, env, component, t.hosts, run_id, serial=t.serial, background=wait
             )

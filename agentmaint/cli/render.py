@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -16,9 +18,11 @@ from agentmaint.ansible.slicing import Slice, slice_targets
 from agentmaint.cli.options import _selected_plan, parse_instant, read_schedule
 from agentmaint.cli.output import EXIT_OK
 from agentmaint.config.schedule import LOCAL_NODE, Schedule
-from agentmaint.errors import UsageError
+from agentmaint.errors import MissingHistoryError, ScheduleError, StoreError, UsageError
+from agentmaint.history.store import open_history
+from agentmaint.planning.history import DurationReader
 from agentmaint.run.ids import new_run_id
-from agentmaint.run.jobdir import prepare_run_dir
+from agentmaint.run.jobdir import background_choices, prepare_run_dir
 
 
 def _render(args: argparse.Namespace, out: Console) -> int:
@@ -45,12 +49,19 @@ def _render(args: argparse.Namespace, out: Console) -> int:
             out.print(f"nothing due on execution node {args.node}: nothing rendered")
             return EXIT_OK
         targets, node = part.targets, part.node
+    # What `run` would choose for its big fused plays: from the same history.
+    with _durations(args.file, schedule, force=args.force) as durations:
+        choices = background_choices(schedule, targets, durations=durations)
     try:
-        job = prepare_run_dir(schedule, targets, run_id=run_id, directory=directory, node=node)
+        job = prepare_run_dir(
+            schedule, targets, run_id=run_id, directory=directory, node=node, choices=choices
+        )
     except OSError as exc:
         raise UsageError(f"--out: cannot write {directory}: {exc.strerror or exc}") from None
     out.print(f"inventory: {job.inventory}", highlight=False)
     out.print(f"playbook:  {job.private_data_dir / 'project' / job.playbook}", highlight=False)
+    for choice in choices:
+        out.print(f"waits:     {choice.describe()}", highlight=False)
     if node is not None:
         out.print(
             f"send with: ansible-runner transmit {job.private_data_dir} -p {job.playbook} "
@@ -65,6 +76,37 @@ def _render(args: argparse.Namespace, out: Console) -> int:
         highlight=False,
     )
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _durations(file: Path, schedule: Schedule, *, force: bool) -> Iterator[DurationReader | None]:
+    """The history's durations for ``execution.background: auto`` (None: none to read).
+
+    With --force the schedule was read without the history's secret, and the plan did not
+    need the history: the secret is resolved here if it can be, and a history that cannot
+    be read then reads as nothing recorded (render --force never needed one).
+    """
+    if schedule.execution.background is not None:
+        yield None  # true or false: nothing to weigh
+        return
+    if force:
+        try:
+            schedule = read_schedule(file, history=True)
+        except ScheduleError:
+            yield None
+            return
+    try:
+        store = open_history(schedule.history_url, schedule.state_dir, readonly=True)
+    except MissingHistoryError:
+        yield None  # never created: nothing recorded
+        return
+    except StoreError:
+        if not force:
+            raise
+        yield None
+        return
+    with store:
+        yield store
 
 
 def _check_out(directory: Path) -> None:

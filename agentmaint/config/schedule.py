@@ -294,8 +294,9 @@ class Execution:
     pipelining: bool = True
     #: One task per host for components made of shell commands (`agentmaint.ansible.render`).
     fused: bool = True
-    #: Fused plays with more hosts than forks in the background (experimental, off).
-    background: bool = False
+    #: Fused plays with more hosts than forks in the background: True, False, or None (auto:
+    #: where their recorded durations say it wins, `agentmaint.run.background_choice`).
+    background: bool | None = None
     strategy: str = "auto"  # see `agentmaint.ansible.strategy`
     nodes: tuple[ExecutionNode, ...] = ()
     local_slices: int | None = 1  # None: auto (see `agentmaint.ansible.slicing`)

@@ -66,7 +66,7 @@ that opened it); open one store per thread.
 from __future__ import annotations
 
 import socket
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,7 +100,7 @@ from agentmaint.history.rows import (
     to_text,
 )
 from agentmaint.history.summary import HistorySummary, summarize
-from agentmaint.planning.history import HostComponentState, StateKey
+from agentmaint.planning.history import HostComponentState, StateKey, StepDuration
 from agentmaint.records import HostCounts, MaintenanceRecord, RunRecord, RunStatus, TaskResult
 
 if TYPE_CHECKING:
@@ -416,6 +416,42 @@ class HistoryStore:
                             state = shared[pair] = _state(success, failure, parsed)
                         result[(server, comp)] = state
         return result
+
+    def step_durations(
+        self, play: str, component: str, hosts: Collection[str], runs: int
+    ) -> Sequence[StepDuration]:
+        """The timed task results of `play` in its latest `runs` runs (a `DurationReader`).
+
+        The runs are the latest that attempted `component` on any of `hosts` (one
+        snapshot). The runs are found by the ``attempts`` index (server, component), their results
+        by the task results' index (run id): the cost grows with the hosts given and the
+        size of those runs, not with the history's.
+        """
+        wanted = sorted(set(hosts))
+        if not wanted or runs < 1:
+            return []
+        found: dict[str, str] = {}
+        with self._reading() as db:
+            for condition, params in db.in_list(wanted):
+                rows = db.execute(
+                    "SELECT run_id, MAX(at) FROM attempts "
+                    f"WHERE server {condition} AND component = ? GROUP BY run_id",
+                    [*params, component],
+                )
+                for run_id, at in rows:
+                    found[run_id] = max(at, found.get(run_id, at))
+            latest = sorted(found, key=lambda r: found[r], reverse=True)[:runs]
+            durations: list[StepDuration] = []
+            for run_id in latest:
+                rows = db.execute(
+                    "SELECT host, task, duration FROM task_results WHERE run_id = ? "
+                    "AND play = ? AND duration IS NOT NULL",
+                    (run_id, play),
+                )
+                durations.extend(
+                    StepDuration(run_id, host, task, float(seconds)) for host, task, seconds in rows
+                )
+        return durations
 
     def summary(self, servers: Collection[str], components: Collection[str]) -> HistorySummary:
         """The history in aggregate, for monitoring (`agentmaint.history.summary`), one snapshot.

@@ -5,11 +5,15 @@ when did each last succeed and when did it last fail? `HistoryReader` is that
 question as a `typing.Protocol`; nothing has to subclass it. `MemoryHistory`
 answers it from attempts held in memory (tests, scripts, dry runs); the
 persistent store answers it with one indexed query.
+
+A run asks a second one, `DurationReader`, before it renders a play with more hosts
+than forks: how long did this component's steps take on its hosts lately? (Whether
+the play waits for its hosts in the background, `agentmaint.run.background_choice`.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -67,14 +71,52 @@ class HistoryReader(Protocol):
         ...
 
 
-class MemoryHistory:
-    """A `HistoryReader` over attempts kept in memory."""
+@dataclass(frozen=True, slots=True)
+class StepDuration:
+    """How long one recorded task (a step of a component) took on one host in one run."""
 
-    def __init__(self, attempts: Iterable[Attempt] = ()) -> None:
-        """Start from `attempts` (any order)."""
+    run_id: str
+    host: str
+    task: str
+    seconds: float
+
+
+class DurationReader(Protocol):
+    """Anything that can tell how long a component's steps took in recent runs."""
+
+    def step_durations(
+        self, play: str, component: str, hosts: Collection[str], runs: int
+    ) -> Sequence[StepDuration]:
+        """The timed task results of `play` in its latest `runs` runs.
+
+        The runs are the latest that attempted `component` on any of `hosts` (check-mode
+        runs attempt nothing); none if no run did.
+        """
+        ...
+
+
+class MemoryHistory:
+    """A `HistoryReader` over attempts kept in memory (and a `DurationReader` of `durations`)."""
+
+    def __init__(
+        self, attempts: Iterable[Attempt] = (), durations: Iterable[StepDuration] = ()
+    ) -> None:
+        """Start from `attempts` (any order) and the step `durations` of the runs of a play.
+
+        `step_durations` answers from `durations` for every play and component (the
+        reader of a test, or of a history never created: none).
+        """
         self._states: dict[StateKey, HostComponentState] = {}
+        self._durations = tuple(durations)
         for attempt in attempts:
             self.record(attempt)
+
+    def step_durations(
+        self, play: str, component: str, hosts: Collection[str], runs: int
+    ) -> Sequence[StepDuration]:
+        """The durations given, of the first `runs` runs among them."""
+        kept = list(dict.fromkeys(d.run_id for d in self._durations))[:runs]
+        return [d for d in self._durations if d.run_id in kept]
 
     def record(self, attempt: Attempt) -> None:
         """Add one attempt."""

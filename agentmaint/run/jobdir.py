@@ -28,11 +28,20 @@ from agentmaint.ansible.strategy import resolve as resolve_strategy
 from agentmaint.config.roles import ROLES_PATH
 from agentmaint.config.schedule import BecomeMethod, ExecutionNode, HostVarValue, Schedule
 from agentmaint.errors import StateDirError
+from agentmaint.planning.history import DurationReader
 from agentmaint.planning.planner import Plan
+from agentmaint.run.background_choice import PlayChoice, background_for, choose, log_choices
 from agentmaint.run.forks import MAX_DEFAULT_FORKS, all_fused, default_forks
 from agentmaint.run.outside import OUTSIDE_NAME
 
-__all__ = ["MAX_DEFAULT_FORKS", "MIN_TIMEOUT", "job_timeout", "prepare_run_dir", "remote_hosts"]
+__all__ = [
+    "MAX_DEFAULT_FORKS",
+    "MIN_TIMEOUT",
+    "background_choices",
+    "job_timeout",
+    "prepare_run_dir",
+    "remote_hosts",
+]
 
 MIN_TIMEOUT = timedelta(minutes=1)
 _NODE_PLUGIN_DIR = "vars_plugins"  # in a node job's project, beside its roles
@@ -127,7 +136,7 @@ def _one_session_job(
     """`_one_session_per_host` as far as the job's plays and the schedule's settings go."""
     if strategy.mitogen or not all_fused(schedule, targets) or not _pipelined(schedule, targets):
         return False
-    if background is not None and any(len(t.hosts) > background.forks for t in targets):
+    if background is not None and any(background.takes(t) for t in targets):
         return False
     ssh_cfg = schedule.ansible_cfg.get("ssh_connection", {})
     escalation = schedule.ansible_cfg.get("privilege_escalation", {})
@@ -152,6 +161,24 @@ def _one_session_host(variables: Mapping[str, HostVarValue]) -> bool:
     )
 
 
+def background_choices(
+    schedule: Schedule,
+    targets: tuple[Target, ...],
+    *,
+    check: bool = False,
+    durations: DurationReader | None = None,
+) -> tuple[PlayChoice, ...]:
+    """How each fused play of a job of `targets` bigger than its forks waits for its hosts.
+
+    ``execution.background`` decides (`agentmaint.run.background_choice`; under ``auto``
+    from the component's durations in `durations`, None: nothing recorded). Check mode
+    runs nothing on the hosts: nothing to wait for in the background, no choice.
+    """
+    if check:
+        return ()
+    return choose(schedule, targets, forks=default_forks(schedule, targets), durations=durations)
+
+
 def prepare_run_dir(
     schedule: Schedule,
     targets: tuple[Target, ...],
@@ -165,6 +192,8 @@ def prepare_run_dir(
     ident: str | None = None,
     node: ExecutionNode | None = None,
     budget_stop: str | None = None,
+    durations: DurationReader | None = None,
+    choices: tuple[PlayChoice, ...] | None = None,
 ) -> Job:
     """Write inventory, playbook and ansible.cfg into a fresh private_data_dir.
 
@@ -177,7 +206,9 @@ def prepare_run_dir(
     into it (and the connection secrets' vars plugin when the job needs it), every path in
     ansible.cfg is relative to it, and local hosts keep the node's
     own Python. `budget_stop` is where the plays look for the controller's error-budget
-    stop files (`agentmaint.ansible.budget`), as the job sees it.
+    stop files (`agentmaint.ansible.budget`), as the job sees it. `choices` say which
+    fused plays wait for their hosts in the background (default: `background_choices` of
+    `durations`, the history's); each is logged.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     # The run's record of what it creates outside (`agentmaint.run.outside`) comes first.
@@ -189,12 +220,10 @@ def prepare_run_dir(
     hosts = {h for t in targets for h in t.hosts}
     forks = default_forks(schedule, targets)
     inventory_path = directory / "inventory" / "hosts.yml"
-    # Check mode runs nothing on the hosts: nothing to wait for in the background.
-    background = (
-        Background(forks, timeout or BACKGROUND_TIMEOUT)
-        if schedule.execution.background and not check
-        else None
-    )
+    if choices is None:
+        choices = background_choices(schedule, targets, check=check, durations=durations)
+    log_choices(choices)
+    background = background_for(choices, forks=forks, timeout=timeout or BACKGROUND_TIMEOUT)
     strategy = fit_strategy(
         strategy or resolve_strategy(schedule.execution.strategy),
         Workload(

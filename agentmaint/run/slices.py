@@ -25,9 +25,11 @@ from agentmaint.ansible.runner import Job, JobOutcome, run_job
 from agentmaint.ansible.slicing import SLICES_DIR, Slice, slice_targets
 from agentmaint.ansible.strategy import Strategy
 from agentmaint.config.schedule import ExecutionNode, Schedule
+from agentmaint.planning.history import DurationReader
 from agentmaint.records import TaskResult, TaskStatus
 from agentmaint.run.background import BackgroundJobs, stop_background_jobs
-from agentmaint.run.jobdir import prepare_run_dir, remote_hosts
+from agentmaint.run.background_choice import PlayChoice
+from agentmaint.run.jobdir import background_choices, prepare_run_dir, remote_hosts
 from agentmaint.run.observer import RunObserver, tell_task_started
 from agentmaint.run.outside import record_node_jobs
 from agentmaint.run.results import Progress, TaskStart
@@ -138,12 +140,15 @@ def prepare_slices(
     check: bool,
     control_dir: Path,
     strategy: Strategy,
+    durations: DurationReader | None = None,
 ) -> list[SliceRun]:
     """One job per slice.
 
     A run that is one local slice keeps the plain layout (``runs/<id>/artifacts/<id>``);
     slices go to ``runs/<id>/slices/<n>-<node>/``. The jobs bound for execution nodes are
-    written down in `run_dir` (`agentmaint.run.outside`).
+    written down in `run_dir` (`agentmaint.run.outside`). `durations` (the history) tell
+    ``execution.background: auto`` how long the components' updates take
+    (`agentmaint.run.background_choice`).
     """
     slices = slice_targets(schedule, targets, cpus=os.cpu_count() or 1)
     plain = len(slices) == 1 and slices[0].node is None
@@ -153,6 +158,10 @@ def prepare_slices(
     stops = not plain and any(t.budget is not None for part in slices for t in part.targets)
     if stops:
         (run_dir / STOP_DIR).mkdir(mode=0o700, exist_ok=True)
+    choices = [
+        background_choices(schedule, part.targets, check=check, durations=durations)
+        for part in slices
+    ]
     prepared = [
         SliceRun(
             part,
@@ -168,11 +177,12 @@ def prepare_slices(
                 ident=run_id if plain else f"{run_id}-{part.index}",
                 node=part.node,
                 budget_stop=_stop_dir(run_dir, part, f"{run_id}-{part.index}") if stops else None,
+                choices=chosen,
             ),
             budget_dir=run_dir / STOP_DIR if stops else None,
-            background=_background(schedule, part, check, run_id),
+            background=_background(schedule, part, chosen, run_id),
         )
-        for part in slices
+        for part, chosen in zip(slices, choices, strict=True)
     ]
     # Before any job reaches its node: what a killed controller leaves there is known.
     record_node_jobs(
@@ -181,13 +191,15 @@ def prepare_slices(
     return prepared
 
 
-def _background(schedule: Schedule, part: Slice, check: bool, run_id: str) -> BackgroundJobs | None:
+def _background(
+    schedule: Schedule, part: Slice, choices: tuple[PlayChoice, ...], run_id: str
+) -> BackgroundJobs | None:
     """What follows a local slice's background jobs (None: it starts none).
 
     A node's slice is left out: its hosts may be reachable from the node alone, and its
     events reach the controller only as the node relays them.
     """
-    if check or part.node is not None or not schedule.execution.background:
+    if part.node is not None or not any(c.background for c in choices):
         return None
     return BackgroundJobs(schedule, remote_hosts(schedule, part.targets), run_id)
 

@@ -9,6 +9,7 @@ times aside: maintenance records (actions, outcomes, messages, rollbacks) and ta
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
@@ -287,3 +288,72 @@ def test_local_hosts_on_agentmaints_python_run_their_steps_in_the_worker(
     # h2: the host's own Python, started with -S for the program, as before
     assert "-S" in parents["h2"]
     assert not any(word.endswith("ansible-playbook") for word in parents["h2"])
+
+
+def _played(state: Path, result: RunResult) -> str:
+    """The playbook a run rendered (its tasks_from says waves or background)."""
+    assert result.run is not None
+    return (state / "runs" / result.run.id / "project" / "maintenance.yml").read_text()
+
+
+def test_auto_starts_in_the_background_and_records_what_the_waves_record(
+    make_schedule: MakeSchedule, tmp_path: Path
+) -> None:
+    # execution.background unset (auto), more hosts than forks, nothing recorded yet: the
+    # first cycle goes to the background; its history is the waves' (the starts aside).
+    shapes = {}
+    for mode in ("auto", "waves"):
+        state = tmp_path / mode
+        execution: dict[str, Any] = {"forks": 2}
+        if mode == "waves":
+            execution["background"] = False
+        schedule = make_schedule(
+            always_open(
+                local_hosts(*HOSTS),
+                COMPONENTS,
+                backup={
+                    "pre_update": True,
+                    "backup_command": 'test "$AGENTMAINT_HOST" != h4 || exit 5',
+                },
+                execution=execution,
+                state_dir=str(state),
+            )
+        )
+        assert schedule.execution.background is (False if mode == "waves" else None)
+        result = run_maintenance(schedule, force=True)
+        playbook = _played(state, result)
+        assert playbook.count("tasks_from: fused_async") == (2 if mode == "auto" else 0)
+        assert playbook.count("tasks_from: fused\n") == (0 if mode == "auto" else 2)
+        shapes[mode] = _shape(schedule.state_dir, result)
+    auto, waves = shapes["auto"], shapes["waves"]
+    assert auto[:3] == waves[:3]
+    launches = Counter(
+        {key: n for key, n in auto[3].items() if key[2].startswith("Started in the background | ")}
+    )
+    assert len(launches) == 5  # app on the four hosts, quiet on h1 (the others failed app)
+    assert auto[3] - launches == waves[3]
+
+
+def test_auto_takes_the_waves_once_the_history_says_updates_are_short(
+    make_schedule: MakeSchedule, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agentmaint.run.background_choice")
+    state = tmp_path / "state"
+    schedule = make_schedule(
+        always_open(
+            local_hosts(*HOSTS),
+            {"app": {"update_command": "true", "frequency": "daily"}},
+            execution={"forks": 2},
+            state_dir=str(state),
+        )
+    )
+    first = run_maintenance(schedule, force=True)
+    second = run_maintenance(schedule, force=True)
+    assert "tasks_from: fused_async" in _played(state, first)
+    assert "tasks_from: fused_async" not in _played(state, second)
+    assert "tasks_from: fused\n" in _played(state, second)
+    said = [r.getMessage() for r in caplog.records]
+    assert any("in the background: no duration recorded" in s for s in said), said
+    assert any("in waves of forks: recorded" in s for s in said), said
+    # both cycles recorded the same updates
+    assert _shape(schedule.state_dir, first)[:3] == _shape(schedule.state_dir, second)[:3]

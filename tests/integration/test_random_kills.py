@@ -54,7 +54,9 @@ def write_schedule(path: Path, components: int, markers: Path, history_url: str 
         local_hosts(*HOSTS),
         {f"app{i}": {"update_command": update, "frequency": "weekly"} for i in range(components)},
     )
-    document["execution"] = {"forks": 2}  # hosts in waves: kills land in every phase
+    # hosts in waves (not in the background, which auto would choose with no history yet):
+    # kills land in every phase
+    document["execution"] = {"forks": 2, "background": False}
     if history_url is not None:
         document["history"] = {"url": history_url}
     path.write_text(yaml.safe_dump(document))

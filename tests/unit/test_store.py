@@ -1362,3 +1362,31 @@ def test_a_cancel_is_requested_only_for_a_running_run(store: HistoryStore) -> No
     assert store.cancel_requested("r2") is False
     assert store.request_cancel("no-such-run") is False
     assert store.cancel_requested("no-such-run") is False
+
+
+def test_step_durations_are_those_of_the_latest_runs_that_attempted_the_component(
+    store: HistoryStore,
+) -> None:
+    play = "Maintain app | testing"
+    for n, seconds in enumerate((1.0, 2.0, 3.0, 4.0)):
+        run_id, at = f"r{n}", minutes(10 * n)
+        begin(store, run_id, at)
+        results = [
+            TaskResult(
+                "web1", play, "Update | app", TaskStatus.CHANGED, duration=seconds, counter=1
+            ),
+            TaskResult("web1", play, "Healthcheck | app", TaskStatus.OK, counter=2),  # untimed
+            TaskResult("web1", "Maintain db | testing", "Update | db", TaskStatus.OK, duration=9.0),
+        ]
+        # r3 updated another host: it did not attempt app on web1.
+        server = "web2" if n == 3 else "web1"
+        records = [rec(server, "app", Action.UPDATE, Outcome.SUCCESS, at)]
+        record(store, run_id, started=at, results=results, records=records)
+    found = store.step_durations(play, "app", ["web1", "web9"], 2)
+    assert sorted((d.run_id, d.host, d.task, d.seconds) for d in found) == [
+        ("r1", "web1", "Update | app", 2.0),
+        ("r2", "web1", "Update | app", 3.0),
+    ]
+    assert [d.run_id for d in store.step_durations(play, "app", ["web2"], 3)] == ["r3"]
+    assert store.step_durations(play, "db", ["web1"], 3) == []  # no record: no attempt
+    assert store.step_durations(play, "app", [], 3) == []

@@ -48,7 +48,9 @@ class _Execution(_BuilderBase):
             forks=forks if isinstance(forks, int) else None,
             pipelining=bool(raw.get("pipelining", True)),
             fused=bool(raw.get("fused", True)),
-            background=bool(raw.get("background", False)),
+            background=background
+            if isinstance(background := raw.get("background"), bool)
+            else None,
             strategy=strategy if isinstance(strategy := raw.get("strategy"), str) else "auto",
             nodes=tuple(n for n in parsed if n is not None),
             local_slices=None if (slices := raw.get("local_slices", 1)) == "auto" else slices,
