@@ -201,14 +201,20 @@ def test_expected_seconds_is_the_median_host_total_of_its_steps() -> None:
     assert expected_seconds(MemoryHistory(), "fleet", "app", ["h1"]) is None
 
 
-def test_the_render_command_says_which_way_a_play_waits(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _four_hosts_two_forks(tmp_path: Path) -> Path:
+    """A schedule file of one fused play bigger than its forks (a choice to make)."""
     document = always_open(local_hosts("h1", "h2", "h3", "h4"), {"app": COMMAND})
     document["execution"] = {"forks": 2}
     document["state_dir"] = str(tmp_path / "state")
     path = tmp_path / "schedule.yaml"
     path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_the_render_command_says_which_way_a_play_waits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _four_hosts_two_forks(tmp_path)
     out = tmp_path / "job"
     assert main(["render", str(path), "--out", str(out), "--force"]) == 0
     said = capsys.readouterr().out
@@ -219,11 +225,7 @@ def test_the_render_command_says_which_way_a_play_waits(
 def test_render_reads_the_recorded_durations(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    document = always_open(local_hosts("h1", "h2", "h3", "h4"), {"app": COMMAND})
-    document["execution"] = {"forks": 2}
-    document["state_dir"] = str(tmp_path / "state")
-    path = tmp_path / "schedule.yaml"
-    path.write_text(yaml.safe_dump(document))
+    path = _four_hosts_two_forks(tmp_path)
     at = datetime(2026, 12, 6, 1, tzinfo=UTC)
     with HistoryStore.open(tmp_path / "state") as store:
         run = RunRecord(id="r1", trigger="manual", started=at)
