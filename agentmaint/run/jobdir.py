@@ -102,6 +102,7 @@ def _one_session_per_host(
     targets: tuple[Target, ...],
     *,
     strategy: Strategy,
+    workload: Workload,
     background: Background | None,
 ) -> bool:
     """Whether each SSH host of the job gets exactly one ssh session (no master is needed).
@@ -114,7 +115,9 @@ def _one_session_per_host(
     pays anyway, without a master's fork and the session through its socket. A job without
     SSH hosts keeps the default.
     """
-    if not _one_session_job(schedule, targets, strategy=strategy, background=background):
+    if not _one_session_job(
+        schedule, targets, strategy=strategy, workload=workload, background=background
+    ):
         return False
     seen: set[str] = set()
     for name, variables in _targeted_variables(schedule, targets):
@@ -131,10 +134,15 @@ def _one_session_job(
     targets: tuple[Target, ...],
     *,
     strategy: Strategy,
+    workload: Workload,
     background: Background | None,
 ) -> bool:
-    """`_one_session_per_host` as far as the job's plays and the schedule's settings go."""
-    if strategy.mitogen or not all_fused(schedule, targets) or not _pipelined(schedule, targets):
+    """`_one_session_per_host` as far as the job's plays and the schedule's settings go.
+
+    `workload` is the job's, as `prepare_run_dir` weighed it for the strategy (whether
+    every play is fused, whether the fused task takes the direct path: pipelined).
+    """
+    if strategy.mitogen or not workload.fused or not workload.direct:
         return False
     if background is not None and any(background.takes(t) for t in targets):
         return False
@@ -224,16 +232,14 @@ def prepare_run_dir(
         choices = background_choices(schedule, targets, check=check, durations=durations)
     log_choices(choices)
     background = background_for(choices, forks=forks, timeout=timeout or BACKGROUND_TIMEOUT)
-    strategy = fit_strategy(
-        strategy or resolve_strategy(schedule.execution.strategy),
-        Workload(
-            len(hosts),
-            fused=all_fused(schedule, targets),
-            remote=len(remote_hosts(schedule, targets)),
-            # Without pipelining the fused task (its start and wait too) runs as a module.
-            direct=_pipelined(schedule, targets),
-        ),
+    workload = Workload(
+        len(hosts),
+        fused=all_fused(schedule, targets),
+        remote=len(remote_hosts(schedule, targets)),
+        # Without pipelining the fused task (its start and wait too) runs as a module.
+        direct=_pipelined(schedule, targets),
     )
+    strategy = fit_strategy(strategy or resolve_strategy(schedule.execution.strategy), workload)
     if node is not None:
         strategy = strategy_on_node(strategy)
     local = node is None
@@ -275,7 +281,7 @@ def prepare_run_dir(
             connection_secrets=bool(secrets),
             secrets_plugin_dir=PLUGIN_DIR if local else Path(_NODE_PLUGIN_DIR),
             share_connections=not _one_session_per_host(
-                schedule, targets, strategy=strategy, background=background
+                schedule, targets, strategy=strategy, workload=workload, background=background
             ),
         )
     )
