@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agentmaint.config.schedule import Schedule
 from agentmaint.history.store import HistoryStore
 from agentmaint.maintenance import run_maintenance
 from agentmaint.records import RunStatus
@@ -49,23 +50,9 @@ COMPONENTS: dict[str, Any] = {
 }
 
 
-def _run(
-    make_schedule: MakeSchedule,
-    tmp_path: Path,
-    *,
-    fused: bool,
-    check: bool,
-    background: bool = False,
-    pipelining: bool = True,
-) -> Any:
-    state = tmp_path / ("background" if background else "fused" if fused else "tasks")
-    # one fork for four hosts: the fused plays run in the background
-    execution = {
-        "fused": fused,
-        "pipelining": pipelining,
-        **({"forks": 1, "background": True} if background else {}),
-    }
-    schedule = make_schedule(
+def _four_hosts(make_schedule: MakeSchedule, state: Path, execution: dict[str, Any]) -> Schedule:
+    """The four hosts with `COMPONENTS`, a backup that fails on h4, state kept in `state`."""
+    return make_schedule(
         always_open(
             local_hosts(*HOSTS),
             COMPONENTS,
@@ -77,9 +64,27 @@ def _run(
             state_dir=str(state),
         )
     )
+
+
+def _run(
+    make_schedule: MakeSchedule,
+    tmp_path: Path,
+    *,
+    fused: bool,
+    check: bool,
+    background: bool = False,
+    pipelining: bool = True,
+) -> Any:
+    state = tmp_path / ("background" if background else "fused" if fused else "tasks")
+    # one fork for four hosts: the fused plays run in the background
+    execution: dict[str, Any] = {
+        "fused": fused,
+        "pipelining": pipelining,
+        **({"forks": 1, "background": True} if background else {}),
+    }
+    schedule = _four_hosts(make_schedule, state, execution)
     result = run_maintenance(schedule, force=True, check=check)
-    project = next((state / "runs").glob("*/project"))
-    playbook = (project / "maintenance.yml").read_text()
+    playbook = _played(state, result)
     # the two ways really differ: one task per host, or one per step
     assert ("tasks_from: fused" in playbook) is fused
     assert ("tasks_from: fused_async" in playbook) is background
@@ -287,18 +292,7 @@ def test_auto_starts_in_the_background_and_records_what_the_waves_record(
         execution: dict[str, Any] = {"forks": 2}
         if mode == "waves":
             execution["background"] = False
-        schedule = make_schedule(
-            always_open(
-                local_hosts(*HOSTS),
-                COMPONENTS,
-                backup={
-                    "pre_update": True,
-                    "backup_command": 'test "$AGENTMAINT_HOST" != h4 || exit 5',
-                },
-                execution=execution,
-                state_dir=str(state),
-            )
-        )
+        schedule = _four_hosts(make_schedule, state, execution)
         assert schedule.execution.background is (False if mode == "waves" else None)
         result = run_maintenance(schedule, force=True)
         playbook = _played(state, result)
