@@ -209,10 +209,12 @@ _ASSERTIONS: dict[str, tuple[str, Any]] = {
     "pattern": ("string", lambda rule, text: re.search(rule, text) is not None),
     "minLength": ("string", lambda rule, text: len(text) >= rule),
     "maxLength": ("string", lambda rule, text: len(text) <= rule),
-    "minimum": ("number", lambda rule, number: number >= rule),
-    "maximum": ("number", lambda rule, number: number <= rule),
-    "exclusiveMinimum": ("number", lambda rule, number: number > rule),
-    "exclusiveMaximum": ("number", lambda rule, number: number < rule),
+    # Each bound fails only where jsonschema's fails (``number < rule`` for minimum...), so a
+    # NaN, which every comparison calls false, passes both as it passes jsonschema.
+    "minimum": ("number", lambda rule, number: not number < rule),
+    "maximum": ("number", lambda rule, number: not number > rule),
+    "exclusiveMinimum": ("number", lambda rule, number: not number <= rule),
+    "exclusiveMaximum": ("number", lambda rule, number: not number >= rule),
     "minItems": ("array", lambda rule, items: len(items) >= rule),
     "maxItems": ("array", lambda rule, items: len(items) <= rule),
     "uniqueItems": ("array", lambda rule, items: not rule or _unique(items)),
