@@ -140,17 +140,22 @@ def _program_body() -> str:
     return f"{STAND_IN}\n{body}"
 
 
+#: The program less its values, read where this plugin is imported (Ansible's main process,
+#: before it forks the task workers): each host's worker neither reads nor edits the
+#: module's file again.
+_BODY = _program_body()
+
+
 def direct_source(arguments: dict[str, Any], *, check_mode: bool) -> str:
     """The Python program that runs the module with `arguments` (no ``module_utils``)."""
     values = f"_ARGS = {arguments_literal(arguments)}\n_CHECK_MODE = {check_mode!r}\n"
-    return f"{_FUTURE}{values}{_program_body()}"
+    return f"{_FUTURE}{values}{_BODY}"
 
 
 #: The same program, its values (``_ARGS``, ``_CHECK_MODE``) left to the namespace it runs
-#: in, compiled where this plugin is imported: Ansible's main process imports it before it
-#: forks the task workers, so a local host's worker runs it without compiling it
-#: (`run_in_worker`).
-_IN_WORKER = compile(f"{_FUTURE}{_program_body()}", str(MODULE), "exec", dont_inherit=True)
+#: in, compiled where this plugin is imported, so a local host's worker runs it without
+#: compiling it (`run_in_worker`).
+_IN_WORKER = compile(f"{_FUTURE}{_BODY}", str(MODULE), "exec", dont_inherit=True)
 
 
 def _result_decoder() -> Any:
